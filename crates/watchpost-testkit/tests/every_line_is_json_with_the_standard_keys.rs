@@ -1,0 +1,55 @@
+//! Every line a real process writes is one JSON object whose keys start with time, level, msg,
+//! subsystem (and trace ids only inside a trace), followed by event then span fields.
+mod support;
+
+#[test]
+fn every_line_is_json_with_the_standard_keys() {
+    let mut demo = support::Demo::spawn(&[("LOG_LEVEL", "debug")]);
+    let raw = demo.run("emit");
+    let (code, rest, _) = demo.finish();
+    assert_eq!(code, 0);
+    assert!(rest.is_empty(), "unexpected trailing output {rest:?}");
+    let lines = support::parse_all(&raw);
+    assert_eq!(lines.len(), 5, "{raw:#?}");
+    for (line, raw) in lines.iter().zip(&raw) {
+        let keys: Vec<&str> = line.keys().map(String::as_str).collect();
+        assert_eq!(&keys[..4], ["time", "level", "msg", "subsystem"], "{raw}");
+        // Also on the raw text, independent of the parser.
+        let order: Vec<usize> = ["\"time\":", "\"level\":", "\"msg\":", "\"subsystem\":"]
+            .iter()
+            .map(|k| raw.find(k).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "key order in {raw}");
+        let time = line["time"].as_str().unwrap();
+        assert_eq!(time.len(), 27, "{time}");
+        assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T' && time.as_bytes()[19] == b'.');
+        assert!(
+            !line.contains_key("trace_id"),
+            "no OTel span is active: {raw}"
+        );
+    }
+    let summary = support::msgs(&lines);
+    assert_eq!(
+        summary,
+        [
+            ("DEBUG", "API", "request received"),
+            ("DEBUG", "INSTANCES", "instance looked up"),
+            ("WARN", "INSTANCES", "instance is slow to answer"),
+            ("INFO", "API", "request handled"),
+            ("DEBUG", "EXEC", "helper ran"),
+        ]
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    );
+    // Types are kept; the event's own fields come first, then span fields innermost first.
+    let warn = &lines[2];
+    assert_eq!(warn["pid"], 4242);
+    assert_eq!(warn["instance_id"], "web-1");
+    assert_eq!(warn["path"], "/instances/{id}");
+    let raw_warn = &raw[2];
+    assert!(raw_warn.find("\"pid\"").unwrap() < raw_warn.find("\"instance_id\"").unwrap());
+    assert!(raw_warn.find("\"instance_id\"").unwrap() < raw_warn.find("\"method\"").unwrap());
+    assert_eq!(lines[3]["duration_ms"], 1.5);
+    assert_eq!(lines[3]["status"], 200);
+    assert_eq!(lines[1]["found"], true);
+    assert_eq!(lines[4]["exec_id"], 7);
+}

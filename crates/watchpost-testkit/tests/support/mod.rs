@@ -1,0 +1,115 @@
+//! Spawns `logdemo` and collects its output.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+pub struct Demo {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    /// What the program wrote on stderr while running the last command.
+    pub last_stderr: Vec<String>,
+}
+
+impl Demo {
+    pub fn spawn(env: &[(&str, &str)]) -> Demo {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_logdemo"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("LOG_LEVEL")
+                || k.starts_with("OTEL_")
+                || k == "ENV"
+                || k == "METRICS_LISTEN"
+            {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().copied());
+        let mut child = cmd.spawn().expect("spawn logdemo");
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        let stdin = child.stdin.take();
+        Demo {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            last_stderr: Vec::new(),
+        }
+    }
+
+    /// Sends one command and waits until the program says it is done.
+    pub fn run(&mut self, command: &str) -> Vec<String> {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{command}").unwrap();
+        stdin.flush().unwrap();
+        let want = format!("done {command}");
+        self.last_stderr.clear();
+        loop {
+            let line = self
+                .stderr
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("logdemo did not finish {command:?}"));
+            if line == want {
+                break;
+            }
+            self.last_stderr.push(line);
+        }
+        self.stdout.try_iter().collect()
+    }
+
+    /// Closes stdin, waits for exit, returns (exit code, remaining stdout, stderr).
+    pub fn finish(mut self) -> (i32, Vec<String>, Vec<String>) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        let out = self.stdout.iter().collect();
+        let err = self.stderr.iter().collect();
+        (status.code().unwrap_or(-1), out, err)
+    }
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Parses a line as one JSON object, failing the test with the line if it is not.
+pub fn parse(line: &str) -> Map<String, Value> {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(m)) => m,
+        other => panic!("not a JSON object line: {line:?} ({other:?})"),
+    }
+}
+
+pub fn parse_all(lines: &[String]) -> Vec<Map<String, Value>> {
+    lines.iter().map(|l| parse(l)).collect()
+}
+
+pub fn msgs(lines: &[Map<String, Value>]) -> Vec<(String, String, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            (
+                l["level"].as_str().unwrap().to_string(),
+                l["subsystem"].as_str().unwrap().to_string(),
+                l["msg"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,107 @@
+//! The one error type of the crate: [`Error`] with a [`#[non_exhaustive]`](ErrorKind) kind.
+//!
+//! Messages are short, name the input that was wrong and say what is allowed, so that an operator
+//! reading a crash-at-start can fix the deployment without reading the source.
+
+use std::fmt;
+
+/// An error from configuring or starting Watchpost.
+///
+/// Match on [`Error::kind`] to react to a specific failure; print it with `{}` for the operator.
+///
+/// ```
+/// use watchpost::{Config, ErrorKind};
+///
+/// let err = Config::builder("demo")
+///     .env_vars([("LOG_LEVEL", "verbose")])
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::InvalidValue { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid value \"verbose\" for LOG_LEVEL: expected one of debug, info, warn, error"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+}
+
+/// What went wrong. New kinds may be added in minor releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A configuration input (an environment variable or a builder argument) had a value that is
+    /// not allowed.
+    InvalidValue {
+        /// The input's name, e.g. `LOG_LEVEL_INSTANCES` or `Config::subsystem`.
+        input: String,
+        /// The value that was given (lossily converted to UTF-8).
+        value: String,
+        /// What is allowed instead, e.g. `one of debug, info, warn, error`.
+        allowed: String,
+    },
+    /// A subsystem name was used that the application did not declare.
+    UnknownSubsystem {
+        /// The name that was given.
+        name: String,
+        /// The declared subsystems.
+        known: Vec<String>,
+    },
+    /// [`crate::init`] was called while a global `tracing` subscriber was already installed.
+    AlreadyInitialized,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self { kind }
+    }
+
+    pub(crate) fn invalid(
+        input: impl Into<String>,
+        value: impl Into<String>,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Self::new(ErrorKind::InvalidValue {
+            input: input.into(),
+            value: value.into(),
+            allowed: allowed.into(),
+        })
+    }
+
+    /// What went wrong.
+    ///
+    /// ```
+    /// # use watchpost::{Config, ErrorKind};
+    /// let err = Config::builder("demo").env_vars([("OTEL_ENABLED", "maybe")]).build().unwrap_err();
+    /// if let ErrorKind::InvalidValue { input, .. } = err.kind() {
+    ///     assert_eq!(input, "OTEL_ENABLED");
+    /// }
+    /// ```
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::InvalidValue {
+                input,
+                value,
+                allowed,
+            } => write!(f, "invalid value {value:?} for {input}: expected {allowed}"),
+            ErrorKind::UnknownSubsystem { name, known } => write!(
+                f,
+                "unknown subsystem {name:?}: declared subsystems are {}",
+                known.join(", ")
+            ),
+            ErrorKind::AlreadyInitialized => f.write_str(
+                "a global tracing subscriber is already installed: call watchpost::init once per \
+                 process and keep the Telemetry handle it returns",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

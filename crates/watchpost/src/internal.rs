@@ -1,0 +1,98 @@
+//! Telemetry about our own telemetry: one struct per internal event, each with an `emit()` that
+//! bumps one counter and reports on stderr, rate-limited.
+//!
+//! Internal errors never go back into `tracing`: a log pipeline that logs its own write failures
+//! through itself can recurse or hide the failure. They go to stderr (itself allowed to fail
+//! silently) and into counters that [`crate::Telemetry::self_stats`] exposes (and that the metrics
+//! pipeline exports).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Counters of the telemetry pipeline's own failures and drops.
+///
+/// ```
+/// let stats = watchpost::SelfStats::default();
+/// assert_eq!(stats.log_write_errors, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SelfStats {
+    /// Log lines that could not be written to the log writer (closed pipe, full disk, …).
+    pub log_write_errors: u64,
+}
+
+/// The live counters behind [`SelfStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    log_write_errors: AtomicU64,
+    /// Unix second of the last stderr report of a write failure (0: never).
+    log_write_last_report: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> SelfStats {
+        SelfStats {
+            log_write_errors: self.log_write_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How often a recurring internal error is reported on stderr.
+const REPORT_EVERY_SECS: u64 = 60;
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Claims the right to report now if the last report is older than the interval.
+fn claim_report(last: &AtomicU64) -> bool {
+    let now = now_secs().max(1);
+    let prev = last.load(Ordering::Relaxed);
+    if prev != 0 && now.saturating_sub(prev) < REPORT_EVERY_SECS {
+        return false;
+    }
+    last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+}
+
+/// A log line could not be written.
+pub(crate) struct LogWriteFailed<'a> {
+    pub(crate) error: &'a std::io::Error,
+}
+
+impl LogWriteFailed<'_> {
+    pub(crate) fn emit(&self, counters: &Counters) {
+        let total = counters.log_write_errors.fetch_add(1, Ordering::Relaxed) + 1;
+        if claim_report(&counters.log_write_last_report) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "watchpost: failed to write a log line: {} ({total} failed so far; reported at most once a minute)",
+                self.error
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_all_counted_but_reported_once_a_minute() {
+        let c = Counters::default();
+        let e = std::io::Error::other("disk full");
+        for _ in 0..5 {
+            LogWriteFailed { error: &e }.emit(&c);
+        }
+        assert_eq!(c.snapshot().log_write_errors, 5);
+        assert!(
+            !claim_report(&c.log_write_last_report),
+            "reported less than a minute ago"
+        );
+    }
+}

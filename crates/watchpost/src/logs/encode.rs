@@ -1,0 +1,221 @@
+//! Low-level JSON encoding into a byte buffer: string escaping, RFC 3339 timestamps, hex ids.
+//!
+//! Everything writes into a caller-owned `Vec<u8>` (a thread-local buffer in the layer), never
+//! allocates on its own and never fails.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// For each byte: 0 = copy as is, `b'u'` = `\u00XX`, anything else = backslash + that byte.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[0x7f] = b'u';
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `s` as the inside of a JSON string (no surrounding quotes). Control characters,
+/// quotes and backslashes are escaped, so the output never contains a raw newline.
+pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let e = ESCAPE[b as usize];
+        if e == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if e == b'u' {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', e]);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `"s"`.
+pub(crate) fn string_into(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s);
+    out.push(b'"');
+}
+
+/// Appends `bytes` as lowercase hex.
+pub(crate) fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 0xf) as usize]);
+    }
+}
+
+/// Appends a finite float as a JSON number, a non-finite one as a string (`"NaN"`, `"inf"`,
+/// `"-inf"`): JSON has no literal for them.
+pub(crate) fn f64_into(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        let mut b = ryu::Buffer::new();
+        out.extend_from_slice(b.format_finite(v).as_bytes());
+    } else if v.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if v > 0.0 {
+        out.extend_from_slice(b"\"inf\"");
+    } else {
+        out.extend_from_slice(b"\"-inf\"");
+    }
+}
+
+pub(crate) fn int_into<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(v).as_bytes());
+}
+
+/// Appends `now` as RFC 3339 UTC with microseconds, e.g. `2026-11-23T10:54:54.123456Z`
+/// (27 bytes, no quotes). The calendar part is cached per thread and recomputed once a second.
+pub(crate) fn rfc3339_micros_into(out: &mut Vec<u8>, now: SystemTime) {
+    let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let micros = d.subsec_micros();
+    thread_local! {
+        static CACHE: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+    }
+    let prefix = CACHE.with(|c| {
+        let (cached_secs, cached) = c.get();
+        if cached_secs == secs {
+            return cached;
+        }
+        let p = civil_prefix(secs);
+        c.set((secs, p));
+        p
+    });
+    out.extend_from_slice(&prefix);
+    let mut frac = [b'0'; 6];
+    let mut m = micros;
+    for slot in frac.iter_mut().rev() {
+        *slot = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    out.extend_from_slice(&frac);
+    out.push(b'Z');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` for a Unix time in seconds (proleptic Gregorian, years 1970–9999).
+fn civil_prefix(secs: u64) -> [u8; 20] {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (h, mi, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Howard Hinnant's days_from_civil inverse.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let mut y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    if m <= 2 {
+        y += 1;
+    }
+    let y = y.clamp(0, 9999) as u64;
+    let mut p = *b"0000-00-00T00:00:00.";
+    let two = |v: u64, at: usize, p: &mut [u8; 20]| {
+        p[at] = b'0' + (v / 10) as u8;
+        p[at + 1] = b'0' + (v % 10) as u8;
+    };
+    p[0] = b'0' + (y / 1000) as u8;
+    p[1] = b'0' + (y / 100 % 10) as u8;
+    p[2] = b'0' + (y / 10 % 10) as u8;
+    p[3] = b'0' + (y % 10) as u8;
+    two(m as u64, 5, &mut p);
+    two(d as u64, 8, &mut p);
+    two(h, 11, &mut p);
+    two(mi, 14, &mut p);
+    two(s, 17, &mut p);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn esc(s: &str) -> String {
+        let mut v = Vec::new();
+        string_into(&mut v, s);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn escaped_strings_round_trip_through_a_json_parser() {
+        for s in [
+            "plain",
+            "quote \" backslash \\ slash /",
+            "newline\nreturn\rtab\t",
+            "\u{0}\u{1}\u{1f}\u{7f}",
+            "\"\n{\"level\":\"ERROR\"}",
+            "emoji 🦀 and ünïcødé",
+            "\u{2028}\u{2029}",
+        ] {
+            let out = esc(s);
+            assert!(!out.contains('\n') && !out.contains('\r'), "{out}");
+            let back: String = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        let cases = [
+            (0u64, 0u32, "1970-01-01T00:00:00.000000Z"),
+            (951_782_400, 5, "2000-02-29T00:00:00.000005Z"),
+            (1_795_431_294, 123_456, "2026-11-23T10:54:54.123456Z"),
+            (4_102_444_799, 999_999, "2099-12-31T23:59:59.999999Z"),
+        ];
+        for (secs, micros, want) in cases {
+            let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros as u64);
+            let mut v = Vec::new();
+            rfc3339_micros_into(&mut v, t);
+            assert_eq!(std::str::from_utf8(&v).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn floats_that_json_cannot_hold_become_strings() {
+        let mut v = Vec::new();
+        for f in [1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            f64_into(&mut v, f);
+            v.push(b',');
+        }
+        assert_eq!(
+            std::str::from_utf8(&v).unwrap(),
+            "1.5,\"NaN\",\"inf\",\"-inf\","
+        );
+    }
+
+    #[test]
+    fn hex_is_lowercase() {
+        let mut v = Vec::new();
+        hex_into(&mut v, &[0xAB, 0x01, 0xff]);
+        assert_eq!(v, b"ab01ff");
+    }
+}

@@ -1,0 +1,544 @@
+//! The JSON line layer: filtering by subsystem level, encoding, redaction, trace correlation.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::TraceContextExt;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_core::{Interest, LevelFilter, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::encode;
+use super::filter::{verbosity, Filter, Route};
+use super::redact::{Redactor, REDACTED};
+use crate::config::Config;
+use crate::internal::{Counters, LogWriteFailed};
+
+/// Keys the layer writes itself; event fields with these names are written as `fields.<name>`.
+const RESERVED: &[&str] = &["time", "level", "msg", "subsystem", "trace_id", "span_id"];
+/// Marker appended to a value cut at the size limit.
+pub const TRUNCATED_MARKER: &str = "…[truncated]";
+
+static NEXT_LAYER_ID: AtomicU32 = AtomicU32::new(1);
+
+/// State shared by the layer and the [`crate::Telemetry`] handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) filter: Filter,
+    pub(crate) counters: Counters,
+    redactor: Redactor,
+    max_field_bytes: usize,
+    id: u32,
+}
+
+impl Shared {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            filter: Filter::new(config),
+            counters: Counters::default(),
+            redactor: Redactor::new(&config.redaction),
+            max_field_bytes: config.max_field_bytes,
+            id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The route of a callsite, cached per thread by metadata address.
+    #[inline]
+    fn route(&self, meta: &'static Metadata<'static>) -> Route {
+        const SLOTS: usize = 256;
+        type Slot = (u32, usize, Route);
+        thread_local! {
+            static ROUTES: RefCell<Vec<Slot>> = RefCell::new(vec![
+                (0, 0, Route { subsystem: None, target_verbosity: None });
+                SLOTS
+            ]);
+        }
+        let addr = meta as *const Metadata<'static> as usize;
+        let slot = ((addr >> 4) ^ (self.id as usize).wrapping_mul(0x9E37_79B9)) % SLOTS;
+        let hit = ROUTES.with(|r| {
+            let e = r.borrow()[slot];
+            (e.0 == self.id && e.1 == addr).then_some(e.2)
+        });
+        if let Some(route) = hit {
+            return route;
+        }
+        let route = self.filter.route(meta.target());
+        ROUTES.with(|r| r.borrow_mut()[slot] = (self.id, addr, route));
+        route
+    }
+}
+
+/// A `tracing_subscriber` [`Layer`](tracing_subscriber::Layer) that writes one JSON object per
+/// event and line, filters by per-subsystem level, redacts secrets and adds OpenTelemetry trace
+/// ids.
+///
+/// Most applications get it through [`crate::init`]; build it directly to compose it with other
+/// layers in your own subscriber. Its filtering is global to the subscriber it is part of (it
+/// implements `register_callsite`), so every other layer sees the same events.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let config = watchpost::Config::builder("demo").build().unwrap();
+/// let (layer, telemetry) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || tracing::info!(answer = 42, "hello"));
+/// assert_eq!(telemetry.self_stats().log_write_errors, 0);
+/// ```
+pub struct JsonLayer<W> {
+    shared: Arc<Shared>,
+    make_writer: W,
+}
+
+impl<W> fmt::Debug for JsonLayer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLayer")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> JsonLayer<W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    /// A layer writing to `make_writer` (e.g. `std::io::stdout`, a `Mutex<File>`, or a
+    /// non-blocking writer), and the [`crate::Telemetry`] handle that controls its levels.
+    ///
+    /// ```
+    /// let config = watchpost::Config::builder("demo").build().unwrap();
+    /// let (_layer, telemetry) = watchpost::logs::JsonLayer::new(&config, std::io::stdout);
+    /// assert_eq!(telemetry.level("APP"), Some(tracing::Level::INFO));
+    /// ```
+    pub fn new(config: &Config, make_writer: W) -> (Self, crate::Telemetry) {
+        let shared = Arc::new(Shared::new(config));
+        let telemetry = crate::Telemetry::from_shared(shared.clone(), config);
+        (
+            Self {
+                shared,
+                make_writer,
+            },
+            telemetry,
+        )
+    }
+}
+
+/// Per-span data kept in the registry's extensions.
+#[derive(Debug, Default)]
+struct SpanFields {
+    /// The span's subsystem: its own `subsystem` field, else its parent's.
+    subsystem: Option<u16>,
+    /// Encoded JSON values, back to back.
+    buf: Vec<u8>,
+    /// (name, start, end) of each value in `buf`, in recording order.
+    fields: Vec<(&'static str, u32, u32)>,
+}
+
+/// Reused per-thread buffers.
+#[derive(Default)]
+struct Scratch {
+    line: Vec<u8>,
+    fields: Vec<u8>,
+    msg: String,
+    text: String,
+    seen: Vec<&'static str>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Where a visitor puts what it sees.
+enum Sink<'a> {
+    /// Event fields: `,"name":value` into `out`, message text into `msg`, names into `seen`.
+    Event {
+        out: &'a mut Vec<u8>,
+        msg: &'a mut String,
+        seen: &'a mut Vec<&'static str>,
+    },
+    /// Span fields: values into the span's buffer; a `subsystem` field is captured by name.
+    Span {
+        data: &'a mut SpanFields,
+        subsystem: &'a mut Option<String>,
+    },
+}
+
+struct Visitor<'a> {
+    shared: &'a Shared,
+    text: &'a mut String,
+    sink: Sink<'a>,
+}
+
+impl Visitor<'_> {
+    /// Starts a field: returns the buffer to write the value into, or `None` if the field is
+    /// not written (message handled separately).
+    fn begin(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
+        let name = field.name();
+        match &mut self.sink {
+            Sink::Event { out, seen, .. } => {
+                out.push(b',');
+                out.push(b'"');
+                if RESERVED.contains(&name) {
+                    out.extend_from_slice(b"fields.");
+                }
+                encode::escape_into(out, name);
+                out.extend_from_slice(b"\":");
+                seen.push(name);
+                Some(out)
+            }
+            Sink::Span { data, .. } => {
+                data.fields.push((name, data.buf.len() as u32, 0));
+                Some(&mut data.buf)
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        if let Sink::Span { data, .. } = &mut self.sink {
+            let end = data.buf.len() as u32;
+            if let Some(last) = data.fields.last_mut() {
+                last.2 = end;
+            }
+        }
+    }
+
+    /// Writes a string value: masked, truncated, escaped.
+    fn string_value(&mut self, field: &Field, s: &str) {
+        let name = field.name();
+        if let Sink::Event { msg, .. } = &mut self.sink {
+            if name == "message" {
+                msg.clear();
+                msg.push_str(s);
+                return;
+            }
+        }
+        if let Sink::Span { subsystem, .. } = &mut self.sink {
+            if name == "subsystem" {
+                **subsystem = Some(s.to_string());
+                return;
+            }
+        }
+        let shared = self.shared;
+        let secret = shared.redactor.is_secret_field(name);
+        let Some(out) = self.begin(field) else { return };
+        if secret {
+            encode::string_into(out, REDACTED);
+        } else {
+            write_text(shared, out, s);
+        }
+        self.end();
+    }
+
+    fn raw_value(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
+        let secret = self.shared.redactor.is_secret_field(field.name());
+        let Some(out) = self.begin(field) else { return };
+        if secret {
+            encode::string_into(out, REDACTED);
+        } else {
+            write(out);
+        }
+        self.end();
+    }
+}
+
+/// Masks, truncates and escapes `s` as a JSON string into `out`.
+fn write_text(shared: &Shared, out: &mut Vec<u8>, s: &str) {
+    let masked;
+    let s = if shared.redactor.masks_values() {
+        masked = shared.redactor.mask(s);
+        &*masked
+    } else {
+        s
+    };
+    out.push(b'"');
+    if s.len() > shared.max_field_bytes {
+        let mut cut = shared.max_field_bytes;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        encode::escape_into(out, &s[..cut]);
+        out.extend_from_slice(TRUNCATED_MARKER.as_bytes());
+    } else {
+        encode::escape_into(out, s);
+    }
+    out.push(b'"');
+}
+
+impl Visit for Visitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.raw_value(field, |out| encode::f64_into(out, value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.raw_value(field, |out| encode::int_into(out, value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.raw_value(field, |out| encode::int_into(out, value));
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.raw_value(field, |out| encode::int_into(out, value));
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.raw_value(field, |out| encode::int_into(out, value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.raw_value(field, |out| {
+            out.extend_from_slice(if value { b"true" } else { b"false" })
+        });
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.string_value(field, value);
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let mut text = std::mem::take(self.text);
+        text.clear();
+        let _ = write!(text, "{value}");
+        let mut source = value.source();
+        while let Some(s) = source {
+            let _ = write!(text, ": {s}");
+            source = s.source();
+        }
+        self.string_value(field, &text);
+        *self.text = text;
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let mut text = std::mem::take(self.text);
+        text.clear();
+        let _ = write!(text, "{value:?}");
+        self.string_value(field, &text);
+        *self.text = text;
+    }
+}
+
+/// The active OpenTelemetry span's ids, if any: read from the thread's current OTel context,
+/// which the tracing bridge sets when a span is entered. No allocation.
+#[inline]
+fn current_ids() -> Option<([u8; 16], [u8; 8])> {
+    opentelemetry::Context::map_current(|cx| {
+        if !cx.has_active_span() {
+            return None;
+        }
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid()
+            .then(|| (sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
+    })
+}
+
+fn level_str(level: &tracing::Level) -> &'static [u8] {
+    match verbosity(level) {
+        1 => b"ERROR",
+        2 => b"WARN",
+        3 => b"INFO",
+        4 => b"DEBUG",
+        _ => b"TRACE",
+    }
+}
+
+impl<S, W> tracing_subscriber::Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        self.shared.filter.interest(meta)
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        let filter = &self.shared.filter;
+        let v = verbosity(meta.level());
+        if meta.is_span() {
+            return filter.span_enabled(v);
+        }
+        let route = filter.route(meta.target());
+        let span_subsystem = if route.subsystem.is_none() && route.target_verbosity.is_none() {
+            ctx.lookup_current()
+                .and_then(|s| s.extensions().get::<SpanFields>().and_then(|d| d.subsystem))
+        } else {
+            None
+        };
+        filter.event_enabled(route, v, span_subsystem)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.shared.filter.max_level_hint())
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut data = SpanFields {
+            subsystem: None,
+            buf: Vec::new(),
+            fields: Vec::with_capacity(attrs.metadata().fields().len()),
+        };
+        let mut subsystem = None;
+        let mut text = String::new();
+        attrs.record(&mut Visitor {
+            shared: &self.shared,
+            text: &mut text,
+            sink: Sink::Span {
+                data: &mut data,
+                subsystem: &mut subsystem,
+            },
+        });
+        data.subsystem = match subsystem {
+            Some(name) => Some(
+                self.shared
+                    .filter
+                    .index(&name)
+                    .unwrap_or(self.shared.filter.default),
+            ),
+            None => span
+                .parent()
+                .and_then(|p| p.extensions().get::<SpanFields>().and_then(|d| d.subsystem)),
+        };
+        span.extensions_mut().insert(data);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut new = SpanFields::default();
+        let mut subsystem = None;
+        let mut text = String::new();
+        values.record(&mut Visitor {
+            shared: &self.shared,
+            text: &mut text,
+            sink: Sink::Span {
+                data: &mut new,
+                subsystem: &mut subsystem,
+            },
+        });
+        let mut ext = span.extensions_mut();
+        let Some(data) = ext.get_mut::<SpanFields>() else {
+            return;
+        };
+        if let Some(name) = subsystem {
+            data.subsystem = Some(
+                self.shared
+                    .filter
+                    .index(&name)
+                    .unwrap_or(self.shared.filter.default),
+            );
+        }
+        // Rebuild: old fields not re-recorded keep their place, re-recorded ones move to the end.
+        let mut merged = SpanFields {
+            subsystem: data.subsystem,
+            buf: Vec::with_capacity(data.buf.len() + new.buf.len()),
+            fields: Vec::with_capacity(data.fields.len() + new.fields.len()),
+        };
+        let kept = data
+            .fields
+            .iter()
+            .filter(|(n, _, _)| !new.fields.iter().any(|(m, _, _)| m == n))
+            .map(|f| (f, &data.buf));
+        for (&(name, s, e), buf) in kept.chain(new.fields.iter().map(|f| (f, &new.buf))) {
+            let start = merged.buf.len() as u32;
+            merged.buf.extend_from_slice(&buf[s as usize..e as usize]);
+            merged.fields.push((name, start, merged.buf.len() as u32));
+        }
+        *data = merged;
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut fresh = None;
+        SCRATCH.with(|cell| {
+            // Re-entrancy (a field's Debug impl that logs) gets its own buffers.
+            let mut guard = cell.try_borrow_mut().ok();
+            let scratch = match guard.as_deref_mut() {
+                Some(s) => s,
+                None => fresh.insert(Scratch::default()),
+            };
+            self.encode_event(event, &ctx, scratch);
+            let mut writer = self.make_writer.make_writer_for(event.metadata());
+            if let Err(error) = writer.write_all(&scratch.line) {
+                LogWriteFailed { error: &error }.emit(&self.shared.counters);
+            }
+        });
+    }
+}
+
+impl<W> JsonLayer<W> {
+    fn encode_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, scratch: &mut Scratch)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let shared = &*self.shared;
+        let meta = event.metadata();
+        let Scratch {
+            line,
+            fields,
+            msg,
+            text,
+            seen,
+        } = scratch;
+        line.clear();
+        fields.clear();
+        msg.clear();
+        seen.clear();
+
+        // Event fields, in declaration order; the message is set aside.
+        let mut visitor = Visitor {
+            shared,
+            text,
+            sink: Sink::Event {
+                out: fields,
+                msg,
+                seen,
+            },
+        };
+        event.record(&mut visitor);
+
+        // Enclosing span fields, innermost first, skipping names already written.
+        let mut subsystem = shared.route(meta).subsystem;
+        let mut span_subsystem_found = subsystem.is_some();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                let ext = span.extensions();
+                let Some(data) = ext.get::<SpanFields>() else {
+                    continue;
+                };
+                if !span_subsystem_found {
+                    subsystem = data.subsystem;
+                    span_subsystem_found = true;
+                }
+                for &(name, s, e) in &data.fields {
+                    if seen.contains(&name) {
+                        continue;
+                    }
+                    seen.push(name);
+                    fields.push(b',');
+                    fields.push(b'"');
+                    encode::escape_into(fields, name);
+                    fields.extend_from_slice(b"\":");
+                    fields.extend_from_slice(&data.buf[s as usize..e as usize]);
+                }
+            }
+        }
+        let subsystem = subsystem.unwrap_or(shared.filter.default);
+
+        line.extend_from_slice(b"{\"time\":\"");
+        encode::rfc3339_micros_into(line, SystemTime::now());
+        line.extend_from_slice(b"\",\"level\":\"");
+        line.extend_from_slice(level_str(meta.level()));
+        line.extend_from_slice(b"\",\"msg\":");
+        write_text(shared, line, msg);
+        line.extend_from_slice(b",\"subsystem\":");
+        encode::string_into(line, &shared.filter.names[subsystem as usize]);
+        if let Some((trace_id, span_id)) = current_ids() {
+            line.extend_from_slice(b",\"trace_id\":\"");
+            encode::hex_into(line, &trace_id);
+            line.extend_from_slice(b"\",\"span_id\":\"");
+            encode::hex_into(line, &span_id);
+            line.push(b'"');
+        }
+        line.extend_from_slice(fields);
+        line.extend_from_slice(b"}\n");
+    }
+}

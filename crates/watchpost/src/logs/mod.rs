@@ -1,0 +1,37 @@
+//! Structured JSON logs: one JSON object per line, per-subsystem levels, redaction and trace
+//! correlation, as a `tracing_subscriber` layer ([`JsonLayer`]).
+//!
+//! A line looks like this (keys always in this order; `trace_id`/`span_id` only inside an
+//! OpenTelemetry span; then the event's fields; then the enclosing spans' fields, innermost
+//! first, each key once):
+//!
+//! ```text
+//! {"time":"2026-11-23T10:54:54.123456Z","level":"INFO","msg":"instance started","subsystem":"INSTANCES","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","pid":4242,"instance_id":"web-1"}
+//! ```
+//!
+//! * **Subsystem:** the longest declared target prefix that matches the event's target; else the
+//!   `subsystem` field of the innermost enclosing span that has one (inherited by child spans);
+//!   else the default subsystem. Noisy dependencies ([`crate::config::NOISY_TARGETS`]) have their
+//!   own level (WARN) whatever their subsystem.
+//! * **Levels:** DEBUG, INFO, WARN, ERROR. TRACE callsites are disabled once, at registration, and
+//!   cost one branch. Interest is cached per callsite and rebuilt when
+//!   [`Telemetry::set_level`](crate::Telemetry::set_level) changes a level.
+//! * **Values** keep their JSON type (numbers, booleans, strings); non-finite floats become
+//!   strings. Strings are escaped so that one event is always one line; values longer than
+//!   [`max_field_bytes`](crate::ConfigBuilder::max_field_bytes) are cut and end with
+//!   [`TRUNCATED_MARKER`]. Event fields named like a reserved key are written as
+//!   `fields.<name>`.
+//! * **Redaction:** see [`crate::Redaction`]; secret fields become [`REDACTED`], e-mail
+//!   addresses and card numbers inside strings become [`EMAIL_MASK`] and [`CARD_MASK`].
+//! * **Failures** of the writer are counted ([`crate::SelfStats::log_write_errors`]) and reported
+//!   on stderr at most once a minute; they never panic.
+
+mod encode;
+mod filter;
+mod layer;
+mod redact;
+
+pub use layer::{JsonLayer, TRUNCATED_MARKER};
+pub use redact::{CARD_MASK, EMAIL_MASK, REDACTED};
+
+pub(crate) use layer::Shared;

@@ -1,0 +1,482 @@
+//! Redaction of secrets and personal data: sensitive field names and, inside string values and
+//! messages, e-mail addresses and payment card numbers.
+//!
+//! Field-name verdicts are cached per thread by the name's address (field names are `&'static`),
+//! so the hot path pays a table lookup, not a word split. Value masking first checks cheaply
+//! whether a string could contain anything to mask (an `@`, or 13+ digits) and only then scans.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::config::Redaction;
+
+/// What a redacted field value is replaced by.
+pub const REDACTED: &str = "[REDACTED]";
+/// What an e-mail address inside a string is replaced by.
+pub const EMAIL_MASK: &str = "[REDACTED:email]";
+/// What a card number inside a string is replaced by.
+pub const CARD_MASK: &str = "[REDACTED:card]";
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A compiled [`Redaction`] configuration.
+#[derive(Debug)]
+pub(crate) struct Redactor {
+    id: u32,
+    enabled: bool,
+    /// Each sensitive name split into lowercase words (`api_key` → `["api", "key"]`).
+    patterns: Vec<Vec<String>>,
+    mask_emails: bool,
+    mask_cards: bool,
+}
+
+const CACHE_SLOTS: usize = 512;
+
+thread_local! {
+    /// Direct-mapped cache: (redactor id, name address, name length) → verdict.
+    static NAME_CACHE: RefCell<Vec<(u32, usize, usize, bool)>> = RefCell::new(vec![(0, 0, 0, false); CACHE_SLOTS]);
+}
+
+impl Redactor {
+    pub(crate) fn new(cfg: &Redaction) -> Self {
+        Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            enabled: cfg.enabled,
+            patterns: cfg
+                .field_names
+                .iter()
+                .map(|n| words(n))
+                .filter(|w| !w.is_empty())
+                .collect(),
+            mask_emails: cfg.enabled && cfg.mask_emails,
+            mask_cards: cfg.enabled && cfg.mask_card_numbers,
+        }
+    }
+
+    /// Whether a field with this (static) name must be written as [`REDACTED`].
+    #[inline]
+    pub(crate) fn is_secret_field(&self, name: &'static str) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let addr = name.as_ptr() as usize;
+        let slot = ((addr >> 3) ^ (self.id as usize).wrapping_mul(0x9E37_79B9)) % CACHE_SLOTS;
+        let cached = NAME_CACHE.with(|c| {
+            let c = c.borrow();
+            let e = c[slot];
+            (e.0 == self.id && e.1 == addr && e.2 == name.len()).then_some(e.3)
+        });
+        if let Some(v) = cached {
+            return v;
+        }
+        let v = self.is_secret_name(name);
+        NAME_CACHE.with(|c| c.borrow_mut()[slot] = (self.id, addr, name.len(), v));
+        v
+    }
+
+    /// Uncached check for any name.
+    pub(crate) fn is_secret_name(&self, name: &str) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let w = words(name);
+        self.patterns
+            .iter()
+            .any(|p| w.windows(p.len()).any(|win| win == p.as_slice()))
+    }
+
+    /// Whether masking is configured at all.
+    #[inline]
+    pub(crate) fn masks_values(&self) -> bool {
+        self.mask_emails || self.mask_cards
+    }
+
+    /// `s` with e-mail addresses and card numbers masked; borrowed when nothing matched.
+    pub(crate) fn mask<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        let bytes = s.as_bytes();
+        let maybe_email = self.mask_emails && bytes.contains(&b'@');
+        let maybe_card =
+            self.mask_cards && bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 13;
+        if !maybe_email && !maybe_card {
+            return Cow::Borrowed(s);
+        }
+        let mut spans: Vec<(usize, usize, &'static str)> = Vec::new();
+        if maybe_email {
+            find_emails(bytes, &mut spans);
+        }
+        if maybe_card {
+            find_cards(bytes, &mut spans);
+        }
+        if spans.is_empty() {
+            return Cow::Borrowed(s);
+        }
+        spans.sort_unstable_by_key(|s| s.0);
+        let mut out = String::with_capacity(s.len());
+        let mut at = 0;
+        for (start, end, mask) in spans {
+            if start < at {
+                continue; // overlapping match; the earlier one already covered it
+            }
+            out.push_str(&s[at..start]);
+            out.push_str(mask);
+            at = end;
+        }
+        out.push_str(&s[at..]);
+        Cow::Owned(out)
+    }
+}
+
+/// Splits a field name into lowercase words at non-alphanumeric characters and camelCase humps.
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn is_local_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+}
+
+fn is_domain_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
+}
+
+fn find_emails(s: &[u8], spans: &mut Vec<(usize, usize, &'static str)>) {
+    for (at, _) in s.iter().enumerate().filter(|(_, &b)| b == b'@') {
+        let mut start = at;
+        while start > 0 && is_local_char(s[start - 1]) {
+            start -= 1;
+        }
+        // A local part does not start with a dot.
+        while start < at && s[start] == b'.' {
+            start += 1;
+        }
+        if start == at {
+            continue;
+        }
+        let mut end = at + 1;
+        while end < s.len() && is_domain_char(s[end]) {
+            end += 1;
+        }
+        // Trailing dots and dashes belong to the sentence, not the domain.
+        while end > at + 1 && matches!(s[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        let domain = &s[at + 1..end];
+        let Some(dot) = domain.iter().rposition(|&b| b == b'.') else {
+            continue;
+        };
+        let tld = &domain[dot + 1..];
+        let ok = dot > 0
+            && domain[0].is_ascii_alphanumeric()
+            && tld.len() >= 2
+            && tld.iter().all(|b| b.is_ascii_alphabetic());
+        if ok {
+            spans.push((start, end, EMAIL_MASK));
+        }
+    }
+}
+
+fn find_cards(s: &[u8], spans: &mut Vec<(usize, usize, &'static str)>) {
+    let mut i = 0;
+    while i < s.len() {
+        if !s[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let boundary_before = start == 0
+            || !(s[start - 1].is_ascii_alphanumeric()
+                || matches!(s[start - 1], b'.' | b',' | b'_'));
+        let mut digits = [0u8; 20];
+        let mut n = 0usize;
+        let mut end = i;
+        while end < s.len() {
+            let b = s[end];
+            if b.is_ascii_digit() {
+                if n < digits.len() {
+                    digits[n] = b - b'0';
+                }
+                n += 1;
+                end += 1;
+            } else if boundary_before
+                && matches!(b, b' ' | b'-')
+                && end + 1 < s.len()
+                && s[end + 1].is_ascii_digit()
+                && s[end - 1].is_ascii_digit()
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        i = end;
+        let boundary_after = end == s.len()
+            || !(s[end].is_ascii_alphanumeric()
+                || s[end] == b'_'
+                || (matches!(s[end], b'.' | b',')
+                    && s.get(end + 1).is_some_and(u8::is_ascii_digit)));
+        if boundary_before
+            && boundary_after
+            && (13..=19).contains(&n)
+            && (2..=6).contains(&digits[0])
+            && luhn(&digits[..n])
+        {
+            spans.push((start, end, CARD_MASK));
+        }
+    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = d as u32;
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r() -> Redactor {
+        Redactor::new(&Redaction::default())
+    }
+
+    #[test]
+    fn sensitive_field_names_match_whole_words_in_any_case_style() {
+        let r = r();
+        for name in [
+            "password",
+            "db_password",
+            "PASSWORD",
+            "userPassword",
+            "passwd",
+            "client_secret",
+            "access_token",
+            "token",
+            "refreshToken",
+            "api_key",
+            "x-api-key",
+            "ApiKey",
+            "apikey",
+            "authorization",
+            "Authorization",
+            "cookie",
+            "set_cookie",
+            "session",
+            "session_id",
+            "aws.secret.access_key",
+            "private_key",
+            "credentials",
+        ] {
+            assert!(r.is_secret_name(name), "{name} should be secret");
+        }
+        for name in [
+            "user_id",
+            "instance_id",
+            "tokenizer",
+            "passage",
+            "keyboard",
+            "api",
+            "key",
+            "cookies_enabled_count_xyz",
+            "secretary",
+            "author",
+            "method",
+            "path",
+        ] {
+            assert!(!r.is_secret_name(name), "{name} should not be secret");
+        }
+    }
+
+    #[test]
+    fn cached_verdicts_equal_uncached_ones() {
+        let r = r();
+        for _ in 0..3 {
+            assert!(r.is_secret_field("password"));
+            assert!(!r.is_secret_field("user_id"));
+        }
+        let off = Redactor::new(&Redaction {
+            enabled: false,
+            ..Redaction::default()
+        });
+        assert!(!off.is_secret_field("password"));
+        assert!(r.is_secret_field("password"));
+    }
+
+    /// (input, expected output). At least 50 tricky inputs, both ways.
+    const CORPUS: &[(&str, &str)] = &[
+        // E-mail addresses: masked.
+        ("bob@example.com", "[REDACTED:email]"),
+        (
+            "contact bob@example.com now",
+            "contact [REDACTED:email] now",
+        ),
+        ("<alice.smith+tag@mail.example.co.uk>", "<[REDACTED:email]>"),
+        (
+            "mail: a_b-c%d@sub-domain.example.org.",
+            "mail: [REDACTED:email].",
+        ),
+        (
+            "two a@b.io and c@d.dev",
+            "two [REDACTED:email] and [REDACTED:email]",
+        ),
+        ("\"quoted@example.com\"", "\"[REDACTED:email]\""),
+        ("UPPER@EXAMPLE.COM", "[REDACTED:email]"),
+        ("x@y.museum,", "[REDACTED:email],"),
+        (
+            "unicode ünï bob@example.com 🦀",
+            "unicode ünï [REDACTED:email] 🦀",
+        ),
+        (
+            "line1\nroot@localhost.localdomain\n",
+            "line1\n[REDACTED:email]\n",
+        ),
+        // Not e-mail addresses: kept.
+        ("user@localhost", "user@localhost"),
+        ("pkg@1.2.3", "pkg@1.2.3"),
+        ("@channel hello", "@channel hello"),
+        ("trailing@", "trailing@"),
+        ("git@github", "git@github"),
+        ("a@b.c", "a@b.c"),
+        ("price @ 3.50", "price @ 3.50"),
+        ("@@@", "@@@"),
+        ("name@.com", "name@.com"),
+        (
+            "docker.io/library/nginx@sha256:abcdef",
+            "docker.io/library/nginx@sha256:abcdef",
+        ),
+        // Card numbers (Luhn-valid, 13–19 digits): masked.
+        ("4111111111111111", "[REDACTED:card]"),
+        ("card 4111 1111 1111 1111 ok", "card [REDACTED:card] ok"),
+        ("4111-1111-1111-1111", "[REDACTED:card]"),
+        ("amex 378282246310005.", "amex [REDACTED:card]."),
+        ("mc:5555555555554444", "mc:[REDACTED:card]"),
+        ("discover 6011111111111117", "discover [REDACTED:card]"),
+        ("visa13 4222222222222", "visa13 [REDACTED:card]"),
+        ("(5105105105105100)", "([REDACTED:card])"),
+        ("jcb 3530111333300000 end", "jcb [REDACTED:card] end"),
+        ("diners 30569309025904", "diners [REDACTED:card]"),
+        // Not card numbers: kept.
+        ("4111111111111112", "4111111111111112"),
+        ("411111111111", "411111111111"),
+        ("41111111111111111111111", "41111111111111111111111"),
+        (
+            "123e4567-e89b-12d3-a456-426614174000",
+            "123e4567-e89b-12d3-a456-426614174000",
+        ),
+        (
+            "550e8400-e29b-41d4-a716-446655440000",
+            "550e8400-e29b-41d4-a716-446655440000",
+        ),
+        (
+            "12345678-1234-1234-1234-123456789012",
+            "12345678-1234-1234-1234-123456789012",
+        ),
+        ("2026-11-23T10:54:54.123456Z", "2026-11-23T10:54:54.123456Z"),
+        ("2026-11-23 10:54:54", "2026-11-23 10:54:54"),
+        ("1700000000123456", "1700000000123456"),
+        ("v1.2.3", "v1.2.3"),
+        ("version 10.24.1-beta.3", "version 10.24.1-beta.3"),
+        ("0.4111111111111111", "0.4111111111111111"),
+        ("id_4111111111111111", "id_4111111111111111"),
+        ("x4111111111111111", "x4111111111111111"),
+        ("+1 555-123-4567", "+1 555-123-4567"),
+        ("192.168.100.200:8080", "192.168.100.200:8080"),
+        ("sha256:4111111111111111abc", "sha256:4111111111111111abc"),
+        ("pid 4242 exited with 137", "pid 4242 exited with 137"),
+        ("bytes=4111111111111111,", "bytes=[REDACTED:card],"),
+        ("4111 1111  1111 1111", "4111 1111  1111 1111"),
+        ("", ""),
+        (
+            "no digits or at signs at all",
+            "no digits or at signs at all",
+        ),
+        // Both in one string.
+        (
+            "user bob@example.com paid with 4111111111111111",
+            "user [REDACTED:email] paid with [REDACTED:card]",
+        ),
+        (
+            "injection \"\n{\"level\":\"ERROR\"}",
+            "injection \"\n{\"level\":\"ERROR\"}",
+        ),
+    ];
+
+    #[test]
+    fn the_masking_corpus_masks_what_it_must_and_keeps_the_rest() {
+        assert!(CORPUS.len() >= 50, "corpus has {} inputs", CORPUS.len());
+        let r = r();
+        let mut failures = Vec::new();
+        for (input, want) in CORPUS {
+            let got = r.mask(input);
+            if got != *want {
+                failures.push(format!("{input:?}: got {got:?}, want {want:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn masking_can_be_switched_off_per_kind() {
+        let r = Redactor::new(&Redaction {
+            mask_emails: false,
+            ..Redaction::default()
+        });
+        assert_eq!(
+            r.mask("bob@example.com 4111111111111111"),
+            "bob@example.com [REDACTED:card]"
+        );
+        let r = Redactor::new(&Redaction {
+            enabled: false,
+            ..Redaction::default()
+        });
+        assert!(!r.masks_values());
+        assert_eq!(
+            r.mask("bob@example.com 4111111111111111"),
+            "bob@example.com 4111111111111111"
+        );
+    }
+
+    #[test]
+    fn strings_with_nothing_to_mask_are_borrowed() {
+        assert!(matches!(
+            r().mask("GET /instances/abc 200"),
+            Cow::Borrowed(_)
+        ));
+    }
+}

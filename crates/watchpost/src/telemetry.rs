@@ -1,0 +1,269 @@
+//! [`init`] and the [`Telemetry`] handle.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Level;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind};
+use crate::internal::SelfStats;
+use crate::logs::{JsonLayer, Shared};
+
+/// Installs Watchpost as the process's global `tracing` subscriber, writing JSON lines to stdout.
+///
+/// Call it once, early in `main`, and keep the returned handle.
+///
+/// # Errors
+/// [`ErrorKind::AlreadyInitialized`] if a global subscriber is already installed (a second call
+/// does not panic).
+///
+/// ```no_run
+/// let config = watchpost::Config::builder("demo").from_env().build().unwrap();
+/// let telemetry = watchpost::init(config).unwrap();
+/// assert!(watchpost::init(watchpost::Config::builder("demo").build().unwrap()).is_err());
+/// # drop(telemetry);
+/// ```
+pub fn init(config: Config) -> Result<Telemetry, Error> {
+    Telemetry::builder(config).install()
+}
+
+/// The handle returned by [`init`]: changes levels at runtime, reports self-telemetry and shuts
+/// the pipeline down. Cheap to clone; all clones control the same pipeline.
+///
+/// ```
+/// use tracing::Level;
+/// let config = watchpost::Config::builder("demo")
+///     .subsystem(watchpost::Subsystem::new("INSTANCES"))
+///     .build()
+///     .unwrap();
+/// let (telemetry, _dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// telemetry.set_level("INSTANCES", Level::DEBUG).unwrap();
+/// assert_eq!(telemetry.level("instances"), Some(Level::DEBUG));
+/// assert!(telemetry.set_level("INSTANCES", Level::TRACE).is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Telemetry {
+    shared: Arc<Shared>,
+    unknown_level_vars: Arc<[String]>,
+}
+
+impl Telemetry {
+    /// Starts setting up a pipeline from `config`; see [`TelemetryBuilder`].
+    ///
+    /// ```
+    /// let config = watchpost::Config::builder("demo").build().unwrap();
+    /// let builder = watchpost::Telemetry::builder(config);
+    /// # drop(builder);
+    /// ```
+    pub fn builder(config: Config) -> TelemetryBuilder<fn() -> std::io::Stdout> {
+        TelemetryBuilder {
+            config,
+            make_writer: std::io::stdout,
+        }
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>, config: &Config) -> Self {
+        Self {
+            shared,
+            unknown_level_vars: config.unknown_level_vars.clone().into(),
+        }
+    }
+
+    /// Changes a subsystem's level (name case-insensitive). Takes effect at once, for callsites
+    /// already registered too.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownSubsystem`] for an undeclared name, [`ErrorKind::InvalidValue`] for
+    /// `TRACE`.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.set_level("APP", tracing::Level::WARN).unwrap();
+    /// assert!(telemetry.set_level("NOPE", tracing::Level::WARN).is_err());
+    /// ```
+    pub fn set_level(&self, subsystem: &str, level: Level) -> Result<(), Error> {
+        let filter = &self.shared.filter;
+        let index = filter.index(subsystem).ok_or_else(|| {
+            Error::new(ErrorKind::UnknownSubsystem {
+                name: subsystem.to_string(),
+                known: filter.names.clone(),
+            })
+        })?;
+        if level == Level::TRACE {
+            return Err(Error::invalid(
+                format!("level of {subsystem}"),
+                "TRACE",
+                "one of DEBUG, INFO, WARN, ERROR (TRACE is not allowed by the logging standard)",
+            ));
+        }
+        filter.set_level(index, level);
+        tracing_core::callsite::rebuild_interest_cache();
+        Ok(())
+    }
+
+    /// The current level of a subsystem (name case-insensitive), `None` if undeclared.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert_eq!(telemetry.level("APP"), Some(tracing::Level::INFO));
+    /// ```
+    pub fn level(&self, subsystem: &str) -> Option<Level> {
+        let filter = &self.shared.filter;
+        filter.index(subsystem).map(|i| filter.level(i))
+    }
+
+    /// Every declared subsystem with its current level, in declaration order.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert_eq!(telemetry.levels(), vec![("APP".to_string(), tracing::Level::INFO)]);
+    /// ```
+    pub fn levels(&self) -> Vec<(String, Level)> {
+        let filter = &self.shared.filter;
+        filter
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), filter.level(i as u16)))
+            .collect()
+    }
+
+    /// Counters of the pipeline's own failures (e.g. log lines that could not be written).
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert_eq!(telemetry.self_stats().log_write_errors, 0);
+    /// ```
+    pub fn self_stats(&self) -> SelfStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Flushes everything, waiting at most 5 seconds. Safe to call more than once.
+    ///
+    /// # Errors
+    /// None today; later signals (export) report a timeout here.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.shutdown().unwrap();
+    /// ```
+    pub fn shutdown(&self) -> Result<(), Error> {
+        self.shutdown_with_timeout(Duration::from_secs(5))
+    }
+
+    /// Like [`shutdown`](Self::shutdown) with an explicit bound on the wait.
+    ///
+    /// # Errors
+    /// None today; later signals (export) report a timeout here.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.shutdown_with_timeout(std::time::Duration::from_millis(100)).unwrap();
+    /// ```
+    pub fn shutdown_with_timeout(&self, _timeout: Duration) -> Result<(), Error> {
+        // Log lines are written synchronously, one write_all each; only std's buffers remain.
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+
+    fn report_config_warnings(&self) {
+        if !self.unknown_level_vars.is_empty() {
+            tracing::warn!(
+                target: "watchpost",
+                variables = %self.unknown_level_vars.join(", "),
+                known_subsystems = %self.shared.filter.names.join(", "),
+                "LOG_LEVEL_ variables name no declared subsystem and are ignored"
+            );
+        }
+    }
+}
+
+/// Sets up a pipeline: choose the log writer, then [`install`](Self::install) it globally or get
+/// a [`tracing::Dispatch`] for scoped use ([`into_dispatch`](Self::into_dispatch)).
+///
+/// ```
+/// let config = watchpost::Config::builder("demo").build().unwrap();
+/// let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
+///     .writer(std::io::sink)
+///     .into_dispatch();
+/// tracing::dispatcher::with_default(&dispatch, || tracing::info!("scoped"));
+/// # drop(telemetry);
+/// ```
+#[derive(Debug)]
+#[must_use = "a TelemetryBuilder does nothing until install() or into_dispatch()"]
+pub struct TelemetryBuilder<W> {
+    config: Config,
+    make_writer: W,
+}
+
+impl<W> TelemetryBuilder<W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    /// Where log lines go. Default: `std::io::stdout`. Each line is one `write_all` call on a
+    /// writer from `make_writer`.
+    ///
+    /// ```
+    /// let config = watchpost::Config::builder("demo").build().unwrap();
+    /// let b = watchpost::Telemetry::builder(config).writer(std::io::stderr);
+    /// # drop(b);
+    /// ```
+    pub fn writer<W2>(self, make_writer: W2) -> TelemetryBuilder<W2>
+    where
+        W2: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    {
+        TelemetryBuilder {
+            config: self.config,
+            make_writer,
+        }
+    }
+
+    /// Installs the pipeline as the global default subscriber.
+    ///
+    /// # Errors
+    /// [`ErrorKind::AlreadyInitialized`] if a global subscriber is already set.
+    ///
+    /// ```no_run
+    /// let config = watchpost::Config::builder("demo").build().unwrap();
+    /// let telemetry = watchpost::Telemetry::builder(config).writer(std::io::stderr).install().unwrap();
+    /// # drop(telemetry);
+    /// ```
+    pub fn install(self) -> Result<Telemetry, Error> {
+        let (telemetry, dispatch) = self.build();
+        tracing::dispatcher::set_global_default(dispatch)
+            .map_err(|_| Error::new(ErrorKind::AlreadyInitialized))?;
+        telemetry.report_config_warnings();
+        Ok(telemetry)
+    }
+
+    /// Builds the pipeline without installing it: use the dispatch with
+    /// [`tracing::dispatcher::with_default`] (tests, benchmarks, embedding).
+    ///
+    /// ```
+    /// let config = watchpost::Config::builder("demo").build().unwrap();
+    /// let (_telemetry, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::warn!("only here"));
+    /// ```
+    pub fn into_dispatch(self) -> (Telemetry, tracing::Dispatch) {
+        let (telemetry, dispatch) = self.build();
+        tracing::dispatcher::with_default(&dispatch, || telemetry.report_config_warnings());
+        (telemetry, dispatch)
+    }
+
+    fn build(self) -> (Telemetry, tracing::Dispatch) {
+        let (layer, telemetry) = JsonLayer::new(&self.config, self.make_writer);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        (telemetry, tracing::Dispatch::new(subscriber))
+    }
+}
