@@ -40,6 +40,9 @@ pub(crate) struct Route {
     pub(crate) subsystem: Option<u16>,
     /// A fixed maximum verbosity for its target (noisy dependencies), if any.
     pub(crate) target_verbosity: Option<u8>,
+    /// Bit `i` set: field `i` of the callsite has a secret name (fields past 64 are checked by
+    /// name when written).
+    pub(crate) secret_mask: u64,
 }
 
 /// Routing tables (immutable after start) and the live levels (atomics, changed at runtime).
@@ -105,6 +108,7 @@ impl Filter {
                 .iter()
                 .find(|(p, _)| matches_prefix(target, p))
                 .map(|(_, v)| *v),
+            secret_mask: 0,
         }
     }
 

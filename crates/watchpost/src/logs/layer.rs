@@ -18,7 +18,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::encode;
 use super::filter::{verbosity, Filter, Route};
-use super::redact::{Redactor, REDACTED};
+use super::redact::{slot_of, Redactor, REDACTED};
 use crate::config::Config;
 use crate::internal::{Counters, LogWriteFailed};
 
@@ -50,29 +50,64 @@ impl Shared {
         }
     }
 
-    /// The route of a callsite, cached per thread by metadata address.
+    /// The route of a callsite (subsystem, level override, secret fields), cached per thread by
+    /// metadata address in a 2-way set-associative table.
     #[inline]
     fn route(&self, meta: &'static Metadata<'static>) -> Route {
-        const SLOTS: usize = 256;
+        const SLOTS: usize = 512;
         type Slot = (u32, usize, Route);
+        const EMPTY: Slot = (
+            0,
+            0,
+            Route {
+                subsystem: None,
+                target_verbosity: None,
+                secret_mask: 0,
+            },
+        );
         thread_local! {
-            static ROUTES: RefCell<Vec<Slot>> = RefCell::new(vec![
-                (0, 0, Route { subsystem: None, target_verbosity: None });
-                SLOTS
-            ]);
+            static ROUTES: RefCell<Vec<Slot>> = RefCell::new(vec![EMPTY; SLOTS]);
         }
         let addr = meta as *const Metadata<'static> as usize;
-        let slot = ((addr >> 4) ^ (self.id as usize).wrapping_mul(0x9E37_79B9)) % SLOTS;
+        let slot = slot_of(addr, self.id, SLOTS);
         let hit = ROUTES.with(|r| {
-            let e = r.borrow()[slot];
-            (e.0 == self.id && e.1 == addr).then_some(e.2)
+            let r = r.borrow();
+            [slot, slot ^ 1]
+                .into_iter()
+                .map(|i| r[i])
+                .find(|e| e.0 == self.id && e.1 == addr)
+                .map(|e| e.2)
         });
         if let Some(route) = hit {
             return route;
         }
-        let route = self.filter.route(meta.target());
-        ROUTES.with(|r| r.borrow_mut()[slot] = (self.id, addr, route));
+        let route = self.compute_route(meta);
+        ROUTES.with(|r| {
+            let mut r = r.borrow_mut();
+            r[slot ^ 1] = r[slot];
+            r[slot] = (self.id, addr, route);
+        });
         route
+    }
+
+    fn compute_route(&self, meta: &Metadata<'_>) -> Route {
+        let mut route = self.filter.route(meta.target());
+        for field in meta.fields().iter().take(64) {
+            if self.redactor.is_secret_name(field.name()) {
+                route.secret_mask |= 1 << field.index();
+            }
+        }
+        route
+    }
+
+    #[inline]
+    fn is_secret(&self, secret_mask: u64, field: &Field) -> bool {
+        let i = field.index();
+        if i < 64 {
+            secret_mask & (1 << i) != 0
+        } else {
+            self.redactor.is_secret_name(field.name())
+        }
     }
 }
 
@@ -173,6 +208,7 @@ enum Sink<'a> {
 
 struct Visitor<'a> {
     shared: &'a Shared,
+    secret_mask: u64,
     text: &'a mut String,
     sink: Sink<'a>,
 }
@@ -227,7 +263,7 @@ impl Visitor<'_> {
             }
         }
         let shared = self.shared;
-        let secret = shared.redactor.is_secret_field(name);
+        let secret = shared.is_secret(self.secret_mask, field);
         let Some(out) = self.begin(field) else { return };
         if secret {
             encode::string_into(out, REDACTED);
@@ -238,7 +274,7 @@ impl Visitor<'_> {
     }
 
     fn raw_value(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
-        let secret = self.shared.redactor.is_secret_field(field.name());
+        let secret = self.shared.is_secret(self.secret_mask, field);
         let Some(out) = self.begin(field) else { return };
         if secret {
             encode::string_into(out, REDACTED);
@@ -382,6 +418,7 @@ where
         let mut text = String::new();
         attrs.record(&mut Visitor {
             shared: &self.shared,
+            secret_mask: self.shared.route(attrs.metadata()).secret_mask,
             text: &mut text,
             sink: Sink::Span {
                 data: &mut data,
@@ -409,6 +446,7 @@ where
         let mut text = String::new();
         values.record(&mut Visitor {
             shared: &self.shared,
+            secret_mask: self.shared.route(span.metadata()).secret_mask,
             text: &mut text,
             sink: Sink::Span {
                 data: &mut new,
@@ -484,8 +522,10 @@ impl<W> JsonLayer<W> {
         seen.clear();
 
         // Event fields, in declaration order; the message is set aside.
+        let route = shared.route(meta);
         let mut visitor = Visitor {
             shared,
+            secret_mask: route.secret_mask,
             text,
             sink: Sink::Event {
                 out: fields,
@@ -496,7 +536,7 @@ impl<W> JsonLayer<W> {
         event.record(&mut visitor);
 
         // Enclosing span fields, innermost first, skipping names already written.
-        let mut subsystem = shared.route(meta).subsystem;
+        let mut subsystem = route.subsystem;
         let mut span_subsystem_found = subsystem.is_some();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {

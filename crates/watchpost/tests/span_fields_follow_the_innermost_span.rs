@@ -1,0 +1,38 @@
+//! Span fields follow the event's own fields, innermost span first; each key appears once; fields
+//! recorded later replace earlier values; reserved names do not clash with the line's own keys.
+mod support;
+
+use watchpost::{Config, Subsystem};
+
+#[test]
+fn span_fields_follow_the_innermost_span() {
+    let capture = support::Capture::default();
+    let config = Config::builder("svc")
+        .subsystem(Subsystem::new("EXEC"))
+        .build()
+        .unwrap();
+    let (_t, dispatch) = watchpost::Telemetry::builder(config)
+        .writer(capture.clone())
+        .into_dispatch();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let outer = tracing::info_span!(
+            "outer",
+            subsystem = "EXEC",
+            a = 1,
+            b = "outer",
+            c = tracing::field::Empty
+        );
+        let _o = outer.enter();
+        let inner = tracing::info_span!("inner", b = "inner", d = true, token = "t0ps3cret");
+        let _i = inner.enter();
+        outer.record("c", 3.5);
+        inner.record("b", "inner-again");
+        tracing::info!(a = "event", level = 9, "hello");
+    });
+    let raw = capture.lines();
+    assert_eq!(raw.len(), 1);
+    assert_eq!(
+        raw[0].split_once(",\"subsystem\"").unwrap().1,
+        ":\"EXEC\",\"a\":\"event\",\"fields.level\":9,\"d\":true,\"token\":\"[REDACTED]\",\"b\":\"inner-again\",\"c\":3.5}"
+    );
+}
