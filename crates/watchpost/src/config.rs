@@ -214,6 +214,8 @@ pub struct Config {
     pub(crate) redaction: Redaction,
     /// `LOG_LEVEL_<X>` variables naming no declared subsystem; reported once at start.
     pub(crate) unknown_level_vars: Vec<String>,
+    pub(crate) default_metric_series_budget: usize,
+    pub(crate) metric_series_budgets: Vec<(String, usize)>,
 }
 
 impl Config {
@@ -382,6 +384,8 @@ pub struct ConfigBuilder {
     span_level: Level,
     max_field_bytes: usize,
     redaction: Redaction,
+    default_metric_series_budget: usize,
+    metric_series_budgets: Vec<(String, usize)>,
     env: Option<Vec<(String, String)>>,
     env_error: Option<Error>,
 }
@@ -408,6 +412,8 @@ impl ConfigBuilder {
             span_level: Level::INFO,
             max_field_bytes: 16 * 1024,
             redaction: Redaction::default(),
+            default_metric_series_budget: 2000,
+            metric_series_budgets: Vec::new(),
             env: None,
             env_error: None,
         }
@@ -608,6 +614,33 @@ impl ConfigBuilder {
         self
     }
 
+    /// The series budget of every instrument without its own: over it, new label sets are folded
+    /// into one overflow series. Default: 2000. Must be at least 1.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").default_metric_series_budget(500);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn default_metric_series_budget(mut self, series: usize) -> Self {
+        self.default_metric_series_budget = series;
+        self
+    }
+
+    /// The series budget of one instrument, by the name it is created with (e.g. a guarded
+    /// per-resource exception: `("procman_instance_cpu_seconds_total", 200)`). Default: the
+    /// [`default_metric_series_budget`](Self::default_metric_series_budget).
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").metric_series_budget("svc_instance_cpu_seconds_total", 200);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn metric_series_budget(mut self, instrument: impl Into<String>, series: usize) -> Self {
+        let instrument = instrument.into();
+        self.metric_series_budgets.retain(|(n, _)| *n != instrument);
+        self.metric_series_budgets.push((instrument, series));
+        self
+    }
+
     /// Reads the variables in [`ENV_VARS`] from the process environment at [`build`](Self::build);
     /// they override the builder's values. A variable that is not valid UTF-8 is an error.
     ///
@@ -705,6 +738,18 @@ impl ConfigBuilder {
                 "at least 64",
             ));
         }
+        for (name, budget) in
+            std::iter::once(("default".to_string(), self.default_metric_series_budget))
+                .chain(self.metric_series_budgets.iter().cloned())
+        {
+            if budget == 0 {
+                return Err(Error::invalid(
+                    format!("metric series budget of {name}"),
+                    "0",
+                    "at least 1 series",
+                ));
+            }
+        }
         check_level("ConfigBuilder::log_level", self.log_level)?;
         check_level("ConfigBuilder::span_level", self.span_level)?;
         for (t, l) in &self.target_levels {
@@ -792,6 +837,8 @@ impl ConfigBuilder {
             max_field_bytes: self.max_field_bytes,
             redaction: self.redaction,
             unknown_level_vars,
+            default_metric_series_budget: self.default_metric_series_budget,
+            metric_series_budgets: self.metric_series_budgets,
         })
     }
 }

@@ -50,6 +50,13 @@ pub enum ErrorKind {
     },
     /// [`crate::init`] was called while a global `tracing` subscriber was already installed.
     AlreadyInitialized,
+    /// A listener could not be started.
+    Listen {
+        /// The address it tried to bind.
+        address: String,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -95,6 +102,10 @@ impl fmt::Display for Error {
                 f,
                 "unknown subsystem {name:?}: declared subsystems are {}",
                 known.join(", ")
+            ),
+            ErrorKind::Listen { address, reason } => write!(
+                f,
+                "cannot listen on {address} (METRICS_LISTEN): {reason}; choose a free address and port"
             ),
             ErrorKind::AlreadyInitialized => f.write_str(
                 "a global tracing subscriber is already installed: call watchpost::init once per \

@@ -78,6 +78,59 @@ impl LogWriteFailed<'_> {
     }
 }
 
+/// A metrics collection failed (the SDK reported an error; the exposition is partial).
+pub(crate) struct MetricsCollectFailed<'a> {
+    pub(crate) error: &'a dyn std::fmt::Display,
+}
+
+static COLLECT_LAST_REPORT: AtomicU64 = AtomicU64::new(0);
+
+impl MetricsCollectFailed<'_> {
+    pub(crate) fn emit(&self) {
+        if claim_report(&COLLECT_LAST_REPORT) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "watchpost: metrics collection failed: {} (reported at most once a minute)",
+                self.error
+            );
+        }
+    }
+}
+
+/// A metric went over its series budget: new label sets are folded into its overflow series.
+/// Counted by the metrics pipeline (`<svc>_metric_series_overflow_total`); logged once per metric.
+pub(crate) struct MetricSeriesOverflow<'a> {
+    pub(crate) metric: &'a str,
+}
+
+impl MetricSeriesOverflow<'_> {
+    pub(crate) fn emit(&self) {
+        // A WARN on the main log, once per metric (the caller guarantees once): this is an
+        // operator-facing condition, and metric collection never runs inside the log layer, so
+        // it cannot recurse.
+        tracing::warn!(
+            target: "watchpost::metrics",
+            metric = self.metric,
+            "metric over its series budget: new label sets are folded into one overflow series (otel_metric_overflow=\"true\")"
+        );
+    }
+}
+
+/// The metrics listener stopped with an error.
+pub(crate) struct ListenerFailed<'a> {
+    pub(crate) error: &'a std::io::Error,
+}
+
+impl ListenerFailed<'_> {
+    pub(crate) fn emit(&self) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "watchpost: metrics listener failed: {}",
+            self.error
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

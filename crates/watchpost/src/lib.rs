@@ -21,7 +21,8 @@
 //! }
 //! ```
 //!
-//! Modules: [`config`] (configuration and environment), [`logs`] (the JSON line layer). See
+//! Modules: [`config`] (configuration and environment), [`logs`] (the JSON line layer),
+//! [`metrics`] (OpenTelemetry metrics, Prometheus/OpenMetrics exposition). See
 //! `ARCHITECTURE.md` in the repository for how data flows between them.
 
 #![warn(missing_docs)]
@@ -30,6 +31,7 @@ pub mod config;
 mod error;
 mod internal;
 pub mod logs;
+pub mod metrics;
 mod telemetry;
 
 pub use config::{Config, ConfigBuilder, Redaction, Subsystem};

@@ -11,7 +11,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::internal::SelfStats;
-use crate::logs::{JsonLayer, Shared};
+use crate::logs::{JsonLayer, LogHandle};
+use crate::metrics::{Metrics, MetricsServer};
 
 /// Installs Watchpost as the process's global `tracing` subscriber, writing JSON lines to stdout.
 ///
@@ -47,7 +48,9 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Telemetry {
-    shared: Arc<Shared>,
+    logs: LogHandle,
+    metrics: Metrics,
+    metrics_listen: std::net::SocketAddr,
     unknown_level_vars: Arc<[String]>,
 }
 
@@ -66,19 +69,33 @@ impl Telemetry {
         }
     }
 
-    pub(crate) fn from_shared(shared: Arc<Shared>, config: &Config) -> Self {
-        Self {
-            shared,
-            unknown_level_vars: config.unknown_level_vars.clone().into(),
-        }
+    /// The log pipeline's handle (levels, self-stats).
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert_eq!(telemetry.logs().level("APP"), Some(tracing::Level::INFO));
+    /// ```
+    pub fn logs(&self) -> &LogHandle {
+        &self.logs
     }
 
-    /// Changes a subsystem's level (name case-insensitive). Takes effect at once, for callsites
-    /// already registered too.
+    /// The metric pipeline: a real OpenTelemetry `Meter`, collection and exposition.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let requests = telemetry.metrics().meter().u64_counter("demo_requests_total").build();
+    /// requests.add(1, &[]);
+    /// ```
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Shorthand for [`LogHandle::set_level`].
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownSubsystem`] for an undeclared name, [`ErrorKind::InvalidValue`] for
-    /// `TRACE`.
+    /// As [`LogHandle::set_level`].
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
@@ -87,26 +104,10 @@ impl Telemetry {
     /// assert!(telemetry.set_level("NOPE", tracing::Level::WARN).is_err());
     /// ```
     pub fn set_level(&self, subsystem: &str, level: Level) -> Result<(), Error> {
-        let filter = &self.shared.filter;
-        let index = filter.index(subsystem).ok_or_else(|| {
-            Error::new(ErrorKind::UnknownSubsystem {
-                name: subsystem.to_string(),
-                known: filter.names.clone(),
-            })
-        })?;
-        if level == Level::TRACE {
-            return Err(Error::invalid(
-                format!("level of {subsystem}"),
-                "TRACE",
-                "one of DEBUG, INFO, WARN, ERROR (TRACE is not allowed by the logging standard)",
-            ));
-        }
-        filter.set_level(index, level);
-        tracing_core::callsite::rebuild_interest_cache();
-        Ok(())
+        self.logs.set_level(subsystem, level)
     }
 
-    /// The current level of a subsystem (name case-insensitive), `None` if undeclared.
+    /// Shorthand for [`LogHandle::level`].
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
@@ -114,11 +115,10 @@ impl Telemetry {
     /// assert_eq!(telemetry.level("APP"), Some(tracing::Level::INFO));
     /// ```
     pub fn level(&self, subsystem: &str) -> Option<Level> {
-        let filter = &self.shared.filter;
-        filter.index(subsystem).map(|i| filter.level(i))
+        self.logs.level(subsystem)
     }
 
-    /// Every declared subsystem with its current level, in declaration order.
+    /// Shorthand for [`LogHandle::levels`].
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
@@ -126,13 +126,7 @@ impl Telemetry {
     /// assert_eq!(telemetry.levels(), vec![("APP".to_string(), tracing::Level::INFO)]);
     /// ```
     pub fn levels(&self) -> Vec<(String, Level)> {
-        let filter = &self.shared.filter;
-        filter
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), filter.level(i as u16)))
-            .collect()
+        self.logs.levels()
     }
 
     /// Counters of the pipeline's own failures (e.g. log lines that could not be written).
@@ -143,7 +137,47 @@ impl Telemetry {
     /// assert_eq!(telemetry.self_stats().log_write_errors, 0);
     /// ```
     pub fn self_stats(&self) -> SelfStats {
-        self.shared.counters.snapshot()
+        self.logs.self_stats()
+    }
+
+    /// Starts the metrics listener on `METRICS_LISTEN` (default `127.0.0.1:9464`, loopback only)
+    /// serving `GET /metrics`. Needs a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Listen`] naming the address if it cannot be bound.
+    ///
+    /// ```no_run
+    /// # async fn f(telemetry: watchpost::Telemetry) -> Result<(), watchpost::Error> {
+    /// let server = telemetry.serve_metrics().await?;
+    /// println!("metrics on http://{}/metrics", server.local_addr());
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_metrics(&self) -> Result<MetricsServer, Error> {
+        self.serve_metrics_with(axum::Router::new()).await
+    }
+
+    /// Like [`serve_metrics`](Self::serve_metrics), with extra routes on the same listener
+    /// (e.g. an admin API that must stay off the application's port).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Listen`] naming the address if it cannot be bound.
+    ///
+    /// ```no_run
+    /// # async fn f(telemetry: watchpost::Telemetry) -> Result<(), watchpost::Error> {
+    /// let admin = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    /// let server = telemetry.serve_metrics_with(admin).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_metrics_with(&self, extra: axum::Router) -> Result<MetricsServer, Error> {
+        let app = crate::metrics::router(self.metrics.clone()).merge(extra);
+        MetricsServer::start(self.metrics_listen, app)
+            .await
+            .map_err(|e| {
+                Error::new(ErrorKind::Listen {
+                    address: self.metrics_listen.to_string(),
+                    reason: e.to_string(),
+                })
+            })
     }
 
     /// Flushes everything, waiting at most 5 seconds. Safe to call more than once.
@@ -170,7 +204,8 @@ impl Telemetry {
     /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
     /// telemetry.shutdown_with_timeout(std::time::Duration::from_millis(100)).unwrap();
     /// ```
-    pub fn shutdown_with_timeout(&self, _timeout: Duration) -> Result<(), Error> {
+    pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.metrics.shutdown(timeout);
         // Log lines are written synchronously, one write_all each; only std's buffers remain.
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
@@ -182,7 +217,7 @@ impl Telemetry {
             tracing::warn!(
                 target: "watchpost",
                 variables = %self.unknown_level_vars.join(", "),
-                known_subsystems = %self.shared.filter.names.join(", "),
+                known_subsystems = %self.logs.shared.filter.names.join(", "),
                 "LOG_LEVEL_ variables name no declared subsystem and are ignored"
             );
         }
@@ -243,6 +278,7 @@ where
         let (telemetry, dispatch) = self.build();
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| Error::new(ErrorKind::AlreadyInitialized))?;
+        opentelemetry::global::set_meter_provider(telemetry.metrics.provider().clone());
         telemetry.report_config_warnings();
         Ok(telemetry)
     }
@@ -262,7 +298,14 @@ where
     }
 
     fn build(self) -> (Telemetry, tracing::Dispatch) {
-        let (layer, telemetry) = JsonLayer::new(&self.config, self.make_writer);
+        let (layer, logs) = JsonLayer::new(&self.config, self.make_writer);
+        let metrics = Metrics::new(&self.config, logs.shared.clone());
+        let telemetry = Telemetry {
+            logs,
+            metrics,
+            metrics_listen: self.config.metrics_listen,
+            unknown_level_vars: self.config.unknown_level_vars.clone().into(),
+        };
         let subscriber = tracing_subscriber::registry().with(layer);
         (telemetry, tracing::Dispatch::new(subscriber))
     }

@@ -123,10 +123,10 @@ impl Shared {
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
 /// let config = watchpost::Config::builder("demo").build().unwrap();
-/// let (layer, telemetry) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+/// let (layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
 /// let subscriber = tracing_subscriber::registry().with(layer);
 /// tracing::subscriber::with_default(subscriber, || tracing::info!(answer = 42, "hello"));
-/// assert_eq!(telemetry.self_stats().log_write_errors, 0);
+/// assert_eq!(handle.self_stats().log_write_errors, 0);
 /// ```
 pub struct JsonLayer<W> {
     shared: Arc<Shared>,
@@ -146,23 +146,115 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     /// A layer writing to `make_writer` (e.g. `std::io::stdout`, a `Mutex<File>`, or a
-    /// non-blocking writer), and the [`crate::Telemetry`] handle that controls its levels.
+    /// non-blocking writer), and the [`LogHandle`] that controls its levels.
     ///
     /// ```
     /// let config = watchpost::Config::builder("demo").build().unwrap();
-    /// let (_layer, telemetry) = watchpost::logs::JsonLayer::new(&config, std::io::stdout);
-    /// assert_eq!(telemetry.level("APP"), Some(tracing::Level::INFO));
+    /// let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::stdout);
+    /// assert_eq!(handle.level("APP"), Some(tracing::Level::INFO));
     /// ```
-    pub fn new(config: &Config, make_writer: W) -> (Self, crate::Telemetry) {
+    pub fn new(config: &Config, make_writer: W) -> (Self, LogHandle) {
         let shared = Arc::new(Shared::new(config));
-        let telemetry = crate::Telemetry::from_shared(shared.clone(), config);
         (
             Self {
-                shared,
+                shared: shared.clone(),
                 make_writer,
             },
-            telemetry,
+            LogHandle { shared },
         )
+    }
+}
+
+/// Controls a [`JsonLayer`]: levels at runtime and its self-telemetry. Cheap to clone.
+///
+/// ```
+/// use tracing::Level;
+/// let config = watchpost::Config::builder("demo")
+///     .subsystem(watchpost::Subsystem::new("INSTANCES"))
+///     .build()
+///     .unwrap();
+/// let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+/// handle.set_level("INSTANCES", Level::DEBUG).unwrap();
+/// assert_eq!(handle.level("instances"), Some(Level::DEBUG));
+/// assert!(handle.set_level("INSTANCES", Level::TRACE).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct LogHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl LogHandle {
+    /// Changes a subsystem's level (name case-insensitive). Takes effect at once, for callsites
+    /// already registered too.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownSubsystem`](crate::ErrorKind::UnknownSubsystem) for an undeclared
+    /// name, [`ErrorKind::InvalidValue`](crate::ErrorKind::InvalidValue) for `TRACE`.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// handle.set_level("APP", tracing::Level::WARN).unwrap();
+    /// assert!(handle.set_level("NOPE", tracing::Level::WARN).is_err());
+    /// ```
+    pub fn set_level(&self, subsystem: &str, level: tracing::Level) -> Result<(), crate::Error> {
+        let filter = &self.shared.filter;
+        let index = filter.index(subsystem).ok_or_else(|| {
+            crate::Error::new(crate::ErrorKind::UnknownSubsystem {
+                name: subsystem.to_string(),
+                known: filter.names.clone(),
+            })
+        })?;
+        if level == tracing::Level::TRACE {
+            return Err(crate::Error::invalid(
+                format!("level of {subsystem}"),
+                "TRACE",
+                "one of DEBUG, INFO, WARN, ERROR (TRACE is not allowed by the logging standard)",
+            ));
+        }
+        filter.set_level(index, level);
+        tracing_core::callsite::rebuild_interest_cache();
+        Ok(())
+    }
+
+    /// The current level of a subsystem (name case-insensitive), `None` if undeclared.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// assert_eq!(handle.level("APP"), Some(tracing::Level::INFO));
+    /// ```
+    pub fn level(&self, subsystem: &str) -> Option<tracing::Level> {
+        let filter = &self.shared.filter;
+        filter.index(subsystem).map(|i| filter.level(i))
+    }
+
+    /// Every declared subsystem with its current level, in declaration order.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// assert_eq!(handle.levels(), vec![("APP".to_string(), tracing::Level::INFO)]);
+    /// ```
+    pub fn levels(&self) -> Vec<(String, tracing::Level)> {
+        let filter = &self.shared.filter;
+        filter
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), filter.level(i as u16)))
+            .collect()
+    }
+
+    /// Counters of the log pipeline's own failures.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// assert_eq!(handle.self_stats().log_write_errors, 0);
+    /// ```
+    pub fn self_stats(&self) -> crate::SelfStats {
+        self.shared.counters.snapshot()
     }
 }
 

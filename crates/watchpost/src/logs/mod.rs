@@ -31,7 +31,7 @@ mod filter;
 mod layer;
 mod redact;
 
-pub use layer::{JsonLayer, TRUNCATED_MARKER};
+pub use layer::{JsonLayer, LogHandle, TRUNCATED_MARKER};
 pub use redact::{CARD_MASK, EMAIL_MASK, REDACTED};
 
 pub(crate) use layer::Shared;

@@ -1,0 +1,182 @@
+//! Standard process metrics (`process_*`, the names Prometheus client libraries use), read from
+//! `/proc` on Linux at collection time. Elsewhere they are not registered.
+
+use opentelemetry::metrics::Meter;
+
+#[cfg(target_os = "linux")]
+pub(crate) fn register(meter: &Meter) {
+    meter
+        .f64_observable_counter("process_cpu_seconds_total")
+        .with_unit("s")
+        .with_description("Total user and system CPU time spent")
+        .with_callback(|o| {
+            if let Some(s) = Stat::read() {
+                o.observe(s.cpu_seconds, &[]);
+            }
+        })
+        .build();
+    meter
+        .u64_observable_gauge("process_resident_memory_bytes")
+        .with_unit("By")
+        .with_description("Resident memory size")
+        .with_callback(|o| {
+            if let Some(s) = Stat::read() {
+                o.observe(s.rss_bytes, &[]);
+            }
+        })
+        .build();
+    meter
+        .u64_observable_gauge("process_virtual_memory_bytes")
+        .with_unit("By")
+        .with_description("Virtual memory size")
+        .with_callback(|o| {
+            if let Some(s) = Stat::read() {
+                o.observe(s.vsize_bytes, &[]);
+            }
+        })
+        .build();
+    meter
+        .u64_observable_gauge("process_threads")
+        .with_description("Number of OS threads in the process")
+        .with_callback(|o| {
+            if let Some(s) = Stat::read() {
+                o.observe(s.threads, &[]);
+            }
+        })
+        .build();
+    meter
+        .u64_observable_gauge("process_open_fds")
+        .with_description("Number of open file descriptors")
+        .with_callback(|o| {
+            if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+                // One of them is the descriptor reading the directory.
+                o.observe(dir.count().saturating_sub(1) as u64, &[]);
+            }
+        })
+        .build();
+    meter
+        .u64_observable_gauge("process_max_fds")
+        .with_description("Maximum number of open file descriptors")
+        .with_callback(|o| {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes into the struct we own.
+            if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+                o.observe(lim.rlim_cur, &[]);
+            }
+        })
+        .build();
+    if let Some(start) = start_time_seconds() {
+        meter
+            .f64_observable_gauge("process_start_time_seconds")
+            .with_unit("s")
+            .with_description("Start time of the process since the Unix epoch")
+            .with_callback(move |o| o.observe(start, &[]))
+            .build();
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn register(_meter: &Meter) {}
+
+#[cfg(target_os = "linux")]
+#[derive(Debug, Clone, Copy)]
+struct Stat {
+    cpu_seconds: f64,
+    rss_bytes: u64,
+    vsize_bytes: u64,
+    threads: u64,
+    start_ticks: u64,
+}
+
+#[cfg(target_os = "linux")]
+impl Stat {
+    fn read() -> Option<Stat> {
+        let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+        Self::parse(&text)
+    }
+
+    /// Parses `/proc/self/stat`. Fields are counted after the command name, which is in
+    /// parentheses and may itself contain spaces or parentheses.
+    fn parse(text: &str) -> Option<Stat> {
+        let rest = &text[text.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // f[0] is field 3 (state): field N is f[N - 3].
+        let num = |n: usize| f.get(n - 3)?.parse::<u64>().ok();
+        let tck = clock_ticks() as f64;
+        Some(Stat {
+            cpu_seconds: (num(14)? + num(15)?) as f64 / tck,
+            threads: num(20)?,
+            start_ticks: num(22)?,
+            vsize_bytes: num(23)?,
+            rss_bytes: num(24)? * page_size(),
+        })
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if v > 0 {
+        v as u64
+    } else {
+        100
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if v > 0 {
+        v as u64
+    } else {
+        4096
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn start_time_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let btime: f64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(btime + Stat::read()?.start_ticks as f64 / clock_ticks() as f64)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        let line = "4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 150 0 0 20 0 7 0 123456 104857600 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        let s = Stat::parse(line).unwrap();
+        assert_eq!(s.threads, 7);
+        assert_eq!(s.start_ticks, 123456);
+        assert_eq!(s.vsize_bytes, 104_857_600);
+        assert_eq!(s.rss_bytes, 2560 * page_size());
+        assert!((s.cpu_seconds - 400.0 / clock_ticks() as f64).abs() < 1e-9);
+    }
+
+    #[test]
+    fn this_process_has_plausible_values() {
+        let s = Stat::read().unwrap();
+        assert!(s.threads >= 1 && s.rss_bytes > 0 && s.vsize_bytes >= s.rss_bytes);
+        let start = start_time_seconds().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!(
+            start <= now + 1.0 && start > now - 86_400.0 * 365.0,
+            "{start} vs {now}"
+        );
+    }
+}
