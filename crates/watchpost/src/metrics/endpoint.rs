@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,7 +11,9 @@ use axum::Router;
 use super::{Format, Metrics};
 
 /// A router serving `GET /metrics` from `metrics`, negotiating the format from `Accept`
-/// (OpenMetrics for Prometheus's default header, text 0.0.4 otherwise). Merge it into any axum
+/// (OpenMetrics for Prometheus's default header, text 0.0.4 otherwise). A `?format=text` or
+/// `?format=openmetrics` query overrides the negotiation (for debugging with curl, or for
+/// scrapers that cannot set `Accept`); any other `format` is a 400. Merge it into any axum
 /// app, or let [`crate::Telemetry::serve_metrics`] serve it on its own listener.
 ///
 /// Collection runs on Tokio's blocking pool, so a large registry never stalls the runtime;
@@ -29,8 +31,27 @@ pub fn router(metrics: Metrics) -> Router {
         .with_state(metrics)
 }
 
-async fn scrape(State(metrics): State<Metrics>, headers: HeaderMap) -> Response {
-    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+async fn scrape(
+    State(metrics): State<Metrics>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let forced = query
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str());
+    let format = match forced {
+        None => Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())),
+        Some("text") => Format::Text,
+        Some("openmetrics") => Format::OpenMetrics,
+        Some(other) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("invalid format {other:?}: expected text or openmetrics\n"),
+            )
+                .into_response()
+        }
+    };
     match tokio::task::spawn_blocking(move || metrics.encode(format)).await {
         Ok(body) => (
             [(
