@@ -753,6 +753,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_registry_encodes_to_nothing_but_the_eof_marker() {
+        let rm = ResourceMetrics::default();
+        let mut s = String::new();
+        encode(&mut s, &rm, Format::Text).unwrap();
+        assert_eq!(s, "");
+        encode(&mut s, &rm, Format::OpenMetrics).unwrap();
+        assert_eq!(s, "# EOF\n");
+    }
+
+    #[test]
     fn negotiation_follows_q_values_and_versions() {
         let cases = [
             (None, Format::Text),
