@@ -4,7 +4,8 @@
 //! Commands (one per line): `emit` (a request-shaped batch of events in every subsystem and
 //! level), `inject` (a field value that tries to forge a second line), `secrets` (secret fields,
 //! an e-mail address and a card number), `level <SUBSYSTEM> <level>` (runtime change), `quit`.
-//! After each command it prints `done <command>` on stderr, so a test knows the lines are out.
+//! After each command it logs an ERROR line with msg `sync` on target `logdemo::sync`, and prints
+//! `done <command>` on stderr, so a test knows every line of the command is out.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -96,6 +97,9 @@ fn main() -> ExitCode {
             ["quit"] => break,
             _ => eprintln!("logdemo: unknown command {line:?}"),
         }
+        // A marker on both streams so a test knows everything of this command is out: ERROR is
+        // enabled whatever the configured levels.
+        tracing::error!(target: "logdemo::sync", command = %line, "sync");
         let _ = writeln!(std::io::stderr(), "done {line}");
     }
     let _ = telemetry.shutdown();

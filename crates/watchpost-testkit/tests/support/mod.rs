@@ -63,17 +63,31 @@ impl Demo {
             }
             self.last_stderr.push(line);
         }
-        self.stdout.try_iter().collect()
+        let mut out = Vec::new();
+        loop {
+            let line = self
+                .stdout
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no sync line after {command:?}"));
+            if is_sync(&line) {
+                return out;
+            }
+            out.push(line);
+        }
     }
 
     /// Closes stdin, waits for exit, returns (exit code, remaining stdout, stderr).
     pub fn finish(mut self) -> (i32, Vec<String>, Vec<String>) {
         drop(self.stdin.take());
         let status = self.child.wait().unwrap();
-        let out = self.stdout.iter().collect();
+        let out = self.stdout.iter().filter(|l| !is_sync(l)).collect();
         let err = self.stderr.iter().collect();
         (status.code().unwrap_or(-1), out, err)
     }
+}
+
+fn is_sync(line: &str) -> bool {
+    line.contains("\"msg\":\"sync\"") && line.contains("\"command\":")
 }
 
 fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
