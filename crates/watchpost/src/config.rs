@@ -216,6 +216,7 @@ pub struct Config {
     pub(crate) unknown_level_vars: Vec<String>,
     pub(crate) default_metric_series_budget: usize,
     pub(crate) metric_series_budgets: Vec<(String, usize)>,
+    pub(crate) resource_logs: Option<crate::logs::ResourceLogConfig>,
 }
 
 impl Config {
@@ -386,6 +387,7 @@ pub struct ConfigBuilder {
     redaction: Redaction,
     default_metric_series_budget: usize,
     metric_series_budgets: Vec<(String, usize)>,
+    resource_logs: Option<crate::logs::ResourceLogConfig>,
     env: Option<Vec<(String, String)>>,
     env_error: Option<Error>,
 }
@@ -414,6 +416,7 @@ impl ConfigBuilder {
             redaction: Redaction::default(),
             default_metric_series_budget: 2000,
             metric_series_budgets: Vec::new(),
+            resource_logs: None,
             env: None,
             env_error: None,
         }
@@ -641,6 +644,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// Turns on per-resource log files (see [`crate::logs::ResourceLogs`]). Default: off.
+    ///
+    /// ```
+    /// use watchpost::logs::ResourceLogConfig;
+    /// let b = watchpost::Config::builder("svc")
+    ///     .resource_logs(ResourceLogConfig::new("/var/lib/svc/logs").kind("instance", "instance_id"));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn resource_logs(mut self, config: crate::logs::ResourceLogConfig) -> Self {
+        self.resource_logs = Some(config);
+        self
+    }
+
     /// Reads the variables in [`ENV_VARS`] from the process environment at [`build`](Self::build);
     /// they override the builder's values. A variable that is not valid UTF-8 is an error.
     ///
@@ -750,6 +766,9 @@ impl ConfigBuilder {
                 ));
             }
         }
+        if let Some(rl) = &self.resource_logs {
+            rl.validate()?;
+        }
         check_level("ConfigBuilder::log_level", self.log_level)?;
         check_level("ConfigBuilder::span_level", self.span_level)?;
         for (t, l) in &self.target_levels {
@@ -839,6 +858,7 @@ impl ConfigBuilder {
             unknown_level_vars,
             default_metric_series_budget: self.default_metric_series_budget,
             metric_series_budgets: self.metric_series_budgets,
+            resource_logs: self.resource_logs,
         })
     }
 }

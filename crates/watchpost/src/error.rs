@@ -50,6 +50,11 @@ pub enum ErrorKind {
     },
     /// [`crate::init`] was called while a global `tracing` subscriber was already installed.
     AlreadyInitialized,
+    /// Something that was asked for does not exist (e.g. the logs of an unknown resource).
+    NotFound {
+        /// What was not found.
+        what: String,
+    },
     /// A listener could not be started.
     Listen {
         /// The address it tried to bind.
@@ -103,6 +108,7 @@ impl fmt::Display for Error {
                 "unknown subsystem {name:?}: declared subsystems are {}",
                 known.join(", ")
             ),
+            ErrorKind::NotFound { what } => write!(f, "{what} not found"),
             ErrorKind::Listen { address, reason } => write!(
                 f,
                 "cannot listen on {address} (METRICS_LISTEN): {reason}; choose a free address and port"

@@ -116,6 +116,26 @@ impl MetricSeriesOverflow<'_> {
     }
 }
 
+/// Writing per-resource log files failed (reported from the flusher thread, at most once a
+/// minute; the failures are counted in `ResourceLogStats::io_errors`).
+pub(crate) struct ResourceLogIoFailed<'a> {
+    pub(crate) error: &'a str,
+    pub(crate) total: u64,
+}
+
+impl ResourceLogIoFailed<'_> {
+    pub(crate) fn emit(&self) {
+        // On the main log: this event carries no resource id, so it cannot recurse into a
+        // resource file.
+        tracing::warn!(
+            target: "watchpost::logs",
+            error = self.error,
+            failures = self.total,
+            "per-resource log files cannot be written; lines are being lost (reported at most once a minute)"
+        );
+    }
+}
+
 /// The metrics listener stopped with an error.
 pub(crate) struct ListenerFailed<'a> {
     pub(crate) error: &'a std::io::Error,

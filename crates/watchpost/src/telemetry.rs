@@ -92,6 +92,18 @@ impl Telemetry {
         &self.metrics
     }
 
+    /// The per-resource log files, if configured with
+    /// [`ConfigBuilder::resource_logs`](crate::ConfigBuilder::resource_logs).
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert!(telemetry.resource_logs().is_none());
+    /// ```
+    pub fn resource_logs(&self) -> Option<&crate::logs::ResourceLogs> {
+        self.logs.shared.resources.as_ref()
+    }
+
     /// Shorthand for [`LogHandle::set_level`].
     ///
     /// # Errors
@@ -206,6 +218,9 @@ impl Telemetry {
     /// ```
     pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.metrics.shutdown(timeout);
+        if let Some(r) = self.resource_logs() {
+            r.flush();
+        }
         // Log lines are written synchronously, one write_all each; only std's buffers remain.
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
@@ -307,6 +322,10 @@ where
             unknown_level_vars: self.config.unknown_level_vars.clone().into(),
         };
         let subscriber = tracing_subscriber::registry().with(layer);
-        (telemetry, tracing::Dispatch::new(subscriber))
+        let dispatch = tracing::Dispatch::new(subscriber);
+        if let Some(r) = telemetry.resource_logs() {
+            r.set_dispatch(&dispatch);
+        }
+        (telemetry, dispatch)
     }
 }

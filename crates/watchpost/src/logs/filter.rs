@@ -43,6 +43,8 @@ pub(crate) struct Route {
     /// Bit `i` set: field `i` of the callsite has a secret name (fields past 64 are checked by
     /// name when written).
     pub(crate) secret_mask: u64,
+    /// Bit `i` set: field `i` is a resource id field (per-resource log fan-out).
+    pub(crate) resource_mask: u64,
 }
 
 /// Routing tables (immutable after start) and the live levels (atomics, changed at runtime).
@@ -109,6 +111,7 @@ impl Filter {
                 .find(|(p, _)| matches_prefix(target, p))
                 .map(|(_, v)| *v),
             secret_mask: 0,
+            resource_mask: 0,
         }
     }
 

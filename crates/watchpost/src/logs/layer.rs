@@ -34,6 +34,9 @@ static NEXT_LAYER_ID: AtomicU32 = AtomicU32::new(1);
 pub(crate) struct Shared {
     pub(crate) filter: Filter,
     pub(crate) counters: Counters,
+    pub(crate) resources: Option<super::resource::ResourceLogs>,
+    /// The id field of each resource kind, by kind index.
+    id_fields: Vec<String>,
     redactor: Redactor,
     max_field_bytes: usize,
     id: u32,
@@ -44,6 +47,15 @@ impl Shared {
         Self {
             filter: Filter::new(config),
             counters: Counters::default(),
+            resources: config
+                .resource_logs
+                .clone()
+                .map(|rl| super::resource::ResourceLogs::new(rl, &config.service_name)),
+            id_fields: config
+                .resource_logs
+                .as_ref()
+                .map(|rl| rl.kinds.iter().map(|(_, f)| f.clone()).collect())
+                .unwrap_or_default(),
             redactor: Redactor::new(&config.redaction),
             max_field_bytes: config.max_field_bytes,
             id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
@@ -63,6 +75,7 @@ impl Shared {
                 subsystem: None,
                 target_verbosity: None,
                 secret_mask: 0,
+                resource_mask: 0,
             },
         );
         thread_local! {
@@ -96,8 +109,20 @@ impl Shared {
             if self.redactor.is_secret_name(field.name()) {
                 route.secret_mask |= 1 << field.index();
             }
+            if self.resource_kind_of(field.name()).is_some() {
+                route.resource_mask |= 1 << field.index();
+            }
         }
         route
+    }
+
+    /// The resource kind whose id field is `name`.
+    #[inline]
+    pub(crate) fn resource_kind_of(&self, name: &str) -> Option<u16> {
+        self.id_fields
+            .iter()
+            .position(|f| f == name)
+            .map(|i| i as u16)
     }
 
     #[inline]
@@ -267,6 +292,8 @@ struct SpanFields {
     buf: Vec<u8>,
     /// (name, start, end) of each value in `buf`, in recording order.
     fields: Vec<(&'static str, u32, u32)>,
+    /// (resource kind, start, end) of resource id values in `buf`.
+    resources: Vec<(u16, u32, u32)>,
 }
 
 /// Reused per-thread buffers.
@@ -277,6 +304,12 @@ struct Scratch {
     msg: String,
     text: String,
     seen: Vec<&'static str>,
+    /// (resource kind, start, end) of resource id values in `fields`.
+    hits: Vec<(u16, u32, u32)>,
+    /// Resource ids of this event (kind, id), event first, then innermost span.
+    ids: Vec<(u16, String)>,
+    /// Spare strings for `ids`, reused.
+    spare: Vec<String>,
 }
 
 thread_local! {
@@ -290,6 +323,7 @@ enum Sink<'a> {
         out: &'a mut Vec<u8>,
         msg: &'a mut String,
         seen: &'a mut Vec<&'static str>,
+        hits: &'a mut Vec<(u16, u32, u32)>,
     },
     /// Span fields: values into the span's buffer; a `subsystem` field is captured by name.
     Span {
@@ -301,6 +335,9 @@ enum Sink<'a> {
 struct Visitor<'a> {
     shared: &'a Shared,
     secret_mask: u64,
+    resource_mask: u64,
+    /// Where the current field's value starts in its buffer.
+    value_at: usize,
     text: &'a mut String,
     sink: Sink<'a>,
 }
@@ -320,23 +357,45 @@ impl Visitor<'_> {
                 encode::escape_into(out, name);
                 out.extend_from_slice(b"\":");
                 seen.push(name);
+                self.value_at = out.len();
                 Some(out)
             }
             Sink::Span { data, .. } => {
+                self.value_at = data.buf.len();
                 data.fields.push((name, data.buf.len() as u32, 0));
                 Some(&mut data.buf)
             }
         }
     }
 
-    fn end(&mut self) {
-        if let Sink::Span { data, .. } = &mut self.sink {
-            let end = data.buf.len() as u32;
-            if let Some(last) = data.fields.last_mut() {
-                last.2 = end;
+    /// Ends a field whose value started at `start`: records the span field's range, and the
+    /// value's range if the field is a resource id.
+    fn end(&mut self, field: &Field, start: usize) {
+        let i = field.index();
+        let kind = if i < 64 && self.resource_mask & (1 << i) != 0 {
+            self.shared.resource_kind_of(field.name())
+        } else {
+            None
+        };
+        match &mut self.sink {
+            Sink::Span { data, .. } => {
+                let end = data.buf.len() as u32;
+                if let Some(last) = data.fields.last_mut() {
+                    last.2 = end;
+                }
+                if let Some(k) = kind {
+                    data.resources.push((k, start as u32, end));
+                }
+            }
+            Sink::Event { out, hits, .. } => {
+                if let Some(k) = kind {
+                    hits.push((k, start as u32, out.len() as u32));
+                }
             }
         }
     }
+
+
 
     /// Writes a string value: masked, truncated, escaped.
     fn string_value(&mut self, field: &Field, s: &str) {
@@ -362,7 +421,7 @@ impl Visitor<'_> {
         } else {
             write_text(shared, out, s);
         }
-        self.end();
+        self.end(field, self.value_at);
     }
 
     fn raw_value(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
@@ -373,7 +432,7 @@ impl Visitor<'_> {
         } else {
             write(out);
         }
-        self.end();
+        self.end(field, self.value_at);
     }
 }
 
@@ -505,12 +564,16 @@ where
             subsystem: None,
             buf: Vec::new(),
             fields: Vec::with_capacity(attrs.metadata().fields().len()),
+            resources: Vec::new(),
         };
         let mut subsystem = None;
         let mut text = String::new();
+        let route = self.shared.route(attrs.metadata());
         attrs.record(&mut Visitor {
             shared: &self.shared,
-            secret_mask: self.shared.route(attrs.metadata()).secret_mask,
+            secret_mask: route.secret_mask,
+            resource_mask: route.resource_mask,
+            value_at: 0,
             text: &mut text,
             sink: Sink::Span {
                 data: &mut data,
@@ -536,9 +599,12 @@ where
         let mut new = SpanFields::default();
         let mut subsystem = None;
         let mut text = String::new();
+        let route = self.shared.route(span.metadata());
         values.record(&mut Visitor {
             shared: &self.shared,
-            secret_mask: self.shared.route(span.metadata()).secret_mask,
+            secret_mask: route.secret_mask,
+            resource_mask: route.resource_mask,
+            value_at: 0,
             text: &mut text,
             sink: Sink::Span {
                 data: &mut new,
@@ -562,6 +628,7 @@ where
             subsystem: data.subsystem,
             buf: Vec::with_capacity(data.buf.len() + new.buf.len()),
             fields: Vec::with_capacity(data.fields.len() + new.fields.len()),
+            resources: Vec::new(),
         };
         let kept = data
             .fields
@@ -572,6 +639,9 @@ where
             let start = merged.buf.len() as u32;
             merged.buf.extend_from_slice(&buf[s as usize..e as usize]);
             merged.fields.push((name, start, merged.buf.len() as u32));
+            if let Some(kind) = self.shared.resource_kind_of(name) {
+                merged.resources.push((kind, start, merged.buf.len() as u32));
+            }
         }
         *data = merged;
     }
@@ -590,6 +660,11 @@ where
             if let Err(error) = writer.write_all(&scratch.line) {
                 LogWriteFailed { error: &error }.emit(&self.shared.counters);
             }
+            if let Some(resources) = &self.shared.resources {
+                for (kind, id) in &scratch.ids {
+                    resources.fan_out(*kind, id, &scratch.line);
+                }
+            }
         });
     }
 }
@@ -607,25 +682,48 @@ impl<W> JsonLayer<W> {
             msg,
             text,
             seen,
+            hits,
+            ids,
+            spare,
         } = scratch;
         line.clear();
         fields.clear();
         msg.clear();
         seen.clear();
+        hits.clear();
+        spare.extend(ids.drain(..).map(|(_, s)| s));
 
         // Event fields, in declaration order; the message is set aside.
         let route = shared.route(meta);
         let mut visitor = Visitor {
             shared,
             secret_mask: route.secret_mask,
+            resource_mask: route.resource_mask,
+            value_at: 0,
             text,
             sink: Sink::Event {
                 out: fields,
                 msg,
                 seen,
+                hits,
             },
         };
         event.record(&mut visitor);
+        let mut take_id = |kind: u16, raw: &[u8], ids: &mut Vec<(u16, String)>| {
+            if ids.iter().any(|(k, _)| *k == kind) {
+                return; // the event's own (or an inner span's) id wins
+            }
+            let raw = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(raw);
+            let mut s = spare.pop().unwrap_or_default();
+            s.clear();
+            s.push_str(&String::from_utf8_lossy(raw));
+            ids.push((kind, s));
+        };
+        if shared.resources.is_some() {
+            for &(kind, s, e) in hits.iter() {
+                take_id(kind, &fields[s as usize..e as usize], ids);
+            }
+        }
 
         // Enclosing span fields, innermost first, skipping names already written.
         let mut subsystem = route.subsystem;
@@ -639,6 +737,9 @@ impl<W> JsonLayer<W> {
                 if !span_subsystem_found {
                     subsystem = data.subsystem;
                     span_subsystem_found = true;
+                }
+                for &(kind, s, e) in &data.resources {
+                    take_id(kind, &data.buf[s as usize..e as usize], ids);
                 }
                 for &(name, s, e) in &data.fields {
                     if seen.contains(&name) {

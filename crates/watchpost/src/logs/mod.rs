@@ -30,8 +30,12 @@ mod encode;
 mod filter;
 mod layer;
 mod redact;
+mod resource;
+mod sse;
 
 pub use layer::{JsonLayer, LogHandle, TRUNCATED_MARKER};
 pub use redact::{CARD_MASK, EMAIL_MASK, REDACTED};
+pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
+pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
 
 pub(crate) use layer::Shared;
