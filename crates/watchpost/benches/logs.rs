@@ -7,6 +7,9 @@
 //!   (b) when another subsystem is at DEBUG (so the global max level lets it through and the
 //!   cached per-callsite interest must reject it).
 //! * `threads`: the same event from 1, 2 and 4 threads at once (throughput in elements/s).
+//! * `resource_fanout`: the same event (it carries `instance_id`) with per-resource log files on
+//!   and the resource registered (main log + resource file), against the same pipeline without
+//!   per-resource files.
 
 use std::hint::black_box;
 use std::sync::Barrier;
@@ -154,9 +157,48 @@ fn threads(c: &mut Criterion) {
     g.finish();
 }
 
+fn resource_fanout(c: &mut Criterion) {
+    let mut g = c.benchmark_group("resource_fanout");
+    let dir = std::env::temp_dir().join(format!("watchpost-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let config = Config::builder("bench")
+            .subsystem(Subsystem::new("API").target("bench::api"))
+            .resource_logs(
+                watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id"),
+            )
+            .build()
+            .unwrap();
+        let (t, d) = Telemetry::builder(config)
+            .writer(std::io::sink)
+            .into_dispatch();
+        t.resource_logs()
+            .unwrap()
+            .register("instance", "inst-7f3a9c")
+            .unwrap();
+        tracing::dispatcher::with_default(&d, || {
+            in_spans(|| {
+                g.bench_function("main_and_resource_file", |b| b.iter(emit_event));
+            })
+        });
+        let stats = t.resource_logs().unwrap().stats();
+        assert!(stats.lines > 0 && stats.io_errors == 0, "{stats:?}");
+    }
+    {
+        let (_t, d) = watchpost_dispatch(&[]);
+        tracing::dispatcher::with_default(&d, || {
+            in_spans(|| {
+                g.bench_function("main_only", |b| b.iter(emit_event));
+            })
+        });
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = event_10_fields_2_spans, disabled_debug_event, threads
+    targets = event_10_fields_2_spans, disabled_debug_event, threads, resource_fanout
 }
 criterion_main!(benches);

@@ -395,8 +395,6 @@ impl Visitor<'_> {
         }
     }
 
-
-
     /// Writes a string value: masked, truncated, escaped.
     fn string_value(&mut self, field: &Field, s: &str) {
         let name = field.name();
@@ -640,7 +638,9 @@ where
             merged.buf.extend_from_slice(&buf[s as usize..e as usize]);
             merged.fields.push((name, start, merged.buf.len() as u32));
             if let Some(kind) = self.shared.resource_kind_of(name) {
-                merged.resources.push((kind, start, merged.buf.len() as u32));
+                merged
+                    .resources
+                    .push((kind, start, merged.buf.len() as u32));
             }
         }
         *data = merged;
@@ -713,7 +713,10 @@ impl<W> JsonLayer<W> {
             if ids.iter().any(|(k, _)| *k == kind) {
                 return; // the event's own (or an inner span's) id wins
             }
-            let raw = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(raw);
+            let raw = raw
+                .strip_prefix(b"\"")
+                .and_then(|r| r.strip_suffix(b"\""))
+                .unwrap_or(raw);
             let mut s = spare.pop().unwrap_or_default();
             s.clear();
             s.push_str(&String::from_utf8_lossy(raw));

@@ -153,8 +153,7 @@ pub fn valid_id(id: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && b[0].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
         && !id.contains("..")
 }
@@ -307,7 +306,10 @@ impl ResourceLogs {
         if valid_id(id) {
             return Ok(());
         }
-        self.inner.counters.rejected_ids.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .rejected_ids
+            .fetch_add(1, Ordering::Relaxed);
         Err(Error::new(ErrorKind::InvalidValue {
             input: what.to_string(),
             value: id.chars().take(160).collect(),
@@ -355,7 +357,11 @@ impl ResourceLogs {
                 )
             })?;
         }
-        let mut resources = self.inner.resources.write().unwrap_or_else(|p| p.into_inner());
+        let mut resources = self
+            .inner
+            .resources
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         let entries = resources.entry(id.into()).or_default();
         if !entries.iter().any(|e| e.kind == k) {
             entries.push(Entry {
@@ -408,7 +414,10 @@ impl ResourceLogs {
         self.check_id("resource id", id)?;
         self.check_id("log stream", stream)?;
         let Some(file) = self.file(k, id, stream) else {
-            self.inner.counters.unregistered.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .unregistered
+                .fetch_add(1, Ordering::Relaxed);
             return Err(Error::new(ErrorKind::NotFound {
                 what: format!("registered {kind} {id}"),
             }));
@@ -427,13 +436,19 @@ impl ResourceLogs {
     /// The fan-out entry point, called by the log layer with a complete JSON line.
     pub(crate) fn fan_out(&self, kind: u16, id: &str, line: &[u8]) {
         if !valid_id(id) {
-            self.inner.counters.rejected_ids.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .rejected_ids
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
         match self.file(kind, id, &self.inner.service) {
             Some(file) => self.write_line(&file, line),
             None => {
-                self.inner.counters.unregistered.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .counters
+                    .unregistered
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -442,17 +457,22 @@ impl ResourceLogs {
     /// resource is not registered.
     fn file(&self, kind: u16, id: &str, stream: &str) -> Option<Arc<ResourceFile>> {
         {
-            let resources = self.inner.resources.read().unwrap_or_else(|p| p.into_inner());
+            let resources = self
+                .inner
+                .resources
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
             let entry = resources.get(id)?.iter().find(|e| e.kind == kind)?;
             if let Some((_, f)) = entry.streams.iter().find(|(s, _)| &**s == stream) {
                 return Some(f.clone());
             }
         }
-        let mut resources = self.inner.resources.write().unwrap_or_else(|p| p.into_inner());
-        let entry = resources
-            .get_mut(id)?
-            .iter_mut()
-            .find(|e| e.kind == kind)?;
+        let mut resources = self
+            .inner
+            .resources
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let entry = resources.get_mut(id)?.iter_mut().find(|e| e.kind == kind)?;
         if let Some((_, f)) = entry.streams.iter().find(|(s, _)| &**s == stream) {
             return Some(f.clone());
         }
@@ -490,8 +510,10 @@ impl ResourceLogs {
         if st.removed {
             return;
         }
-        file.last_used
-            .store(inner.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        file.last_used.store(
+            inner.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         let pending = st.size + st.buf.len() as u64;
         if pending > 0 && pending + line.len() as u64 > inner.cfg.max_file_bytes {
             self.rotate(file, &mut st);
@@ -531,7 +553,11 @@ impl ResourceLogs {
         if inner.open.load(Ordering::Relaxed) >= inner.cfg.max_open_files {
             self.evict_one(file);
         }
-        match OpenOptions::new().create(true).append(true).open(&file.path) {
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file.path)
+        {
             Ok(f) => {
                 st.size = f.metadata().map(|m| m.len()).unwrap_or(0);
                 if st.size == 0 {
@@ -570,7 +596,10 @@ impl ResourceLogs {
                     match fd.write_all(&st.buf) {
                         Ok(()) => st.size += st.buf.len() as u64,
                         Err(_) => {
-                            self.inner.counters.io_errors.fetch_add(1, Ordering::Relaxed);
+                            self.inner
+                                .counters
+                                .io_errors
+                                .fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     st.buf.clear();
@@ -650,7 +679,10 @@ impl ResourceLogs {
     }
 
     fn io_error(&self, path: &Path, op: &str, e: &io::Error) {
-        self.inner.counters.io_errors.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .io_errors
+            .fetch_add(1, Ordering::Relaxed);
         *lock(&self.inner.last_error) = Some(format!("{op} {}: {e}", path.display()));
     }
 
@@ -861,7 +893,11 @@ impl ResourceLogs {
         // The tail is everything up to `size` of generation `g`; the follower continues from
         // exactly there in the same descriptor, so nothing is missed or repeated.
         let snap = self.snapshot(kind, id, stream)?;
-        let initial = if tail > 0 { snap.tail_lines(tail) } else { Vec::new() };
+        let initial = if tail > 0 {
+            snap.tail_lines(tail)
+        } else {
+            Vec::new()
+        };
         let Snapshot {
             file,
             current,
@@ -934,7 +970,10 @@ impl ResourceLogs {
                         }
                         Err(_) => {
                             // The files in between are gone (or gzipped): jump to the current.
-                            self.inner.counters.follower_gaps.fetch_add(1, Ordering::Relaxed);
+                            self.inner
+                                .counters
+                                .follower_gaps
+                                .fetch_add(1, Ordering::Relaxed);
                             generation = st.generation;
                             Next::Rotated(File::open(&file.path).ok())
                         }
@@ -988,11 +1027,20 @@ impl ResourceLogs {
         let k = self.kind_index(kind)?;
         self.check_id("resource id", id)?;
         let removed: Vec<Arc<ResourceFile>> = {
-            let mut resources = self.inner.resources.write().unwrap_or_else(|p| p.into_inner());
+            let mut resources = self
+                .inner
+                .resources
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             let mut out = Vec::new();
             if let Some(entries) = resources.get_mut(id) {
                 if let Some(i) = entries.iter().position(|e| e.kind == k) {
-                    out = entries.remove(i).streams.into_iter().map(|(_, f)| f).collect();
+                    out = entries
+                        .remove(i)
+                        .streams
+                        .into_iter()
+                        .map(|(_, f)| f)
+                        .collect();
                 }
                 if entries.is_empty() {
                     resources.remove(id);
@@ -1125,7 +1173,9 @@ fn spawn_flusher(inner: Weak<Inner>) {
                             error: &err,
                             total: logs.stats().io_errors,
                         };
-                        let dispatch = lock(&logs.inner.dispatch).as_ref().and_then(|d| d.upgrade());
+                        let dispatch = lock(&logs.inner.dispatch)
+                            .as_ref()
+                            .and_then(|d| d.upgrade());
                         match dispatch {
                             Some(d) => tracing::dispatcher::with_default(&d, || event.emit()),
                             None => event.emit(),

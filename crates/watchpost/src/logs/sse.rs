@@ -26,7 +26,10 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     body.extend_from_slice(b"}\n");
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         body,
     )
         .into_response()
@@ -106,7 +109,9 @@ impl ResourceLogs {
     ) -> Response {
         let query = match query {
             Ok(q) => q,
-            Err(message) => return json_error(StatusCode::BAD_REQUEST, "invalid_parameter", &message),
+            Err(message) => {
+                return json_error(StatusCode::BAD_REQUEST, "invalid_parameter", &message)
+            }
         };
         if !super::resource::valid_id(id) {
             return json_error(
@@ -116,7 +121,9 @@ impl ResourceLogs {
             );
         }
         let result = match (stream, query.follow) {
-            (Some(s), true) => self.follow_stream(kind, id, s, query.tail).map(|s| s.boxed()),
+            (Some(s), true) => self
+                .follow_stream(kind, id, s, query.tail)
+                .map(|s| s.boxed()),
             (None, true) => self.follow(kind, id, query.tail).map(|s| s.boxed()),
             (Some(s), false) => self
                 .read_stream(kind, id, s, query.tail)
