@@ -58,6 +58,31 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "127.0.0.1:9464",
         "Address of the metrics and admin listener",
     ),
+    (
+        "OTEL_TRACES_SAMPLER_RATIO",
+        "0.1",
+        "Share of ordinary traces kept (errors and slow traces are always kept): 0 to 1",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "unset",
+        "Standard OTLP endpoint, used when `OTEL_ENDPOINT` is not set",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "10000",
+        "Timeout of one OTLP export, in milliseconds",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "unset",
+        "CA certificate file (PEM) to verify the collector, with `OTEL_INSECURE=false`",
+    ),
+    (
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        "60000",
+        "Interval of the OTLP metrics push, in milliseconds",
+    ),
 ];
 
 const LEVELS_ALLOWED: &str = "one of debug, info, warn, error";
@@ -217,6 +242,11 @@ pub struct Config {
     pub(crate) default_metric_series_budget: usize,
     pub(crate) metric_series_budgets: Vec<(String, usize)>,
     pub(crate) resource_logs: Option<crate::logs::ResourceLogConfig>,
+    pub(crate) trace_ratio: f64,
+    pub(crate) trace_slow: std::time::Duration,
+    pub(crate) export_timeout: std::time::Duration,
+    pub(crate) otel_ca_file: Option<std::path::PathBuf>,
+    pub(crate) metric_export_interval: std::time::Duration,
 }
 
 impl Config {
@@ -388,6 +418,11 @@ pub struct ConfigBuilder {
     default_metric_series_budget: usize,
     metric_series_budgets: Vec<(String, usize)>,
     resource_logs: Option<crate::logs::ResourceLogConfig>,
+    trace_ratio: f64,
+    trace_slow: std::time::Duration,
+    export_timeout: std::time::Duration,
+    otel_ca_file: Option<std::path::PathBuf>,
+    metric_export_interval: std::time::Duration,
     env: Option<Vec<(String, String)>>,
     env_error: Option<Error>,
 }
@@ -417,6 +452,11 @@ impl ConfigBuilder {
             default_metric_series_budget: 2000,
             metric_series_budgets: Vec::new(),
             resource_logs: None,
+            trace_ratio: 0.1,
+            trace_slow: std::time::Duration::from_secs(1),
+            export_timeout: std::time::Duration::from_secs(10),
+            otel_ca_file: None,
+            metric_export_interval: std::time::Duration::from_secs(60),
             env: None,
             env_error: None,
         }
@@ -657,6 +697,63 @@ impl ConfigBuilder {
         self
     }
 
+    /// Share of ordinary traces kept by the tail sampler (errors and slow traces are always
+    /// kept), 0 to 1. Default: 0.1. Env: `OTEL_TRACES_SAMPLER_RATIO`.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").trace_sampler_ratio(1.0);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn trace_sampler_ratio(mut self, ratio: f64) -> Self {
+        self.trace_ratio = ratio;
+        self
+    }
+
+    /// Traces whose local root takes at least this long are always kept. Default: 1 s.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").trace_slow_threshold(std::time::Duration::from_millis(500));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn trace_slow_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.trace_slow = threshold;
+        self
+    }
+
+    /// Timeout of one OTLP export. Default: 10 s. Env: `OTEL_EXPORTER_OTLP_TIMEOUT` (ms).
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").export_timeout(std::time::Duration::from_secs(2));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn export_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.export_timeout = timeout;
+        self
+    }
+
+    /// Interval of the OTLP metrics push. Default: 60 s. Env: `OTEL_METRIC_EXPORT_INTERVAL` (ms).
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").metric_export_interval(std::time::Duration::from_secs(10));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn metric_export_interval(mut self, interval: std::time::Duration) -> Self {
+        self.metric_export_interval = interval;
+        self
+    }
+
+    /// A CA certificate (PEM) to verify the collector when TLS is on. Default: system roots
+    /// only. Env: `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").otel_ca_file("/etc/ssl/collector-ca.pem");
+    /// # b.build().unwrap();
+    /// ```
+    pub fn otel_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.otel_ca_file = Some(path.into());
+        self
+    }
+
     /// Reads the variables in [`ENV_VARS`] from the process environment at [`build`](Self::build);
     /// they override the builder's values. A variable that is not valid UTF-8 is an error.
     ///
@@ -769,6 +866,13 @@ impl ConfigBuilder {
         if let Some(rl) = &self.resource_logs {
             rl.validate()?;
         }
+        if !(0.0..=1.0).contains(&self.trace_ratio) {
+            return Err(Error::invalid(
+                "ConfigBuilder::trace_sampler_ratio",
+                self.trace_ratio.to_string(),
+                "a number from 0 to 1",
+            ));
+        }
         check_level("ConfigBuilder::log_level", self.log_level)?;
         check_level("ConfigBuilder::span_level", self.span_level)?;
         for (t, l) in &self.target_levels {
@@ -801,11 +905,33 @@ impl ConfigBuilder {
             // Deterministic: apply in sorted order so errors are reported the same way every time.
             let mut vars = vars;
             vars.sort();
+            // The standard OTLP endpoint variable applies only when ours is not set.
+            let ours_set = vars.iter().any(|(k, _)| k == "OTEL_ENDPOINT");
             for (k, v) in vars {
                 match k.as_str() {
                     "ENV" => self.environment = non_empty(&k, v)?,
                     "OTEL_ENABLED" => self.otel_enabled = parse_bool(&k, &v)?,
                     "OTEL_ENDPOINT" => self.otel_endpoint = parse_endpoint(&k, v)?,
+                    "OTEL_EXPORTER_OTLP_ENDPOINT" => {
+                        if !ours_set {
+                            self.otel_endpoint = parse_endpoint(&k, v)?
+                        }
+                    }
+                    "OTEL_TRACES_SAMPLER_RATIO" => {
+                        self.trace_ratio = v
+                            .trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|r| (0.0..=1.0).contains(r))
+                            .ok_or_else(|| Error::invalid(&k, &v, "a number from 0 to 1, e.g. 0.1"))?
+                    }
+                    "OTEL_EXPORTER_OTLP_TIMEOUT" => self.export_timeout = parse_millis(&k, &v)?,
+                    "OTEL_METRIC_EXPORT_INTERVAL" => {
+                        self.metric_export_interval = parse_millis(&k, &v)?
+                    }
+                    "OTEL_EXPORTER_OTLP_CERTIFICATE" => {
+                        self.otel_ca_file = Some(non_empty(&k, v)?.into())
+                    }
                     "OTEL_SERVICE_NAME" => {
                         validate_service_name(&k, &v)?;
                         self.service_name = v;
@@ -859,6 +985,11 @@ impl ConfigBuilder {
             default_metric_series_budget: self.default_metric_series_budget,
             metric_series_budgets: self.metric_series_budgets,
             resource_logs: self.resource_logs,
+            trace_ratio: self.trace_ratio,
+            trace_slow: self.trace_slow,
+            export_timeout: self.export_timeout,
+            otel_ca_file: self.otel_ca_file,
+            metric_export_interval: self.metric_export_interval,
         })
     }
 }
@@ -907,6 +1038,16 @@ fn parse_bool(input: &str, value: &str) -> Result<bool, Error> {
         "false" | "0" => Ok(false),
         _ => Err(Error::invalid(input, value, BOOL_ALLOWED)),
     }
+}
+
+fn parse_millis(input: &str, value: &str) -> Result<std::time::Duration, Error> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| (1..=3_600_000).contains(ms))
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| Error::invalid(input, value, "milliseconds from 1 to 3600000"))
 }
 
 fn non_empty(input: &str, value: String) -> Result<String, Error> {

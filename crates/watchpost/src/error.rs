@@ -55,6 +55,12 @@ pub enum ErrorKind {
         /// What was not found.
         what: String,
     },
+    /// [`crate::Telemetry::shutdown`] ran out of time before every signal was exported (e.g. the
+    /// collector hangs); what was left is dropped and counted.
+    ShutdownTimedOut {
+        /// The timeout, in milliseconds.
+        timeout_ms: u64,
+    },
     /// A listener could not be started.
     Listen {
         /// The address it tried to bind.
@@ -109,6 +115,10 @@ impl fmt::Display for Error {
                 known.join(", ")
             ),
             ErrorKind::NotFound { what } => write!(f, "{what} not found"),
+            ErrorKind::ShutdownTimedOut { timeout_ms } => write!(
+                f,
+                "telemetry shutdown timed out after {timeout_ms} ms; unexported data was dropped (is the collector reachable?)"
+            ),
             ErrorKind::Listen { address, reason } => write!(
                 f,
                 "cannot listen on {address} (METRICS_LISTEN): {reason}; choose a free address and port"

@@ -29,10 +29,12 @@
 
 pub mod config;
 mod error;
+mod export;
 mod internal;
 pub mod logs;
 pub mod metrics;
 mod telemetry;
+pub mod traces;
 
 pub use config::{Config, ConfigBuilder, Redaction, Subsystem};
 pub use error::{Error, ErrorKind};

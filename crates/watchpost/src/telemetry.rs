@@ -50,6 +50,9 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
 pub struct Telemetry {
     logs: LogHandle,
     metrics: Metrics,
+    tracer_provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    tracer: opentelemetry_sdk::trace::Tracer,
+    exporter: Option<crate::export::Exporter>,
     metrics_listen: std::net::SocketAddr,
     unknown_level_vars: Arc<[String]>,
 }
@@ -102,6 +105,33 @@ impl Telemetry {
     /// ```
     pub fn resource_logs(&self) -> Option<&crate::logs::ResourceLogs> {
         self.logs.shared.resources.as_ref()
+    }
+
+    /// A real OpenTelemetry tracer on this pipeline (spans made with it are sampled and exported
+    /// like the ones bridged from `tracing`).
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Tracer as _, Span as _};
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let mut span = telemetry.tracer().start("manual");
+    /// span.end();
+    /// ```
+    pub fn tracer(&self) -> &opentelemetry_sdk::trace::Tracer {
+        &self.tracer
+    }
+
+    /// The tracer provider (e.g. for tracers with other instrumentation scopes).
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let tracer = telemetry.tracer_provider().tracer("my_library");
+    /// # drop(tracer);
+    /// ```
+    pub fn tracer_provider(&self) -> &opentelemetry_sdk::trace::SdkTracerProvider {
+        &self.tracer_provider
     }
 
     /// Shorthand for [`LogHandle::set_level`].
@@ -192,6 +222,22 @@ impl Telemetry {
             })
     }
 
+    /// Exports everything queued so far (without stopping), waiting at most `timeout`.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.force_flush(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn force_flush(&self, timeout: Duration) {
+        if let Some(exporter) = &self.exporter {
+            exporter.flush(timeout);
+        }
+        if let Some(r) = self.resource_logs() {
+            r.flush();
+        }
+    }
+
     /// Flushes everything, waiting at most 5 seconds. Safe to call more than once.
     ///
     /// # Errors
@@ -217,14 +263,28 @@ impl Telemetry {
     /// telemetry.shutdown_with_timeout(std::time::Duration::from_millis(100)).unwrap();
     /// ```
     pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), Error> {
-        self.metrics.shutdown(timeout);
+        let deadline = std::time::Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        // Traces first: the tail sampler decides what is still buffered and queues it.
+        let _ = self.tracer_provider.shutdown_with_timeout(left());
+        let mut complete = true;
+        if let Some(exporter) = &self.exporter {
+            complete = exporter.shutdown(left());
+        }
+        self.metrics.shutdown(left());
         if let Some(r) = self.resource_logs() {
             r.flush();
         }
         // Log lines are written synchronously, one write_all each; only std's buffers remain.
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
-        Ok(())
+        if complete {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::ShutdownTimedOut {
+                timeout_ms: timeout.as_millis() as u64,
+            }))
+        }
     }
 
     fn report_config_warnings(&self) {
@@ -294,6 +354,13 @@ where
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| Error::new(ErrorKind::AlreadyInitialized))?;
         opentelemetry::global::set_meter_provider(telemetry.metrics.provider().clone());
+        opentelemetry::global::set_tracer_provider(telemetry.tracer_provider.clone());
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            ]),
+        );
         telemetry.report_config_warnings();
         Ok(telemetry)
     }
@@ -313,16 +380,78 @@ where
     }
 
     fn build(self) -> (Telemetry, tracing::Dispatch) {
-        let (layer, logs) = JsonLayer::new(&self.config, self.make_writer);
-        let metrics = Metrics::new(&self.config, logs.shared.clone());
+        use opentelemetry::trace::TracerProvider as _;
+        let config = &self.config;
+        let (layer, logs) = JsonLayer::new(config, self.make_writer);
+        let export_counters = Arc::new(crate::export::ExportCounters::default());
+        let tail_counters = Arc::new(crate::traces::TailCounters::default());
+        let metrics = Metrics::new(
+            config,
+            logs.shared.clone(),
+            export_counters.clone(),
+            tail_counters.clone(),
+        );
+        let resource = crate::metrics::resource(config);
+        let dispatch_slot = Arc::new(std::sync::Mutex::new(None));
+
+        let exporter = config.otel_enabled.then(|| {
+            crate::export::start(
+                crate::export::ExportSettings {
+                    endpoint: config.otel_endpoint.clone(),
+                    insecure: config.otel_insecure,
+                    ca_file: config.otel_ca_file.clone(),
+                    timeout: config.export_timeout,
+                    metric_interval: config.metric_export_interval,
+                    queue_size: 4096,
+                    batch_size: 512,
+                    batch_delay: Duration::from_millis(500),
+                },
+                resource.clone(),
+                metrics.clone(),
+                export_counters,
+                dispatch_slot.clone(),
+            )
+        });
+        let mut provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_sampler(crate::traces::MarkingSampler)
+            .with_max_attributes_per_span(128);
+        if let Some(exporter) = &exporter {
+            provider = provider.with_span_processor(crate::traces::TailSampler::new(
+                crate::traces::TailSettings {
+                    ratio: config.trace_ratio,
+                    slow: config.trace_slow,
+                    max_traces: 4096,
+                    max_spans: 65_536,
+                    max_attribute_bytes: 1024,
+                },
+                Arc::new(exporter.clone()),
+                crate::logs::NameRedactor::new(&config.redaction),
+                tail_counters,
+            ));
+            let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+                .with_log_processor(crate::export::QueueLogProcessor(exporter.clone()))
+                .build();
+            use opentelemetry::logs::LoggerProvider as _;
+            let _ = logs.shared.otel_logger.set(log_provider.logger("watchpost"));
+        }
+        let tracer_provider = provider.build();
+        let tracer = tracer_provider.tracer("watchpost");
+        let otel_layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer.clone())
+            .with_tracked_inactivity(false);
         let telemetry = Telemetry {
             logs,
             metrics,
-            metrics_listen: self.config.metrics_listen,
-            unknown_level_vars: self.config.unknown_level_vars.clone().into(),
+            tracer_provider,
+            tracer,
+            exporter,
+            metrics_listen: config.metrics_listen,
+            unknown_level_vars: config.unknown_level_vars.clone().into(),
         };
-        let subscriber = tracing_subscriber::registry().with(layer);
+        let subscriber = tracing_subscriber::registry().with(otel_layer).with(layer);
         let dispatch = tracing::Dispatch::new(subscriber);
+        *dispatch_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(dispatch.downgrade());
         if let Some(r) = telemetry.resource_logs() {
             r.set_dispatch(&dispatch);
         }

@@ -219,3 +219,133 @@ mod tests {
         assert_eq!(v, b"ab01ff");
     }
 }
+
+/// A field value read back from the encoded `,"key":value` form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+/// Reads back the `,"key":value,"key2":value2` sequence this module writes (strings, numbers,
+/// booleans). Used by the OTLP log bridge so that exported records carry exactly the (redacted,
+/// masked, truncated) fields of the JSON line.
+pub(crate) fn parse_fields(buf: &[u8]) -> Vec<(String, FieldValue)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] != b',' {
+            break;
+        }
+        i += 1;
+        let Some((key, next)) = parse_string(buf, i) else { break };
+        i = next;
+        if buf.get(i) != Some(&b':') {
+            break;
+        }
+        i += 1;
+        let value = match buf.get(i) {
+            Some(b'"') => match parse_string(buf, i) {
+                Some((s, next)) => {
+                    i = next;
+                    FieldValue::Str(s)
+                }
+                None => break,
+            },
+            Some(b't') if buf[i..].starts_with(b"true") => {
+                i += 4;
+                FieldValue::Bool(true)
+            }
+            Some(b'f') if buf[i..].starts_with(b"false") => {
+                i += 5;
+                FieldValue::Bool(false)
+            }
+            Some(_) => {
+                let end = buf[i..].iter().position(|&b| b == b',').map_or(buf.len(), |p| i + p);
+                let text = std::str::from_utf8(&buf[i..end]).unwrap_or("");
+                i = end;
+                match text.parse::<i64>() {
+                    Ok(n) => FieldValue::Int(n),
+                    Err(_) => match text.parse::<f64>() {
+                        Ok(f) => FieldValue::Float(f),
+                        Err(_) => FieldValue::Str(text.to_string()),
+                    },
+                }
+            }
+            None => break,
+        };
+        out.push((key, value));
+    }
+    out
+}
+
+/// Parses a JSON string starting at `buf[at] == '"'`; returns it and the index after it.
+fn parse_string(buf: &[u8], at: usize) -> Option<(String, usize)> {
+    if buf.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = at + 1;
+    while i < buf.len() {
+        match buf[i] {
+            b'"' => return Some((String::from_utf8(out).ok()?, i + 1)),
+            b'\\' => {
+                let c = *buf.get(i + 1)?;
+                match c {
+                    b'n' => out.push(b'\n'),
+                    b'r' => out.push(b'\r'),
+                    b't' => out.push(b'\t'),
+                    b'b' => out.push(0x08),
+                    b'f' => out.push(0x0c),
+                    b'u' => {
+                        let hex = std::str::from_utf8(buf.get(i + 2..i + 6)?).ok()?;
+                        let code = u32::from_str_radix(hex, 16).ok()?;
+                        let ch = char::from_u32(code)?;
+                        let mut tmp = [0u8; 4];
+                        out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+                        i += 4;
+                    }
+                    other => out.push(other),
+                }
+                i += 2;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn encoded_fields_read_back_with_their_types() {
+        let mut buf = Vec::new();
+        for (k, v) in [("s", "a \"q\"\n\u{1}🦀"), ("e", "")] {
+            buf.extend_from_slice(b",");
+            string_into(&mut buf, k);
+            buf.push(b':');
+            string_into(&mut buf, v);
+        }
+        buf.extend_from_slice(b",\"n\":-42,\"f\":1.5,\"t\":true,\"x\":false,\"nan\":\"NaN\"");
+        let got = parse_fields(&buf);
+        assert_eq!(
+            got,
+            vec![
+                ("s".into(), FieldValue::Str("a \"q\"\n\u{1}🦀".into())),
+                ("e".into(), FieldValue::Str(String::new())),
+                ("n".into(), FieldValue::Int(-42)),
+                ("f".into(), FieldValue::Float(1.5)),
+                ("t".into(), FieldValue::Bool(true)),
+                ("x".into(), FieldValue::Bool(false)),
+                ("nan".into(), FieldValue::Str("NaN".into())),
+            ]
+        );
+    }
+}

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) filter: Filter,
     pub(crate) counters: Counters,
     pub(crate) resources: Option<super::resource::ResourceLogs>,
+    /// The OTel log bridge, set when OTLP export is on.
+    pub(crate) otel_logger: std::sync::OnceLock<opentelemetry_sdk::logs::SdkLogger>,
     /// The id field of each resource kind, by kind index.
     id_fields: Vec<String>,
     redactor: Redactor,
@@ -47,6 +49,7 @@ impl Shared {
         Self {
             filter: Filter::new(config),
             counters: Counters::default(),
+            otel_logger: std::sync::OnceLock::new(),
             resources: config
                 .resource_logs
                 .clone()
@@ -434,6 +437,57 @@ impl Visitor<'_> {
     }
 }
 
+/// Emits the event through the OpenTelemetry log bridge with exactly the fields of the JSON line
+/// (already redacted, masked and truncated).
+fn bridge_log(
+    shared: &Shared,
+    logger: &opentelemetry_sdk::logs::SdkLogger,
+    meta: &Metadata<'_>,
+    msg: &str,
+    subsystem: u16,
+    ids: Option<([u8; 16], [u8; 8])>,
+    fields: &[u8],
+) {
+    use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
+    let mut rec = logger.create_log_record();
+    let now = SystemTime::now();
+    rec.set_timestamp(now);
+    rec.set_observed_timestamp(now);
+    let (sev, text) = match verbosity(meta.level()) {
+        1 => (Severity::Error, "ERROR"),
+        2 => (Severity::Warn, "WARN"),
+        3 => (Severity::Info, "INFO"),
+        _ => (Severity::Debug, "DEBUG"),
+    };
+    rec.set_severity_number(sev);
+    rec.set_severity_text(text);
+    rec.set_target(meta.target().to_string());
+    let body = if shared.redactor.masks_values() {
+        shared.redactor.mask(msg).into_owned()
+    } else {
+        msg.to_string()
+    };
+    rec.set_body(AnyValue::from(body));
+    rec.add_attribute("subsystem", shared.filter.names[subsystem as usize].clone());
+    for (k, v) in encode::parse_fields(fields) {
+        let v = match v {
+            encode::FieldValue::Str(s) => AnyValue::from(s),
+            encode::FieldValue::Int(i) => AnyValue::from(i),
+            encode::FieldValue::Float(f) => AnyValue::from(f),
+            encode::FieldValue::Bool(b) => AnyValue::from(b),
+        };
+        rec.add_attribute(k, v);
+    }
+    if let Some((t, s)) = ids {
+        rec.set_trace_context(
+            opentelemetry::trace::TraceId::from_bytes(t),
+            opentelemetry::trace::SpanId::from_bytes(s),
+            Some(opentelemetry::trace::TraceFlags::SAMPLED),
+        );
+    }
+    logger.emit(rec);
+}
+
 /// Masks, truncates and escapes `s` as a JSON string into `out`.
 fn write_text(shared: &Shared, out: &mut Vec<u8>, s: &str) {
     let masked;
@@ -767,7 +821,8 @@ impl<W> JsonLayer<W> {
         write_text(shared, line, msg);
         line.extend_from_slice(b",\"subsystem\":");
         encode::string_into(line, &shared.filter.names[subsystem as usize]);
-        if let Some((trace_id, span_id)) = current_ids() {
+        let ids = current_ids();
+        if let Some((trace_id, span_id)) = ids {
             line.extend_from_slice(b",\"trace_id\":\"");
             encode::hex_into(line, &trace_id);
             line.extend_from_slice(b"\",\"span_id\":\"");
@@ -776,5 +831,8 @@ impl<W> JsonLayer<W> {
         }
         line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
+        if let Some(logger) = shared.otel_logger.get() {
+            bridge_log(shared, logger, meta, msg, subsystem, ids, fields);
+        }
     }
 }

@@ -39,3 +39,4 @@ pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
 pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
 
 pub(crate) use layer::Shared;
+pub(crate) use redact::Redactor as NameRedactor;

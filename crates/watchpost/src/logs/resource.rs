@@ -635,6 +635,11 @@ impl ResourceLogs {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => self.io_error(&file.path, "rotate", &e),
         }
+        // The next generation's file exists from now on (followers open it right away), even
+        // if its first line is still buffered.
+        if let Err(e) = OpenOptions::new().create(true).append(true).open(&file.path) {
+            self.io_error(&file.path, "rotate", &e);
+        }
         st.size = 0;
         st.generation += 1;
         st.opened_at = Instant::now();
@@ -1001,7 +1006,17 @@ impl ResourceLogs {
                     carry.clear();
                     match opened {
                         Some(f) => reader = f,
-                        None => return,
+                        None => {
+                            // The current file is missing (removed by hand?): wait for it.
+                            tokio::select! {
+                                _ = tokio::time::sleep(poll) => {}
+                                _ = tx.closed() => return,
+                            }
+                            match File::open(&file.path) {
+                                Ok(f) => reader = f,
+                                Err(_) => continue,
+                            }
+                        }
                     }
                 }
             }

@@ -77,6 +77,27 @@ pub const BUILTIN_METRICS: &[(&str, &str, &str, &str, &str)] = &[
         "Log lines that could not be written to the log output",
     ),
     (
+        "<svc>_telemetry_dropped_total",
+        "counter",
+        "",
+        "signal",
+        "Telemetry items dropped: full export queue or failed export",
+    ),
+    (
+        "<svc>_telemetry_export_errors_total",
+        "counter",
+        "",
+        "signal",
+        "Failed OTLP exports (errors and timeouts)",
+    ),
+    (
+        "<svc>_trace_buffer_overflow_total",
+        "counter",
+        "",
+        "",
+        "Traces decided before their local root ended because the tail-sampling buffer was full",
+    ),
+    (
         "process_cpu_seconds_total",
         "counter",
         "seconds",
@@ -207,7 +228,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new(config: &Config, log_counters: Arc<crate::logs::Shared>) -> Metrics {
+    pub(crate) fn new(
+        config: &Config,
+        log_counters: Arc<crate::logs::Shared>,
+        export: Arc<crate::export::ExportCounters>,
+        tail: Arc<crate::traces::TailCounters>,
+    ) -> Metrics {
         let reader = SharedReader(Arc::new(
             ManualReader::builder()
                 .with_temporality(Temporality::Cumulative)
@@ -236,6 +262,7 @@ impl Metrics {
             }),
         };
         register_builtin(&meter, config, overflow, log_counters);
+        register_pipeline_counters(&meter, config, export, tail);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             metrics.observe_tokio_runtime(&handle);
         }
@@ -322,6 +349,23 @@ impl Metrics {
         }
         self.track_overflow(&rm);
         f(&rm)
+    }
+
+    /// Collects into a fresh `ResourceMetrics` that the caller owns (for the OTLP push, which
+    /// awaits the export and so cannot hold the collection lock).
+    pub(crate) fn collect_owned(&self) -> Option<ResourceMetrics> {
+        let mut rm = ResourceMetrics::default();
+        let _guard = self
+            .inner
+            .scratch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(e) = self.inner.reader.collect(&mut rm) {
+            crate::internal::MetricsCollectFailed { error: &e }.emit();
+            return None;
+        }
+        self.track_overflow(&rm);
+        Some(rm)
     }
 
     /// Collects and renders the exposition in `format`.
@@ -441,7 +485,7 @@ fn overflow_fingerprint<T: ToF64>(d: &MetricData<T>) -> Option<f64> {
     }
 }
 
-fn resource(config: &Config) -> Resource {
+pub(crate) fn resource(config: &Config) -> Resource {
     Resource::builder_empty()
         .with_service_name(config.service_name.clone())
         .with_attributes([
@@ -450,6 +494,42 @@ fn resource(config: &Config) -> Resource {
             KeyValue::new("deployment.environment.name", config.environment.clone()),
         ])
         .build()
+}
+
+fn register_pipeline_counters(
+    meter: &Meter,
+    config: &Config,
+    export: Arc<crate::export::ExportCounters>,
+    tail: Arc<crate::traces::TailCounters>,
+) {
+    use crate::export::Signal;
+    let svc = exposition::sanitize(&config.service_name, false);
+    let e = export.clone();
+    meter
+        .u64_observable_counter(format!("{svc}_telemetry_dropped_total"))
+        .with_description("Telemetry items dropped: full export queue or failed export")
+        .with_callback(move |o| {
+            for s in Signal::ALL {
+                o.observe(e.dropped(s), &[KeyValue::new("signal", s.as_str())]);
+            }
+        })
+        .build();
+    meter
+        .u64_observable_counter(format!("{svc}_telemetry_export_errors_total"))
+        .with_description("Failed OTLP exports (errors and timeouts)")
+        .with_callback(move |o| {
+            for s in Signal::ALL {
+                o.observe(export.errors(s), &[KeyValue::new("signal", s.as_str())]);
+            }
+        })
+        .build();
+    meter
+        .u64_observable_counter(format!("{svc}_trace_buffer_overflow_total"))
+        .with_description(
+            "Traces decided before their local root ended because the tail-sampling buffer was full",
+        )
+        .with_callback(move |o| o.observe(tail.overflow.load(std::sync::atomic::Ordering::Relaxed), &[]))
+        .build();
 }
 
 fn register_builtin(

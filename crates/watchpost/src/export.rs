@@ -1,0 +1,447 @@
+//! OTLP export of traces, metrics and logs, with graceful degradation.
+//!
+//! One worker thread owns a small Tokio runtime and the three OTLP gRPC exporters. The
+//! application only ever does a non-blocking `try_send` into a bounded queue per signal; when a
+//! queue is full the item is dropped and counted. Every export runs under a timeout, so a
+//! black-holed collector costs one timeout per batch, never a stalled request path. Failures are
+//! counted per signal and logged at most once a minute per signal. When the collector comes back,
+//! the next batch goes through (tonic reconnects by itself).
+//!
+//! Counters, visible on `/metrics`: `<svc>_telemetry_dropped_total{signal}` (items lost: full
+//! queue or failed export) and `<svc>_telemetry_export_errors_total{signal}` (failed exports).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter as _;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_sdk::Resource;
+use tokio::sync::{mpsc, oneshot};
+
+/// A signal, as used in the `signal` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Per-signal counters of the export pipeline.
+#[derive(Debug, Default)]
+pub(crate) struct ExportCounters {
+    dropped: [AtomicU64; 3],
+    errors: [AtomicU64; 3],
+    exported: [AtomicU64; 3],
+    last_report: [AtomicU64; 3],
+}
+
+impl ExportCounters {
+    pub(crate) fn dropped(&self, s: Signal) -> u64 {
+        self.dropped[s.index()].load(Ordering::Relaxed)
+    }
+    pub(crate) fn errors(&self, s: Signal) -> u64 {
+        self.errors[s.index()].load(Ordering::Relaxed)
+    }
+    pub(crate) fn drop_items(&self, s: Signal, n: u64) {
+        self.dropped[s.index()].fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Settings of the exporters (from [`crate::Config`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ExportSettings {
+    pub(crate) endpoint: String,
+    pub(crate) insecure: bool,
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) metric_interval: Duration,
+    pub(crate) queue_size: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) batch_delay: Duration,
+}
+
+enum Control {
+    Flush(oneshot::Sender<()>),
+    Shutdown(Duration, oneshot::Sender<()>),
+}
+
+/// Forwards log records emitted through the OTel log bridge into the export queue.
+#[derive(Debug)]
+pub(crate) struct QueueLogProcessor(pub(crate) Exporter);
+
+impl opentelemetry_sdk::logs::LogProcessor for QueueLogProcessor {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        self.0.send_log(record.clone(), scope.clone());
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// The application's side of the export pipeline: bounded queues into the worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Exporter {
+    spans: mpsc::Sender<SpanData>,
+    logs: mpsc::Sender<(SdkLogRecord, InstrumentationScope)>,
+    control: mpsc::UnboundedSender<Control>,
+    pub(crate) counters: Arc<ExportCounters>,
+    stopped: Arc<Mutex<bool>>,
+}
+
+impl Exporter {
+    /// Queues a kept span; drops (counted) if the queue is full or the pipeline stopped.
+    pub(crate) fn send_span(&self, span: SpanData) {
+        if self.spans.try_send(span).is_err() {
+            self.counters.drop_items(Signal::Traces, 1);
+        }
+    }
+
+    pub(crate) fn send_log(&self, record: SdkLogRecord, scope: InstrumentationScope) {
+        if self.logs.try_send((record, scope)).is_err() {
+            self.counters.drop_items(Signal::Logs, 1);
+        }
+    }
+
+    /// Exports everything queued, waiting at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Flush(tx)).is_ok() {
+            wait(rx, timeout);
+        }
+    }
+
+    /// Exports what is queued and stops, returning within `timeout` whatever the collector does.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        if *stopped {
+            return true;
+        }
+        *stopped = true;
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Shutdown(timeout, tx)).is_err() {
+            return true;
+        }
+        wait(rx, timeout)
+    }
+}
+
+/// Waits for a oneshot from a plain thread, at most `timeout`.
+fn wait(mut rx: oneshot::Receiver<()>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match rx.try_recv() {
+            Ok(()) => return true,
+            Err(oneshot::error::TryRecvError::Closed) => return true,
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Starts the worker thread. Building the exporters can fail (e.g. a malformed endpoint): then
+/// one WARN is logged and the service runs on without export (queued items are dropped and
+/// counted).
+pub(crate) fn start(
+    settings: ExportSettings,
+    resource: Resource,
+    metrics: crate::metrics::Metrics,
+    counters: Arc<ExportCounters>,
+    dispatch: Arc<Mutex<Option<tracing::dispatcher::WeakDispatch>>>,
+) -> Exporter {
+    let (span_tx, span_rx) = mpsc::channel(settings.queue_size);
+    let (log_tx, log_rx) = mpsc::channel(settings.queue_size);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let exporter = Exporter {
+        spans: span_tx,
+        logs: log_tx,
+        control: control_tx,
+        counters: counters.clone(),
+        stopped: Arc::new(Mutex::new(false)),
+    };
+    let worker = Worker {
+        settings,
+        resource,
+        metrics,
+        counters,
+        dispatch,
+    };
+    let _ = std::thread::Builder::new()
+        .name("watchpost-export".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    worker.warn_once(Signal::Traces, &format!("cannot start the export runtime: {e}"));
+                    return;
+                }
+            };
+            rt.block_on(worker.run(span_rx, log_rx, control_rx));
+        });
+    exporter
+}
+
+struct Worker {
+    settings: ExportSettings,
+    resource: Resource,
+    metrics: crate::metrics::Metrics,
+    counters: Arc<ExportCounters>,
+    dispatch: Arc<Mutex<Option<tracing::dispatcher::WeakDispatch>>>,
+}
+
+struct Exporters {
+    spans: opentelemetry_otlp::SpanExporter,
+    logs: opentelemetry_otlp::LogExporter,
+    metrics: opentelemetry_otlp::MetricExporter,
+}
+
+impl Worker {
+    fn build(&self) -> Result<Exporters, String> {
+        let s = &self.settings;
+        let endpoint = if s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://") {
+            s.endpoint.clone()
+        } else if s.insecure {
+            format!("http://{}", s.endpoint)
+        } else {
+            format!("https://{}", s.endpoint)
+        };
+        let tls = if s.insecure {
+            None
+        } else {
+            let mut tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new().with_enabled_roots();
+            if let Some(ca) = &s.ca_file {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| format!("cannot read the CA file {}: {e}", ca.display()))?;
+                tls = tls.ca_certificate(opentelemetry_otlp::tonic_types::transport::Certificate::from_pem(pem));
+            }
+            Some(tls)
+        };
+        macro_rules! build {
+            ($builder:expr) => {{
+                let b = $builder
+                    .with_tonic()
+                    .with_endpoint(endpoint.clone())
+                    .with_timeout(s.timeout);
+                let b = match &tls {
+                    Some(t) => b.with_tls_config(t.clone()),
+                    None => b,
+                };
+                b.build().map_err(|e| format!("invalid OTLP endpoint {endpoint:?}: {e}"))?
+            }};
+        }
+        let mut spans = build!(opentelemetry_otlp::SpanExporter::builder());
+        let mut logs = build!(opentelemetry_otlp::LogExporter::builder());
+        let metrics = build!(opentelemetry_otlp::MetricExporter::builder());
+        spans.set_resource(&self.resource);
+        logs.set_resource(&self.resource);
+        Ok(Exporters {
+            spans,
+            logs,
+            metrics,
+        })
+    }
+
+    fn warn_once(&self, signal: Signal, message: &str) {
+        let last = &self.counters.last_report[signal.index()];
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .max(1);
+        let prev = last.load(Ordering::Relaxed);
+        if prev != 0 && now.saturating_sub(prev) < 60 {
+            return;
+        }
+        if last
+            .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let emit = || {
+            tracing::warn!(
+                target: "watchpost::export",
+                signal = signal.as_str(),
+                error = message,
+                dropped_total = self.counters.dropped(signal),
+                "OTLP export failing; the service runs on and the data is dropped (reported at most once a minute per signal)"
+            )
+        };
+        let dispatch = self
+            .dispatch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|d| d.upgrade());
+        match dispatch {
+            Some(d) => tracing::dispatcher::with_default(&d, emit),
+            None => emit(),
+        }
+    }
+
+    async fn run(
+        self,
+        mut span_rx: mpsc::Receiver<SpanData>,
+        mut log_rx: mpsc::Receiver<(SdkLogRecord, InstrumentationScope)>,
+        mut control_rx: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let exporters = match self.build() {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.warn_once(Signal::Traces, &e);
+                None
+            }
+        };
+        let batch = self.settings.batch_size;
+        let mut spans: Vec<SpanData> = Vec::with_capacity(batch);
+        let mut logs: Vec<(SdkLogRecord, InstrumentationScope)> = Vec::with_capacity(batch);
+        let mut tick = tokio::time::interval(self.settings.batch_delay);
+        let mut metric_tick = tokio::time::interval(self.settings.metric_interval);
+        metric_tick.tick().await; // the first tick is immediate; the first push is one interval in
+        loop {
+            tokio::select! {
+                Some(s) = span_rx.recv() => {
+                    spans.push(s);
+                    if spans.len() >= batch {
+                        self.export_spans(exporters.as_ref(), &mut spans, None).await;
+                    }
+                }
+                Some(l) = log_rx.recv() => {
+                    logs.push(l);
+                    if logs.len() >= batch {
+                        self.export_logs(exporters.as_ref(), &mut logs, None).await;
+                    }
+                }
+                _ = tick.tick() => {
+                    self.export_spans(exporters.as_ref(), &mut spans, None).await;
+                    self.export_logs(exporters.as_ref(), &mut logs, None).await;
+                }
+                _ = metric_tick.tick() => {
+                    self.export_metrics(exporters.as_ref(), None).await;
+                }
+                c = control_rx.recv() => {
+                    let (deadline, done, stop) = match c {
+                        Some(Control::Flush(done)) => (Instant::now() + self.settings.timeout, Some(done), false),
+                        Some(Control::Shutdown(t, done)) => (Instant::now() + t, Some(done), true),
+                        None => (Instant::now() + self.settings.timeout, None, true),
+                    };
+                    while let Ok(s) = span_rx.try_recv() { spans.push(s); }
+                    while let Ok(l) = log_rx.try_recv() { logs.push(l); }
+                    // One budget for everything: each export gets what is left of it.
+                    while !spans.is_empty() {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        self.export_spans(exporters.as_ref(), &mut spans, Some(left)).await;
+                    }
+                    while !logs.is_empty() {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        self.export_logs(exporters.as_ref(), &mut logs, Some(left)).await;
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    self.export_metrics(exporters.as_ref(), Some(left)).await;
+                    if let Some(done) = done { let _ = done.send(()); }
+                    if stop {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn budget(&self, limit: Option<Duration>) -> Duration {
+        limit.map_or(self.settings.timeout, |l| l.min(self.settings.timeout))
+    }
+
+    async fn export_spans(&self, ex: Option<&Exporters>, spans: &mut Vec<SpanData>, limit: Option<Duration>) {
+        if spans.is_empty() {
+            return;
+        }
+        let n = spans.len().min(self.settings.batch_size);
+        let batch: Vec<SpanData> = spans.drain(..n).collect();
+        let Some(ex) = ex else {
+            self.counters.drop_items(Signal::Traces, n as u64);
+            return;
+        };
+        let budget = self.budget(limit);
+        let result = tokio::time::timeout(budget, ex.spans.export(batch)).await;
+        self.record(Signal::Traces, n as u64, result.map_err(|_| "timed out".to_string()).and_then(|r| r.map_err(|e| e.to_string())));
+    }
+
+    async fn export_logs(
+        &self,
+        ex: Option<&Exporters>,
+        logs: &mut Vec<(SdkLogRecord, InstrumentationScope)>,
+        limit: Option<Duration>,
+    ) {
+        if logs.is_empty() {
+            return;
+        }
+        let n = logs.len().min(self.settings.batch_size);
+        let batch: Vec<(SdkLogRecord, InstrumentationScope)> = logs.drain(..n).collect();
+        let Some(ex) = ex else {
+            self.counters.drop_items(Signal::Logs, n as u64);
+            return;
+        };
+        let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> = batch.iter().map(|(r, s)| (r, s)).collect();
+        let budget = self.budget(limit);
+        let result = tokio::time::timeout(budget, ex.logs.export(LogBatch::new(&refs))).await;
+        self.record(Signal::Logs, n as u64, result.map_err(|_| "timed out".to_string()).and_then(|r| r.map_err(|e| e.to_string())));
+    }
+
+    async fn export_metrics(&self, ex: Option<&Exporters>, limit: Option<Duration>) {
+        let Some(ex) = ex else {
+            self.counters.drop_items(Signal::Metrics, 1);
+            return;
+        };
+        // Collect from the same reader the /metrics endpoint reads (one aggregation).
+        let metrics = self.metrics.clone();
+        let budget = self.budget(limit);
+        let rm = metrics.collect_owned();
+        let result = match rm {
+            Some(rm) => tokio::time::timeout(budget, ex.metrics.export(&rm))
+                .await
+                .map_err(|_| "timed out".to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            None => Ok(()),
+        };
+        self.record(Signal::Metrics, 1, result);
+    }
+
+    fn record(&self, signal: Signal, n: u64, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.counters.exported[signal.index()].fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.counters.errors[signal.index()].fetch_add(1, Ordering::Relaxed);
+                self.counters.drop_items(signal, n);
+                self.warn_once(signal, &e);
+            }
+        }
+    }
+}

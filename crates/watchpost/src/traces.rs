@@ -1,0 +1,349 @@
+//! Traces: the tracer provider, W3C propagation helpers, and tail sampling that keeps whole error
+//! traces.
+//!
+//! `tracing` spans become OpenTelemetry spans through the `tracing-opentelemetry` bridge, so
+//! `#[instrument]` and `info_span!` are traced, and the log layer sees their ids.
+//!
+//! **Sampling.** Every span is recorded; the decision is made when a trace's *local root* ends
+//! (the span without a parent in this process), over every span of that trace this process
+//! finished (an in-process tail decision). A trace is kept if any of its spans has status Error
+//! or an ERROR event, if the local root took at least the slow threshold, if the caller's
+//! `traceparent` said sampled (parent-based), or else with probability `OTEL_TRACES_SAMPLER_RATIO`
+//! (default 0.1, decided from the trace id, so every service that uses the same rule on the same
+//! trace agrees). Spans ending after their trace was decided follow the decision. The buffer is
+//! bounded (traces and spans): when it is full the oldest trace is decided early with what is
+//! known so far, and `<svc>_trace_buffer_overflow_total` counts it.
+//!
+//! Across services this means: a downstream service that samples by ratio keeps its part of an
+//! error trace only if it saw the error itself or the caller said sampled; propagate
+//! `traceparent` with the sampled flag set for traces you must keep everywhere.
+//!
+//! **Hygiene.** Attributes whose names mean secrets (the log redaction list) are redacted, string
+//! values are cut at 1 KiB, and a span holds at most 128 attributes.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
+use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::{
+    Sampler, SamplingDecision, SamplingResult, ShouldSample, Span, SpanData, SpanProcessor,
+};
+
+/// The attribute the sampler puts on local roots with a remote parent: the parent's sampled flag.
+const PARENT_SAMPLED: &str = "watchpost.parent_sampled";
+
+fn propagator() -> TextMapCompositePropagator {
+    TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::from_str(&value)) {
+            self.0.insert(k, v);
+        }
+    }
+}
+
+/// The trace context (`traceparent`, `tracestate`) and baggage of incoming HTTP headers. A
+/// missing or malformed header gives a context without a remote span: the request starts a new
+/// trace. Oversized headers (over 8 KiB) are ignored.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// let mut headers = axum::http::HeaderMap::new();
+/// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// let cx = watchpost::traces::extract(&headers);
+/// assert_eq!(cx.span().span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// headers.insert("traceparent", "00-zzz-00f067aa0ba902b7-01".parse().unwrap());
+/// assert!(!watchpost::traces::extract(&headers).span().span_context().is_valid());
+/// ```
+pub fn extract(headers: &HeaderMap) -> Context {
+    const MAX: usize = 8 * 1024;
+    let too_big = ["traceparent", "tracestate", "baggage"]
+        .iter()
+        .any(|h| headers.get_all(*h).iter().map(|v| v.len()).sum::<usize>() > MAX);
+    if too_big {
+        return Context::new();
+    }
+    propagator().extract(&HeaderExtractor(headers))
+}
+
+/// Writes the trace context and baggage of `cx` into outgoing HTTP headers.
+///
+/// ```
+/// use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, SpanId, TraceState};
+/// let sc = SpanContext::new(TraceId::from(1u128), SpanId::from(2u64), TraceFlags::SAMPLED, true, TraceState::default());
+/// let cx = opentelemetry::Context::new().with_remote_span_context(sc);
+/// let mut headers = axum::http::HeaderMap::new();
+/// watchpost::traces::inject(&cx, &mut headers);
+/// assert_eq!(headers["traceparent"], "00-00000000000000000000000000000001-0000000000000002-01");
+/// ```
+pub fn inject(cx: &Context, headers: &mut HeaderMap) {
+    propagator().inject_context(cx, &mut HeaderInjector(headers));
+}
+
+/// Records every span (the tail sampler decides later) and marks local roots whose remote parent
+/// was sampled.
+#[derive(Debug, Clone)]
+pub(crate) struct MarkingSampler;
+
+impl ShouldSample for MarkingSampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[opentelemetry::trace::Link],
+    ) -> SamplingResult {
+        let mut result = Sampler::AlwaysOn.should_sample(parent_context, trace_id, name, span_kind, attributes, links);
+        result.decision = SamplingDecision::RecordAndSample;
+        if let Some(cx) = parent_context {
+            let span = cx.span();
+            let sc = span.span_context();
+            if sc.is_valid() && sc.is_remote() {
+                result
+                    .attributes
+                    .push(KeyValue::new(PARENT_SAMPLED, sc.is_sampled()));
+            }
+        }
+        result
+    }
+}
+
+/// Settings of the tail sampler.
+#[derive(Debug, Clone)]
+pub(crate) struct TailSettings {
+    pub(crate) ratio: f64,
+    pub(crate) slow: Duration,
+    pub(crate) max_traces: usize,
+    pub(crate) max_spans: usize,
+    pub(crate) max_attribute_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    spans: Vec<SpanData>,
+    error: bool,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    traces: HashMap<TraceId, Pending>,
+    order: VecDeque<TraceId>,
+    spans: usize,
+    decided: HashMap<TraceId, bool>,
+    decided_order: VecDeque<TraceId>,
+}
+
+/// Counters of the tail sampler.
+#[derive(Debug, Default)]
+pub(crate) struct TailCounters {
+    pub(crate) kept: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) overflow: AtomicU64,
+}
+
+/// Where kept spans go.
+pub(crate) trait SpanSink: Send + Sync + std::fmt::Debug {
+    fn send(&self, span: SpanData);
+}
+
+impl SpanSink for crate::export::Exporter {
+    fn send(&self, span: SpanData) {
+        self.send_span(span)
+    }
+}
+
+
+/// The in-process tail sampler (a `SpanProcessor`).
+#[derive(Debug)]
+pub(crate) struct TailSampler {
+    settings: TailSettings,
+    buffer: Mutex<Buffer>,
+    sink: Arc<dyn SpanSink>,
+    redactor: crate::logs::NameRedactor,
+    pub(crate) counters: Arc<TailCounters>,
+}
+
+impl TailSampler {
+    pub(crate) fn new(
+        settings: TailSettings,
+        sink: Arc<dyn SpanSink>,
+        redactor: crate::logs::NameRedactor,
+        counters: Arc<TailCounters>,
+    ) -> Self {
+        Self {
+            settings,
+            buffer: Mutex::new(Buffer::default()),
+            sink,
+            redactor,
+            counters,
+        }
+    }
+
+    fn ratio_keeps(&self, trace_id: TraceId) -> bool {
+        let bytes = trace_id.to_bytes();
+        let low = u64::from_be_bytes(bytes[8..16].try_into().unwrap_or([0; 8]));
+        let threshold = (self.settings.ratio.clamp(0.0, 1.0) * u64::MAX as f64) as u64;
+        self.settings.ratio >= 1.0 || low < threshold
+    }
+
+    fn is_error(span: &SpanData) -> bool {
+        matches!(span.status, Status::Error { .. })
+            || span.events.iter().any(|e| {
+                e.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == "level" && kv.value.as_str() == "ERROR")
+            })
+    }
+
+    fn sanitize(&self, span: &mut SpanData) {
+        let max = self.settings.max_attribute_bytes;
+        span.attributes.retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
+        for kv in span.attributes.iter_mut() {
+            if self.redactor.is_secret_name(kv.key.as_str()) {
+                kv.value = Value::from(crate::logs::REDACTED);
+            } else if let Value::String(s) = &kv.value {
+                let s = s.as_str();
+                if s.len() > max {
+                    let mut cut = max;
+                    while !s.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    kv.value = Value::from(format!("{}…", &s[..cut]));
+                }
+            }
+        }
+    }
+
+    fn emit(&self, spans: Vec<SpanData>, keep: bool) {
+        let n = spans.len() as u64;
+        if keep {
+            self.counters.kept.fetch_add(n, Ordering::Relaxed);
+            for s in spans {
+                self.sink.send(s);
+            }
+        } else {
+            self.counters.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn remember(buf: &mut Buffer, trace_id: TraceId, keep: bool) {
+        const REMEMBER: usize = 16_384;
+        if buf.decided.insert(trace_id, keep).is_none() {
+            buf.decided_order.push_back(trace_id);
+            if buf.decided_order.len() > REMEMBER {
+                if let Some(old) = buf.decided_order.pop_front() {
+                    buf.decided.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+impl SpanProcessor for TailSampler {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, mut span: SpanData) {
+        let trace_id = span.span_context.trace_id();
+        let parent_sampled = span.attributes.iter().find_map(|kv| {
+            (kv.key.as_str() == PARENT_SAMPLED).then(|| matches!(kv.value, Value::Bool(true)))
+        });
+        let is_local_root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID
+            || span.parent_span_is_remote;
+        let error = Self::is_error(&span);
+        let slow = span
+            .end_time
+            .duration_since(span.start_time)
+            .is_ok_and(|d| d >= self.settings.slow);
+        self.sanitize(&mut span);
+
+        let mut to_emit: Vec<(Vec<SpanData>, bool)> = Vec::new();
+        {
+            let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(&keep) = buf.decided.get(&trace_id) {
+                // A late span of a decided trace follows the decision (and an error upgrades it
+                // for itself: better a partial error trace than none).
+                to_emit.push((vec![span], keep || error));
+            } else if is_local_root {
+                let pending = buf.traces.remove(&trace_id).unwrap_or_default();
+                buf.spans -= pending.spans.len();
+                buf.order.retain(|t| *t != trace_id);
+                let keep = error
+                    || pending.error
+                    || slow
+                    || parent_sampled == Some(true)
+                    || self.ratio_keeps(trace_id);
+                let mut spans = pending.spans;
+                spans.push(span);
+                Self::remember(&mut buf, trace_id, keep);
+                to_emit.push((spans, keep));
+            } else {
+                let is_new = !buf.traces.contains_key(&trace_id);
+                let p = buf.traces.entry(trace_id).or_default();
+                p.error |= error;
+                p.spans.push(span);
+                buf.spans += 1;
+                if is_new {
+                    buf.order.push_back(trace_id);
+                }
+                // Over the bounds: decide the oldest traces early with what is known.
+                while buf.order.len() > self.settings.max_traces || buf.spans > self.settings.max_spans {
+                    let Some(old) = buf.order.pop_front() else { break };
+                    if let Some(p) = buf.traces.remove(&old) {
+                        buf.spans -= p.spans.len();
+                        let keep = p.error || self.ratio_keeps(old);
+                        Self::remember(&mut buf, old, keep);
+                        self.counters.overflow.fetch_add(1, Ordering::Relaxed);
+                        to_emit.push((p.spans, keep));
+                    }
+                }
+            }
+        }
+        for (spans, keep) in to_emit {
+            self.emit(spans, keep);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        // Undecided traces (their root never ended) are decided now with what is known.
+        let pending: Vec<(TraceId, Pending)> = {
+            let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+            buf.order.clear();
+            buf.spans = 0;
+            buf.traces.drain().collect()
+        };
+        for (id, p) in pending {
+            let keep = p.error || self.ratio_keeps(id);
+            self.emit(p.spans, keep);
+        }
+        Ok(())
+    }
+}
