@@ -127,3 +127,59 @@ pub fn msgs(lines: &[Map<String, Value>]) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+pub mod otlp;
+
+/// A spawned `otlpdemo` with its HTTP and metrics addresses.
+pub struct Service {
+    pub child: std::process::Child,
+    pub http: std::net::SocketAddr,
+    pub metrics: std::net::SocketAddr,
+    pub stderr: mpsc::Receiver<String>,
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Service {
+    pub fn spawn(env: &[(&str, &str)]) -> Service {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_otlpdemo"));
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("LOG_LEVEL") || k.starts_with("OTEL_") || k == "ENV" || k == "METRICS_LISTEN" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("METRICS_LISTEN", "127.0.0.1:0");
+        cmd.envs(env.iter().copied());
+        let mut child = cmd.spawn().expect("spawn otlpdemo");
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        let (mut http, mut metrics) = (None, None);
+        while http.is_none() || metrics.is_none() {
+            let line = stderr.recv_timeout(Duration::from_secs(30)).expect("otlpdemo start");
+            if let Some(a) = line.strip_prefix("listening ") {
+                http = Some(a.parse().unwrap());
+            } else if let Some(a) = line.strip_prefix("metrics ") {
+                metrics = Some(a.parse().unwrap());
+            }
+        }
+        Service { child, http: http.unwrap(), metrics: metrics.unwrap(), stderr, stdout }
+    }
+
+    /// SIGTERM, then wait for exit; returns (exit code, shutdown milliseconds, shutdown ok).
+    pub fn terminate(mut self) -> (i32, u64, bool) {
+        unsafe_kill(self.child.id());
+        let mut shutdown = (0, false);
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(60)) {
+            if let Some(rest) = line.strip_prefix("shutdown ") {
+                let mut it = rest.split(' ');
+                shutdown = (it.next().unwrap().parse().unwrap(), it.next() == Some("ok"));
+            }
+        }
+        let status = self.child.wait().unwrap();
+        (status.code().unwrap_or(-1), shutdown.0, shutdown.1)
+    }
+}
+
+fn unsafe_kill(pid: u32) {
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
