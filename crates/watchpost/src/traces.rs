@@ -86,7 +86,41 @@ pub fn extract(headers: &HeaderMap) -> Context {
     if too_big {
         return Context::new();
     }
-    propagator().extract(&HeaderExtractor(headers))
+    let all: Vec<&HeaderValue> = headers.get_all("traceparent").iter().collect();
+    let valid = match all.as_slice() {
+        [] => true,
+        [one] => one.to_str().is_ok_and(valid_traceparent),
+        _ => false, // ambiguous: several traceparent headers
+    };
+    if valid {
+        return propagator().extract(&HeaderExtractor(headers));
+    }
+    // A malformed traceparent (the SDK's parser is lenient, e.g. it left-pads a 31-digit trace
+    // id): start a new trace, keep only the baggage.
+    let mut rest = headers.clone();
+    rest.remove("traceparent");
+    rest.remove("tracestate");
+    BaggagePropagator::new().extract(&HeaderExtractor(&rest))
+}
+
+/// Strict W3C Trace Context check: `vv-<32 hex>-<16 hex>-ff` in lower case, version not `ff`,
+/// ids not all zero; version `00` has exactly four parts, later versions may add more.
+fn valid_traceparent(v: &str) -> bool {
+    let v = v.trim();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let parts: Vec<&str> = v.split('-').collect();
+    if parts.len() < 4 {
+        return false;
+    }
+    let (version, trace, span, flags) = (parts[0], parts[1], parts[2], parts[3]);
+    hex(version, 2)
+        && version != "ff"
+        && (parts.len() == 4 || version != "00")
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(span, 16)
+        && span.bytes().any(|b| b != b'0')
+        && hex(flags, 2)
 }
 
 /// Writes the trace context and baggage of `cx` into outgoing HTTP headers.
