@@ -26,11 +26,29 @@ async fn error_traces_are_kept_whole_while_ratio_zero_drops_the_rest() {
     }
     assert_eq!(get("/slow?ms=1100").send().await.unwrap().status(), 200);
     let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    assert_eq!(get("/ok").header("traceparent", parent).send().await.unwrap().status(), 200);
+    assert_eq!(
+        get("/ok")
+            .header("traceparent", parent)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let unsampled = "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
-    assert_eq!(get("/ok").header("traceparent", unsampled).send().await.unwrap().status(), 200);
+    assert_eq!(
+        get("/ok")
+            .header("traceparent", unsampled)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    let (code, _, ok) = tokio::task::spawn_blocking(move || service.terminate()).await.unwrap();
+    let (code, _, ok) = tokio::task::spawn_blocking(move || service.terminate())
+        .await
+        .unwrap();
     assert_eq!(code, 0);
     assert!(ok);
     let received = receiver.stop().await;
@@ -52,14 +70,27 @@ async fn error_traces_are_kept_whole_while_ratio_zero_drops_the_rest() {
         // The error is linked to the request: the log-level event is on the child span.
         assert!(children[0].events.iter().any(|e| e.name == "step failed"));
     }
-    assert_eq!(r.spans.iter().filter(|s| s.name == "GET /slow").count(), 1, "slow trace kept");
+    assert_eq!(
+        r.spans.iter().filter(|s| s.name == "GET /slow").count(),
+        1,
+        "slow trace kept"
+    );
 
-    let ok_traces: HashSet<String> = r.spans.iter().filter(|s| s.name == "GET /ok").map(|s| hex(&s.trace_id)).collect();
+    let ok_traces: HashSet<String> = r
+        .spans
+        .iter()
+        .filter(|s| s.name == "GET /ok")
+        .map(|s| hex(&s.trace_id))
+        .collect();
     assert_eq!(
         ok_traces,
         HashSet::from(["0af7651916cd43dd8448eb211c80319c".to_string()]),
         "only the /ok request whose caller said sampled is kept: {names:?}"
     );
     let continued = r.spans.iter().find(|s| s.name == "GET /ok").unwrap();
-    assert_eq!(hex(&continued.parent_span_id), "b7ad6b7169203331", "continues the caller's span");
+    assert_eq!(
+        hex(&continued.parent_span_id),
+        "b7ad6b7169203331",
+        "continues the caller's span"
+    );
 }

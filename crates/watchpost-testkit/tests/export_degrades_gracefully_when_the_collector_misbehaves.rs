@@ -43,7 +43,11 @@ async fn export_degrades_gracefully_when_the_collector_misbehaves() {
         let client = client.clone();
         async move {
             for _ in 0..n {
-                let r = client.get(format!("http://{http}/ok")).send().await.expect("request");
+                let r = client
+                    .get(format!("http://{http}/ok"))
+                    .send()
+                    .await
+                    .expect("request");
                 assert_eq!(r.status(), 200, "requests keep succeeding");
             }
         }
@@ -53,7 +57,8 @@ async fn export_degrades_gracefully_when_the_collector_misbehaves() {
     burst(20).await;
     let m = metrics;
     wait_for("export errors and drops counted while UNAVAILABLE", || {
-        counter(m, "telemetry_export_errors_total", "traces") > 0.0 && counter(m, "telemetry_dropped_total", "traces") > 0.0
+        counter(m, "telemetry_export_errors_total", "traces") > 0.0
+            && counter(m, "telemetry_dropped_total", "traces") > 0.0
     })
     .await;
     receiver.set_mode(Mode::ResourceExhausted);
@@ -85,7 +90,10 @@ async fn export_degrades_gracefully_when_the_collector_misbehaves() {
         if received.lock().unwrap().spans.len() > spans_before {
             break;
         }
-        assert!(Instant::now() < deadline, "no data after the collector came back");
+        assert!(
+            Instant::now() < deadline,
+            "no data after the collector came back"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
@@ -93,9 +101,14 @@ async fn export_degrades_gracefully_when_the_collector_misbehaves() {
     let received = receiver.stop().await;
     let hole = support::otlp::black_hole(addr).await;
     burst(5).await;
-    let (code, shutdown_ms, _) = tokio::task::spawn_blocking(move || service.terminate()).await.unwrap();
+    let (code, shutdown_ms, _) = tokio::task::spawn_blocking(move || service.terminate())
+        .await
+        .unwrap();
     assert_eq!(code, 0);
-    assert!(shutdown_ms <= 6_000, "shutdown took {shutdown_ms} ms with a hanging collector");
+    assert!(
+        shutdown_ms <= 6_000,
+        "shutdown took {shutdown_ms} ms with a hanging collector"
+    );
     hole.abort();
     drop(received);
 }

@@ -923,7 +923,9 @@ impl ConfigBuilder {
                             .parse::<f64>()
                             .ok()
                             .filter(|r| (0.0..=1.0).contains(r))
-                            .ok_or_else(|| Error::invalid(&k, &v, "a number from 0 to 1, e.g. 0.1"))?
+                            .ok_or_else(|| {
+                                Error::invalid(&k, &v, "a number from 0 to 1, e.g. 0.1")
+                            })?
                     }
                     "OTEL_EXPORTER_OTLP_TIMEOUT" => self.export_timeout = parse_millis(&k, &v)?,
                     "OTEL_METRIC_EXPORT_INTERVAL" => {

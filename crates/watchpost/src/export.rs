@@ -198,7 +198,10 @@ pub(crate) fn start(
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    worker.warn_once(Signal::Traces, &format!("cannot start the export runtime: {e}"));
+                    worker.warn_once(
+                        Signal::Traces,
+                        &format!("cannot start the export runtime: {e}"),
+                    );
                     return;
                 }
             };
@@ -234,11 +237,14 @@ impl Worker {
         let tls = if s.insecure {
             None
         } else {
-            let mut tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new().with_enabled_roots();
+            let mut tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
+                .with_enabled_roots();
             if let Some(ca) = &s.ca_file {
                 let pem = std::fs::read(ca)
                     .map_err(|e| format!("cannot read the CA file {}: {e}", ca.display()))?;
-                tls = tls.ca_certificate(opentelemetry_otlp::tonic_types::transport::Certificate::from_pem(pem));
+                tls = tls.ca_certificate(
+                    opentelemetry_otlp::tonic_types::transport::Certificate::from_pem(pem),
+                );
             }
             Some(tls)
         };
@@ -252,7 +258,8 @@ impl Worker {
                     Some(t) => b.with_tls_config(t.clone()),
                     None => b,
                 };
-                b.build().map_err(|e| format!("invalid OTLP endpoint {endpoint:?}: {e}"))?
+                b.build()
+                    .map_err(|e| format!("invalid OTLP endpoint {endpoint:?}: {e}"))?
             }};
         }
         let mut spans = build!(opentelemetry_otlp::SpanExporter::builder());
@@ -377,7 +384,12 @@ impl Worker {
         limit.map_or(self.settings.timeout, |l| l.min(self.settings.timeout))
     }
 
-    async fn export_spans(&self, ex: Option<&Exporters>, spans: &mut Vec<SpanData>, limit: Option<Duration>) {
+    async fn export_spans(
+        &self,
+        ex: Option<&Exporters>,
+        spans: &mut Vec<SpanData>,
+        limit: Option<Duration>,
+    ) {
         if spans.is_empty() {
             return;
         }
@@ -389,7 +401,13 @@ impl Worker {
         };
         let budget = self.budget(limit);
         let result = tokio::time::timeout(budget, ex.spans.export(batch)).await;
-        self.record(Signal::Traces, n as u64, result.map_err(|_| "timed out".to_string()).and_then(|r| r.map_err(|e| e.to_string())));
+        self.record(
+            Signal::Traces,
+            n as u64,
+            result
+                .map_err(|_| "timed out".to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+        );
     }
 
     async fn export_logs(
@@ -407,10 +425,17 @@ impl Worker {
             self.counters.drop_items(Signal::Logs, n as u64);
             return;
         };
-        let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> = batch.iter().map(|(r, s)| (r, s)).collect();
+        let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+            batch.iter().map(|(r, s)| (r, s)).collect();
         let budget = self.budget(limit);
         let result = tokio::time::timeout(budget, ex.logs.export(LogBatch::new(&refs))).await;
-        self.record(Signal::Logs, n as u64, result.map_err(|_| "timed out".to_string()).and_then(|r| r.map_err(|e| e.to_string())));
+        self.record(
+            Signal::Logs,
+            n as u64,
+            result
+                .map_err(|_| "timed out".to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+        );
     }
 
     async fn export_metrics(&self, ex: Option<&Exporters>, limit: Option<Duration>) {

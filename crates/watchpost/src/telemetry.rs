@@ -433,7 +433,10 @@ where
                 .with_log_processor(crate::export::QueueLogProcessor(exporter.clone()))
                 .build();
             use opentelemetry::logs::LoggerProvider as _;
-            let _ = logs.shared.otel_logger.set(log_provider.logger("watchpost"));
+            let _ = logs
+                .shared
+                .otel_logger
+                .set(log_provider.logger("watchpost"));
         }
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer("watchpost");

@@ -27,7 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -59,7 +61,10 @@ impl Extractor for HeaderExtractor<'_> {
 struct HeaderInjector<'a>(&'a mut HeaderMap);
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::from_str(&value)) {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             self.0.insert(k, v);
         }
     }
@@ -107,7 +112,11 @@ pub fn extract(headers: &HeaderMap) -> Context {
 /// ids not all zero; version `00` has exactly four parts, later versions may add more.
 fn valid_traceparent(v: &str) -> bool {
     let v = v.trim();
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     let parts: Vec<&str> = v.split('-').collect();
     if parts.len() < 4 {
         return false;
@@ -152,7 +161,14 @@ impl ShouldSample for MarkingSampler {
         attributes: &[KeyValue],
         links: &[opentelemetry::trace::Link],
     ) -> SamplingResult {
-        let mut result = Sampler::AlwaysOn.should_sample(parent_context, trace_id, name, span_kind, attributes, links);
+        let mut result = Sampler::AlwaysOn.should_sample(
+            parent_context,
+            trace_id,
+            name,
+            span_kind,
+            attributes,
+            links,
+        );
         result.decision = SamplingDecision::RecordAndSample;
         if let Some(cx) = parent_context {
             let span = cx.span();
@@ -211,7 +227,6 @@ impl SpanSink for crate::export::Exporter {
     }
 }
 
-
 /// The in-process tail sampler (a `SpanProcessor`).
 #[derive(Debug)]
 pub(crate) struct TailSampler {
@@ -256,7 +271,8 @@ impl TailSampler {
 
     fn sanitize(&self, span: &mut SpanData) {
         let max = self.settings.max_attribute_bytes;
-        span.attributes.retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
+        span.attributes
+            .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
         for kv in span.attributes.iter_mut() {
             if self.redactor.is_secret_name(kv.key.as_str()) {
                 kv.value = Value::from(crate::logs::REDACTED);
@@ -304,7 +320,7 @@ impl SpanProcessor for TailSampler {
     fn on_end(&self, mut span: SpanData) {
         let trace_id = span.span_context.trace_id();
         let parent_sampled = span.attributes.iter().find_map(|kv| {
-            (kv.key.as_str() == PARENT_SAMPLED).then(|| matches!(kv.value, Value::Bool(true)))
+            (kv.key.as_str() == PARENT_SAMPLED).then_some(matches!(kv.value, Value::Bool(true)))
         });
         let is_local_root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID
             || span.parent_span_is_remote;
@@ -345,8 +361,12 @@ impl SpanProcessor for TailSampler {
                     buf.order.push_back(trace_id);
                 }
                 // Over the bounds: decide the oldest traces early with what is known.
-                while buf.order.len() > self.settings.max_traces || buf.spans > self.settings.max_spans {
-                    let Some(old) = buf.order.pop_front() else { break };
+                while buf.order.len() > self.settings.max_traces
+                    || buf.spans > self.settings.max_spans
+                {
+                    let Some(old) = buf.order.pop_front() else {
+                        break;
+                    };
                     if let Some(p) = buf.traces.remove(&old) {
                         buf.spans -= p.spans.len();
                         let keep = p.error || self.ratio_keeps(old);

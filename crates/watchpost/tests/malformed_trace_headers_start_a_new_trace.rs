@@ -25,34 +25,109 @@ fn malformed_trace_headers_start_a_new_trace() {
         ("empty".into(), tp("")),
         ("spaces".into(), tp("   ")),
         ("garbage".into(), tp("hello world")),
-        ("too few parts".into(), tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}"))),
-        ("too many parts".into(), tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-01-extra-x"))),
-        ("short trace id".into(), tp(&format!("00-{}-{VALID_SPAN}-01", &VALID_TRACE[..31]))),
-        ("long trace id".into(), tp(&format!("00-{VALID_TRACE}0-{VALID_SPAN}-01"))),
-        ("short span id".into(), tp(&format!("00-{VALID_TRACE}-{}-01", &VALID_SPAN[..15]))),
-        ("long span id".into(), tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}0-01"))),
-        ("non-hex trace id".into(), tp(&format!("00-{}-{VALID_SPAN}-01", "g".repeat(32)))),
-        ("non-hex span id".into(), tp(&format!("00-{VALID_TRACE}-{}-01", "z".repeat(16)))),
-        ("upper-case hex".into(), tp(&format!("00-{}-{VALID_SPAN}-01", VALID_TRACE.to_uppercase()))),
-        ("all-zero trace id".into(), tp(&format!("00-{}-{VALID_SPAN}-01", "0".repeat(32)))),
-        ("all-zero span id".into(), tp(&format!("00-{VALID_TRACE}-{}-01", "0".repeat(16)))),
-        ("version ff".into(), tp(&format!("ff-{VALID_TRACE}-{VALID_SPAN}-01"))),
-        ("version non-hex".into(), tp(&format!("zz-{VALID_TRACE}-{VALID_SPAN}-01"))),
-        ("version one digit".into(), tp(&format!("0-{VALID_TRACE}-{VALID_SPAN}-01"))),
-        ("flags non-hex".into(), tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-zz"))),
-        ("flags three digits".into(), tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-001"))),
-        ("flags one digit".into(), tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-1"))),
-        ("wrong separators".into(), tp(&format!("00_{VALID_TRACE}_{VALID_SPAN}_01"))),
-        ("leading separator".into(), tp(&format!("-00-{VALID_TRACE}-{VALID_SPAN}-01"))),
+        (
+            "too few parts".into(),
+            tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}")),
+        ),
+        (
+            "too many parts".into(),
+            tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-01-extra-x")),
+        ),
+        (
+            "short trace id".into(),
+            tp(&format!("00-{}-{VALID_SPAN}-01", &VALID_TRACE[..31])),
+        ),
+        (
+            "long trace id".into(),
+            tp(&format!("00-{VALID_TRACE}0-{VALID_SPAN}-01")),
+        ),
+        (
+            "short span id".into(),
+            tp(&format!("00-{VALID_TRACE}-{}-01", &VALID_SPAN[..15])),
+        ),
+        (
+            "long span id".into(),
+            tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}0-01")),
+        ),
+        (
+            "non-hex trace id".into(),
+            tp(&format!("00-{}-{VALID_SPAN}-01", "g".repeat(32))),
+        ),
+        (
+            "non-hex span id".into(),
+            tp(&format!("00-{VALID_TRACE}-{}-01", "z".repeat(16))),
+        ),
+        (
+            "upper-case hex".into(),
+            tp(&format!(
+                "00-{}-{VALID_SPAN}-01",
+                VALID_TRACE.to_uppercase()
+            )),
+        ),
+        (
+            "all-zero trace id".into(),
+            tp(&format!("00-{}-{VALID_SPAN}-01", "0".repeat(32))),
+        ),
+        (
+            "all-zero span id".into(),
+            tp(&format!("00-{VALID_TRACE}-{}-01", "0".repeat(16))),
+        ),
+        (
+            "version ff".into(),
+            tp(&format!("ff-{VALID_TRACE}-{VALID_SPAN}-01")),
+        ),
+        (
+            "version non-hex".into(),
+            tp(&format!("zz-{VALID_TRACE}-{VALID_SPAN}-01")),
+        ),
+        (
+            "version one digit".into(),
+            tp(&format!("0-{VALID_TRACE}-{VALID_SPAN}-01")),
+        ),
+        (
+            "flags non-hex".into(),
+            tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-zz")),
+        ),
+        (
+            "flags three digits".into(),
+            tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-001")),
+        ),
+        (
+            "flags one digit".into(),
+            tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-1")),
+        ),
+        (
+            "wrong separators".into(),
+            tp(&format!("00_{VALID_TRACE}_{VALID_SPAN}_01")),
+        ),
+        (
+            "leading separator".into(),
+            tp(&format!("-00-{VALID_TRACE}-{VALID_SPAN}-01")),
+        ),
         ("huge value".into(), tp(&huge)),
-        ("huge valid-looking".into(), tp(&format!("00-{VALID_TRACE}-{VALID_SPAN}-01{}", "0".repeat(50_000)))),
+        (
+            "huge valid-looking".into(),
+            tp(&format!(
+                "00-{VALID_TRACE}-{VALID_SPAN}-01{}",
+                "0".repeat(50_000)
+            )),
+        ),
         ("unicode".into(), tp("00-🦀🦀🦀-🦀-01")),
-        ("negative-looking".into(), tp(&format!("00--{}-{VALID_SPAN}-01", &VALID_TRACE[1..]))),
+        (
+            "negative-looking".into(),
+            tp(&format!("00--{}-{VALID_SPAN}-01", &VALID_TRACE[1..])),
+        ),
         ("only dashes".into(), tp("---")),
-        ("trace id with spaces".into(), tp(&format!("00-{} -{VALID_SPAN}-01", &VALID_TRACE[..31]))),
+        (
+            "trace id with spaces".into(),
+            tp(&format!("00-{} -{VALID_SPAN}-01", &VALID_TRACE[..31])),
+        ),
         (
             "huge tracestate with a broken traceparent".into(),
-            headers(&[("traceparent", "00-xyz".into()), ("tracestate", format!("k={huge}"))]),
+            headers(&[
+                ("traceparent", "00-xyz".into()),
+                ("tracestate", format!("k={huge}")),
+            ]),
         ),
         (
             "malformed baggage only".into(),
@@ -78,7 +153,12 @@ fn malformed_trace_headers_start_a_new_trace() {
         assert!(!sc.is_valid(), "{name}: accepted {sc:?}");
         // Baggage that is malformed or oversized carries nothing usable.
         if name.contains("huge") {
-            assert!(cx.baggage().iter().all(|(_, (v, _))| v.as_str().len() < 8192), "{name}");
+            assert!(
+                cx.baggage()
+                    .iter()
+                    .all(|(_, (v, _))| v.as_str().len() < 8192),
+                "{name}"
+            );
         }
     }
 
@@ -89,8 +169,14 @@ fn malformed_trace_headers_start_a_new_trace() {
     assert!(cx.span().span_context().is_sampled());
     let mut out = HeaderMap::new();
     watchpost::traces::inject(&cx, &mut out);
-    assert_eq!(out["traceparent"], format!("00-{VALID_TRACE}-{VALID_SPAN}-01").as_str());
+    assert_eq!(
+        out["traceparent"],
+        format!("00-{VALID_TRACE}-{VALID_SPAN}-01").as_str()
+    );
     let with_baggage = headers(&[("baggage", "user=alice,tenant=t1".into())]);
     let cx = watchpost::traces::extract(&with_baggage);
-    assert_eq!(cx.baggage().get("tenant").map(|v| v.as_str().to_string()), Some("t1".into()));
+    assert_eq!(
+        cx.baggage().get("tenant").map(|v| v.as_str().to_string()),
+        Some("t1".into())
+    );
 }

@@ -36,14 +36,29 @@ struct App {
     requests: opentelemetry::metrics::Counter<u64>,
 }
 
-async fn handle(app: App, route: &'static str, headers: HeaderMap, fail: bool, sleep: Duration) -> StatusCode {
-    let span = tracing::info_span!("request", http.route = route, otel.name = format!("GET {route}"), otel.kind = "server");
+async fn handle(
+    app: App,
+    route: &'static str,
+    headers: HeaderMap,
+    fail: bool,
+    sleep: Duration,
+) -> StatusCode {
+    let span = tracing::info_span!(
+        "request",
+        http.route = route,
+        otel.name = format!("GET {route}"),
+        otel.kind = "server"
+    );
     let _ = span.set_parent(watchpost::traces::extract(&headers));
     async move {
         work::step(fail).await;
         tokio::time::sleep(sleep).await;
         app.requests.add(1, &[KeyValue::new("route", route)]);
-        let status = if fail { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+        let status = if fail {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
         tracing::info!(status = status.as_u16(), "request handled");
         status
     }
@@ -80,19 +95,34 @@ async fn main() {
 
     let (a1, a2, a3) = (app.clone(), app.clone(), app);
     let router = axum::Router::new()
-        .route("/ok", get(move |h: HeaderMap| handle(a1.clone(), "/ok", h, false, Duration::ZERO)))
-        .route("/fail", get(move |h: HeaderMap| handle(a2.clone(), "/fail", h, true, Duration::ZERO)))
+        .route(
+            "/ok",
+            get(move |h: HeaderMap| handle(a1.clone(), "/ok", h, false, Duration::ZERO)),
+        )
+        .route(
+            "/fail",
+            get(move |h: HeaderMap| handle(a2.clone(), "/fail", h, true, Duration::ZERO)),
+        )
         .route(
             "/slow",
-            get(move |h: HeaderMap, Query(q): Query<Vec<(String, String)>>| {
-                let ms = q.iter().find(|(k, _)| k == "ms").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-                handle(a3.clone(), "/slow", h, false, Duration::from_millis(ms))
-            }),
+            get(
+                move |h: HeaderMap, Query(q): Query<Vec<(String, String)>>| {
+                    let ms = q
+                        .iter()
+                        .find(|(k, _)| k == "ms")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    handle(a3.clone(), "/slow", h, false, Duration::from_millis(ms))
+                },
+            ),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     eprintln!("listening {}", listener.local_addr().unwrap());
     let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM");
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
@@ -103,7 +133,9 @@ async fn main() {
         .await
         .expect("serve");
     let started = Instant::now();
-    let result = tokio::task::spawn_blocking(move || telemetry.shutdown()).await.expect("join");
+    let result = tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("join");
     eprintln!(
         "shutdown {} {}",
         started.elapsed().as_millis(),

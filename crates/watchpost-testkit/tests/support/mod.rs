@@ -142,9 +142,15 @@ pub struct Service {
 impl Service {
     pub fn spawn(env: &[(&str, &str)]) -> Service {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_otlpdemo"));
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, _) in std::env::vars() {
-            if k.starts_with("LOG_LEVEL") || k.starts_with("OTEL_") || k == "ENV" || k == "METRICS_LISTEN" {
+            if k.starts_with("LOG_LEVEL")
+                || k.starts_with("OTEL_")
+                || k == "ENV"
+                || k == "METRICS_LISTEN"
+            {
                 cmd.env_remove(k);
             }
         }
@@ -155,14 +161,22 @@ impl Service {
         let stderr = lines(child.stderr.take().unwrap());
         let (mut http, mut metrics) = (None, None);
         while http.is_none() || metrics.is_none() {
-            let line = stderr.recv_timeout(Duration::from_secs(30)).expect("otlpdemo start");
+            let line = stderr
+                .recv_timeout(Duration::from_secs(30))
+                .expect("otlpdemo start");
             if let Some(a) = line.strip_prefix("listening ") {
                 http = Some(a.parse().unwrap());
             } else if let Some(a) = line.strip_prefix("metrics ") {
                 metrics = Some(a.parse().unwrap());
             }
         }
-        Service { child, http: http.unwrap(), metrics: metrics.unwrap(), stderr, stdout }
+        Service {
+            child,
+            http: http.unwrap(),
+            metrics: metrics.unwrap(),
+            stderr,
+            stdout,
+        }
     }
 
     /// SIGTERM, then wait for exit; returns (exit code, shutdown milliseconds, shutdown ok).
@@ -181,13 +195,18 @@ impl Service {
 }
 
 fn unsafe_kill(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 /// A plain HTTP/1.1 GET over a real socket; the body ("" on any failure).
 pub fn http_get_text(addr: std::net::SocketAddr, path: &str) -> String {
     use std::io::Read;
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).is_err() {
@@ -195,5 +214,7 @@ pub fn http_get_text(addr: std::net::SocketAddr, path: &str) -> String {
     }
     let mut raw = String::new();
     let _ = s.read_to_string(&mut raw);
-    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    raw.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }

@@ -5,12 +5,24 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -48,21 +60,31 @@ impl State {
 }
 
 fn service_name(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Option<String> {
-    attrs.iter().find(|kv| kv.key == "service.name").and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => Some(s.clone()),
+    attrs
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => {
+                Some(s.clone())
+            }
             _ => None,
-        }
-    })
+        })
 }
 
 #[tonic::async_trait]
 impl TraceService for State {
-    async fn export(&self, req: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    async fn export(
+        &self,
+        req: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         self.check()?;
         let mut r = self.received.lock().unwrap();
         for rs in req.into_inner().resource_spans {
-            if let Some(n) = rs.resource.as_ref().and_then(|r| service_name(&r.attributes)) {
+            if let Some(n) = rs
+                .resource
+                .as_ref()
+                .and_then(|r| service_name(&r.attributes))
+            {
                 r.service_names.push(n);
             }
             for ss in rs.scope_spans {
@@ -75,7 +97,10 @@ impl TraceService for State {
 
 #[tonic::async_trait]
 impl LogsService for State {
-    async fn export(&self, req: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        req: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         self.check()?;
         let mut r = self.received.lock().unwrap();
         for rl in req.into_inner().resource_logs {
@@ -89,7 +114,10 @@ impl LogsService for State {
 
 #[tonic::async_trait]
 impl MetricsService for State {
-    async fn export(&self, req: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        req: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         self.check()?;
         let mut r = self.received.lock().unwrap();
         for rm in req.into_inner().resource_metrics {
@@ -112,7 +140,9 @@ pub struct Receiver {
 impl Receiver {
     /// Starts on `addr` (port 0 for any), keeping what an earlier receiver received if given.
     pub async fn start(addr: SocketAddr, received: Option<Arc<Mutex<Received>>>) -> Receiver {
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind receiver");
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind receiver");
         let addr = listener.local_addr().unwrap();
         let state = State {
             received: received.unwrap_or_default(),
@@ -125,9 +155,12 @@ impl Receiver {
                 .add_service(TraceServiceServer::new(s.clone()))
                 .add_service(LogsServiceServer::new(s.clone()))
                 .add_service(MetricsServiceServer::new(s))
-                .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), async {
-                    let _ = stopped.await;
-                })
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
                 .await;
         });
         Receiver {
@@ -157,7 +190,9 @@ impl Receiver {
 
 /// A TCP listener that accepts connections and never answers (a black-holed collector).
 pub async fn black_hole(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind black hole");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind black hole");
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((sock, _)) = listener.accept().await {

@@ -240,7 +240,9 @@ pub(crate) fn parse_fields(buf: &[u8]) -> Vec<(String, FieldValue)> {
             break;
         }
         i += 1;
-        let Some((key, next)) = parse_string(buf, i) else { break };
+        let Some((key, next)) = parse_string(buf, i) else {
+            break;
+        };
         i = next;
         if buf.get(i) != Some(&b':') {
             break;
@@ -263,7 +265,10 @@ pub(crate) fn parse_fields(buf: &[u8]) -> Vec<(String, FieldValue)> {
                 FieldValue::Bool(false)
             }
             Some(_) => {
-                let end = buf[i..].iter().position(|&b| b == b',').map_or(buf.len(), |p| i + p);
+                let end = buf[i..]
+                    .iter()
+                    .position(|&b| b == b',')
+                    .map_or(buf.len(), |p| i + p);
                 let text = std::str::from_utf8(&buf[i..end]).unwrap_or("");
                 i = end;
                 match text.parse::<i64>() {

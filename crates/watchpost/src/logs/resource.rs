@@ -637,7 +637,11 @@ impl ResourceLogs {
         }
         // The next generation's file exists from now on (followers open it right away), even
         // if its first line is still buffered.
-        if let Err(e) = OpenOptions::new().create(true).append(true).open(&file.path) {
+        if let Err(e) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file.path)
+        {
             self.io_error(&file.path, "rotate", &e);
         }
         st.size = 0;
