@@ -1,5 +1,5 @@
 //! Every line a real process writes is one JSON object whose keys start with time, level, msg,
-//! subsystem (and trace ids only inside a trace), followed by event then span fields.
+//! subsystem, then `trace_id`/`span_id` inside spans, followed by event then span fields.
 mod support;
 
 #[test]
@@ -23,11 +23,20 @@ fn every_line_is_json_with_the_standard_keys() {
         let time = line["time"].as_str().unwrap();
         assert_eq!(time.len(), 27, "{time}");
         assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T' && time.as_bytes()[19] == b'.');
-        assert!(
-            !line.contains_key("trace_id"),
-            "no OTel span is active: {raw}"
-        );
+        // Every line here is inside a span, so it carries the span's ids, right after subsystem.
+        let keys: Vec<&str> = line.keys().map(String::as_str).collect();
+        assert_eq!(&keys[4..6], ["trace_id", "span_id"], "{raw}");
+        let hex = |v: &serde_json::Value, n: usize| {
+            let s = v.as_str().unwrap();
+            s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        assert!(hex(&line["trace_id"], 32) && hex(&line["span_id"], 16), "{raw}");
     }
+    // One request is one trace; the exec session is another.
+    let trace = |i: usize| lines[i]["trace_id"].as_str().unwrap().to_string();
+    assert!((1..4).all(|i| trace(i) == trace(0)));
+    assert_ne!(trace(4), trace(0));
+    assert_ne!(lines[1]["span_id"], lines[0]["span_id"], "the inner span has its own id");
     let summary = support::msgs(&lines);
     assert_eq!(
         summary,

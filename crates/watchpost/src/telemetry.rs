@@ -416,8 +416,9 @@ where
             .with_resource(resource)
             .with_sampler(crate::traces::MarkingSampler)
             .with_max_attributes_per_span(128);
+        let mut tail = None;
         if let Some(exporter) = &exporter {
-            provider = provider.with_span_processor(crate::traces::TailSampler::new(
+            let t = Arc::new(crate::traces::TailSampler::new(
                 crate::traces::TailSettings {
                     ratio: config.trace_ratio,
                     slow: config.trace_slow,
@@ -429,6 +430,8 @@ where
                 crate::logs::NameRedactor::new(&config.redaction),
                 tail_counters,
             ));
+            provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
+            tail = Some(t);
             let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
                 .with_log_processor(crate::export::QueueLogProcessor(exporter.clone()))
                 .build();
@@ -440,9 +443,7 @@ where
         }
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer("watchpost");
-        let otel_layer = tracing_opentelemetry::layer()
-            .with_tracer(tracer.clone())
-            .with_tracked_inactivity(false);
+        let otel_layer = crate::traces::Bridge::new(tail);
         let telemetry = Telemetry {
             logs,
             metrics,

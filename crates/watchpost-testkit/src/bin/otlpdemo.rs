@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use opentelemetry::KeyValue;
 use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 use watchpost::{Config, Subsystem};
 
 mod work {
@@ -49,7 +48,7 @@ async fn handle(
         otel.name = format!("GET {route}"),
         otel.kind = "server"
     );
-    let _ = span.set_parent(watchpost::traces::extract(&headers));
+    watchpost::traces::set_parent(&span, &watchpost::traces::extract(&headers));
     async move {
         work::step(fail).await;
         tokio::time::sleep(sleep).await;

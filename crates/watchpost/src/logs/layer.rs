@@ -785,9 +785,15 @@ impl<W> JsonLayer<W> {
         // Enclosing span fields, innermost first, skipping names already written.
         let mut subsystem = route.subsystem;
         let mut span_subsystem_found = subsystem.is_some();
+        let mut span_ids = None;
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
                 let ext = span.extensions();
+                if span_ids.is_none() {
+                    if let Some(o) = ext.get::<crate::traces::OtelSpan>() {
+                        span_ids = Some((o.trace_id.to_bytes(), o.span_id.to_bytes()));
+                    }
+                }
                 let Some(data) = ext.get::<SpanFields>() else {
                     continue;
                 };
@@ -821,8 +827,8 @@ impl<W> JsonLayer<W> {
         write_text(shared, line, msg);
         line.extend_from_slice(b",\"subsystem\":");
         encode::string_into(line, &shared.filter.names[subsystem as usize]);
-        let ids = current_ids();
-        if let Some((trace_id, span_id)) = ids {
+        let span_ids = span_ids.or_else(current_ids);
+        if let Some((trace_id, span_id)) = span_ids {
             line.extend_from_slice(b",\"trace_id\":\"");
             encode::hex_into(line, &trace_id);
             line.extend_from_slice(b"\",\"span_id\":\"");
@@ -832,7 +838,7 @@ impl<W> JsonLayer<W> {
         line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
         if let Some(logger) = shared.otel_logger.get() {
-            bridge_log(shared, logger, meta, msg, subsystem, ids, fields);
+            bridge_log(shared, logger, meta, msg, subsystem, span_ids, fields);
         }
     }
 }

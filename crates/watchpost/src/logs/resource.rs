@@ -537,12 +537,19 @@ impl ResourceLogs {
         }
         let result = match st.file.as_mut() {
             Some(f) => f.write_all(&st.buf),
-            // Could not open: the lines are lost, and counted with the open error.
-            None => Ok(()),
+            // No descriptor slot free (every open file is busy): write through a descriptor that
+            // is closed right after, so the bound holds and nothing is lost.
+            None => OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&file.path)
+                .and_then(|mut f| {
+                    st.size = f.metadata().map(|m| m.len()).unwrap_or(st.size);
+                    f.write_all(&st.buf)
+                }),
         };
         match result {
-            Ok(()) if st.file.is_some() => st.size += st.buf.len() as u64,
-            Ok(()) => {}
+            Ok(()) => st.size += st.buf.len() as u64,
             Err(e) => self.io_error(&file.path, "write", &e),
         }
         st.buf.clear();
@@ -552,6 +559,9 @@ impl ResourceLogs {
         let inner = &*self.inner;
         if inner.open.load(Ordering::Relaxed) >= inner.cfg.max_open_files {
             self.evict_one(file);
+            if inner.open.load(Ordering::Relaxed) >= inner.cfg.max_open_files {
+                return; // every open file is busy right now: the caller writes without keeping one
+            }
         }
         match OpenOptions::new()
             .create(true)

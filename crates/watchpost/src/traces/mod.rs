@@ -1,8 +1,9 @@
 //! Traces: the tracer provider, W3C propagation helpers, and tail sampling that keeps whole error
 //! traces.
 //!
-//! `tracing` spans become OpenTelemetry spans through the `tracing-opentelemetry` bridge, so
-//! `#[instrument]` and `info_span!` are traced, and the log layer sees their ids.
+//! `tracing` spans become OpenTelemetry spans through our bridge ([`set_parent`], [`context`],
+//! [`trace_id`]; see the `bridge` module), so `#[instrument]` and `info_span!` are traced, and the
+//! log layer sees their ids.
 //!
 //! **Sampling.** Every span is recorded; the decision is made when a trace's *local root* ends
 //! (the span without a parent in this process), over every span of that trace this process
@@ -38,7 +39,12 @@ use opentelemetry_sdk::trace::{
     Sampler, SamplingDecision, SamplingResult, ShouldSample, Span, SpanData, SpanProcessor,
 };
 
-/// The attribute the sampler puts on local roots with a remote parent: the parent's sampled flag.
+mod bridge;
+
+pub use bridge::{context, set_parent, trace_id};
+pub(crate) use bridge::{Bridge, OtelSpan};
+
+/// The attribute put on local roots with a remote parent: the parent's sampled flag.
 const PARENT_SAMPLED: &str = "watchpost.parent_sampled";
 
 fn propagator() -> TextMapCompositePropagator {
@@ -224,6 +230,26 @@ pub(crate) trait SpanSink: Send + Sync + std::fmt::Debug {
 impl SpanSink for crate::export::Exporter {
     fn send(&self, span: SpanData) {
         self.send_span(span)
+    }
+}
+
+/// Lets spans made with the OTel API (`Telemetry::tracer`) reach the same tail sampler as the
+/// bridged ones.
+#[derive(Debug)]
+pub(crate) struct SharedTail(pub(crate) Arc<TailSampler>);
+
+impl SpanProcessor for SharedTail {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx)
+    }
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
     }
 }
 
