@@ -28,15 +28,23 @@ fn every_line_is_json_with_the_standard_keys() {
         assert_eq!(&keys[4..6], ["trace_id", "span_id"], "{raw}");
         let hex = |v: &serde_json::Value, n: usize| {
             let s = v.as_str().unwrap();
-            s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
-        assert!(hex(&line["trace_id"], 32) && hex(&line["span_id"], 16), "{raw}");
+        assert!(
+            hex(&line["trace_id"], 32) && hex(&line["span_id"], 16),
+            "{raw}"
+        );
     }
     // One request is one trace; the exec session is another.
     let trace = |i: usize| lines[i]["trace_id"].as_str().unwrap().to_string();
     assert!((1..4).all(|i| trace(i) == trace(0)));
     assert_ne!(trace(4), trace(0));
-    assert_ne!(lines[1]["span_id"], lines[0]["span_id"], "the inner span has its own id");
+    assert_ne!(
+        lines[1]["span_id"], lines[0]["span_id"],
+        "the inner span has its own id"
+    );
     let summary = support::msgs(&lines);
     assert_eq!(
         summary,

@@ -34,7 +34,10 @@ fn span_fields_follow_the_innermost_span() {
     let after_subsystem = raw[0].split_once(",\"subsystem\":\"EXEC\",").unwrap().1;
     // Inside spans, the line carries their trace and span ids, then the fields.
     let (ids, fields) = after_subsystem.split_at(after_subsystem.find(",\"a\"").unwrap());
-    assert!(ids.starts_with("\"trace_id\":\"") && ids.contains("\"span_id\":\""), "{ids}");
+    assert!(
+        ids.starts_with("\"trace_id\":\"") && ids.contains("\"span_id\":\""),
+        "{ids}"
+    );
     assert_eq!(
         fields,
         ",\"a\":\"event\",\"fields.level\":9,\"d\":true,\"token\":\"[REDACTED]\",\"b\":\"inner-again\",\"c\":3.5}"

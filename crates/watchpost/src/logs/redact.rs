@@ -6,6 +6,8 @@
 //! whether a string could contain anything to mask (an `@`, or 13+ digits) and only then scans.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::config::Redaction;
 
@@ -16,9 +18,12 @@ pub const EMAIL_MASK: &str = "[REDACTED:email]";
 /// What a card number inside a string is replaced by.
 pub const CARD_MASK: &str = "[REDACTED:card]";
 
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
 /// A compiled [`Redaction`] configuration.
 #[derive(Debug)]
 pub(crate) struct Redactor {
+    id: u32,
     enabled: bool,
     /// Each sensitive name split into lowercase words (`api_key` → `["api", "key"]`).
     patterns: Vec<Vec<String>>,
@@ -29,6 +34,7 @@ pub(crate) struct Redactor {
 impl Redactor {
     pub(crate) fn new(cfg: &Redaction) -> Self {
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             enabled: cfg.enabled,
             patterns: cfg
                 .field_names
@@ -51,6 +57,40 @@ impl Redactor {
         self.patterns
             .iter()
             .any(|p| w.windows(p.len()).any(|win| win == p.as_slice()))
+    }
+
+    /// [`is_secret_name`](Self::is_secret_name) for a `'static` name (a `tracing` field name),
+    /// cached per thread by the name's address: static names never move or get freed, so the
+    /// address identifies the name.
+    pub(crate) fn is_secret_static(&self, name: &'static str) -> bool {
+        type Slot = (u32, usize, usize, bool);
+        const SLOTS: usize = 256;
+        thread_local! {
+            static CACHE: RefCell<Vec<Slot>> = RefCell::new(vec![(0, 0, 0, false); SLOTS]);
+        }
+        if !self.enabled {
+            return false;
+        }
+        let addr = name.as_ptr() as usize;
+        let slot = slot_of(addr, self.id, SLOTS);
+        let hit = CACHE.with(|c| {
+            let c = c.borrow();
+            [slot, slot ^ 1]
+                .into_iter()
+                .map(|i| c[i])
+                .find(|e| e.0 == self.id && e.1 == addr && e.2 == name.len())
+                .map(|e| e.3)
+        });
+        if let Some(v) = hit {
+            return v;
+        }
+        let v = self.is_secret_name(name);
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            c[slot ^ 1] = c[slot];
+            c[slot] = (self.id, addr, name.len(), v);
+        });
+        v
     }
 
     /// Whether masking is configured at all.

@@ -21,11 +21,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{
-    Event as OtelEvent, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
-    TraceState,
+    Event as OtelEvent, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
+    TraceId, TraceState,
 };
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks, SpanProcessor};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -105,6 +105,7 @@ impl Bridge {
 }
 
 struct FieldVisitor<'a> {
+    tail: &'a TailSampler,
     attributes: &'a mut Vec<KeyValue>,
     name: &'a mut Option<String>,
     kind: &'a mut Option<SpanKind>,
@@ -113,7 +114,9 @@ struct FieldVisitor<'a> {
 
 impl FieldVisitor<'_> {
     fn push(&mut self, field: &Field, value: Value) {
-        self.attributes.push(KeyValue::new(field.name(), value));
+        let name = field.name();
+        self.attributes
+            .push(KeyValue::new(name, self.tail.clean_value(name, value)));
     }
     fn special(&mut self, field: &Field, s: &str) -> bool {
         match field.name() {
@@ -172,32 +175,46 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = span.parent();
         let mut remote_sampled = None;
-        let (trace_id, parent_span_id, parent_remote, trace_state) = match parent
-            .as_ref()
-            .and_then(|p| p.extensions().get::<OtelSpan>().map(|o| (o.trace_id, o.span_id)))
-        {
-            Some((t, s)) => (t, s, false, TraceState::default()),
-            None => {
-                // A root in `tracing` terms: continue an OTel context current on this thread.
-                let current = opentelemetry::Context::map_current(|cx| {
-                    cx.has_active_span().then(|| cx.span().span_context().clone())
-                });
-                match current.filter(|sc| sc.is_valid()) {
-                    Some(sc) => {
-                        remote_sampled = sc.is_remote().then(|| sc.is_sampled());
-                        (sc.trace_id(), sc.span_id(), sc.is_remote(), sc.trace_state().clone())
+        let (trace_id, parent_span_id, parent_remote, trace_state) =
+            match parent.as_ref().and_then(|p| {
+                p.extensions()
+                    .get::<OtelSpan>()
+                    .map(|o| (o.trace_id, o.span_id))
+            }) {
+                Some((t, s)) => (t, s, false, TraceState::default()),
+                None => {
+                    // A root in `tracing` terms: continue an OTel context current on this thread.
+                    let current = opentelemetry::Context::map_current(|cx| {
+                        cx.has_active_span()
+                            .then(|| cx.span().span_context().clone())
+                    });
+                    match current.filter(|sc| sc.is_valid()) {
+                        Some(sc) => {
+                            remote_sampled = sc.is_remote().then(|| sc.is_sampled());
+                            (
+                                sc.trace_id(),
+                                sc.span_id(),
+                                sc.is_remote(),
+                                sc.trace_state().clone(),
+                            )
+                        }
+                        None => (
+                            new_trace_id(),
+                            SpanId::INVALID,
+                            false,
+                            TraceState::default(),
+                        ),
                     }
-                    None => (new_trace_id(), SpanId::INVALID, false, TraceState::default()),
                 }
-            }
-        };
+            };
         let meta = attrs.metadata();
         let mut attributes = Vec::new();
         let mut name = None;
         let mut kind = None;
-        if self.tail.is_some() {
+        if let Some(tail) = &self.tail {
             attributes.reserve(meta.fields().len());
             attrs.record(&mut FieldVisitor {
+                tail,
                 attributes: &mut attributes,
                 name: &mut name,
                 kind: &mut kind,
@@ -223,15 +240,16 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if self.tail.is_none() {
-            return;
-        }
+        let Some(tail) = &self.tail else { return };
         let Some(span) = ctx.span(id) else { return };
         let mut ext = span.extensions_mut();
-        let Some(o) = ext.get_mut::<OtelSpan>() else { return };
+        let Some(o) = ext.get_mut::<OtelSpan>() else {
+            return;
+        };
         let mut name = None;
         let mut kind = None;
         values.record(&mut FieldVisitor {
+            tail,
             attributes: &mut o.attributes,
             name: &mut name,
             kind: &mut kind,
@@ -246,28 +264,35 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if self.tail.is_none() {
+        let Some(tail) = &self.tail else { return };
+        let Some(span) = ctx.event_span(event) else {
             return;
-        }
-        let Some(span) = ctx.event_span(event) else { return };
+        };
         let level = *event.metadata().level();
         let mut message = String::new();
         let mut attributes = vec![KeyValue::new("level", level.as_str())];
         let (mut name, mut kind) = (None, None);
         event.record(&mut FieldVisitor {
+            tail,
             attributes: &mut attributes,
             name: &mut name,
             kind: &mut kind,
             message: Some(&mut message),
         });
         let mut ext = span.extensions_mut();
-        let Some(o) = ext.get_mut::<OtelSpan>() else { return };
+        let Some(o) = ext.get_mut::<OtelSpan>() else {
+            return;
+        };
         if level == tracing::Level::ERROR {
             o.status = Status::error(message.clone());
         }
         if o.events.len() < 128 {
             o.events.push(OtelEvent::new(
-                if message.is_empty() { Cow::Borrowed("event") } else { Cow::Owned(message) },
+                if message.is_empty() {
+                    Cow::Borrowed("event")
+                } else {
+                    Cow::Owned(message)
+                },
                 SystemTime::now(),
                 attributes,
                 0,
@@ -278,11 +303,19 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(tail) = &self.tail else { return };
         let Some(span) = ctx.span(&id) else { return };
-        let Some(o) = span.extensions_mut().remove::<OtelSpan>() else { return };
+        let Some(o) = span.extensions_mut().remove::<OtelSpan>() else {
+            return;
+        };
         let mut events = SpanEvents::default();
         events.events = o.events;
         let data = SpanData {
-            span_context: SpanContext::new(o.trace_id, o.span_id, TraceFlags::SAMPLED, false, o.trace_state),
+            span_context: SpanContext::new(
+                o.trace_id,
+                o.span_id,
+                TraceFlags::SAMPLED,
+                false,
+                o.trace_state,
+            ),
             parent_span_id: o.parent_span_id,
             parent_span_is_remote: o.parent_remote,
             span_kind: o.kind,
@@ -296,7 +329,7 @@ where
             status: o.status,
             instrumentation_scope: self.scope.clone(),
         };
-        tail.on_end(data);
+        tail.on_end_clean(data);
     }
 }
 
@@ -326,7 +359,8 @@ pub fn set_parent(span: &tracing::Span, cx: &opentelemetry::Context) {
         o.parent_span_id = sc.span_id();
         o.parent_remote = sc.is_remote();
         o.trace_state = sc.trace_state().clone();
-        o.attributes.retain(|kv| kv.key.as_str() != super::PARENT_SAMPLED);
+        o.attributes
+            .retain(|kv| kv.key.as_str() != super::PARENT_SAMPLED);
         if sc.is_remote() {
             o.attributes
                 .push(KeyValue::new(super::PARENT_SAMPLED, sc.is_sampled()));
@@ -366,7 +400,13 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 pub fn context(span: &tracing::Span) -> opentelemetry::Context {
     let mut sc = None;
     with_otel_span(span, |o| {
-        sc = Some(SpanContext::new(o.trace_id, o.span_id, TraceFlags::SAMPLED, false, o.trace_state.clone()))
+        sc = Some(SpanContext::new(
+            o.trace_id,
+            o.span_id,
+            TraceFlags::SAMPLED,
+            false,
+            o.trace_state.clone(),
+        ))
     });
     match sc {
         Some(sc) => opentelemetry::Context::new().with_remote_span_context(sc),

@@ -205,12 +205,32 @@ struct Pending {
     error: bool,
 }
 
+/// Trace ids are random: their low 64 bits are a good hash on their own.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= v as u64 ^ (v >> 64) as u64;
+    }
+}
+type IdMap<V> = HashMap<TraceId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 #[derive(Debug, Default)]
 struct Buffer {
-    traces: HashMap<TraceId, Pending>,
+    traces: IdMap<Pending>,
     order: VecDeque<TraceId>,
     spans: usize,
-    decided: HashMap<TraceId, bool>,
+    decided: IdMap<bool>,
     decided_order: VecDeque<TraceId>,
 }
 
@@ -295,6 +315,24 @@ impl TailSampler {
             })
     }
 
+    /// Redaction and truncation of one attribute as it is created (the bridge's path).
+    pub(crate) fn clean_value(&self, key: &'static str, value: Value) -> Value {
+        if self.redactor.is_secret_static(key) {
+            return Value::from(crate::logs::REDACTED);
+        }
+        match value {
+            Value::String(s) if s.as_str().len() > self.settings.max_attribute_bytes => {
+                let s = s.as_str();
+                let mut cut = self.settings.max_attribute_bytes;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                Value::from(format!("{}…", &s[..cut]))
+            }
+            v => v,
+        }
+    }
+
     fn sanitize(&self, span: &mut SpanData) {
         let max = self.settings.max_attribute_bytes;
         span.attributes
@@ -344,6 +382,33 @@ impl SpanProcessor for TailSampler {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, mut span: SpanData) {
+        self.sanitize(&mut span);
+        self.on_end_clean(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        // Undecided traces (their root never ended) are decided now with what is known.
+        let pending: Vec<(TraceId, Pending)> = {
+            let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+            buf.order.clear();
+            buf.spans = 0;
+            buf.traces.drain().collect()
+        };
+        for (id, p) in pending {
+            let keep = p.error || self.ratio_keeps(id);
+            self.emit(p.spans, keep);
+        }
+        Ok(())
+    }
+}
+
+impl TailSampler {
+    /// `on_end` for a span whose attributes are already clean (made by the bridge).
+    pub(crate) fn on_end_clean(&self, mut span: SpanData) {
         let trace_id = span.span_context.trace_id();
         let parent_sampled = span.attributes.iter().find_map(|kv| {
             (kv.key.as_str() == PARENT_SAMPLED).then_some(matches!(kv.value, Value::Bool(true)))
@@ -355,7 +420,10 @@ impl SpanProcessor for TailSampler {
             .end_time
             .duration_since(span.start_time)
             .is_ok_and(|d| d >= self.settings.slow);
-        self.sanitize(&mut span);
+        if parent_sampled.is_some() {
+            span.attributes
+                .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
+        }
 
         let mut to_emit: Vec<(Vec<SpanData>, bool)> = Vec::new();
         {
@@ -365,9 +433,16 @@ impl SpanProcessor for TailSampler {
                 // for itself: better a partial error trace than none).
                 to_emit.push((vec![span], keep || error));
             } else if is_local_root {
-                let pending = buf.traces.remove(&trace_id).unwrap_or_default();
-                buf.spans -= pending.spans.len();
-                buf.order.retain(|t| *t != trace_id);
+                let pending = if buf.traces.is_empty() {
+                    Pending::default()
+                } else {
+                    let p = buf.traces.remove(&trace_id).unwrap_or_default();
+                    if !p.spans.is_empty() {
+                        buf.spans -= p.spans.len();
+                        buf.order.retain(|t| *t != trace_id);
+                    }
+                    p
+                };
                 let keep = error
                     || pending.error
                     || slow
@@ -406,24 +481,5 @@ impl SpanProcessor for TailSampler {
         for (spans, keep) in to_emit {
             self.emit(spans, keep);
         }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        // Undecided traces (their root never ended) are decided now with what is known.
-        let pending: Vec<(TraceId, Pending)> = {
-            let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-            buf.order.clear();
-            buf.spans = 0;
-            buf.traces.drain().collect()
-        };
-        for (id, p) in pending {
-            let keep = p.error || self.ratio_keeps(id);
-            self.emit(p.spans, keep);
-        }
-        Ok(())
     }
 }
