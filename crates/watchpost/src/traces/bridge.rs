@@ -9,8 +9,8 @@
 //!   (a span started with the OTel API); else a new trace. [`set_parent`] makes a span continue a
 //!   remote trace (e.g. from an incoming `traceparent`); call it before the span's children are
 //!   created.
-//! * `otel.name` and `otel.kind` fields set the span's name and kind; other fields are attributes
-//!   (when export is on).
+//! * `otel.name`, `otel.kind` and `otel.status_code` (`"ERROR"`/`"OK"`) fields set the span's
+//!   name, kind and status; other fields are attributes (when export is on), at most 128.
 //! * Events inside a span become span events (message, `level`, fields); an ERROR event sets the
 //!   span's status to Error.
 
@@ -33,6 +33,9 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::TailSampler;
+
+/// Attributes kept per span (and per span event); more are dropped.
+const MAX_ATTRIBUTES: usize = 128;
 
 /// Per-span OpenTelemetry data, in the registry's extensions.
 #[derive(Debug)]
@@ -107,6 +110,7 @@ impl Bridge {
 struct FieldVisitor<'a> {
     tail: &'a TailSampler,
     attributes: &'a mut Vec<KeyValue>,
+    status: &'a mut Option<Status>,
     name: &'a mut Option<String>,
     kind: &'a mut Option<SpanKind>,
     message: Option<&'a mut String>,
@@ -114,6 +118,9 @@ struct FieldVisitor<'a> {
 
 impl FieldVisitor<'_> {
     fn push(&mut self, field: &Field, value: Value) {
+        if self.attributes.len() >= MAX_ATTRIBUTES {
+            return; // bounded, like the SDK's span limits
+        }
         let name = field.name();
         self.attributes
             .push(KeyValue::new(name, self.tail.clean_value(name, value)));
@@ -121,6 +128,13 @@ impl FieldVisitor<'_> {
     fn special(&mut self, field: &Field, s: &str) -> bool {
         match field.name() {
             "otel.name" => *self.name = Some(s.to_string()),
+            "otel.status_code" => {
+                if s.eq_ignore_ascii_case("error") {
+                    *self.status = Some(Status::error(""));
+                } else if s.eq_ignore_ascii_case("ok") {
+                    *self.status = Some(Status::Ok);
+                }
+            }
             "otel.kind" => {
                 *self.kind = Some(match s {
                     "server" => SpanKind::Server,
@@ -211,11 +225,13 @@ where
         let mut attributes = Vec::new();
         let mut name = None;
         let mut kind = None;
+        let mut status = None;
         if let Some(tail) = &self.tail {
             attributes.reserve(meta.fields().len());
             attrs.record(&mut FieldVisitor {
                 tail,
                 attributes: &mut attributes,
+                status: &mut status,
                 name: &mut name,
                 kind: &mut kind,
                 message: None,
@@ -235,7 +251,7 @@ where
             kind: kind.unwrap_or(SpanKind::Internal),
             attributes,
             events: Vec::new(),
-            status: Status::Unset,
+            status: status.unwrap_or(Status::Unset),
         });
     }
 
@@ -248,9 +264,11 @@ where
         };
         let mut name = None;
         let mut kind = None;
+        let mut status = None;
         values.record(&mut FieldVisitor {
             tail,
             attributes: &mut o.attributes,
+            status: &mut status,
             name: &mut name,
             kind: &mut kind,
             message: None,
@@ -260,6 +278,9 @@ where
         }
         if let Some(k) = kind {
             o.kind = k;
+        }
+        if let Some(st) = status {
+            o.status = st;
         }
     }
 
@@ -271,10 +292,11 @@ where
         let level = *event.metadata().level();
         let mut message = String::new();
         let mut attributes = vec![KeyValue::new("level", level.as_str())];
-        let (mut name, mut kind) = (None, None);
+        let (mut name, mut kind, mut status) = (None, None, None);
         event.record(&mut FieldVisitor {
             tail,
             attributes: &mut attributes,
+            status: &mut status,
             name: &mut name,
             kind: &mut kind,
             message: Some(&mut message),
