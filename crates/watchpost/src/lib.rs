@@ -30,6 +30,7 @@
 pub mod config;
 mod error;
 mod export;
+pub mod http;
 mod internal;
 pub mod logs;
 pub mod metrics;

@@ -805,7 +805,9 @@ impl<W> JsonLayer<W> {
                     take_id(kind, &data.buf[s as usize..e as usize], ids);
                 }
                 for &(name, s, e) in &data.fields {
-                    if seen.contains(&name) {
+                    // Dotted span fields (`http.route`, `otel.name`: semantic-convention
+                    // attributes and bridge controls) belong to the trace, not to every line.
+                    if seen.contains(&name) || name.contains('.') {
                         continue;
                     }
                     seen.push(name);

@@ -16,6 +16,9 @@
 //! * **Levels:** DEBUG, INFO, WARN, ERROR. TRACE callsites are disabled once, at registration, and
 //!   cost one branch. Interest is cached per callsite and rebuilt when
 //!   [`Telemetry::set_level`](crate::Telemetry::set_level) changes a level.
+//! * **Span fields** with a dot in their name (`http.route`, `otel.name`: OpenTelemetry
+//!   semantic-convention attributes and bridge controls) stay on the trace and are not copied
+//!   into log lines; plain ones (`instance_id`, `request_id`) are.
 //! * **Values** keep their JSON type (numbers, booleans, strings); non-finite floats become
 //!   strings. Strings are escaped so that one event is always one line; values longer than
 //!   [`max_field_bytes`](crate::ConfigBuilder::max_field_bytes) are cut and end with

@@ -201,6 +201,7 @@ struct OverflowState {
 
 #[derive(Debug)]
 struct Inner {
+    prefix: String,
     provider: SdkMeterProvider,
     reader: SharedReader,
     meter: Meter,
@@ -254,6 +255,7 @@ impl Metrics {
         let overflow = Arc::new(Mutex::new(OverflowState::default()));
         let metrics = Metrics {
             inner: Arc::new(Inner {
+                prefix: exposition::sanitize(&config.service_name, false),
                 provider,
                 reader,
                 meter: meter.clone(),
@@ -267,6 +269,17 @@ impl Metrics {
             metrics.observe_tokio_runtime(&handle);
         }
         metrics
+    }
+
+    /// The metric name prefix: the service name, sanitized (`procman` → `procman_…`).
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo-svc").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert_eq!(telemetry.metrics().prefix(), "demo_svc");
+    /// ```
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
     }
 
     /// A real OpenTelemetry `Meter` on this pipeline, for the application's instruments.

@@ -75,6 +75,11 @@ fn next_u64() -> u64 {
     })
 }
 
+/// A random `u64` from the per-thread generator (ids, request ids).
+pub(crate) fn random_u64() -> u64 {
+    next_u64()
+}
+
 fn new_span_id() -> SpanId {
     loop {
         let v = next_u64();

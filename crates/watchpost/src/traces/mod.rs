@@ -42,7 +42,7 @@ use opentelemetry_sdk::trace::{
 mod bridge;
 
 pub use bridge::{context, set_parent, trace_id};
-pub(crate) use bridge::{Bridge, OtelSpan};
+pub(crate) use bridge::{random_u64, Bridge, OtelSpan};
 
 /// The attribute put on local roots with a remote parent: the parent's sampled flag.
 const PARENT_SAMPLED: &str = "watchpost.parent_sampled";

@@ -1,0 +1,276 @@
+//! The HTTP API (subsystem `API`).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::Deserialize;
+
+use crate::exec::{self, ExecError};
+use crate::instances::{Manager, OpError};
+
+#[derive(Clone)]
+struct App {
+    manager: Manager,
+    telemetry: Option<watchpost::Telemetry>,
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{value}\n"),
+    )
+        .into_response()
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    json(
+        status,
+        &serde_json::json!({"error": code, "message": message.into()}),
+    )
+}
+
+fn op_error(e: OpError) -> Response {
+    match e {
+        OpError::NotFound => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no instance with this id",
+        ),
+        OpError::Conflict(m) => error(StatusCode::CONFLICT, "invalid_state", m),
+        OpError::CommandNotFound(c) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "command_not_found",
+            format!("command {c:?} was not found"),
+        ),
+        OpError::Internal(m) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("invalid JSON body: {e}"),
+        )
+    })
+}
+
+pub fn router(manager: Manager, telemetry: Option<watchpost::Telemetry>) -> Router {
+    let app = App {
+        manager,
+        telemetry: telemetry.clone(),
+    };
+    let mut router = Router::new()
+        .route("/instances", post(create).get(list))
+        .route("/instances/{id}", get(get_one).delete(delete))
+        .route("/instances/{id}/standby", post(standby))
+        .route("/instances/{id}/restore", post(restore))
+        .route("/instances/{id}/exec", post(exec_handler))
+        .route("/instances/{id}/logs", get(logs))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(app);
+    if let Some(t) = &telemetry {
+        router = router.layer(watchpost::http::HttpLayer::new(t).exclude("/healthz"));
+    }
+    router
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    name: Option<String>,
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+async fn create(State(app): State<App>, body: Bytes) -> Response {
+    let req: CreateRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Some(command) = req.command.filter(|c| !c.trim().is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "command is required",
+        );
+    };
+    let name = req.name.unwrap_or_else(|| command.clone());
+    if name.is_empty() || name.len() > 63 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("name must be 1 to 63 characters, got {}", name.len()),
+        );
+    }
+    if req.args.len() > 256 {
+        return error(StatusCode::BAD_REQUEST, "invalid_body", "at most 256 args");
+    }
+    match app.manager.create(name, command, req.args).await {
+        Ok(view) => json(
+            StatusCode::CREATED,
+            &serde_json::to_value(view).unwrap_or_default(),
+        ),
+        Err(e) => op_error(e),
+    }
+}
+
+async fn list(State(app): State<App>) -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::to_value(app.manager.list()).unwrap_or_default(),
+    )
+}
+
+async fn get_one(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.manager.get(&id) {
+        Some(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
+        None => op_error(OpError::NotFound),
+    }
+}
+
+async fn delete(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.manager.delete(&id, Duration::from_secs(2)).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => op_error(e),
+    }
+}
+
+async fn standby(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.manager.standby(&id) {
+        Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
+        Err(e) => op_error(e),
+    }
+}
+
+async fn restore(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.manager.restore(&id) {
+        Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
+        Err(e) => op_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecRequest {
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    timeout_ms: Option<u64>,
+}
+
+async fn exec_handler(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Response {
+    let req: ExecRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if app.manager.get(&id).is_none() {
+        return op_error(OpError::NotFound);
+    }
+    let Some(command) = req.command.filter(|c| !c.trim().is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "command is required",
+        );
+    };
+    let timeout = req.timeout_ms.unwrap_or(30_000);
+    if !(1..=600_000).contains(&timeout) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "timeout_ms must be 1 to 600000",
+        );
+    }
+    match exec::run(
+        &app.manager,
+        &id,
+        &command,
+        &req.args,
+        Duration::from_millis(timeout),
+    )
+    .await
+    {
+        Ok(out) => json(
+            StatusCode::OK,
+            &serde_json::json!({"exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr}),
+        ),
+        Err(ExecError::CommandNotFound(c)) => op_error(OpError::CommandNotFound(c)),
+        Err(ExecError::TimedOut(ms)) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "exec_timeout",
+            format!("the command did not finish within {ms} ms and was killed"),
+        ),
+        Err(ExecError::Failed(m)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
+    }
+}
+
+async fn logs(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let Some(logs) = app.telemetry.as_ref().and_then(|t| t.resource_logs()) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "logs are off (--telemetry off)",
+        );
+    };
+    let stream = match pairs
+        .iter()
+        .find(|(k, _)| k == "source")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("service") => None,
+        Some("app") => Some("app"),
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                format!("invalid source {other:?}: expected app or service"),
+            )
+        }
+    };
+    tracing::debug!(target: "procman::logs", instance_id = %id, source = stream.unwrap_or("service"), "log stream requested");
+    logs.sse_response(
+        "instance",
+        &id,
+        stream,
+        watchpost::logs::LogQuery::parse(&pairs),
+    )
+}
+
+/// Routes on the metrics listener: `PUT /admin/log-level/{subsystem}` with the level as body.
+pub fn admin_router(telemetry: watchpost::Telemetry) -> Router {
+    Router::new()
+        .route("/admin/log-level/{subsystem}", put(set_level))
+        .with_state(telemetry)
+}
+
+async fn set_level(
+    State(t): State<watchpost::Telemetry>,
+    Path(subsystem): Path<String>,
+    body: Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    let level = match watchpost::config::parse_level("level", text.trim()) {
+        Ok(l) => l,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_level", e.to_string()),
+    };
+    match t.set_level(&subsystem, level) {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({"subsystem": subsystem.to_ascii_uppercase(), "level": level.to_string()}),
+        ),
+        Err(e) => error(StatusCode::NOT_FOUND, "unknown_subsystem", e.to_string()),
+    }
+}

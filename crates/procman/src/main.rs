@@ -1,0 +1,186 @@
+//! `procman`: Watchpost's reference service, a small process supervisor.
+//!
+//! ```text
+//! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off]
+//! ```
+//! `LISTEN_ADDR` (default `127.0.0.1:8080`) and `DATA_DIR` (default `./procman-data`) may be
+//! given in the environment, with every Watchpost variable (`LOG_LEVEL`, `OTEL_ENABLED`, …).
+//! `--telemetry off` runs with no logs, metrics or traces at all (the overhead baseline).
+
+mod api;
+mod exec;
+mod instances;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use watchpost::logs::ResourceLogConfig;
+use watchpost::{Config, Subsystem};
+
+struct Args {
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    telemetry: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let mut data_dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "procman-data".into());
+    let mut telemetry = "on".to_string();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--listen" => listen = value("--listen")?,
+            "--data-dir" => data_dir = value("--data-dir")?,
+            "--telemetry" => telemetry = value("--telemetry")?,
+            "-h" | "--help" => {
+                return Err(
+                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off]".into(),
+                )
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    let listen = listen.parse().map_err(|_| {
+        format!("invalid listen address {listen:?}: expected IP:PORT such as 127.0.0.1:8080")
+    })?;
+    let telemetry = match telemetry.as_str() {
+        "on" => true,
+        "off" => false,
+        other => return Err(format!("invalid --telemetry {other:?}: expected on or off")),
+    };
+    Ok(Args {
+        listen,
+        data_dir: PathBuf::from(data_dir),
+        telemetry,
+    })
+}
+
+fn config(args: &Args) -> Result<Config, watchpost::Error> {
+    Config::builder("procman")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .subsystem(
+            Subsystem::new("API")
+                .target("procman::api")
+                .target("watchpost::http"),
+        )
+        .subsystem(Subsystem::new("INSTANCES").target("procman::instances"))
+        .subsystem(Subsystem::new("EXEC").target("procman::exec"))
+        .subsystem(
+            Subsystem::new("LOGS")
+                .target("procman::logs")
+                .target("watchpost::logs"),
+        )
+        .resource_logs(
+            ResourceLogConfig::new(args.data_dir.join("logs")).kind("instance", "instance_id"),
+        )
+        .from_env()
+        .build()
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("procman: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let telemetry = if args.telemetry {
+        let config = match config(&args) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("procman: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match watchpost::init(config) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("procman: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    let manager = instances::Manager::new(telemetry.as_ref());
+
+    // The metrics + admin listener (loopback by default, outside the API's port).
+    let metrics_server = match &telemetry {
+        Some(t) => match t.serve_metrics_with(api::admin_router(t.clone())).await {
+            Ok(s) => {
+                eprintln!("procman: metrics on http://{}/metrics", s.local_addr());
+                Some(s)
+            }
+            Err(e) => {
+                eprintln!("procman: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+
+    let app = api::router(manager.clone(), telemetry.clone());
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("procman: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "procman: listening on http://{}",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+
+    // The reaper: notices exited children, silent while idle.
+    let reaper = {
+        let m = manager.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                m.reap();
+            }
+        })
+    };
+
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    reaper.abort();
+    manager.stop_all(Duration::from_secs(2)).await;
+    if let Some(s) = metrics_server {
+        s.shutdown().await;
+    }
+    if let Some(t) = telemetry {
+        tracing::debug!(target: "procman::api", "shutting down");
+        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("procman: server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

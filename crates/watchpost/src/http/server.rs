@@ -1,0 +1,380 @@
+//! The HTTP server layer: one span, one access log line and the golden-signal metrics per
+//! request, for any axum router (a tower `Layer`).
+
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath};
+use axum::http::{HeaderValue, Request, Response, StatusCode};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt as _;
+use http_body::{Body as _, Frame};
+use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
+use opentelemetry::KeyValue;
+use tracing::Instrument as _;
+
+/// The `path` label of requests that matched no route (never the raw URL: it is unbounded).
+pub const UNMATCHED: &str = "__unmatched__";
+
+#[derive(Debug, Clone)]
+struct Shared {
+    requests: Counter<u64>,
+    duration: Histogram<f64>,
+    in_flight: UpDownCounter<i64>,
+    panics: Counter<u64>,
+    exclude: Vec<String>,
+    subsystem: String,
+}
+
+/// A tower layer that instruments an axum router (use `Router::layer`, so that the route
+/// template — `MatchedPath` — is known):
+///
+/// * a server span `"{METHOD} {route}"` continuing the caller's `traceparent`, with the HTTP
+///   semantic-convention attributes, status Error on 5xx and on panics;
+/// * `<svc>_http_requests_total{method,path,status}`,
+///   `<svc>_http_request_duration_seconds{method,path,status}` (the standard's buckets) and
+///   `<svc>_http_requests_in_flight`; `path` is the route template, [`UNMATCHED`] for 404s;
+/// * exactly one access log line per request (INFO, WARN for 5xx) with method, path, status,
+///   bytes, duration, remote address, request id — and the trace id;
+/// * `x-request-id` taken from the request (if sane) or generated, and returned;
+/// * a panicking handler becomes a 500, logged once at ERROR and counted in
+///   `<svc>_http_panics_total`;
+/// * streaming bodies (SSE) are measured until the body ends or the client goes away.
+///
+/// ```
+/// # let config = watchpost::Config::builder("demo").build().unwrap();
+/// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// let app: axum::Router = axum::Router::new()
+///     .route("/instances/{id}", axum::routing::get(|| async { "ok" }))
+///     .layer(watchpost::http::HttpLayer::new(&telemetry).exclude("/healthz"));
+/// # drop(app);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpLayer {
+    shared: Arc<Shared>,
+}
+
+impl HttpLayer {
+    /// A layer recording into `telemetry`'s metrics, logging in subsystem `API`.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let layer = watchpost::http::HttpLayer::new(&telemetry);
+    /// # drop(layer);
+    /// ```
+    pub fn new(telemetry: &crate::Telemetry) -> Self {
+        let meter = telemetry.metrics().meter();
+        let svc = telemetry.metrics().prefix().to_string();
+        let shared = Shared {
+            requests: meter
+                .u64_counter(format!("{svc}_http_requests_total"))
+                .with_description("HTTP requests served")
+                .build(),
+            duration: meter
+                .f64_histogram(format!("{svc}_http_request_duration_seconds"))
+                .with_unit("s")
+                .with_description("HTTP request latency, until the response body ended")
+                .with_boundaries(crate::metrics::buckets::DURATION_SECONDS.to_vec())
+                .build(),
+            in_flight: meter
+                .i64_up_down_counter(format!("{svc}_http_requests_in_flight"))
+                .with_description("HTTP requests being served")
+                .build(),
+            panics: meter
+                .u64_counter(format!("{svc}_http_panics_total"))
+                .with_description("HTTP handlers that panicked (answered 500)")
+                .build(),
+            exclude: Vec::new(),
+            subsystem: "API".into(),
+        };
+        // The in-flight gauge exists from the start (0), not only after the first request.
+        shared.in_flight.add(0, &[]);
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Serves `path` (an exact path, e.g. `/healthz`) without span, log or metrics.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let layer = watchpost::http::HttpLayer::new(&telemetry).exclude("/healthz");
+    /// # drop(layer);
+    /// ```
+    pub fn exclude(mut self, path: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.shared).exclude.push(path.into());
+        self
+    }
+
+    /// The subsystem of the request span (and so of the access log and of events without a
+    /// subsystem of their own inside the request). Default: `API`.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let layer = watchpost::http::HttpLayer::new(&telemetry).subsystem("FRONT");
+    /// # drop(layer);
+    /// ```
+    pub fn subsystem(mut self, name: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.shared).subsystem = name.into();
+        self
+    }
+}
+
+impl<S> tower::Layer<S> for HttpLayer {
+    type Service = HttpService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service made by [`HttpLayer`].
+#[derive(Debug, Clone)]
+pub struct HttpService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+fn request_id(req: &Request<Body>) -> String {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    match given {
+        Some(v) => v.to_string(),
+        None => {
+            let n =
+                crate::traces::random_u64() as u128 | ((crate::traces::random_u64() as u128) << 64);
+            format!("{n:032x}")
+        }
+    }
+}
+
+impl<S> tower::Service<Request<Body>> for HttpService<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this request; a fresh clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        if shared.exclude.iter().any(|p| p == req.uri().path()) {
+            return Box::pin(inner.call(req));
+        }
+        let start = Instant::now();
+        let method = req.method().as_str().to_string();
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string());
+        let path = route.clone().unwrap_or_else(|| UNMATCHED.to_string());
+        let remote = req
+            .extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
+        let rid = request_id(&req);
+        let span = tracing::info_span!(
+            target: "watchpost::http",
+            "request",
+            otel.name = %format!("{method} {path}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            subsystem = %shared.subsystem,
+            http.request.method = %method,
+            http.route = %path,
+            http.response.status_code = tracing::field::Empty,
+            url.scheme = "http",
+            client.address = %remote,
+            request_id = %rid,
+        );
+        crate::traces::set_parent(&span, &crate::traces::extract(req.headers()));
+        let labels_method = method.clone();
+        shared.in_flight.add(1, &[]);
+        let fut = inner.call(req);
+        let span2 = span.clone();
+        Box::pin(async move {
+            let result = AssertUnwindSafe(fut.instrument(span2.clone()))
+                .catch_unwind()
+                .await;
+            let mut response = match result {
+                Ok(Ok(r)) => r,
+                Ok(Err(never)) => match never {},
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "non-string panic payload".into());
+                    shared.panics.add(1, &[]);
+                    span2.in_scope(|| {
+                        tracing::error!(target: "watchpost::http", panic = %msg, "request handler panicked")
+                    });
+                    let mut r = Response::new(Body::from(
+                        "{\"error\":\"internal\",\"message\":\"internal error\"}\n",
+                    ));
+                    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    r.headers_mut().insert(
+                        axum::http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    r
+                }
+            };
+            if let Ok(v) = HeaderValue::from_str(&rid) {
+                response.headers_mut().insert("x-request-id", v);
+            }
+            let status = response.status();
+            span2.record("http.response.status_code", status.as_u16());
+            if status.is_server_error() {
+                span2.record("otel.status_code", "ERROR");
+            }
+            let done = Completion {
+                shared,
+                span,
+                start,
+                method: labels_method,
+                path,
+                status,
+                remote,
+                request_id: rid,
+                bytes: 0,
+            };
+            let (parts, body) = response.into_parts();
+            Ok(Response::from_parts(
+                parts,
+                Body::new(Tracked {
+                    inner: body,
+                    done: Some(done),
+                }),
+            ))
+        })
+    }
+}
+
+/// What is recorded when the response body ends (or the client goes away).
+struct Completion {
+    shared: Arc<Shared>,
+    span: tracing::Span,
+    start: Instant,
+    method: String,
+    path: String,
+    status: StatusCode,
+    remote: String,
+    request_id: String,
+    bytes: u64,
+}
+
+impl Completion {
+    fn finish(self, complete: bool) {
+        let elapsed = self.start.elapsed();
+        let status = self.status.as_u16();
+        let labels = [
+            KeyValue::new("method", self.method.clone()),
+            KeyValue::new("path", self.path.clone()),
+            KeyValue::new("status", status.to_string()),
+        ];
+        self.shared.requests.add(1, &labels);
+        self.shared.duration.record(elapsed.as_secs_f64(), &labels);
+        self.shared.in_flight.add(-1, &[]);
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        self.span.in_scope(|| {
+            if self.status.is_server_error() {
+                tracing::warn!(
+                    target: "watchpost::http",
+                    method = %self.method, path = %self.path, status, bytes = self.bytes,
+                    duration_ms, remote_addr = %self.remote, request_id = %self.request_id,
+                    complete, "request failed"
+                );
+            } else {
+                tracing::info!(
+                    target: "watchpost::http",
+                    method = %self.method, path = %self.path, status, bytes = self.bytes,
+                    duration_ms, remote_addr = %self.remote, request_id = %self.request_id,
+                    complete, "request handled"
+                );
+            }
+        });
+    }
+}
+
+/// A response body that finishes the request's telemetry when it ends or is dropped.
+struct Tracked {
+    inner: Body,
+    done: Option<Completion>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(d), Some(data)) = (this.done.as_mut(), frame.data_ref()) {
+                    d.bytes += data.len() as u64;
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(d) = this.done.take() {
+                    d.finish(true);
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(d) = self.done.take() {
+            // Ended before the body did: the client went away (or the body was empty and never
+            // polled to its end).
+            let complete = self.inner.is_end_stream();
+            d.finish(complete);
+        }
+    }
+}
