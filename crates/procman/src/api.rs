@@ -52,13 +52,13 @@ fn op_error(e: OpError) -> Response {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             "invalid_body",
             format!("invalid JSON body: {e}"),
-        )
+        ))
     })
 }
 
@@ -94,7 +94,7 @@ struct CreateRequest {
 async fn create(State(app): State<App>, body: Bytes) -> Response {
     let req: CreateRequest = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(command) = req.command.filter(|c| !c.trim().is_empty()) else {
         return error(
@@ -170,7 +170,7 @@ struct ExecRequest {
 async fn exec_handler(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Response {
     let req: ExecRequest = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if app.manager.get(&id).is_none() {
         return op_error(OpError::NotFound);
