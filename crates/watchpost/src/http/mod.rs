@@ -1,8 +1,11 @@
-//! HTTP instrumentation: [`HttpLayer`] for servers (axum / tower).
+//! HTTP instrumentation: [`HttpLayer`] for servers (axum / tower), [`HttpClientLayer`] for
+//! outgoing requests (any tower HTTP client).
 //!
 //! Map the layer's target `watchpost::http` to your API subsystem, or rely on the request span's
 //! `subsystem` field (default `API`, see [`HttpLayer::subsystem`]).
 
+mod client;
 mod server;
 
+pub use client::{HttpClientLayer, HttpClientService, MAX_HOSTS};
 pub use server::{HttpLayer, HttpService, UNMATCHED};

@@ -1,0 +1,168 @@
+//! The HTTP client layer: a client span per outgoing request, `traceparent` injection, and
+//! `<svc>_http_client_request_duration_seconds{method,host,status}`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::http::{Request, Response};
+use futures_util::future::BoxFuture;
+use opentelemetry::metrics::Histogram;
+use opentelemetry::KeyValue;
+use tracing::Instrument as _;
+
+/// Distinct `host` label values kept; later hosts are counted as `other`.
+pub const MAX_HOSTS: usize = 64;
+
+#[derive(Debug)]
+struct Shared {
+    duration: Histogram<f64>,
+    hosts: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    /// The bounded `host` label: the first [`MAX_HOSTS`] hosts by name, then `other`.
+    fn host_label(&self, host: &str) -> String {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        if hosts.contains(host) {
+            return host.to_string();
+        }
+        if hosts.len() < MAX_HOSTS {
+            hosts.insert(host.to_string());
+            return host.to_string();
+        }
+        "other".to_string()
+    }
+}
+
+/// A tower layer for outgoing HTTP requests (any `tower::Service<http::Request<B>>` client, e.g.
+/// hyper-util's `Client`): a client span named by the method, continuing the current span, the
+/// W3C `traceparent` of that span injected into the request, and
+/// `<svc>_http_client_request_duration_seconds{method,host,status}` (`status` is `error` when
+/// no response came back; `host` is bounded to [`MAX_HOSTS`] values, then `other`).
+///
+/// ```
+/// # let config = watchpost::Config::builder("demo").build().unwrap();
+/// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// let layer = watchpost::http::HttpClientLayer::new(&telemetry);
+/// let client = tower::ServiceBuilder::new()
+///     .layer(layer)
+///     .service(tower::service_fn(|_req: axum::http::Request<String>| async {
+///         Ok::<_, std::convert::Infallible>(axum::http::Response::new(String::new()))
+///     }));
+/// # drop(client);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpClientLayer {
+    shared: Arc<Shared>,
+}
+
+impl HttpClientLayer {
+    /// A layer recording into `telemetry`'s metrics.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let layer = watchpost::http::HttpClientLayer::new(&telemetry);
+    /// # drop(layer);
+    /// ```
+    pub fn new(telemetry: &crate::Telemetry) -> Self {
+        let svc = telemetry.metrics().prefix().to_string();
+        let duration = telemetry
+            .metrics()
+            .meter()
+            .f64_histogram(format!("{svc}_http_client_request_duration_seconds"))
+            .with_unit("s")
+            .with_description("Outgoing HTTP request latency, until the response head")
+            .with_boundaries(crate::metrics::buckets::DURATION_SECONDS.to_vec())
+            .build();
+        Self {
+            shared: Arc::new(Shared {
+                duration,
+                hosts: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for HttpClientLayer {
+    type Service = HttpClientService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpClientService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service made by [`HttpClientLayer`].
+#[derive(Debug, Clone)]
+pub struct HttpClientService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S, B, RB> tower::Service<Request<B>> for HttpClientService<S>
+where
+    S: tower::Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+    RB: Send + 'static,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<RB>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        let method = req.method().as_str().to_string();
+        let host = req.uri().host().unwrap_or("unknown").to_string();
+        let span = tracing::info_span!(
+            target: "watchpost::http::client",
+            "http_client",
+            otel.name = %method,
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %method,
+            server.address = %host,
+            http.response.status_code = tracing::field::Empty,
+        );
+        crate::traces::inject(&crate::traces::context(&span), req.headers_mut());
+        let start = Instant::now();
+        let fut = inner.call(req).instrument(span.clone());
+        Box::pin(async move {
+            let result = fut.await;
+            let status = match &result {
+                Ok(r) => {
+                    let s = r.status();
+                    span.record("http.response.status_code", s.as_u16());
+                    if s.is_server_error() {
+                        span.record("otel.status_code", "ERROR");
+                    }
+                    s.as_u16().to_string()
+                }
+                Err(_) => {
+                    span.record("otel.status_code", "ERROR");
+                    "error".to_string()
+                }
+            };
+            shared.duration.record(
+                start.elapsed().as_secs_f64(),
+                &[
+                    KeyValue::new("method", method),
+                    KeyValue::new("host", shared.host_label(&host)),
+                    KeyValue::new("status", status),
+                ],
+            );
+            result
+        })
+    }
+}
