@@ -5,9 +5,11 @@
 //! ```
 //! `LISTEN_ADDR` (default `127.0.0.1:8080`) and `DATA_DIR` (default `./procman-data`) may be
 //! given in the environment, with every Watchpost variable (`LOG_LEVEL`, `OTEL_ENABLED`, …).
-//! `--telemetry off` runs with no logs, metrics or traces at all (the overhead baseline).
+//! `--telemetry off` runs with no logs, metrics or traces at all (the overhead baseline);
+//! `--telemetry common` runs the hand-assembled stack services use today (the benchmark's peer).
 
 mod api;
+mod common;
 mod exec;
 mod instances;
 
@@ -19,10 +21,17 @@ use std::time::Duration;
 use watchpost::logs::ResourceLogConfig;
 use watchpost::{Config, Subsystem};
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Watchpost,
+    Off,
+    Common,
+}
+
 struct Args {
     listen: SocketAddr,
     data_dir: PathBuf,
-    telemetry: bool,
+    mode: Mode,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -38,7 +47,7 @@ fn parse_args() -> Result<Args, String> {
             "--telemetry" => telemetry = value("--telemetry")?,
             "-h" | "--help" => {
                 return Err(
-                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off]".into(),
+                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common]".into(),
                 )
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -47,15 +56,16 @@ fn parse_args() -> Result<Args, String> {
     let listen = listen.parse().map_err(|_| {
         format!("invalid listen address {listen:?}: expected IP:PORT such as 127.0.0.1:8080")
     })?;
-    let telemetry = match telemetry.as_str() {
-        "on" => true,
-        "off" => false,
-        other => return Err(format!("invalid --telemetry {other:?}: expected on or off")),
+    let mode = match telemetry.as_str() {
+        "on" => Mode::Watchpost,
+        "off" => Mode::Off,
+        "common" => Mode::Common,
+        other => return Err(format!("invalid --telemetry {other:?}: expected on, off or common")),
     };
     Ok(Args {
         listen,
         data_dir: PathBuf::from(data_dir),
-        telemetry,
+        mode,
     })
 }
 
@@ -90,7 +100,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = if args.telemetry {
+    let common = if args.mode == Mode::Common {
+        match common::init() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("procman: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    let telemetry = if args.mode == Mode::Watchpost {
         let config = match config(&args) {
             Ok(c) => c,
             Err(e) => {
@@ -125,7 +146,10 @@ async fn main() -> ExitCode {
         None => None,
     };
 
-    let app = api::router(manager.clone(), telemetry.clone());
+    let mut app = api::router(manager.clone(), telemetry.clone());
+    if common.is_some() {
+        app = app.layer(common::layer());
+    }
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -171,6 +195,9 @@ async fn main() -> ExitCode {
     manager.stop_all(Duration::from_secs(2)).await;
     if let Some(s) = metrics_server {
         s.shutdown().await;
+    }
+    if let Some(c) = common {
+        let _ = tokio::task::spawn_blocking(move || c.shutdown()).await;
     }
     if let Some(t) = telemetry {
         tracing::debug!(target: "procman::api", "shutting down");

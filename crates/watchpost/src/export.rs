@@ -1,8 +1,8 @@
 //! OTLP export of traces, metrics and logs, with graceful degradation.
 //!
 //! One worker thread owns a small Tokio runtime and the three OTLP gRPC exporters. The
-//! application only ever does a non-blocking `try_send` into a bounded queue per signal; when a
-//! queue is full the item is dropped and counted. Every export runs under a timeout, so a
+//! application only ever pushes into a bounded queue per signal (a short lock, no wake-up of the
+//! worker until a batch is full); when a queue is full the item is dropped and counted. Every export runs under a timeout, so a
 //! black-holed collector costs one timeout per batch, never a stalled request path. Failures are
 //! counted per signal and logged at most once a minute per signal. When the collector comes back,
 //! the next batch goes through (tonic reconnects by itself).
@@ -99,11 +99,59 @@ impl opentelemetry_sdk::logs::LogProcessor for QueueLogProcessor {
     }
 }
 
+/// A bounded queue that wakes its consumer only when a batch is ready (not per item: a wake-up
+/// per span was a context switch per request).
+#[derive(Debug)]
+pub(crate) struct BatchQueue<T> {
+    items: Mutex<std::collections::VecDeque<T>>,
+    capacity: usize,
+    batch: usize,
+    ready: tokio::sync::Notify,
+}
+
+impl<T> BatchQueue<T> {
+    fn new(capacity: usize, batch: usize) -> Self {
+        Self {
+            items: Mutex::new(std::collections::VecDeque::with_capacity(batch)),
+            capacity,
+            batch,
+            ready: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Adds an item; `false` (item dropped) if the queue is full.
+    fn push(&self, item: T) -> bool {
+        let len = {
+            let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
+            if q.len() >= self.capacity {
+                return false;
+            }
+            q.push_back(item);
+            q.len()
+        };
+        if len == self.batch {
+            self.ready.notify_one();
+        }
+        true
+    }
+
+    /// Takes up to `max` items.
+    fn take(&self, max: usize) -> Vec<T> {
+        let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        let n = q.len().min(max);
+        q.drain(..n).collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+}
+
 /// The application's side of the export pipeline: bounded queues into the worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Exporter {
-    spans: mpsc::Sender<SpanData>,
-    logs: mpsc::Sender<(SdkLogRecord, InstrumentationScope)>,
+    spans: Arc<BatchQueue<SpanData>>,
+    logs: Arc<BatchQueue<(SdkLogRecord, InstrumentationScope)>>,
     control: mpsc::UnboundedSender<Control>,
     pub(crate) counters: Arc<ExportCounters>,
     stopped: Arc<Mutex<bool>>,
@@ -112,13 +160,13 @@ pub(crate) struct Exporter {
 impl Exporter {
     /// Queues a kept span; drops (counted) if the queue is full or the pipeline stopped.
     pub(crate) fn send_span(&self, span: SpanData) {
-        if self.spans.try_send(span).is_err() {
+        if !self.spans.push(span) {
             self.counters.drop_items(Signal::Traces, 1);
         }
     }
 
     pub(crate) fn send_log(&self, record: SdkLogRecord, scope: InstrumentationScope) {
-        if self.logs.try_send((record, scope)).is_err() {
+        if !self.logs.push((record, scope)) {
             self.counters.drop_items(Signal::Logs, 1);
         }
     }
@@ -172,8 +220,9 @@ pub(crate) fn start(
     counters: Arc<ExportCounters>,
     dispatch: Arc<Mutex<Option<tracing::dispatcher::WeakDispatch>>>,
 ) -> Exporter {
-    let (span_tx, span_rx) = mpsc::channel(settings.queue_size);
-    let (log_tx, log_rx) = mpsc::channel(settings.queue_size);
+    let span_tx = Arc::new(BatchQueue::new(settings.queue_size, settings.batch_size));
+    let log_tx = Arc::new(BatchQueue::new(settings.queue_size, settings.batch_size));
+    let (span_rx, log_rx) = (span_tx.clone(), log_tx.clone());
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let exporter = Exporter {
         spans: span_tx,
@@ -314,8 +363,8 @@ impl Worker {
 
     async fn run(
         self,
-        mut span_rx: mpsc::Receiver<SpanData>,
-        mut log_rx: mpsc::Receiver<(SdkLogRecord, InstrumentationScope)>,
+        span_rx: Arc<BatchQueue<SpanData>>,
+        log_rx: Arc<BatchQueue<(SdkLogRecord, InstrumentationScope)>>,
         mut control_rx: mpsc::UnboundedReceiver<Control>,
     ) {
         let exporters = match self.build() {
@@ -333,21 +382,23 @@ impl Worker {
         metric_tick.tick().await; // the first tick is immediate; the first push is one interval in
         loop {
             tokio::select! {
-                Some(s) = span_rx.recv() => {
-                    spans.push(s);
-                    if spans.len() >= batch {
-                        self.export_spans(exporters.as_ref(), &mut spans, None).await;
-                    }
+                _ = span_rx.ready.notified() => {
+                    spans.extend(span_rx.take(batch));
+                    self.export_spans(exporters.as_ref(), &mut spans, None).await;
                 }
-                Some(l) = log_rx.recv() => {
-                    logs.push(l);
-                    if logs.len() >= batch {
-                        self.export_logs(exporters.as_ref(), &mut logs, None).await;
-                    }
+                _ = log_rx.ready.notified() => {
+                    logs.extend(log_rx.take(batch));
+                    self.export_logs(exporters.as_ref(), &mut logs, None).await;
                 }
                 _ = tick.tick() => {
-                    self.export_spans(exporters.as_ref(), &mut spans, None).await;
-                    self.export_logs(exporters.as_ref(), &mut logs, None).await;
+                    while !span_rx.is_empty() {
+                        spans.extend(span_rx.take(batch));
+                        self.export_spans(exporters.as_ref(), &mut spans, None).await;
+                    }
+                    while !log_rx.is_empty() {
+                        logs.extend(log_rx.take(batch));
+                        self.export_logs(exporters.as_ref(), &mut logs, None).await;
+                    }
                 }
                 _ = metric_tick.tick() => {
                     self.export_metrics(exporters.as_ref(), None).await;
@@ -358,8 +409,8 @@ impl Worker {
                         Some(Control::Shutdown(t, done)) => (Instant::now() + t, Some(done), true),
                         None => (Instant::now() + self.settings.timeout, None, true),
                     };
-                    while let Ok(s) = span_rx.try_recv() { spans.push(s); }
-                    while let Ok(l) = log_rx.try_recv() { logs.push(l); }
+                    spans.extend(span_rx.take(usize::MAX));
+                    logs.extend(log_rx.take(usize::MAX));
                     // One budget for everything: each export gets what is left of it.
                     while !spans.is_empty() {
                         let left = deadline.saturating_duration_since(Instant::now());

@@ -47,11 +47,14 @@ pub(crate) use bridge::{random_u64, Bridge, OtelSpan};
 /// The attribute put on local roots with a remote parent: the parent's sampled flag.
 const PARENT_SAMPLED: &str = "watchpost.parent_sampled";
 
-fn propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ])
+fn propagator() -> &'static TextMapCompositePropagator {
+    static P: std::sync::LazyLock<TextMapCompositePropagator> = std::sync::LazyLock::new(|| {
+        TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ])
+    });
+    &P
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
@@ -91,6 +94,9 @@ impl Injector for HeaderInjector<'_> {
 /// ```
 pub fn extract(headers: &HeaderMap) -> Context {
     const MAX: usize = 8 * 1024;
+    if !headers.contains_key("traceparent") && !headers.contains_key("baggage") {
+        return Context::new(); // the common case for untraced callers: nothing to parse
+    }
     let too_big = ["traceparent", "tracestate", "baggage"]
         .iter()
         .any(|h| headers.get_all(*h).iter().map(|v| v.len()).sum::<usize>() > MAX);

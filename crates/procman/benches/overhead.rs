@@ -1,0 +1,186 @@
+//! Overhead of telemetry on the reference service. Run: `cargo bench -p procman --bench overhead`.
+//!
+//! procman serves `GET /instances/{id}` at saturation over loopback (32 concurrent connections,
+//! a bounded number of requests), in three builds of the same binary, in the same run:
+//! * `off` — `--telemetry off`: no logs, metrics or traces at all (the baseline);
+//! * `watchpost` — every request traced and exported over OTLP to a local receiver (ratio 1),
+//!   metrics on, one JSON access line per request to a file;
+//! * `common` — `tower-http` `TraceLayer` + `tracing-subscriber` JSON to a file +
+//!   `tracing-opentelemetry` with the SDK batch processor exporting to the same receiver.
+//! Reports throughput and p50/p99 latency per mode, and the ratios to `off`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use tonic::{Request, Response, Status};
+
+#[derive(Clone, Default)]
+struct Sink(Arc<std::sync::atomic::AtomicU64>);
+
+#[tonic::async_trait]
+impl TraceService for Sink {
+    async fn export(&self, r: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let n: usize = r.into_inner().resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|s| s.spans.len()).sum();
+        self.0.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+#[tonic::async_trait]
+impl MetricsService for Sink {
+    async fn export(&self, _: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+#[tonic::async_trait]
+impl LogsService for Sink {
+    async fn export(&self, _: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        Ok(Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+const CONCURRENCY: usize = 32;
+const REQUESTS: usize = 20_000;
+const WARMUP: usize = 2_000;
+
+struct Result_ {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn load(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Vec<Duration>) {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, url, next) = (client.clone(), url.to_string(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                let t = Instant::now();
+                let r = client.get(&url).send().await.expect("request");
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    (start.elapsed(), all)
+}
+
+async fn run(mode: &str, receiver: SocketAddr) -> Result_ {
+    let dir = std::env::temp_dir().join(format!("procman-bench-{mode}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = std::fs::File::create(dir.join("stdout.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_procman"))
+        .args(["--listen", "127.0.0.1:0", "--telemetry", mode, "--data-dir"])
+        .arg(dir.join("data"))
+        .env("OTEL_ENABLED", "true")
+        .env("OTEL_ENDPOINT", receiver.to_string())
+        .env("OTEL_TRACES_SAMPLER_RATIO", "1")
+        .env("METRICS_LISTEN", "127.0.0.1:0")
+        .env("LOG_LEVEL", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let api: SocketAddr = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "procman exited");
+        if let Some(a) = line.trim().strip_prefix("procman: listening on http://") {
+            break a.parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build().unwrap();
+    let created = client
+        .post(format!("http://{api}/instances"))
+        .body(r#"{"name":"bench","command":"sleep","args":["600"]}"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let id = created.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let url = format!("http://{api}/instances/{id}");
+    load(&client, &url, WARMUP).await;
+    let (elapsed, mut lat) = load(&client, &url, REQUESTS).await;
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let result = Result_ {
+        rps: REQUESTS as f64 / elapsed.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    };
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    let lines = std::fs::read_to_string(dir.join("stdout.log")).map(|s| s.lines().count()).unwrap_or(0);
+    eprintln!("  {mode}: {} log lines written", lines);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` probing; this benchmark only runs under `cargo bench`
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let receiver = listener.local_addr().unwrap();
+        let sink = Sink::default();
+        let spans = sink.0.clone();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(sink.clone()))
+                .add_service(MetricsServiceServer::new(sink.clone()))
+                .add_service(LogsServiceServer::new(sink))
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                .await
+                .unwrap()
+        });
+        let mut best: std::collections::BTreeMap<&str, Result_> = Default::default();
+        for round in 0..2 {
+            for mode in ["off", "on", "common"] {
+                let r = run(mode, receiver).await;
+                eprintln!("round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms", r.rps, r.p50_ms, r.p99_ms);
+                let keep = best.get(mode).is_none_or(|b| r.rps > b.rps);
+                if keep {
+                    best.insert(mode, r);
+                }
+            }
+        }
+        let off = &best["off"];
+        println!("mode       req/s    p50 ms   p99 ms   throughput/off   p99/off");
+        for (mode, label) in [("off", "off"), ("on", "watchpost"), ("common", "common")] {
+            let r = &best[mode];
+            println!(
+                "{label:<9} {:>7.0}  {:>7.3}  {:>7.3}   {:>14.2}   {:>7.2}",
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                r.rps / off.rps,
+                r.p99_ms / off.p99_ms
+            );
+        }
+        println!("spans received by the OTLP receiver: {}", spans.load(std::sync::atomic::Ordering::Relaxed));
+    });
+}
