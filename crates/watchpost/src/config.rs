@@ -83,6 +83,16 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "60000",
         "Interval of the OTLP metrics push, in milliseconds",
     ),
+    (
+        "OTEL_LOGS_EXPORTER",
+        "otlp",
+        "`otlp` or `none`: whether logs are exported when `OTEL_ENABLED=true`",
+    ),
+    (
+        "OTEL_METRICS_EXPORTER",
+        "otlp",
+        "`otlp` or `none`: whether metrics are pushed when `OTEL_ENABLED=true` (`/metrics` is always served)",
+    ),
 ];
 
 const LEVELS_ALLOWED: &str = "one of debug, info, warn, error";
@@ -247,6 +257,8 @@ pub struct Config {
     pub(crate) export_timeout: std::time::Duration,
     pub(crate) otel_ca_file: Option<std::path::PathBuf>,
     pub(crate) metric_export_interval: std::time::Duration,
+    pub(crate) export_logs: bool,
+    pub(crate) export_metrics: bool,
 }
 
 impl Config {
@@ -423,6 +435,8 @@ pub struct ConfigBuilder {
     export_timeout: std::time::Duration,
     otel_ca_file: Option<std::path::PathBuf>,
     metric_export_interval: std::time::Duration,
+    export_logs: bool,
+    export_metrics: bool,
     env: Option<Vec<(String, String)>>,
     env_error: Option<Error>,
 }
@@ -457,6 +471,8 @@ impl ConfigBuilder {
             export_timeout: std::time::Duration::from_secs(10),
             otel_ca_file: None,
             metric_export_interval: std::time::Duration::from_secs(60),
+            export_logs: true,
+            export_metrics: true,
             env: None,
             env_error: None,
         }
@@ -928,6 +944,8 @@ impl ConfigBuilder {
                             })?
                     }
                     "OTEL_EXPORTER_OTLP_TIMEOUT" => self.export_timeout = parse_millis(&k, &v)?,
+                    "OTEL_LOGS_EXPORTER" => self.export_logs = parse_exporter(&k, &v)?,
+                    "OTEL_METRICS_EXPORTER" => self.export_metrics = parse_exporter(&k, &v)?,
                     "OTEL_METRIC_EXPORT_INTERVAL" => {
                         self.metric_export_interval = parse_millis(&k, &v)?
                     }
@@ -992,6 +1010,8 @@ impl ConfigBuilder {
             export_timeout: self.export_timeout,
             otel_ca_file: self.otel_ca_file,
             metric_export_interval: self.metric_export_interval,
+            export_logs: self.export_logs,
+            export_metrics: self.export_metrics,
         })
     }
 }
@@ -1039,6 +1059,14 @@ fn parse_bool(input: &str, value: &str) -> Result<bool, Error> {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
         _ => Err(Error::invalid(input, value, BOOL_ALLOWED)),
+    }
+}
+
+fn parse_exporter(input: &str, value: &str) -> Result<bool, Error> {
+    match value.trim() {
+        "otlp" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(Error::invalid(input, value, "otlp or none")),
     }
 }
 

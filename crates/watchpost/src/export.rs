@@ -73,6 +73,7 @@ pub(crate) struct ExportSettings {
     pub(crate) ca_file: Option<std::path::PathBuf>,
     pub(crate) timeout: Duration,
     pub(crate) metric_interval: Duration,
+    pub(crate) export_metrics: bool,
     pub(crate) queue_size: usize,
     pub(crate) batch_size: usize,
     pub(crate) batch_delay: Duration,
@@ -490,6 +491,9 @@ impl Worker {
     }
 
     async fn export_metrics(&self, ex: Option<&Exporters>, limit: Option<Duration>) {
+        if !self.settings.export_metrics {
+            return;
+        }
         let Some(ex) = ex else {
             self.counters.drop_items(Signal::Metrics, 1);
             return;

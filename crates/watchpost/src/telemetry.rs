@@ -402,6 +402,7 @@ where
                     ca_file: config.otel_ca_file.clone(),
                     timeout: config.export_timeout,
                     metric_interval: config.metric_export_interval,
+                    export_metrics: config.export_metrics,
                     queue_size: 4096,
                     batch_size: 512,
                     batch_delay: Duration::from_millis(500),
@@ -432,14 +433,16 @@ where
             ));
             provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
             tail = Some(t);
-            let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
-                .with_log_processor(crate::export::QueueLogProcessor(exporter.clone()))
-                .build();
-            use opentelemetry::logs::LoggerProvider as _;
-            let _ = logs
-                .shared
-                .otel_logger
-                .set(log_provider.logger("watchpost"));
+            if config.export_logs {
+                let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+                    .with_log_processor(crate::export::QueueLogProcessor(exporter.clone()))
+                    .build();
+                use opentelemetry::logs::LoggerProvider as _;
+                let _ = logs
+                    .shared
+                    .otel_logger
+                    .set(log_provider.logger("watchpost"));
+            }
         }
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer("watchpost");
