@@ -8,6 +8,7 @@
 //! * `common` — `tower-http` `TraceLayer` + `tracing-subscriber` JSON to a file +
 //!   `tracing-opentelemetry` with the SDK batch processor exporting to the same receiver.
 //! * `wp-no-logx` — `watchpost` with `OTEL_LOGS_EXPORTER=none` (traces only, like `common`).
+//!
 //! Reports the best of three rounds of throughput and p50/p99 latency per mode, and the ratios to
 //! `off`.
 
@@ -17,12 +18,24 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use tonic::{Request, Response, Status};
 
 #[derive(Clone, Default)]
@@ -30,21 +43,37 @@ struct Sink(Arc<std::sync::atomic::AtomicU64>);
 
 #[tonic::async_trait]
 impl TraceService for Sink {
-    async fn export(&self, r: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let n: usize = r.into_inner().resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|s| s.spans.len()).sum();
-        self.0.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    async fn export(
+        &self,
+        r: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let n: usize = r
+            .into_inner()
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.0
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(Response::new(ExportTraceServiceResponse::default()))
     }
 }
 #[tonic::async_trait]
 impl MetricsService for Sink {
-    async fn export(&self, _: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        _: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         Ok(Response::new(ExportMetricsServiceResponse::default()))
     }
 }
 #[tonic::async_trait]
 impl LogsService for Sink {
-    async fn export(&self, _: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        _: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         Ok(Response::new(ExportLogsServiceResponse::default()))
     }
 }
@@ -112,7 +141,10 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
         }
     };
     std::thread::spawn(move || for _ in stderr.lines() {});
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
     let created = client
         .post(format!("http://{api}/instances"))
         .body(r#"{"name":"bench","command":"sleep","args":["600"]}"#)
@@ -122,20 +154,33 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
         .text()
         .await
         .unwrap();
-    let id = created.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let id = created
+        .split("\"id\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     let url = format!("http://{api}/instances/{id}");
     load(&client, &url, WARMUP).await;
     let (elapsed, mut lat) = load(&client, &url, REQUESTS).await;
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let pct =
+        |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
     let result = Result_ {
         rps: REQUESTS as f64 / elapsed.as_secs_f64(),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
     };
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
-    let lines = std::fs::read_to_string(dir.join("stdout.log")).map(|s| s.lines().count()).unwrap_or(0);
+    let lines = std::fs::read_to_string(dir.join("stdout.log"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0);
     eprintln!("  {mode}: {} log lines written", lines);
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -145,7 +190,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` probing; this benchmark only runs under `cargo bench`
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = listener.local_addr().unwrap();
@@ -165,11 +214,18 @@ fn main() {
             for (mode, flag, env) in [
                 ("off", "off", &[][..]),
                 ("on", "on", &[][..]),
-                ("on-traces-only", "on", &[("OTEL_LOGS_EXPORTER", "none")][..]),
+                (
+                    "on-traces-only",
+                    "on",
+                    &[("OTEL_LOGS_EXPORTER", "none")][..],
+                ),
                 ("common", "common", &[][..]),
             ] {
                 let r = run(flag, receiver, env).await;
-                eprintln!("round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms", r.rps, r.p50_ms, r.p99_ms);
+                eprintln!(
+                    "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+                    r.rps, r.p50_ms, r.p99_ms
+                );
                 let keep = best.get(mode).is_none_or(|b| r.rps > b.rps);
                 if keep {
                     best.insert(mode, r);
@@ -194,6 +250,9 @@ fn main() {
                 r.p99_ms / off.p99_ms
             );
         }
-        println!("spans received by the OTLP receiver: {}", spans.load(std::sync::atomic::Ordering::Relaxed));
+        println!(
+            "spans received by the OTLP receiver: {}",
+            spans.load(std::sync::atomic::Ordering::Relaxed)
+        );
     });
 }

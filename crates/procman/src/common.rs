@@ -11,7 +11,11 @@ pub struct Common {
 
 pub fn init() -> Result<Common, String> {
     let endpoint = std::env::var("OTEL_ENDPOINT").unwrap_or_else(|_| "127.0.0.1:4317".into());
-    let endpoint = if endpoint.starts_with("http") { endpoint } else { format!("http://{endpoint}") };
+    let endpoint = if endpoint.starts_with("http") {
+        endpoint
+    } else {
+        format!("http://{endpoint}")
+    };
     use opentelemetry_otlp::WithExportConfig as _;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
@@ -20,7 +24,11 @@ pub fn init() -> Result<Common, String> {
         .map_err(|e| e.to_string())?;
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(opentelemetry_sdk::Resource::builder().with_service_name("procman").build())
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("procman")
+                .build(),
+        )
         .build();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::INFO)
@@ -35,7 +43,9 @@ pub fn init() -> Result<Common, String> {
     Ok(Common { provider })
 }
 
-pub fn layer() -> tower_http::trace::TraceLayer<tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>> {
+pub fn layer() -> tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+> {
     tower_http::trace::TraceLayer::new_for_http()
         .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
 }

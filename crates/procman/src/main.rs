@@ -47,7 +47,8 @@ fn parse_args() -> Result<Args, String> {
             "--telemetry" => telemetry = value("--telemetry")?,
             "-h" | "--help" => {
                 return Err(
-                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common]".into(),
+                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common]"
+                        .into(),
                 )
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -60,7 +61,11 @@ fn parse_args() -> Result<Args, String> {
         "on" => Mode::Watchpost,
         "off" => Mode::Off,
         "common" => Mode::Common,
-        other => return Err(format!("invalid --telemetry {other:?}: expected on, off or common")),
+        other => {
+            return Err(format!(
+                "invalid --telemetry {other:?}: expected on, off or common"
+            ))
+        }
     };
     Ok(Args {
         listen,

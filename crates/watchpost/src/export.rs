@@ -144,7 +144,10 @@ impl<T> BatchQueue<T> {
     }
 
     fn is_empty(&self) -> bool {
-        self.items.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 }
 
