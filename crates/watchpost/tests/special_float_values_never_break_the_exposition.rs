@@ -50,28 +50,9 @@ fn special_float_values_never_break_the_exposition() {
         assert!(text.contains("floats_duration_seconds_count 1\n"));
         assert!(text.contains("floats_duration_seconds_sum 0.5\n"));
     }
-    let Some(promtool) = support::tool("promtool") else {
+    let Some((ok, report)) = support::promtool_check(&telemetry.metrics().encode(Format::Text))
+    else {
         return;
     };
-    let text = telemetry.metrics().encode(Format::Text);
-    let mut child = std::process::Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert!(ok && report.trim().is_empty(), "{report}");
 }

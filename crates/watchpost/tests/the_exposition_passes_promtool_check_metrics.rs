@@ -3,9 +3,6 @@
 //! follow the `Accept` header.
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use opentelemetry::KeyValue;
 use watchpost::metrics::buckets;
 
@@ -109,32 +106,10 @@ async fn the_exposition_passes_promtool_check_metrics() {
     assert_eq!(status, 400);
     server.shutdown().await;
 
-    let Some(promtool) = support::tool("promtool") else {
+    let Some((ok, report)) = support::promtool_check(&text) else {
         return;
     };
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "promtool failed: {report}\n---\n{text}"
-    );
+    assert!(ok, "promtool failed: {report}\n---\n{text}");
     assert!(
         report.trim().is_empty(),
         "promtool reported problems: {report}\n---\n{text}"

@@ -119,6 +119,31 @@ impl Shared {
         route
     }
 
+    /// Encodes span fields into `data` (with the callsite's redaction and resource masks);
+    /// returns the value of a `subsystem` field, if any.
+    fn record_span_fields(
+        &self,
+        meta: &'static Metadata<'static>,
+        data: &mut SpanFields,
+        record: impl FnOnce(&mut Visitor<'_>),
+    ) -> Option<String> {
+        let mut subsystem = None;
+        let mut text = String::new();
+        let route = self.route(meta);
+        record(&mut Visitor {
+            shared: self,
+            secret_mask: route.secret_mask,
+            resource_mask: route.resource_mask,
+            value_at: 0,
+            text: &mut text,
+            sink: Sink::Span {
+                data,
+                subsystem: &mut subsystem,
+            },
+        });
+        subsystem
+    }
+
     /// The resource kind whose id field is `name`.
     #[inline]
     pub(crate) fn resource_kind_of(&self, name: &str) -> Option<u16> {
@@ -618,20 +643,9 @@ where
             fields: Vec::with_capacity(attrs.metadata().fields().len()),
             resources: Vec::new(),
         };
-        let mut subsystem = None;
-        let mut text = String::new();
-        let route = self.shared.route(attrs.metadata());
-        attrs.record(&mut Visitor {
-            shared: &self.shared,
-            secret_mask: route.secret_mask,
-            resource_mask: route.resource_mask,
-            value_at: 0,
-            text: &mut text,
-            sink: Sink::Span {
-                data: &mut data,
-                subsystem: &mut subsystem,
-            },
-        });
+        let subsystem = self
+            .shared
+            .record_span_fields(attrs.metadata(), &mut data, |v| attrs.record(v));
         data.subsystem = match subsystem {
             Some(name) => Some(
                 self.shared
@@ -649,20 +663,9 @@ where
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut new = SpanFields::default();
-        let mut subsystem = None;
-        let mut text = String::new();
-        let route = self.shared.route(span.metadata());
-        values.record(&mut Visitor {
-            shared: &self.shared,
-            secret_mask: route.secret_mask,
-            resource_mask: route.resource_mask,
-            value_at: 0,
-            text: &mut text,
-            sink: Sink::Span {
-                data: &mut new,
-                subsystem: &mut subsystem,
-            },
-        });
+        let subsystem = self
+            .shared
+            .record_span_fields(span.metadata(), &mut new, |v| values.record(v));
         let mut ext = span.extensions_mut();
         let Some(data) = ext.get_mut::<SpanFields>() else {
             return;

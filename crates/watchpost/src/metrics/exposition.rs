@@ -395,7 +395,33 @@ fn value_str(v: &Value) -> Cow<'_, str> {
 }
 
 /// Renders `k="v",k2="v2"` (no braces) into `out`, sanitizing keys.
-fn write_labels<'a>(out: &mut String, attrs: impl Iterator<Item = &'a KeyValue>) {
+fn write_labels<'a, I>(out: &mut String, attrs: impl Fn() -> I)
+where
+    I: Iterator<Item = &'a KeyValue>,
+{
+    // Labels in key order, whatever order the SDK hands them in (it keeps both the order given
+    // at the first measurement and the sorted one): the exposition is deterministic.
+    let mut keys = attrs().map(|kv| kv.key.as_str());
+    let mut sorted = true;
+    if let Some(mut prev) = keys.next() {
+        for k in keys {
+            if k < prev {
+                sorted = false;
+                break;
+            }
+            prev = k;
+        }
+    }
+    if sorted {
+        write_label_list(out, attrs());
+    } else {
+        let mut v: Vec<&KeyValue> = attrs().collect();
+        v.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+        write_label_list(out, v.into_iter());
+    }
+}
+
+fn write_label_list<'a>(out: &mut String, attrs: impl Iterator<Item = &'a KeyValue>) {
     for (i, kv) in attrs.enumerate() {
         if i > 0 {
             out.push(',');
@@ -498,7 +524,7 @@ pub fn encode(out: &mut impl Write, rm: &ResourceMetrics, format: Format) -> fmt
         .collect();
     attrs.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
     if !attrs.is_empty() {
-        write_labels(&mut labels, attrs.iter());
+        write_labels(&mut labels, || attrs.iter());
         match format {
             Format::Text => {
                 out.write_str("# HELP target_info Target metadata\n# TYPE target_info gauge\n")?
@@ -564,7 +590,7 @@ fn write_points<T: Num>(
         MetricData::Gauge(g) => {
             for p in g.data_points() {
                 labels.clear();
-                write_labels(labels, p.attributes());
+                write_labels(labels, || p.attributes());
                 write_sample(out, family, "", labels, None)?;
                 p.value().write(out)?;
                 out.write_char('\n')?;
@@ -574,7 +600,7 @@ fn write_points<T: Num>(
             let suffix = if kind == Kind::Counter { "_total" } else { "" };
             for p in s.data_points() {
                 labels.clear();
-                write_labels(labels, p.attributes());
+                write_labels(labels, || p.attributes());
                 write_sample(out, family, suffix, labels, None)?;
                 p.value().write(out)?;
                 out.write_char('\n')?;
@@ -595,7 +621,7 @@ fn write_histogram<T: Num>(
     let mut le = String::with_capacity(24);
     for p in h.data_points() {
         labels.clear();
-        write_labels(labels, p.attributes());
+        write_labels(labels, || p.attributes());
         let mut cumulative = 0u64;
         for (bound, count) in p.bounds().zip(p.bucket_counts()) {
             cumulative += count;
