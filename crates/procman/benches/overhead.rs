@@ -86,6 +86,20 @@ struct Result_ {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU time the server process (all its threads) spent per request: immune to how the
+    /// load generator and the server share the cores.
+    cpu_us: f64,
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
 }
 
 async fn load(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Vec<Duration>) {
@@ -164,7 +178,9 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
         .to_string();
     let url = format!("http://{api}/instances/{id}");
     load(&client, &url, WARMUP).await;
+    let cpu_before = cpu_seconds(child.id());
     let (elapsed, mut lat) = load(&client, &url, REQUESTS).await;
+    let cpu = cpu_seconds(child.id()) - cpu_before;
     lat.sort();
     let pct =
         |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
@@ -172,6 +188,7 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
         rps: REQUESTS as f64 / elapsed.as_secs_f64(),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
+        cpu_us: cpu * 1e6 / REQUESTS as f64,
     };
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -221,10 +238,16 @@ fn main() {
                 ),
                 ("common", "common", &[][..]),
             ] {
+                // OVERHEAD_MODES=on,common runs a subset (e.g. for profiling one mode).
+                if let Ok(only) = std::env::var("OVERHEAD_MODES") {
+                    if !only.split(',').any(|m| m == mode) {
+                        continue;
+                    }
+                }
                 let r = run(flag, receiver, env).await;
                 eprintln!(
-                    "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
-                    r.rps, r.p50_ms, r.p99_ms
+                    "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {:.1} us CPU/request",
+                    r.rps, r.p50_ms, r.p99_ms, r.cpu_us
                 );
                 let keep = best.get(mode).is_none_or(|b| r.rps > b.rps);
                 if keep {
@@ -232,8 +255,11 @@ fn main() {
                 }
             }
         }
+        if best.len() < 4 {
+            return; // a subset was run: no comparison table
+        }
         let off = &best["off"];
-        println!("mode       req/s    p50 ms   p99 ms   throughput/off   p99/off");
+        println!("mode       req/s    p50 ms   p99 ms   throughput/off   p99/off   server CPU us/req");
         for (mode, label) in [
             ("off", "off"),
             ("on", "watchpost"),
@@ -242,12 +268,13 @@ fn main() {
         ] {
             let r = &best[mode];
             println!(
-                "{label:<9} {:>7.0}  {:>7.3}  {:>7.3}   {:>14.2}   {:>7.2}",
+                "{label:<9} {:>7.0}  {:>7.3}  {:>7.3}   {:>14.2}   {:>7.2}   {:>8.1}",
                 r.rps,
                 r.p50_ms,
                 r.p99_ms,
                 r.rps / off.rps,
-                r.p99_ms / off.p99_ms
+                r.p99_ms / off.p99_ms,
+                r.cpu_us
             );
         }
         println!(

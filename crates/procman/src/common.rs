@@ -46,7 +46,10 @@ pub fn init() -> Result<Common, String> {
 pub fn layer() -> tower_http::trace::TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
 > {
+    // Spans at INFO: tower-http's default (DEBUG) would be filtered out by the INFO level and
+    // the "common" stack would then trace nothing.
     tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
         .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
 }
 
