@@ -15,13 +15,76 @@ use tracing::Instrument as _;
 /// Distinct `host` label values kept; later hosts are counted as `other`.
 pub const MAX_HOSTS: usize = 64;
 
+/// The client metric and span, shared by the tower layer and the reqwest middleware.
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct Shared {
     duration: Histogram<f64>,
     hosts: Mutex<HashSet<String>>,
 }
 
 impl Shared {
+    pub(crate) fn new(telemetry: &crate::Telemetry) -> Self {
+        let svc = telemetry.metrics().prefix().to_string();
+        let duration = telemetry
+            .metrics()
+            .meter()
+            .f64_histogram(format!("{svc}_http_client_request_duration_seconds"))
+            .with_unit("s")
+            .with_description("Outgoing HTTP request latency, until the response head")
+            .with_boundaries(crate::metrics::buckets::DURATION_SECONDS.to_vec())
+            .build();
+        Self {
+            duration,
+            hosts: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The client span of one request (inside the current span).
+    pub(crate) fn span(method: &str, host: &str) -> tracing::Span {
+        tracing::info_span!(
+            target: "watchpost::http::client",
+            "http_client",
+            otel.name = %method,
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %method,
+            server.address = %host,
+            http.response.status_code = tracing::field::Empty,
+        )
+    }
+
+    /// Records the outcome of one request: `status` is `None` when no response came back.
+    pub(crate) fn finish(
+        &self,
+        span: &tracing::Span,
+        method: String,
+        host: &str,
+        status: Option<u16>,
+        start: Instant,
+    ) {
+        let status = match status {
+            Some(s) => {
+                span.record("http.response.status_code", s);
+                if s >= 500 {
+                    span.record("otel.status_code", "ERROR");
+                }
+                s.to_string()
+            }
+            None => {
+                span.record("otel.status_code", "ERROR");
+                "error".to_string()
+            }
+        };
+        self.duration.record(
+            start.elapsed().as_secs_f64(),
+            &[
+                KeyValue::new("method", method),
+                KeyValue::new("host", self.host_label(host)),
+                KeyValue::new("status", status),
+            ],
+        );
+    }
+
     /// The bounded `host` label: the first [`MAX_HOSTS`] hosts by name, then `other`.
     fn host_label(&self, host: &str) -> String {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
@@ -68,20 +131,8 @@ impl HttpClientLayer {
     /// # drop(layer);
     /// ```
     pub fn new(telemetry: &crate::Telemetry) -> Self {
-        let svc = telemetry.metrics().prefix().to_string();
-        let duration = telemetry
-            .metrics()
-            .meter()
-            .f64_histogram(format!("{svc}_http_client_request_duration_seconds"))
-            .with_unit("s")
-            .with_description("Outgoing HTTP request latency, until the response head")
-            .with_boundaries(crate::metrics::buckets::DURATION_SECONDS.to_vec())
-            .build();
         Self {
-            shared: Arc::new(Shared {
-                duration,
-                hosts: Mutex::new(HashSet::new()),
-            }),
+            shared: Arc::new(Shared::new(telemetry)),
         }
     }
 }
@@ -125,43 +176,14 @@ where
         let shared = self.shared.clone();
         let method = req.method().as_str().to_string();
         let host = req.uri().host().unwrap_or("unknown").to_string();
-        let span = tracing::info_span!(
-            target: "watchpost::http::client",
-            "http_client",
-            otel.name = %method,
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = %method,
-            server.address = %host,
-            http.response.status_code = tracing::field::Empty,
-        );
+        let span = Shared::span(&method, &host);
         crate::traces::inject(&crate::traces::context(&span), req.headers_mut());
         let start = Instant::now();
         let fut = inner.call(req).instrument(span.clone());
         Box::pin(async move {
             let result = fut.await;
-            let status = match &result {
-                Ok(r) => {
-                    let s = r.status();
-                    span.record("http.response.status_code", s.as_u16());
-                    if s.is_server_error() {
-                        span.record("otel.status_code", "ERROR");
-                    }
-                    s.as_u16().to_string()
-                }
-                Err(_) => {
-                    span.record("otel.status_code", "ERROR");
-                    "error".to_string()
-                }
-            };
-            shared.duration.record(
-                start.elapsed().as_secs_f64(),
-                &[
-                    KeyValue::new("method", method),
-                    KeyValue::new("host", shared.host_label(&host)),
-                    KeyValue::new("status", status),
-                ],
-            );
+            let status = result.as_ref().ok().map(|r| r.status().as_u16());
+            shared.finish(&span, method, &host, status, start);
             result
         })
     }

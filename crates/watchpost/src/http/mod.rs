@@ -5,7 +5,11 @@
 //! `subsystem` field (default `API`, see [`HttpLayer::subsystem`]).
 
 mod client;
+#[cfg(feature = "reqwest")]
+mod reqwest;
 mod server;
 
 pub use client::{HttpClientLayer, HttpClientService, MAX_HOSTS};
+#[cfg(feature = "reqwest")]
+pub use reqwest::ReqwestMiddleware;
 pub use server::{HttpLayer, HttpService, UNMATCHED};
