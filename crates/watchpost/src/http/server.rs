@@ -281,6 +281,43 @@ where
     }
 }
 
+/// A method label without allocating for the standard methods.
+fn label_value(method: &str) -> opentelemetry::Value {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|m| **m == method) {
+        Some(m) => opentelemetry::Value::from(*m),
+        None => opentelemetry::Value::from(method.to_string()),
+    }
+}
+
+/// A status label without allocating for the common codes.
+fn status_label(status: u16) -> opentelemetry::Value {
+    const KNOWN: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (202, "202"),
+        (204, "204"),
+        (301, "301"),
+        (302, "302"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (409, "409"),
+        (422, "422"),
+        (500, "500"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    match KNOWN.iter().find(|(c, _)| *c == status) {
+        Some((_, s)) => opentelemetry::Value::from(*s),
+        None => opentelemetry::Value::from(status.to_string()),
+    }
+}
+
 /// What is recorded when the response body ends (or the client goes away).
 struct Completion {
     shared: Arc<Shared>,
@@ -299,9 +336,9 @@ impl Completion {
         let elapsed = self.start.elapsed();
         let status = self.status.as_u16();
         let labels = [
-            KeyValue::new("method", self.method.clone()),
+            KeyValue::new("method", label_value(&self.method)),
             KeyValue::new("path", self.path.clone()),
-            KeyValue::new("status", status.to_string()),
+            KeyValue::new("status", status_label(status)),
         ];
         self.shared.requests.add(1, &labels);
         self.shared.duration.record(elapsed.as_secs_f64(), &labels);
