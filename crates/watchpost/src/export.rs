@@ -84,22 +84,6 @@ enum Control {
     Shutdown(Duration, oneshot::Sender<()>),
 }
 
-/// Forwards log records emitted through the OTel log bridge into the export queue.
-#[derive(Debug)]
-pub(crate) struct QueueLogProcessor(pub(crate) Exporter);
-
-impl opentelemetry_sdk::logs::LogProcessor for QueueLogProcessor {
-    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        self.0.send_log(record.clone(), scope.clone());
-    }
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-}
-
 /// A bounded queue that wakes its consumer only when a batch is ready (not per item: a wake-up
 /// per span was a context switch per request).
 #[derive(Debug)]

@@ -434,14 +434,17 @@ where
             provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
             tail = Some(t);
             if config.export_logs {
-                let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
-                    .with_log_processor(crate::export::QueueLogProcessor(exporter.clone()))
-                    .build();
+                // The provider only makes records (no processors): the layer moves each record
+                // into the export queue itself.
+                let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
                 use opentelemetry::logs::LoggerProvider as _;
-                let _ = logs
-                    .shared
-                    .otel_logger
-                    .set(log_provider.logger("watchpost"));
+                let _ = logs.shared.otel_logger.set(crate::logs::LogBridge {
+                    logger: log_provider.logger("watchpost"),
+                    exporter: exporter.clone(),
+                    scope: opentelemetry::InstrumentationScope::builder("watchpost")
+                        .with_version(env!("CARGO_PKG_VERSION"))
+                        .build(),
+                });
             }
         }
         let tracer_provider = provider.build();

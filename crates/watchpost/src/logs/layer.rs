@@ -35,8 +35,8 @@ pub(crate) struct Shared {
     pub(crate) filter: Filter,
     pub(crate) counters: Counters,
     pub(crate) resources: Option<super::resource::ResourceLogs>,
-    /// The OTel log bridge, set when OTLP export is on.
-    pub(crate) otel_logger: std::sync::OnceLock<opentelemetry_sdk::logs::SdkLogger>,
+    /// The OTel log bridge, set when OTLP log export is on.
+    pub(crate) otel_logger: std::sync::OnceLock<LogBridge>,
     /// The id field of each resource kind, by kind index.
     id_fields: Vec<String>,
     redactor: Redactor,
@@ -462,11 +462,20 @@ impl Visitor<'_> {
     }
 }
 
+/// Where bridged log records go: the logger only makes records; each record is moved straight
+/// into the export queue (no processor chain, no clone of the record).
+#[derive(Debug)]
+pub(crate) struct LogBridge {
+    pub(crate) logger: opentelemetry_sdk::logs::SdkLogger,
+    pub(crate) exporter: crate::export::Exporter,
+    pub(crate) scope: opentelemetry::InstrumentationScope,
+}
+
 /// Emits the event through the OpenTelemetry log bridge with exactly the fields of the JSON line
 /// (already redacted, masked and truncated).
 fn bridge_log(
     shared: &Shared,
-    logger: &opentelemetry_sdk::logs::SdkLogger,
+    bridge: &LogBridge,
     meta: &Metadata<'_>,
     msg: &str,
     subsystem: u16,
@@ -474,7 +483,7 @@ fn bridge_log(
     fields: &[u8],
 ) {
     use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
-    let mut rec = logger.create_log_record();
+    let mut rec = bridge.logger.create_log_record();
     let now = SystemTime::now();
     rec.set_timestamp(now);
     rec.set_observed_timestamp(now);
@@ -510,7 +519,7 @@ fn bridge_log(
             Some(opentelemetry::trace::TraceFlags::SAMPLED),
         );
     }
-    logger.emit(rec);
+    bridge.exporter.send_log(rec, bridge.scope.clone());
 }
 
 /// Masks, truncates and escapes `s` as a JSON string into `out`.
@@ -842,8 +851,8 @@ impl<W> JsonLayer<W> {
         }
         line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
-        if let Some(logger) = shared.otel_logger.get() {
-            bridge_log(shared, logger, meta, msg, subsystem, span_ids, fields);
+        if let Some(bridge) = shared.otel_logger.get() {
+            bridge_log(shared, bridge, meta, msg, subsystem, span_ids, fields);
         }
     }
 }

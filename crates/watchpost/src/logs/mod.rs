@@ -41,5 +41,5 @@ pub use redact::{CARD_MASK, EMAIL_MASK, REDACTED};
 pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
 pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
 
-pub(crate) use layer::Shared;
+pub(crate) use layer::{LogBridge, Shared};
 pub(crate) use redact::Redactor as NameRedactor;
