@@ -1,5 +1,6 @@
 //! The HTTP API (subsystem `API`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -75,7 +76,7 @@ pub fn router(manager: Manager, telemetry: Option<watchpost::Telemetry>) -> Rout
         .route("/instances/{id}/exec", post(exec_handler))
         .route("/instances/{id}/logs", get(logs))
         .route("/healthz", get(|| async { "ok\n" }))
-        .with_state(app);
+        .with_state(Arc::new(app));
     if let Some(t) = &telemetry {
         router = router.layer(watchpost::http::HttpLayer::new(t).exclude("/healthz"));
     }
@@ -91,7 +92,7 @@ struct CreateRequest {
     args: Vec<String>,
 }
 
-async fn create(State(app): State<App>, body: Bytes) -> Response {
+async fn create(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let req: CreateRequest = match parse(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -123,35 +124,35 @@ async fn create(State(app): State<App>, body: Bytes) -> Response {
     }
 }
 
-async fn list(State(app): State<App>) -> Response {
+async fn list(State(app): State<Arc<App>>) -> Response {
     json(
         StatusCode::OK,
         &serde_json::to_value(app.manager.list()).unwrap_or_default(),
     )
 }
 
-async fn get_one(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn get_one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     match app.manager.get(&id) {
         Some(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
         None => op_error(OpError::NotFound),
     }
 }
 
-async fn delete(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     match app.manager.delete(&id, Duration::from_secs(2)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => op_error(e),
     }
 }
 
-async fn standby(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn standby(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     match app.manager.standby(&id) {
         Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
         Err(e) => op_error(e),
     }
 }
 
-async fn restore(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn restore(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     match app.manager.restore(&id) {
         Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
         Err(e) => op_error(e),
@@ -167,7 +168,11 @@ struct ExecRequest {
     timeout_ms: Option<u64>,
 }
 
-async fn exec_handler(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn exec_handler(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let req: ExecRequest = match parse(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -214,7 +219,7 @@ async fn exec_handler(State(app): State<App>, Path(id): Path<String>, body: Byte
 }
 
 async fn logs(
-    State(app): State<App>,
+    State(app): State<Arc<App>>,
     Path(id): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {

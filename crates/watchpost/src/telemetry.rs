@@ -48,6 +48,13 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Telemetry {
+    // One Arc: the handle is cloned per request when it sits in an axum `State`, and ten
+    // reference counts bouncing between cores showed up in profiles.
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     logs: LogHandle,
     metrics: Metrics,
     tracer_provider: opentelemetry_sdk::trace::SdkTracerProvider,
@@ -80,7 +87,7 @@ impl Telemetry {
     /// assert_eq!(telemetry.logs().level("APP"), Some(tracing::Level::INFO));
     /// ```
     pub fn logs(&self) -> &LogHandle {
-        &self.logs
+        &self.inner.logs
     }
 
     /// The metric pipeline: a real OpenTelemetry `Meter`, collection and exposition.
@@ -92,7 +99,7 @@ impl Telemetry {
     /// requests.add(1, &[]);
     /// ```
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.inner.metrics
     }
 
     /// The per-resource log files, if configured with
@@ -104,7 +111,7 @@ impl Telemetry {
     /// assert!(telemetry.resource_logs().is_none());
     /// ```
     pub fn resource_logs(&self) -> Option<&crate::logs::ResourceLogs> {
-        self.logs.shared.resources.as_ref()
+        self.inner.logs.shared.resources.as_ref()
     }
 
     /// A real OpenTelemetry tracer on this pipeline (spans made with it are sampled and exported
@@ -118,7 +125,7 @@ impl Telemetry {
     /// span.end();
     /// ```
     pub fn tracer(&self) -> &opentelemetry_sdk::trace::Tracer {
-        &self.tracer
+        &self.inner.tracer
     }
 
     /// The tracer provider (e.g. for tracers with other instrumentation scopes).
@@ -131,7 +138,7 @@ impl Telemetry {
     /// # drop(tracer);
     /// ```
     pub fn tracer_provider(&self) -> &opentelemetry_sdk::trace::SdkTracerProvider {
-        &self.tracer_provider
+        &self.inner.tracer_provider
     }
 
     /// Shorthand for [`LogHandle::set_level`].
@@ -146,7 +153,7 @@ impl Telemetry {
     /// assert!(telemetry.set_level("NOPE", tracing::Level::WARN).is_err());
     /// ```
     pub fn set_level(&self, subsystem: &str, level: Level) -> Result<(), Error> {
-        self.logs.set_level(subsystem, level)
+        self.inner.logs.set_level(subsystem, level)
     }
 
     /// Shorthand for [`LogHandle::level`].
@@ -157,7 +164,7 @@ impl Telemetry {
     /// assert_eq!(telemetry.level("APP"), Some(tracing::Level::INFO));
     /// ```
     pub fn level(&self, subsystem: &str) -> Option<Level> {
-        self.logs.level(subsystem)
+        self.inner.logs.level(subsystem)
     }
 
     /// Shorthand for [`LogHandle::levels`].
@@ -168,7 +175,7 @@ impl Telemetry {
     /// assert_eq!(telemetry.levels(), vec![("APP".to_string(), tracing::Level::INFO)]);
     /// ```
     pub fn levels(&self) -> Vec<(String, Level)> {
-        self.logs.levels()
+        self.inner.logs.levels()
     }
 
     /// Counters of the pipeline's own failures (e.g. log lines that could not be written).
@@ -179,7 +186,7 @@ impl Telemetry {
     /// assert_eq!(telemetry.self_stats().log_write_errors, 0);
     /// ```
     pub fn self_stats(&self) -> SelfStats {
-        self.logs.self_stats()
+        self.inner.logs.self_stats()
     }
 
     /// Starts the metrics listener on `METRICS_LISTEN` (default `127.0.0.1:9464`, loopback only)
@@ -211,12 +218,12 @@ impl Telemetry {
     /// # Ok(()) }
     /// ```
     pub async fn serve_metrics_with(&self, extra: axum::Router) -> Result<MetricsServer, Error> {
-        let app = crate::metrics::router(self.metrics.clone()).merge(extra);
-        MetricsServer::start(self.metrics_listen, app)
+        let app = crate::metrics::router(self.inner.metrics.clone()).merge(extra);
+        MetricsServer::start(self.inner.metrics_listen, app)
             .await
             .map_err(|e| {
                 Error::new(ErrorKind::Listen {
-                    address: self.metrics_listen.to_string(),
+                    address: self.inner.metrics_listen.to_string(),
                     reason: e.to_string(),
                 })
             })
@@ -230,7 +237,7 @@ impl Telemetry {
     /// telemetry.force_flush(std::time::Duration::from_secs(1));
     /// ```
     pub fn force_flush(&self, timeout: Duration) {
-        if let Some(exporter) = &self.exporter {
+        if let Some(exporter) = &self.inner.exporter {
             exporter.flush(timeout);
         }
         if let Some(r) = self.resource_logs() {
@@ -266,12 +273,12 @@ impl Telemetry {
         let deadline = std::time::Instant::now() + timeout;
         let left = || deadline.saturating_duration_since(std::time::Instant::now());
         // Traces first: the tail sampler decides what is still buffered and queues it.
-        let _ = self.tracer_provider.shutdown_with_timeout(left());
+        let _ = self.inner.tracer_provider.shutdown_with_timeout(left());
         let mut complete = true;
-        if let Some(exporter) = &self.exporter {
+        if let Some(exporter) = &self.inner.exporter {
             complete = exporter.shutdown(left());
         }
-        self.metrics.shutdown(left());
+        self.inner.metrics.shutdown(left());
         if let Some(r) = self.resource_logs() {
             r.flush();
         }
@@ -288,11 +295,11 @@ impl Telemetry {
     }
 
     fn report_config_warnings(&self) {
-        if !self.unknown_level_vars.is_empty() {
+        if !self.inner.unknown_level_vars.is_empty() {
             tracing::warn!(
                 target: "watchpost",
-                variables = %self.unknown_level_vars.join(", "),
-                known_subsystems = %self.logs.shared.filter.names.join(", "),
+                variables = %self.inner.unknown_level_vars.join(", "),
+                known_subsystems = %self.inner.logs.shared.filter.names.join(", "),
                 "LOG_LEVEL_ variables name no declared subsystem and are ignored"
             );
         }
@@ -353,8 +360,8 @@ where
         let (telemetry, dispatch) = self.build();
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| Error::new(ErrorKind::AlreadyInitialized))?;
-        opentelemetry::global::set_meter_provider(telemetry.metrics.provider().clone());
-        opentelemetry::global::set_tracer_provider(telemetry.tracer_provider.clone());
+        opentelemetry::global::set_meter_provider(telemetry.inner.metrics.provider().clone());
+        opentelemetry::global::set_tracer_provider(telemetry.inner.tracer_provider.clone());
         opentelemetry::global::set_text_map_propagator(
             opentelemetry::propagation::TextMapCompositePropagator::new(vec![
                 Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
@@ -451,13 +458,15 @@ where
         let tracer = tracer_provider.tracer("watchpost");
         let otel_layer = crate::traces::Bridge::new(tail);
         let telemetry = Telemetry {
-            logs,
-            metrics,
-            tracer_provider,
-            tracer,
-            exporter,
-            metrics_listen: config.metrics_listen,
-            unknown_level_vars: config.unknown_level_vars.clone().into(),
+            inner: Arc::new(Inner {
+                logs,
+                metrics,
+                tracer_provider,
+                tracer,
+                exporter,
+                metrics_listen: config.metrics_listen,
+                unknown_level_vars: config.unknown_level_vars.clone().into(),
+            }),
         };
         let subscriber = tracing_subscriber::registry().with(otel_layer).with(layer);
         let dispatch = tracing::Dispatch::new(subscriber);
