@@ -229,6 +229,7 @@ pub(crate) fn start(
     let _ = std::thread::Builder::new()
         .name("watchpost-export".into())
         .spawn(move || {
+            lower_priority();
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -245,6 +246,18 @@ pub(crate) fn start(
             rt.block_on(worker.run(span_rx, log_rx, control_rx));
         });
     exporter
+}
+
+/// Exporting is background work: at saturation the service's own threads come first (the
+/// export queue then fills and drops are counted) rather than requests waiting behind protobuf
+/// encoding. Best effort; ignored where not supported.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id; failure is harmless.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
 }
 
 struct Worker {
