@@ -5,8 +5,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use watchpost::logs::ResourceLogConfig;
-
 #[test]
 fn a_full_disk_is_counted_and_reported_not_fatal() {
     if !std::path::Path::new("/dev/full").exists() {
@@ -15,15 +13,11 @@ fn a_full_disk_is_counted_and_reported_not_fatal() {
     }
     let dir = support::TempDir::new("diskfull");
     let capture = support::Capture::default();
-    let mut rl = ResourceLogConfig::new(&dir.0).kind("instance", "instance_id");
-    rl.flush_interval = Duration::from_millis(20);
-    let config = watchpost::Config::builder("svc")
-        .resource_logs(rl)
-        .build()
-        .unwrap();
-    let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
-        .writer(capture.clone())
-        .into_dispatch();
+    let (telemetry, dispatch) = support::resource_pipeline(
+        &dir.0,
+        |rl| rl.flush_interval = Duration::from_millis(20),
+        capture.clone(),
+    );
     let logs = telemetry.resource_logs().unwrap();
     logs.register("instance", "full-1").unwrap();
     std::os::unix::fs::symlink("/dev/full", dir.0.join("instance/full-1/svc.log")).unwrap();

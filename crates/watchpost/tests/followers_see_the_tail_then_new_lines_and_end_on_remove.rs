@@ -5,20 +5,12 @@ mod support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use watchpost::logs::ResourceLogConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followers_see_the_tail_then_new_lines_and_end_on_remove() {
     let dir = support::TempDir::new("follow");
-    let mut rl = ResourceLogConfig::new(&dir.0).kind("instance", "instance_id");
-    rl.max_file_bytes = 4096;
-    let config = watchpost::Config::builder("svc")
-        .resource_logs(rl)
-        .build()
-        .unwrap();
-    let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
-        .writer(std::io::sink)
-        .into_dispatch();
+    let (telemetry, dispatch) =
+        support::resource_pipeline(&dir.0, |rl| rl.max_file_bytes = 4096, std::io::sink);
     let logs = telemetry.resource_logs().unwrap().clone();
     logs.register("instance", "f1").unwrap();
     let emit = |from: u32, to: u32| {

@@ -2,20 +2,11 @@
 //! are closed and reopened on demand) and no line is lost.
 mod support;
 
-use watchpost::logs::ResourceLogConfig;
-
 #[test]
 fn open_descriptors_stay_bounded() {
     let dir = support::TempDir::new("lru");
-    let mut rl = ResourceLogConfig::new(&dir.0).kind("instance", "instance_id");
-    rl.max_open_files = 8;
-    let config = watchpost::Config::builder("svc")
-        .resource_logs(rl)
-        .build()
-        .unwrap();
-    let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
-        .writer(std::io::sink)
-        .into_dispatch();
+    let (telemetry, dispatch) =
+        support::resource_pipeline(&dir.0, |rl| rl.max_open_files = 8, std::io::sink);
     let logs = telemetry.resource_logs().unwrap();
     let ids: Vec<String> = (0..300).map(|i| format!("inst-{i}")).collect();
     for id in &ids {

@@ -6,7 +6,6 @@ mod support;
 use std::collections::HashSet;
 
 use futures_util::StreamExt;
-use watchpost::logs::ResourceLogConfig;
 
 const WRITERS: u64 = 8;
 const LINES: u64 = 20_000;
@@ -14,16 +13,14 @@ const LINES: u64 = 20_000;
 #[test]
 fn resource_lines_survive_concurrent_rotation() {
     let dir = support::TempDir::new("rotation");
-    let mut rl = ResourceLogConfig::new(&dir.0).kind("instance", "instance_id");
-    rl.max_file_bytes = 512 * 1024;
-    rl.max_files = 1000; // keep every rotated file so the test can count lines in all of them
-    let config = watchpost::Config::builder("svc")
-        .resource_logs(rl)
-        .build()
-        .unwrap();
-    let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
-        .writer(std::io::sink)
-        .into_dispatch();
+    let (telemetry, dispatch) = support::resource_pipeline(
+        &dir.0,
+        |rl| {
+            rl.max_file_bytes = 512 * 1024;
+            rl.max_files = 1000; // keep every rotated file so the test can count lines in all
+        },
+        std::io::sink,
+    );
     let logs = telemetry.resource_logs().unwrap().clone();
     logs.register("instance", "r1").unwrap();
 

@@ -5,20 +5,16 @@ mod support;
 
 use std::time::Duration;
 
-use watchpost::logs::{sse_handler, ResourceLogConfig, SseState};
+use watchpost::logs::{sse_handler, SseState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_logs_stream_over_sse() {
     let dir = support::TempDir::new("sse");
-    let mut rl = ResourceLogConfig::new(&dir.0).kind("instance", "instance_id");
-    rl.flush_interval = Duration::from_millis(20);
-    let config = watchpost::Config::builder("svc")
-        .resource_logs(rl)
-        .build()
-        .unwrap();
-    let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
-        .writer(std::io::sink)
-        .into_dispatch();
+    let (telemetry, dispatch) = support::resource_pipeline(
+        &dir.0,
+        |rl| rl.flush_interval = Duration::from_millis(20),
+        std::io::sink,
+    );
     let logs = telemetry.resource_logs().unwrap().clone();
     logs.register("instance", "s1").unwrap();
     let emit = |msg: &str| {

@@ -515,27 +515,31 @@ fn register_pipeline_counters(
     export: Arc<crate::export::ExportCounters>,
     tail: Arc<crate::traces::TailCounters>,
 ) {
-    use crate::export::Signal;
+    use crate::export::{ExportCounters, Signal};
     let svc = exposition::sanitize(&config.service_name, false);
-    let e = export.clone();
-    meter
-        .u64_observable_counter(format!("{svc}_telemetry_dropped_total"))
-        .with_description("Telemetry items dropped: full export queue or failed export")
-        .with_callback(move |o| {
-            for s in Signal::ALL {
-                o.observe(e.dropped(s), &[KeyValue::new("signal", s.as_str())]);
-            }
-        })
-        .build();
-    meter
-        .u64_observable_counter(format!("{svc}_telemetry_export_errors_total"))
-        .with_description("Failed OTLP exports (errors and timeouts)")
-        .with_callback(move |o| {
-            for s in Signal::ALL {
-                o.observe(export.errors(s), &[KeyValue::new("signal", s.as_str())]);
-            }
-        })
-        .build();
+    let per_signal =
+        |name: &str, description: &'static str, read: fn(&ExportCounters, Signal) -> u64| {
+            let counters = export.clone();
+            meter
+                .u64_observable_counter(format!("{svc}_{name}"))
+                .with_description(description)
+                .with_callback(move |o| {
+                    for s in Signal::ALL {
+                        o.observe(read(&counters, s), &[KeyValue::new("signal", s.as_str())]);
+                    }
+                })
+                .build();
+        };
+    per_signal(
+        "telemetry_dropped_total",
+        "Telemetry items dropped: full export queue or failed export",
+        ExportCounters::dropped,
+    );
+    per_signal(
+        "telemetry_export_errors_total",
+        "Failed OTLP exports (errors and timeouts)",
+        ExportCounters::errors,
+    );
     meter
         .u64_observable_counter(format!("{svc}_trace_buffer_overflow_total"))
         .with_description(

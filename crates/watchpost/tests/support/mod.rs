@@ -163,3 +163,24 @@ pub fn promtool_check(text: &str) -> Option<(bool, String)> {
     );
     Some((out.status.success(), report))
 }
+
+/// A pipeline of service `svc` with per-resource logs of kind `instance` (`instance_id`) under
+/// `dir`, after `tweak` adjusts the resource-log settings; log lines go to `writer`.
+pub fn resource_pipeline<W>(
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut watchpost::logs::ResourceLogConfig),
+    writer: W,
+) -> (watchpost::Telemetry, tracing::Dispatch)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let mut rl = watchpost::logs::ResourceLogConfig::new(dir).kind("instance", "instance_id");
+    tweak(&mut rl);
+    let config = watchpost::Config::builder("svc")
+        .resource_logs(rl)
+        .build()
+        .unwrap();
+    watchpost::Telemetry::builder(config)
+        .writer(writer)
+        .into_dispatch()
+}
