@@ -49,7 +49,6 @@ impl Signal {
 pub(crate) struct ExportCounters {
     dropped: [AtomicU64; 3],
     errors: [AtomicU64; 3],
-    exported: [AtomicU64; 3],
     last_report: [AtomicU64; 3],
 }
 
@@ -514,9 +513,7 @@ impl Worker {
 
     fn record(&self, signal: Signal, n: u64, result: Result<(), String>) {
         match result {
-            Ok(()) => {
-                self.counters.exported[signal.index()].fetch_add(n, Ordering::Relaxed);
-            }
+            Ok(()) => {}
             Err(e) => {
                 self.counters.errors[signal.index()].fetch_add(1, Ordering::Relaxed);
                 self.counters.drop_items(signal, n);
