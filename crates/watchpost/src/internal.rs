@@ -1,10 +1,14 @@
-//! Telemetry about our own telemetry: one struct per internal event, each with an `emit()` that
-//! bumps one counter and reports on stderr, rate-limited.
+//! Telemetry about our own telemetry: one struct per internal event with an `emit()`.
 //!
-//! Internal errors never go back into `tracing`: a log pipeline that logs its own write failures
-//! through itself can recurse or hide the failure. They go to stderr (itself allowed to fail
-//! silently) and into counters that [`crate::Telemetry::self_stats`] exposes (and that the metrics
-//! pipeline exports).
+//! Failures inside the log layer itself (a log line that cannot be written) never go back into
+//! `tracing` — that could recurse or hide the failure — but to stderr, rate-limited, and into a
+//! counter ([`crate::Telemetry::self_stats`], `<svc>_log_write_errors_total`). Conditions an
+//! operator must see and that cannot recurse (a metric over its series budget, per-resource log
+//! files failing) are reported as one WARN on the main log from outside the layer.
+//!
+//! Not every counter lives here yet: the export pipeline counts drops and errors per signal in
+//! `export::ExportCounters`, and resource-log drops are in `ResourceLogStats`; all of them are on
+//! `/metrics`.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
