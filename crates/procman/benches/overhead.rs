@@ -141,6 +141,13 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
         .env("METRICS_LISTEN", "127.0.0.1:0")
         .env("LOG_LEVEL", "info")
         .envs(extra_env.iter().copied())
+        // OVERHEAD_ENV="K=V K2=V2" adds variables to every run (for experiments and profiling).
+        .envs(
+            std::env::var("OVERHEAD_ENV")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('=')),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::piped())
@@ -179,8 +186,11 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
     let url = format!("http://{api}/instances/{id}");
     load(&client, &url, WARMUP).await;
     let cpu_before = cpu_seconds(child.id());
+    let me_before = cpu_seconds(std::process::id());
     let (elapsed, mut lat) = load(&client, &url, REQUESTS).await;
     let cpu = cpu_seconds(child.id()) - cpu_before;
+    let me = cpu_seconds(std::process::id()) - me_before;
+    eprintln!("  client+receiver CPU {:.1} us/req, total busy {:.2} cores", me * 1e6 / REQUESTS as f64, (me + cpu) / elapsed.as_secs_f64());
     lat.sort();
     let pct =
         |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
@@ -212,12 +222,20 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let receiver = listener.local_addr().unwrap();
-        let sink = Sink::default();
-        let spans = sink.0.clone();
-        tokio::spawn(async move {
+    // The receiver runs on its own thread and runtime: decoding a batch must not stall the load
+    // generator's tasks (that would show up as server latency).
+    let sink = Sink::default();
+    let spans = sink.0.clone();
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let receiver = std_listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
             tonic::transport::Server::builder()
                 .add_service(TraceServiceServer::new(sink.clone()))
                 .add_service(MetricsServiceServer::new(sink.clone()))
@@ -225,25 +243,26 @@ fn main() {
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
                 .await
                 .unwrap()
-        });
+        })
+    });
+    rt.block_on(async {
         let mut best: std::collections::BTreeMap<&str, Result_> = Default::default();
         for round in 0..3 {
-            for (mode, flag, env) in [
-                ("off", "off", &[][..]),
-                ("on", "on", &[][..]),
-                (
-                    "on-traces-only",
-                    "on",
-                    &[("OTEL_LOGS_EXPORTER", "none")][..],
-                ),
-                ("common", "common", &[][..]),
-            ] {
-                // OVERHEAD_MODES=on,common runs a subset (e.g. for profiling one mode).
-                if let Ok(only) = std::env::var("OVERHEAD_MODES") {
-                    if !only.split(',').any(|m| m == mode) {
-                        continue;
-                    }
-                }
+            const MODES: [(&str, &str, &[(&str, &str)]); 4] = [
+                ("off", "off", &[]),
+                ("on", "on", &[]),
+                ("on-traces-only", "on", &[("OTEL_LOGS_EXPORTER", "none")]),
+                ("common", "common", &[]),
+            ];
+            // OVERHEAD_MODES=on,off runs a subset in that order (e.g. for profiling one mode).
+            let selected: Vec<_> = match std::env::var("OVERHEAD_MODES") {
+                Ok(only) => only
+                    .split(',')
+                    .filter_map(|m| MODES.iter().find(|(name, _, _)| *name == m))
+                    .collect(),
+                Err(_) => MODES.iter().collect(),
+            };
+            for &(mode, flag, env) in selected {
                 let r = run(flag, receiver, env).await;
                 eprintln!(
                     "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {:.1} us CPU/request",

@@ -2,7 +2,9 @@
 //! outgoing requests (any tower HTTP client).
 //!
 //! Map the layer's target `watchpost::http` to your API subsystem, or rely on the request span's
-//! `subsystem` field (default `API`, see [`HttpLayer::subsystem`]).
+//! `subsystem` field (default `API`, see [`HttpLayer::subsystem`]). The access line itself has
+//! the target `watchpost::http::access`, so it can be silenced on its own
+//! (`RUST_LOG`-style target levels are not needed: a subsystem mapped to that target works).
 
 mod client;
 #[cfg(feature = "reqwest")]
@@ -12,4 +14,5 @@ mod server;
 pub use client::{HttpClientLayer, HttpClientService, MAX_HOSTS};
 #[cfg(feature = "reqwest")]
 pub use reqwest::ReqwestMiddleware;
+pub(crate) use server::ACCESS_LOG_TARGET;
 pub use server::{HttpLayer, HttpService, UNMATCHED};

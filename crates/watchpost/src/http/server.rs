@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::{HeaderValue, Request, Response, StatusCode};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 use http_body::{Body as _, Frame};
@@ -20,6 +20,11 @@ use tracing::Instrument as _;
 
 /// The `path` label of requests that matched no route (never the raw URL: it is unbounded).
 pub const UNMATCHED: &str = "__unmatched__";
+
+/// The target of the access log line. Its subsystem is that of `watchpost::http` (longest
+/// prefix) or of the request span; the trace bridge leaves it out of the span's events, since
+/// the server span already carries every field of it as an attribute.
+pub(crate) const ACCESS_LOG_TARGET: &str = "watchpost::http::access";
 
 #[derive(Debug, Clone)]
 struct Shared {
@@ -145,25 +150,33 @@ pub struct HttpService<S> {
     shared: Arc<Shared>,
 }
 
-fn request_id(req: &Request<Body>) -> String {
-    let given = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        });
+/// The request's own `x-request-id` if it is sane (shared with the request, no copy), else a
+/// fresh random one.
+fn request_id(req: &Request<Body>) -> HeaderValue {
+    let given = req.headers().get("x-request-id").filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
     match given {
-        Some(v) => v.to_string(),
+        Some(v) => v.clone(),
         None => {
             let n =
                 crate::traces::random_u64() as u128 | ((crate::traces::random_u64() as u128) << 64);
-            format!("{n:032x}")
+            let mut hex = Vec::with_capacity(32);
+            crate::logs::encode::hex_into(&mut hex, &n.to_be_bytes());
+            // 32 lowercase hex digits: always a valid header value.
+            HeaderValue::from_maybe_shared(axum::body::Bytes::from(hex))
+                .unwrap_or(HeaderValue::from_static("invalid"))
         }
     }
+}
+
+/// The request id as text (it was checked to be ASCII, or generated as hex).
+fn rid_str(v: &HeaderValue) -> &str {
+    v.to_str().unwrap_or_default()
 }
 
 impl<S> tower::Service<Request<Body>> for HttpService<S>
@@ -191,34 +204,35 @@ where
             return Box::pin(inner.call(req));
         }
         let start = Instant::now();
-        let method = req.method().as_str().to_string();
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|m| m.as_str().to_string());
-        let path = route.clone().unwrap_or_else(|| UNMATCHED.to_string());
+        let method = req.method().clone();
+        // One allocation for the route: shared by the span, the labels and the access line.
+        let path: Arc<str> = match req.extensions().get::<MatchedPath>() {
+            Some(m) => Arc::from(m.as_str()),
+            None => Arc::from(UNMATCHED),
+        };
         let remote = req
             .extensions()
             .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.to_string())
-            .unwrap_or_default();
+            .map(|c| c.0);
         let rid = request_id(&req);
         let span = tracing::info_span!(
             target: "watchpost::http",
             "request",
-            otel.name = %format!("{method} {path}"),
+            otel.name = %format_args!("{method} {path}"),
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
             subsystem = %shared.subsystem,
-            http.request.method = %method,
-            http.route = %path,
+            http.request.method = method.as_str(),
+            http.route = &*path,
             http.response.status_code = tracing::field::Empty,
             url.scheme = "http",
-            client.address = %remote,
-            request_id = %rid,
+            client.address = tracing::field::Empty,
+            request_id = rid_str(&rid),
         );
+        if let Some(remote) = &remote {
+            span.record("client.address", tracing::field::display(remote));
+        }
         crate::traces::set_parent(&span, &crate::traces::extract(req.headers()));
-        let labels_method = method.clone();
         shared.in_flight.add(1, &[]);
         let fut = inner.call(req);
         let span2 = span.clone();
@@ -250,9 +264,7 @@ where
                     r
                 }
             };
-            if let Ok(v) = HeaderValue::from_str(&rid) {
-                response.headers_mut().insert("x-request-id", v);
-            }
+            response.headers_mut().insert("x-request-id", rid.clone());
             let status = response.status();
             span2.record("http.response.status_code", status.as_u16());
             if status.is_server_error() {
@@ -262,7 +274,7 @@ where
                 shared,
                 span,
                 start,
-                method: labels_method,
+                method,
                 path,
                 status,
                 remote,
@@ -282,13 +294,18 @@ where
 }
 
 /// A method label without allocating for the standard methods.
-fn label_value(method: &str) -> opentelemetry::Value {
-    const KNOWN: [&str; 9] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    match KNOWN.iter().find(|m| **m == method) {
-        Some(m) => opentelemetry::Value::from(*m),
-        None => opentelemetry::Value::from(method.to_string()),
+fn label_value(method: &Method) -> opentelemetry::Value {
+    match *method {
+        Method::GET => "GET".into(),
+        Method::POST => "POST".into(),
+        Method::PUT => "PUT".into(),
+        Method::DELETE => "DELETE".into(),
+        Method::PATCH => "PATCH".into(),
+        Method::HEAD => "HEAD".into(),
+        Method::OPTIONS => "OPTIONS".into(),
+        Method::CONNECT => "CONNECT".into(),
+        Method::TRACE => "TRACE".into(),
+        _ => opentelemetry::Value::from(method.as_str().to_string()),
     }
 }
 
@@ -323,11 +340,11 @@ struct Completion {
     shared: Arc<Shared>,
     span: tracing::Span,
     start: Instant,
-    method: String,
-    path: String,
+    method: Method,
+    path: Arc<str>,
     status: StatusCode,
-    remote: String,
-    request_id: String,
+    remote: Option<std::net::SocketAddr>,
+    request_id: HeaderValue,
     bytes: u64,
 }
 
@@ -337,26 +354,34 @@ impl Completion {
         let status = self.status.as_u16();
         let labels = [
             KeyValue::new("method", label_value(&self.method)),
-            KeyValue::new("path", self.path.clone()),
+            KeyValue::new("path", opentelemetry::StringValue::from(self.path.clone())),
             KeyValue::new("status", status_label(status)),
         ];
         self.shared.requests.add(1, &labels);
         self.shared.duration.record(elapsed.as_secs_f64(), &labels);
         self.shared.in_flight.add(-1, &[]);
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let (method, path, request_id) = (
+            self.method.as_str(),
+            &*self.path,
+            rid_str(&self.request_id),
+        );
+        let remote = self.remote.map(tracing::field::display);
+        // The access line: every field of it is also an attribute of the server span, so the
+        // trace bridge does not copy it into the span as an event (see ACCESS_LOG_TARGET).
         self.span.in_scope(|| {
             if self.status.is_server_error() {
                 tracing::warn!(
-                    target: "watchpost::http",
-                    method = %self.method, path = %self.path, status, bytes = self.bytes,
-                    duration_ms, remote_addr = %self.remote, request_id = %self.request_id,
+                    target: ACCESS_LOG_TARGET,
+                    method, path, status, bytes = self.bytes,
+                    duration_ms, remote_addr = remote, request_id,
                     complete, "request failed"
                 );
             } else {
                 tracing::info!(
-                    target: "watchpost::http",
-                    method = %self.method, path = %self.path, status, bytes = self.bytes,
-                    duration_ms, remote_addr = %self.remote, request_id = %self.request_id,
+                    target: ACCESS_LOG_TARGET,
+                    method, path, status, bytes = self.bytes,
+                    duration_ms, remote_addr = remote, request_id,
                     complete, "request handled"
                 );
             }

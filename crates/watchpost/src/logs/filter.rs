@@ -45,6 +45,9 @@ pub(crate) struct Route {
     pub(crate) secret_mask: u64,
     /// Bit `i` set: field `i` is a resource id field (per-resource log fan-out).
     pub(crate) resource_mask: u64,
+    /// Bit `i` set: field `i` has a dotted name (`http.route`, `otel.name`): as a span field it
+    /// belongs to the trace, not to log lines, so the log layer does not even encode it.
+    pub(crate) dotted_mask: u64,
 }
 
 /// Routing tables (immutable after start) and the live levels (atomics, changed at runtime).
@@ -112,6 +115,7 @@ impl Filter {
                 .map(|(_, v)| *v),
             secret_mask: 0,
             resource_mask: 0,
+            dotted_mask: 0,
         }
     }
 

@@ -79,6 +79,7 @@ impl Shared {
                 target_verbosity: None,
                 secret_mask: 0,
                 resource_mask: 0,
+                dotted_mask: 0,
             },
         );
         thread_local! {
@@ -115,6 +116,9 @@ impl Shared {
             if self.resource_kind_of(field.name()).is_some() {
                 route.resource_mask |= 1 << field.index();
             }
+            if field.name().contains('.') {
+                route.dotted_mask |= 1 << field.index();
+            }
         }
         route
     }
@@ -134,6 +138,7 @@ impl Shared {
             shared: self,
             secret_mask: route.secret_mask,
             resource_mask: route.resource_mask,
+            dotted_mask: route.dotted_mask,
             value_at: 0,
             text: &mut text,
             sink: Sink::Span {
@@ -364,6 +369,7 @@ struct Visitor<'a> {
     shared: &'a Shared,
     secret_mask: u64,
     resource_mask: u64,
+    dotted_mask: u64,
     /// Where the current field's value starts in its buffer.
     value_at: usize,
     text: &'a mut String,
@@ -371,6 +377,21 @@ struct Visitor<'a> {
 }
 
 impl Visitor<'_> {
+    /// A dotted span field (`http.route`, `otel.name`): trace data, never written to log lines,
+    /// so not encoded at all.
+    #[inline]
+    fn skipped(&self, field: &Field) -> bool {
+        if !matches!(self.sink, Sink::Span { .. }) {
+            return false;
+        }
+        let i = field.index();
+        if i < 64 {
+            self.dotted_mask & (1 << i) != 0
+        } else {
+            field.name().contains('.')
+        }
+    }
+
     /// Starts a field: returns the buffer to write the value into, or `None` if the field is
     /// not written (message handled separately).
     fn begin(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
@@ -425,6 +446,9 @@ impl Visitor<'_> {
 
     /// Writes a string value: masked, truncated, escaped.
     fn string_value(&mut self, field: &Field, s: &str) {
+        if self.skipped(field) {
+            return;
+        }
         let name = field.name();
         if let Sink::Event { msg, .. } = &mut self.sink {
             if name == "message" {
@@ -451,6 +475,9 @@ impl Visitor<'_> {
     }
 
     fn raw_value(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
+        if self.skipped(field) {
+            return;
+        }
         let secret = self.shared.is_secret(self.secret_mask, field);
         let Some(out) = self.begin(field) else { return };
         if secret {
@@ -570,6 +597,9 @@ impl Visit for Visitor<'_> {
         self.string_value(field, value);
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.skipped(field) {
+            return;
+        }
         let mut text = std::mem::take(self.text);
         text.clear();
         let _ = write!(text, "{value}");
@@ -582,6 +612,9 @@ impl Visit for Visitor<'_> {
         *self.text = text;
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.skipped(field) {
+            return;
+        }
         let mut text = std::mem::take(self.text);
         text.clear();
         let _ = write!(text, "{value:?}");
@@ -679,6 +712,9 @@ where
         let Some(data) = ext.get_mut::<SpanFields>() else {
             return;
         };
+        if new.fields.is_empty() && subsystem.is_none() {
+            return; // only trace fields (e.g. `http.response.status_code`) were recorded
+        }
         if let Some(name) = subsystem {
             data.subsystem = Some(
                 self.shared
@@ -765,6 +801,7 @@ impl<W> JsonLayer<W> {
             shared,
             secret_mask: route.secret_mask,
             resource_mask: route.resource_mask,
+            dotted_mask: route.dotted_mask,
             value_at: 0,
             text,
             sink: Sink::Event {

@@ -29,7 +29,7 @@
 //! * **Failures** of the writer are counted ([`crate::SelfStats::log_write_errors`]) and reported
 //!   on stderr at most once a minute; they never panic.
 
-mod encode;
+pub(crate) mod encode;
 mod filter;
 mod layer;
 mod redact;

@@ -291,6 +291,9 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let Some(tail) = &self.tail else { return };
+        if event.metadata().target() == crate::http::ACCESS_LOG_TARGET {
+            return; // the server span already has every field of the access line
+        }
         let Some(span) = ctx.event_span(event) else {
             return;
         };

@@ -359,6 +359,15 @@ impl TailSampler {
         }
     }
 
+    fn emit_one(&self, span: SpanData, keep: bool) {
+        if keep {
+            self.counters.kept.fetch_add(1, Ordering::Relaxed);
+            self.sink.send(span);
+        } else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn emit(&self, spans: Vec<SpanData>, keep: bool) {
         let n = spans.len() as u64;
         if keep {
@@ -431,13 +440,16 @@ impl TailSampler {
                 .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
         }
 
+        // The common cases (a root without buffered children, a late span) emit one span and
+        // allocate nothing here.
+        let mut single: Option<(SpanData, bool)> = None;
         let mut to_emit: Vec<(Vec<SpanData>, bool)> = Vec::new();
         {
             let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(&keep) = buf.decided.get(&trace_id) {
                 // A late span of a decided trace follows the decision (and an error upgrades it
                 // for itself: better a partial error trace than none).
-                to_emit.push((vec![span], keep || error));
+                single = Some((span, keep || error));
             } else if is_local_root {
                 let pending = if buf.traces.is_empty() {
                     Pending::default()
@@ -454,10 +466,14 @@ impl TailSampler {
                     || slow
                     || parent_sampled == Some(true)
                     || self.ratio_keeps(trace_id);
-                let mut spans = pending.spans;
-                spans.push(span);
                 Self::remember(&mut buf, trace_id, keep);
-                to_emit.push((spans, keep));
+                if pending.spans.is_empty() {
+                    single = Some((span, keep));
+                } else {
+                    let mut spans = pending.spans;
+                    spans.push(span);
+                    to_emit.push((spans, keep));
+                }
             } else {
                 let is_new = !buf.traces.contains_key(&trace_id);
                 let p = buf.traces.entry(trace_id).or_default();
@@ -483,6 +499,9 @@ impl TailSampler {
                     }
                 }
             }
+        }
+        if let Some((span, keep)) = single {
+            self.emit_one(span, keep);
         }
         for (spans, keep) in to_emit {
             self.emit(spans, keep);
