@@ -1,16 +1,24 @@
 //! Overhead of telemetry on the reference service. Run: `cargo bench -p procman --bench overhead`.
 //!
 //! procman serves `GET /instances/{id}` at saturation over loopback (32 concurrent connections,
-//! a bounded number of requests), in three builds of the same binary, in the same run:
+//! a bounded number of requests), in these configurations of the same binary, in the same run:
 //! * `off` — `--telemetry off`: no logs, metrics or traces at all (the baseline);
-//! * `watchpost` — every request traced and exported over OTLP to a local receiver (ratio 1),
-//!   metrics on, one JSON access line per request to a file;
+//! * `watchpost` — every request traced (ratio 1) and exported over OTLP to a local receiver,
+//!   metrics on, one JSON access line per request to a file, log records exported too; the
+//!   export thread at its default low priority;
+//! * `wp-traces` — the same with `OTEL_LOGS_EXPORTER=none` (traces only, like `common`);
+//! * `wp-tr-all` — `wp-traces` with `EXPORT_PRIORITY=normal`: the export thread competes with
+//!   the service, so (nearly) every span reaches the receiver — the configuration;
 //! * `common` — `tower-http` `TraceLayer` + `tracing-subscriber` JSON to a file +
 //!   `tracing-opentelemetry` with the SDK batch processor exporting to the same receiver.
-//! * `wp-no-logx` — `watchpost` with `OTEL_LOGS_EXPORTER=none` (traces only, like `common`).
 //!
-//! Reports the best of three rounds of throughput and p50/p99 latency per mode, and the ratios to
-//! `off`.
+//! Reports the best of three rounds (by throughput) per mode: throughput, p50/p99 latency, the
+//! ratios to `off`, CPU per request of the server and of the bench process (load generator +
+//! receiver, sharing the two cores), and how many spans the receiver got: a mode that drops
+//! spans at saturation does less work, and the table shows it.
+//!
+//! `OVERHEAD_MODES=off,on-traces-all` runs a subset in that order; `OVERHEAD_ENV="K=V K2=V2"`
+//! adds variables to every run.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -89,6 +97,11 @@ struct Result_ {
     /// CPU time the server process (all its threads) spent per request: immune to how the
     /// load generator and the server share the cores.
     cpu_us: f64,
+    /// The same for the bench process (load generator and OTLP receiver): it shares the cores,
+    /// so its cost per request moves the throughput of every mode.
+    client_cpu_us: f64,
+    /// Spans the receiver got from this run (every request is a trace).
+    spans: u64,
 }
 
 /// utime + stime of a process, in seconds.
@@ -127,7 +140,13 @@ async fn load(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Vec<D
     (start.elapsed(), all)
 }
 
-async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Result_ {
+async fn run(
+    mode: &str,
+    receiver: SocketAddr,
+    received: &std::sync::atomic::AtomicU64,
+    extra_env: &[(&str, &str)],
+) -> Result_ {
+    let received_before = received.load(std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("procman-bench-{mode}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -190,15 +209,16 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
     let (elapsed, mut lat) = load(&client, &url, REQUESTS).await;
     let cpu = cpu_seconds(child.id()) - cpu_before;
     let me = cpu_seconds(std::process::id()) - me_before;
-    eprintln!("  client+receiver CPU {:.1} us/req, total busy {:.2} cores", me * 1e6 / REQUESTS as f64, (me + cpu) / elapsed.as_secs_f64());
     lat.sort();
     let pct =
         |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
-    let result = Result_ {
+    let mut result = Result_ {
         rps: REQUESTS as f64 / elapsed.as_secs_f64(),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         cpu_us: cpu * 1e6 / REQUESTS as f64,
+        client_cpu_us: me * 1e6 / REQUESTS as f64,
+        spans: 0,
     };
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -208,8 +228,14 @@ async fn run(mode: &str, receiver: SocketAddr, extra_env: &[(&str, &str)]) -> Re
     let lines = std::fs::read_to_string(dir.join("stdout.log"))
         .map(|s| s.lines().count())
         .unwrap_or(0);
-    eprintln!("  {mode}: {} log lines written", lines);
+    // Every request is a trace: the receiver must have all of them (drops would flatter a mode).
+    let spans = received.load(std::sync::atomic::Ordering::Relaxed) - received_before;
+    eprintln!(
+        "  {mode}: {lines} log lines written, {spans} spans received for {} requests",
+        WARMUP + REQUESTS + 1
+    );
     let _ = std::fs::remove_dir_all(&dir);
+    result.spans = spans;
     result
 }
 
@@ -248,10 +274,18 @@ fn main() {
     rt.block_on(async {
         let mut best: std::collections::BTreeMap<&str, Result_> = Default::default();
         for round in 0..3 {
-            const MODES: [(&str, &str, &[(&str, &str)]); 4] = [
+            const MODES: [(&str, &str, &[(&str, &str)]); 5] = [
                 ("off", "off", &[]),
                 ("on", "on", &[]),
                 ("on-traces-only", "on", &[("OTEL_LOGS_EXPORTER", "none")]),
+                (
+                    "on-traces-all",
+                    "on",
+                    &[
+                        ("OTEL_LOGS_EXPORTER", "none"),
+                        ("EXPORT_PRIORITY", "normal"),
+                    ],
+                ),
                 ("common", "common", &[]),
             ];
             // OVERHEAD_MODES=on,off runs a subset in that order (e.g. for profiling one mode).
@@ -263,10 +297,10 @@ fn main() {
                 Err(_) => MODES.iter().collect(),
             };
             for &(mode, flag, env) in selected {
-                let r = run(flag, receiver, env).await;
+                let r = run(flag, receiver, &spans, env).await;
                 eprintln!(
-                    "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {:.1} us CPU/request",
-                    r.rps, r.p50_ms, r.p99_ms, r.cpu_us
+                    "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, server {:.1} us CPU/request, client {:.1}",
+                    r.rps, r.p50_ms, r.p99_ms, r.cpu_us, r.client_cpu_us
                 );
                 let keep = best.get(mode).is_none_or(|b| r.rps > b.rps);
                 if keep {
@@ -274,31 +308,32 @@ fn main() {
                 }
             }
         }
-        if best.len() < 4 {
+        if best.len() < 5 {
             return; // a subset was run: no comparison table
         }
         let off = &best["off"];
-        println!("mode       req/s    p50 ms   p99 ms   throughput/off   p99/off   server CPU us/req");
+        println!(
+            "mode        req/s   p50 ms   p99 ms  throughput/off  p99/off  server CPU us/req  client CPU us/req  spans exported"
+        );
         for (mode, label) in [
             ("off", "off"),
             ("on", "watchpost"),
-            ("on-traces-only", "wp-no-logx"),
+            ("on-traces-only", "wp-traces"),
+            ("on-traces-all", "wp-tr-all"),
             ("common", "common"),
         ] {
             let r = &best[mode];
             println!(
-                "{label:<9} {:>7.0}  {:>7.3}  {:>7.3}   {:>14.2}   {:>7.2}   {:>8.1}",
+                "{label:<10} {:>7.0}  {:>7.3}  {:>7.3}  {:>14.2}  {:>7.2}  {:>17.1}  {:>17.1}  {:>14}",
                 r.rps,
                 r.p50_ms,
                 r.p99_ms,
                 r.rps / off.rps,
                 r.p99_ms / off.p99_ms,
-                r.cpu_us
+                r.cpu_us,
+                r.client_cpu_us,
+                r.spans
             );
         }
-        println!(
-            "spans received by the OTLP receiver: {}",
-            spans.load(std::sync::atomic::Ordering::Relaxed)
-        );
     });
 }

@@ -84,6 +84,41 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "Interval of the OTLP metrics push, in milliseconds",
     ),
     (
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "4096",
+        "Spans waiting for export at most; more are dropped and counted",
+    ),
+    (
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "64",
+        "Spans per OTLP request (small batches keep export bursts short): 1 to the queue size",
+    ),
+    (
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "500",
+        "Milliseconds before a partial batch of spans is sent",
+    ),
+    (
+        "OTEL_BLRP_MAX_QUEUE_SIZE",
+        "4096",
+        "Log records waiting for export at most; more are dropped and counted",
+    ),
+    (
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        "64",
+        "Log records per OTLP request: 1 to the queue size",
+    ),
+    (
+        "OTEL_BLRP_SCHEDULE_DELAY",
+        "500",
+        "Milliseconds before a partial batch of log records is sent",
+    ),
+    (
+        "EXPORT_PRIORITY",
+        "low",
+        "`low`: the export thread yields to the service (at saturation spans are dropped and counted); `normal`: it competes equally (the service slows instead)",
+    ),
+    (
         "OTEL_LOGS_EXPORTER",
         "otlp",
         "`otlp` or `none`: whether logs are exported when `OTEL_ENABLED=true`",
@@ -259,6 +294,56 @@ pub struct Config {
     pub(crate) metric_export_interval: std::time::Duration,
     pub(crate) export_logs: bool,
     pub(crate) export_metrics: bool,
+    pub(crate) export_low_priority: bool,
+    pub(crate) span_batching: Batching,
+    pub(crate) log_batching: Batching,
+}
+
+/// How one signal's export queue is bounded and drained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Batching {
+    pub(crate) queue_size: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) delay: std::time::Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self {
+            queue_size: 4096,
+            batch_size: 64,
+            delay: std::time::Duration::from_millis(500),
+        }
+    }
+}
+
+impl Batching {
+    const MAX_QUEUE: usize = 1_000_000;
+
+    fn check(self, what: &str, queue_var: &str, batch_var: &str) -> Result<Self, Error> {
+        if !(1..=Self::MAX_QUEUE).contains(&self.queue_size) {
+            return Err(Error::invalid(
+                format!("{what} queue size ({queue_var})"),
+                self.queue_size.to_string(),
+                "1 to 1000000",
+            ));
+        }
+        if !(1..=self.queue_size).contains(&self.batch_size) {
+            return Err(Error::invalid(
+                format!("{what} batch size ({batch_var})"),
+                self.batch_size.to_string(),
+                format!("1 to the queue size, {}", self.queue_size),
+            ));
+        }
+        if self.delay.is_zero() {
+            return Err(Error::invalid(
+                format!("{what} schedule delay"),
+                "0",
+                "at least 1 ms",
+            ));
+        }
+        Ok(self)
+    }
 }
 
 impl Config {
@@ -437,6 +522,9 @@ pub struct ConfigBuilder {
     metric_export_interval: std::time::Duration,
     export_logs: bool,
     export_metrics: bool,
+    export_low_priority: bool,
+    span_batching: Batching,
+    log_batching: Batching,
     env: Option<Vec<(String, String)>>,
     env_error: Option<Error>,
 }
@@ -473,6 +561,9 @@ impl ConfigBuilder {
             metric_export_interval: std::time::Duration::from_secs(60),
             export_logs: true,
             export_metrics: true,
+            export_low_priority: true,
+            span_batching: Batching::default(),
+            log_batching: Batching::default(),
             env: None,
             env_error: None,
         }
@@ -747,6 +838,74 @@ impl ConfigBuilder {
         self
     }
 
+    /// Whether the export thread runs at a lower CPU priority than the service (Linux `nice`
+    /// 10). Default: `true` — telemetry never slows the service it observes: when the machine
+    /// is saturated the export falls behind, and what no longer fits the queue is dropped and
+    /// counted in `<svc>_telemetry_dropped_total`. `false` exports everything the queue can
+    /// hold at the service's own priority, at the cost of the service's throughput and tail
+    /// latency at saturation (see `BENCHMARKS.md`). Env: `EXPORT_PRIORITY=low|normal`.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").export_low_priority(false);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn export_low_priority(mut self, low: bool) -> Self {
+        self.export_low_priority = low;
+        self
+    }
+
+    /// Bounds of the span export queue: at most `queue_size` spans wait (more are dropped and
+    /// counted in `<svc>_telemetry_dropped_total{signal="traces"}`), a request carries at most
+    /// `batch_size` spans and is sent as soon as that many are queued, or `delay` after the
+    /// first. Default: 4096, 64, 500 ms — small batches keep each export burst short, so the
+    /// export thread never holds a core for long. Env: `OTEL_BSP_MAX_QUEUE_SIZE`,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` (ms). `build` refuses a batch
+    /// larger than the queue.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = watchpost::Config::builder("svc").span_export_batching(8192, 256, Duration::from_secs(1));
+    /// # b.build().unwrap();
+    /// let bad = watchpost::Config::builder("svc").span_export_batching(16, 64, Duration::from_secs(1));
+    /// assert!(bad.build().unwrap_err().to_string().contains("batch size"));
+    /// ```
+    pub fn span_export_batching(
+        mut self,
+        queue_size: usize,
+        batch_size: usize,
+        delay: std::time::Duration,
+    ) -> Self {
+        self.span_batching = Batching {
+            queue_size,
+            batch_size,
+            delay,
+        };
+        self
+    }
+
+    /// Bounds of the log record export queue, as [`Self::span_export_batching`] for spans.
+    /// Default: 4096, 64, 500 ms. Env: `OTEL_BLRP_MAX_QUEUE_SIZE`,
+    /// `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY` (ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = watchpost::Config::builder("svc").log_export_batching(8192, 256, Duration::from_secs(1));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn log_export_batching(
+        mut self,
+        queue_size: usize,
+        batch_size: usize,
+        delay: std::time::Duration,
+    ) -> Self {
+        self.log_batching = Batching {
+            queue_size,
+            batch_size,
+            delay,
+        };
+        self
+    }
+
     /// Interval of the OTLP metrics push. Default: 60 s. Env: `OTEL_METRIC_EXPORT_INTERVAL` (ms).
     ///
     /// ```
@@ -946,9 +1105,30 @@ impl ConfigBuilder {
                     "OTEL_EXPORTER_OTLP_TIMEOUT" => self.export_timeout = parse_millis(&k, &v)?,
                     "OTEL_LOGS_EXPORTER" => self.export_logs = parse_exporter(&k, &v)?,
                     "OTEL_METRICS_EXPORTER" => self.export_metrics = parse_exporter(&k, &v)?,
+                    "EXPORT_PRIORITY" => {
+                        self.export_low_priority = match v.trim().to_ascii_lowercase().as_str() {
+                            "low" => true,
+                            "normal" => false,
+                            _ => return Err(Error::invalid(&k, &v, "one of low, normal")),
+                        }
+                    }
                     "OTEL_METRIC_EXPORT_INTERVAL" => {
                         self.metric_export_interval = parse_millis(&k, &v)?
                     }
+                    "OTEL_BSP_MAX_QUEUE_SIZE" => {
+                        self.span_batching.queue_size = parse_count(&k, &v)?
+                    }
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" => {
+                        self.span_batching.batch_size = parse_count(&k, &v)?
+                    }
+                    "OTEL_BSP_SCHEDULE_DELAY" => self.span_batching.delay = parse_millis(&k, &v)?,
+                    "OTEL_BLRP_MAX_QUEUE_SIZE" => {
+                        self.log_batching.queue_size = parse_count(&k, &v)?
+                    }
+                    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE" => {
+                        self.log_batching.batch_size = parse_count(&k, &v)?
+                    }
+                    "OTEL_BLRP_SCHEDULE_DELAY" => self.log_batching.delay = parse_millis(&k, &v)?,
                     "OTEL_EXPORTER_OTLP_CERTIFICATE" => {
                         self.otel_ca_file = Some(non_empty(&k, v)?.into())
                     }
@@ -1012,6 +1192,17 @@ impl ConfigBuilder {
             metric_export_interval: self.metric_export_interval,
             export_logs: self.export_logs,
             export_metrics: self.export_metrics,
+            export_low_priority: self.export_low_priority,
+            span_batching: self.span_batching.check(
+                "span export",
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            )?,
+            log_batching: self.log_batching.check(
+                "log export",
+                "OTEL_BLRP_MAX_QUEUE_SIZE",
+                "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            )?,
         })
     }
 }
@@ -1078,6 +1269,15 @@ fn parse_millis(input: &str, value: &str) -> Result<std::time::Duration, Error> 
         .filter(|ms| (1..=3_600_000).contains(ms))
         .map(std::time::Duration::from_millis)
         .ok_or_else(|| Error::invalid(input, value, "milliseconds from 1 to 3600000"))
+}
+
+fn parse_count(input: &str, value: &str) -> Result<usize, Error> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=Batching::MAX_QUEUE).contains(n))
+        .ok_or_else(|| Error::invalid(input, value, "a whole number from 1 to 1000000"))
 }
 
 fn non_empty(input: &str, value: String) -> Result<String, Error> {
@@ -1206,12 +1406,61 @@ mod tests {
             ("OTEL_ENDPOINT", "no port here", "host:port"),
             ("LOG_LEVEL_API", "trace", "TRACE is not allowed"),
             ("OTEL_SERVICE_NAME", "has space", "ASCII letters"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0", "1 to 1000000"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "lots", "1 to 1000000"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "-5", "milliseconds"),
+            ("EXPORT_PRIORITY", "high", "one of low, normal"),
         ] {
             let err = build(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");
             assert!(err.contains(&format!("{value:?}")), "{err}");
             assert!(err.contains(allowed), "{err}");
         }
+    }
+
+    #[test]
+    fn export_batching_comes_from_the_standard_variables_and_a_batch_never_exceeds_its_queue() {
+        let c = build(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "8"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.span_batching,
+            Batching {
+                queue_size: 100,
+                batch_size: 100,
+                delay: std::time::Duration::from_millis(250)
+            }
+        );
+        assert_eq!(c.log_batching.batch_size, 8);
+        assert_eq!(c.log_batching.queue_size, Batching::default().queue_size);
+        let defaults = build(&[]).unwrap();
+        let documented = |name: &str| ENV_VARS.iter().find(|(n, _, _)| *n == name).unwrap().1;
+        assert_eq!(
+            defaults.span_batching.batch_size.to_string(),
+            documented("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
+        );
+        assert_eq!(
+            defaults.log_batching.queue_size.to_string(),
+            documented("OTEL_BLRP_MAX_QUEUE_SIZE")
+        );
+        assert_eq!(
+            defaults.span_batching.delay.as_millis().to_string(),
+            documented("OTEL_BSP_SCHEDULE_DELAY")
+        );
+
+        let err = build(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), "{err}");
+        assert!(err.contains("\"64\""), "{err}");
+        assert!(err.contains("queue size, 10"), "{err}");
     }
 
     #[test]

@@ -73,9 +73,9 @@ pub(crate) struct ExportSettings {
     pub(crate) timeout: Duration,
     pub(crate) metric_interval: Duration,
     pub(crate) export_metrics: bool,
-    pub(crate) queue_size: usize,
-    pub(crate) batch_size: usize,
-    pub(crate) batch_delay: Duration,
+    pub(crate) low_priority: bool,
+    pub(crate) spans: crate::config::Batching,
+    pub(crate) logs: crate::config::Batching,
 }
 
 enum Control {
@@ -119,18 +119,20 @@ impl<T> BatchQueue<T> {
         true
     }
 
-    /// Takes up to `max` items.
-    fn take(&self, max: usize) -> Vec<T> {
+    /// Moves everything queued into `into`: the application's threads never wait behind the
+    /// worker (a swap of two buffers under the lock, whatever their length — the worker may be
+    /// a low-priority thread, and must not hold the lock long enough to be preempted with it).
+    fn take_all(&self, into: &mut std::collections::VecDeque<T>) {
         let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
-        let n = q.len().min(max);
-        q.drain(..n).collect()
+        if into.is_empty() {
+            std::mem::swap(&mut *q, into);
+        } else {
+            into.extend(q.drain(..));
+        }
     }
 
-    fn is_empty(&self) -> bool {
-        self.items
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
+    fn len(&self) -> usize {
+        self.items.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
@@ -207,8 +209,14 @@ pub(crate) fn start(
     counters: Arc<ExportCounters>,
     dispatch: Arc<Mutex<Option<tracing::dispatcher::WeakDispatch>>>,
 ) -> Exporter {
-    let span_tx = Arc::new(BatchQueue::new(settings.queue_size, settings.batch_size));
-    let log_tx = Arc::new(BatchQueue::new(settings.queue_size, settings.batch_size));
+    let span_tx = Arc::new(BatchQueue::new(
+        settings.spans.queue_size,
+        settings.spans.batch_size,
+    ));
+    let log_tx = Arc::new(BatchQueue::new(
+        settings.logs.queue_size,
+        settings.logs.batch_size,
+    ));
     let (span_rx, log_rx) = (span_tx.clone(), log_tx.clone());
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let exporter = Exporter {
@@ -228,7 +236,9 @@ pub(crate) fn start(
     let _ = std::thread::Builder::new()
         .name("watchpost-export".into())
         .spawn(move || {
-            lower_priority();
+            if worker.settings.low_priority {
+                lower_priority();
+            }
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -374,29 +384,55 @@ impl Worker {
                 None
             }
         };
-        let batch = self.settings.batch_size;
-        let mut spans: Vec<SpanData> = Vec::with_capacity(batch);
-        let mut logs: Vec<(SdkLogRecord, InstrumentationScope)> = Vec::with_capacity(batch);
-        let mut tick = tokio::time::interval(self.settings.batch_delay);
+        let (span_batch, log_batch) = (
+            self.settings.spans.batch_size,
+            self.settings.logs.batch_size,
+        );
+        // Taken from the queues, being exported: at most one queue's worth each.
+        let mut spans: std::collections::VecDeque<SpanData> =
+            std::collections::VecDeque::with_capacity(self.settings.spans.queue_size);
+        let mut logs: std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)> =
+            std::collections::VecDeque::with_capacity(self.settings.logs.queue_size);
+        let mut span_tick = tokio::time::interval(self.settings.spans.delay);
+        let mut log_tick = tokio::time::interval(self.settings.logs.delay);
         let mut metric_tick = tokio::time::interval(self.settings.metric_interval);
         metric_tick.tick().await; // the first tick is immediate; the first push is one interval in
         loop {
             tokio::select! {
+                // Everything queued goes out in batches, back to back, while the queue holds a
+                // batch again: it is only signalled when it reaches a batch, not while it stays
+                // above.
                 _ = span_rx.ready.notified() => {
-                    spans.extend(span_rx.take(batch));
-                    self.export_spans(exporters.as_ref(), &mut spans, None).await;
+                    loop {
+                        span_rx.take_all(&mut spans);
+                        while !spans.is_empty() {
+                            self.export_spans(exporters.as_ref(), &mut spans, None).await;
+                        }
+                        if span_rx.len() < span_batch {
+                            break;
+                        }
+                    }
                 }
                 _ = log_rx.ready.notified() => {
-                    logs.extend(log_rx.take(batch));
-                    self.export_logs(exporters.as_ref(), &mut logs, None).await;
+                    loop {
+                        log_rx.take_all(&mut logs);
+                        while !logs.is_empty() {
+                            self.export_logs(exporters.as_ref(), &mut logs, None).await;
+                        }
+                        if log_rx.len() < log_batch {
+                            break;
+                        }
+                    }
                 }
-                _ = tick.tick() => {
-                    while !span_rx.is_empty() {
-                        spans.extend(span_rx.take(batch));
+                _ = span_tick.tick() => {
+                    span_rx.take_all(&mut spans);
+                    while !spans.is_empty() {
                         self.export_spans(exporters.as_ref(), &mut spans, None).await;
                     }
-                    while !log_rx.is_empty() {
-                        logs.extend(log_rx.take(batch));
+                }
+                _ = log_tick.tick() => {
+                    log_rx.take_all(&mut logs);
+                    while !logs.is_empty() {
                         self.export_logs(exporters.as_ref(), &mut logs, None).await;
                     }
                 }
@@ -409,8 +445,8 @@ impl Worker {
                         Some(Control::Shutdown(t, done)) => (Instant::now() + t, Some(done), true),
                         None => (Instant::now() + self.settings.timeout, None, true),
                     };
-                    spans.extend(span_rx.take(usize::MAX));
-                    logs.extend(log_rx.take(usize::MAX));
+                    span_rx.take_all(&mut spans);
+                    log_rx.take_all(&mut logs);
                     // One budget for everything: each export gets what is left of it.
                     while !spans.is_empty() {
                         let left = deadline.saturating_duration_since(Instant::now());
@@ -438,13 +474,13 @@ impl Worker {
     async fn export_spans(
         &self,
         ex: Option<&Exporters>,
-        spans: &mut Vec<SpanData>,
+        spans: &mut std::collections::VecDeque<SpanData>,
         limit: Option<Duration>,
     ) {
         if spans.is_empty() {
             return;
         }
-        let n = spans.len().min(self.settings.batch_size);
+        let n = spans.len().min(self.settings.spans.batch_size);
         let batch: Vec<SpanData> = spans.drain(..n).collect();
         let Some(ex) = ex else {
             self.counters.drop_items(Signal::Traces, n as u64);
@@ -464,13 +500,13 @@ impl Worker {
     async fn export_logs(
         &self,
         ex: Option<&Exporters>,
-        logs: &mut Vec<(SdkLogRecord, InstrumentationScope)>,
+        logs: &mut std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)>,
         limit: Option<Duration>,
     ) {
         if logs.is_empty() {
             return;
         }
-        let n = logs.len().min(self.settings.batch_size);
+        let n = logs.len().min(self.settings.logs.batch_size);
         let batch: Vec<(SdkLogRecord, InstrumentationScope)> = logs.drain(..n).collect();
         let Some(ex) = ex else {
             self.counters.drop_items(Signal::Logs, n as u64);

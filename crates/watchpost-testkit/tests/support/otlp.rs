@@ -33,6 +33,8 @@ pub enum Mode {
     Accept,
     Unavailable,
     ResourceExhausted,
+    /// Accepts, after this long (a slow collector).
+    Slow(std::time::Duration),
 }
 
 #[derive(Debug, Default)]
@@ -50,9 +52,14 @@ struct State {
 }
 
 impl State {
-    fn check(&self) -> Result<(), Status> {
-        match *self.mode.lock().unwrap() {
+    async fn check(&self) -> Result<(), Status> {
+        let mode = *self.mode.lock().unwrap();
+        match mode {
             Mode::Accept => Ok(()),
+            Mode::Slow(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
             Mode::Unavailable => Err(Status::unavailable("receiver told to be unavailable")),
             Mode::ResourceExhausted => Err(Status::resource_exhausted("receiver told to be full")),
         }
@@ -77,7 +84,7 @@ impl TraceService for State {
         &self,
         req: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.check()?;
+        self.check().await?;
         let mut r = self.received.lock().unwrap();
         for rs in req.into_inner().resource_spans {
             if let Some(n) = rs
@@ -101,7 +108,7 @@ impl LogsService for State {
         &self,
         req: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.check()?;
+        self.check().await?;
         let mut r = self.received.lock().unwrap();
         for rl in req.into_inner().resource_logs {
             for sl in rl.scope_logs {
@@ -118,7 +125,7 @@ impl MetricsService for State {
         &self,
         req: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.check()?;
+        self.check().await?;
         let mut r = self.received.lock().unwrap();
         for rm in req.into_inner().resource_metrics {
             for sm in rm.scope_metrics {

@@ -361,11 +361,8 @@ impl Completion {
         self.shared.duration.record(elapsed.as_secs_f64(), &labels);
         self.shared.in_flight.add(-1, &[]);
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        let (method, path, request_id) = (
-            self.method.as_str(),
-            &*self.path,
-            rid_str(&self.request_id),
-        );
+        let (method, path, request_id) =
+            (self.method.as_str(), &*self.path, rid_str(&self.request_id));
         let remote = self.remote.map(tracing::field::display);
         // The access line: every field of it is also an attribute of the server span, so the
         // trace bridge does not copy it into the span as an event (see ACCESS_LOG_TARGET).
