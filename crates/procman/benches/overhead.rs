@@ -86,6 +86,9 @@ impl LogsService for Sink {
     }
 }
 
+/// (name, `--telemetry` flag, extra environment).
+type Mode = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 const CONCURRENCY: usize = 32;
 const REQUESTS: usize = 40_000;
 const WARMUP: usize = 2_000;
@@ -274,7 +277,7 @@ fn main() {
     rt.block_on(async {
         let mut best: std::collections::BTreeMap<&str, Result_> = Default::default();
         for round in 0..3 {
-            const MODES: [(&str, &str, &[(&str, &str)]); 5] = [
+            const MODES: [Mode; 5] = [
                 ("off", "off", &[]),
                 ("on", "on", &[]),
                 ("on-traces-only", "on", &[("OTEL_LOGS_EXPORTER", "none")]),
