@@ -87,7 +87,11 @@ impl LogsService for Sink {
 }
 
 /// (name, `--telemetry` flag, extra environment).
-type Mode = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+type Mode = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 const CONCURRENCY: usize = 32;
 const REQUESTS: usize = 40_000;
