@@ -33,13 +33,24 @@ pub(crate) struct Counters {
     log_write_errors: AtomicU64,
     /// Unix second of the last stderr report of a write failure (0: never).
     log_write_last_report: AtomicU64,
+    /// Lines a background writer ([`crate::logs::NonBlocking`]) failed to write.
+    background_failures: std::sync::OnceLock<std::sync::Arc<AtomicU64>>,
 }
 
 impl Counters {
     pub(crate) fn snapshot(&self) -> SelfStats {
         SelfStats {
-            log_write_errors: self.log_write_errors.load(Ordering::Relaxed),
+            log_write_errors: self.log_write_errors.load(Ordering::Relaxed)
+                + self
+                    .background_failures
+                    .get()
+                    .map_or(0, |c| c.load(Ordering::Relaxed)),
         }
+    }
+
+    /// Counts the failures of the pipeline's background writer too.
+    pub(crate) fn add_background(&self, failures: std::sync::Arc<AtomicU64>) {
+        let _ = self.background_failures.set(failures);
     }
 }
 
@@ -54,7 +65,7 @@ fn now_secs() -> u64 {
 }
 
 /// Claims the right to report now if the last report is older than the interval.
-fn claim_report(last: &AtomicU64) -> bool {
+pub(crate) fn claim_report(last: &AtomicU64) -> bool {
     let now = now_secs().max(1);
     let prev = last.load(Ordering::Relaxed);
     if prev != 0 && now.saturating_sub(prev) < REPORT_EVERY_SECS {

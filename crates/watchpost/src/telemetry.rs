@@ -62,6 +62,8 @@ struct Inner {
     exporter: Option<crate::export::Exporter>,
     metrics_listen: std::net::SocketAddr,
     unknown_level_vars: Arc<[String]>,
+    /// The background log writer, if the pipeline writes through one (flushed on shutdown).
+    log_writer: Option<crate::logs::NonBlocking>,
 }
 
 impl Telemetry {
@@ -72,10 +74,10 @@ impl Telemetry {
     /// let builder = watchpost::Telemetry::builder(config);
     /// # drop(builder);
     /// ```
-    pub fn builder(config: Config) -> TelemetryBuilder<fn() -> std::io::Stdout> {
+    pub fn builder(config: Config) -> TelemetryBuilder<crate::logs::NonBlocking> {
         TelemetryBuilder {
             config,
-            make_writer: std::io::stdout,
+            make_writer: crate::logs::NonBlocking::stdout(),
         }
     }
 
@@ -243,6 +245,9 @@ impl Telemetry {
         if let Some(r) = self.resource_logs() {
             r.flush();
         }
+        if let Some(w) = &self.inner.log_writer {
+            w.flush(timeout);
+        }
     }
 
     /// Flushes everything, waiting at most 5 seconds. Safe to call more than once.
@@ -282,7 +287,9 @@ impl Telemetry {
         if let Some(r) = self.resource_logs() {
             r.flush();
         }
-        // Log lines are written synchronously, one write_all each; only std's buffers remain.
+        if let Some(w) = &self.inner.log_writer {
+            complete &= w.flush(left().max(Duration::from_millis(100)));
+        }
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
         if complete {
@@ -328,8 +335,11 @@ impl<W> TelemetryBuilder<W>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    /// Where log lines go. Default: `std::io::stdout`. Each line is one `write_all` call on a
-    /// writer from `make_writer`.
+    /// Where log lines go. Default: [`NonBlocking::stdout`](crate::logs::NonBlocking::stdout)
+    /// (a background thread writes to stdout; logging never waits for it). Each line is one
+    /// `write_all` call on a writer from `make_writer`: any other writer is written to by the
+    /// thread that logs. Wrap it in a [`NonBlocking`](crate::logs::NonBlocking) to keep the
+    /// guarantee; the pipeline then flushes it on shutdown.
     ///
     /// ```
     /// let config = watchpost::Config::builder("demo").build().unwrap();
@@ -389,7 +399,13 @@ where
     fn build(self) -> (Telemetry, tracing::Dispatch) {
         use opentelemetry::trace::TracerProvider as _;
         let config = &self.config;
+        let background = (&self.make_writer as &dyn std::any::Any)
+            .downcast_ref::<crate::logs::NonBlocking>()
+            .cloned();
         let (layer, logs) = JsonLayer::new(config, self.make_writer);
+        if let Some(b) = &background {
+            logs.shared.counters.add_background(b.failed_counter());
+        }
         let export_counters = Arc::new(crate::export::ExportCounters::default());
         let tail_counters = Arc::new(crate::traces::TailCounters::default());
         let metrics = Metrics::new(
@@ -466,6 +482,7 @@ where
                 exporter,
                 metrics_listen: config.metrics_listen,
                 unknown_level_vars: config.unknown_level_vars.clone().into(),
+                log_writer: background,
             }),
         };
         let subscriber = tracing_subscriber::registry().with(otel_layer).with(layer);

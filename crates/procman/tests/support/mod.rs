@@ -30,6 +30,20 @@ fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
 
 impl Procman {
     pub fn spawn(env: &[(&str, &str)]) -> Procman {
+        Self::spawn_with(env, true).0
+    }
+
+    /// Spawns procman and hands back its stdout unread (`Procman::stdout` stays empty): a log
+    /// consumer that does not read.
+    pub fn spawn_holding_stdout(env: &[(&str, &str)]) -> (Procman, std::process::ChildStdout) {
+        let (p, out) = Self::spawn_with(env, false);
+        (p, out.expect("stdout held"))
+    }
+
+    fn spawn_with(
+        env: &[(&str, &str)],
+        read_stdout: bool,
+    ) -> (Procman, Option<std::process::ChildStdout>) {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data_dir =
@@ -53,7 +67,11 @@ impl Procman {
         cmd.env("METRICS_LISTEN", "127.0.0.1:0")
             .envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn procman");
-        let stdout = lines(child.stdout.take().unwrap());
+        let (stdout, held) = if read_stdout {
+            (lines(child.stdout.take().unwrap()), None)
+        } else {
+            (mpsc::channel().1, child.stdout.take())
+        };
         let stderr = lines(child.stderr.take().unwrap());
         let (mut api, mut metrics) = (None, None);
         while api.is_none() || metrics.is_none() {
@@ -67,13 +85,16 @@ impl Procman {
             }
         }
         std::thread::spawn(move || for _ in stderr.iter() {});
-        Procman {
-            child,
-            api: api.unwrap(),
-            metrics: metrics.unwrap(),
-            stdout,
-            data_dir,
-        }
+        (
+            Procman {
+                child,
+                api: api.unwrap(),
+                metrics: metrics.unwrap(),
+                stdout,
+                data_dir,
+            },
+            held,
+        )
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -26,8 +26,11 @@
 //!   `fields.<name>`.
 //! * **Redaction:** see [`crate::Redaction`]; secret fields become [`REDACTED`], e-mail
 //!   addresses and card numbers inside strings become [`EMAIL_MASK`] and [`CARD_MASK`].
-//! * **Failures** of the writer are counted ([`crate::SelfStats::log_write_errors`]) and reported
-//!   on stderr at most once a minute; they never panic.
+//! * **Writing** never blocks the thread that logs: by default lines go through [`NonBlocking`]
+//!   (a bounded buffer and one writer thread, many lines per system call).
+//! * **Failures** of the writer, and lines dropped because the buffer was full, are counted
+//!   ([`crate::SelfStats::log_write_errors`]) and reported on stderr at most once a minute; they
+//!   never panic.
 
 pub(crate) mod encode;
 mod filter;
@@ -35,11 +38,13 @@ mod layer;
 mod redact;
 mod resource;
 mod sse;
+mod writer;
 
 pub use layer::{JsonLayer, LogHandle, TRUNCATED_MARKER};
 pub use redact::{CARD_MASK, EMAIL_MASK, REDACTED};
 pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
 pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
+pub use writer::{LineWriter, NonBlocking, DEFAULT_BUFFER_BYTES};
 
 pub(crate) use layer::{LogBridge, Shared};
 pub(crate) use redact::Redactor as NameRedactor;

@@ -1,0 +1,315 @@
+//! [`NonBlocking`]: log lines go into a bounded in-memory buffer; one background thread writes
+//! them to the real writer (stdout by default), many lines per system call.
+//!
+//! Why: with one `write` per line, every request pays a system call, and a log consumer that
+//! stops reading (a full pipe, a stalled terminal, a slow disk) blocks every thread that logs —
+//! the service stops because its logs cannot be written. Here a thread that logs only copies the
+//! line into the buffer; when the buffer is full the line is dropped and counted
+//! ([`crate::SelfStats::log_write_errors`], `<svc>_log_write_errors_total`), never waited for.
+//!
+//! Lines keep their order, are never split, and reach the writer a few milliseconds after they
+//! were logged. [`crate::Telemetry::shutdown`] and [`crate::Telemetry::force_flush`] wait until
+//! everything logged before them is written; lines logged within the last few milliseconds
+//! before an abrupt exit (`abort`, a signal that kills the process) can be lost.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Default size of the buffer: lines waiting to be written beyond it are dropped.
+pub const DEFAULT_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// When this much is waiting, the writer thread is woken at once instead of after its short
+/// gathering pause.
+const WAKE_AT: usize = 64 * 1024;
+/// How long the writer thread lets lines gather after the first one arrives.
+const GATHER: Duration = Duration::from_millis(5);
+
+/// A log writer that never blocks the thread that logs: see the [module docs](self).
+///
+/// [`crate::Telemetry::builder`] uses `NonBlocking::stdout()` unless told otherwise; pass one to
+/// [`crate::TelemetryBuilder::writer`] to write elsewhere without blocking (the pipeline then
+/// also flushes it on shutdown).
+///
+/// ```
+/// use tracing_subscriber::fmt::MakeWriter as _;
+/// use std::io::Write as _;
+///
+/// let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+/// let out = sink.clone();
+/// struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+/// impl std::io::Write for Shared {
+///     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
+///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// }
+/// let writer = watchpost::logs::NonBlocking::new(Shared(sink));
+/// writer.make_writer().write_all(b"{\"msg\":\"one\"}\n").unwrap();
+/// assert!(writer.flush(std::time::Duration::from_secs(5)));
+/// assert_eq!(out.lock().unwrap().as_slice(), b"{\"msg\":\"one\"}\n");
+/// ```
+#[derive(Clone)]
+pub struct NonBlocking {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for NonBlocking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonBlocking")
+            .field("capacity", &self.handle.shared.capacity)
+            .field("failed_lines", &self.failed_lines())
+            .finish()
+    }
+}
+
+/// Owned by the `NonBlocking` clones: when the last goes, the thread writes what is left and
+/// ends.
+struct Handle {
+    shared: Arc<Shared>,
+    started: Once,
+    writer: Mutex<Option<Box<dyn Write + Send>>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// To the writer thread: lines are waiting, a flush is requested, or stop.
+    wake: Condvar,
+    /// To flushers: `State::written` moved.
+    done: Condvar,
+    capacity: usize,
+    /// Lines the writer thread failed to write (the writer returned an error).
+    failed: Arc<AtomicU64>,
+    last_report: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    buf: Vec<u8>,
+    /// Flush requests made so far, and how many of them are done.
+    requested: u64,
+    written: u64,
+    stop: bool,
+    /// The writer thread is running (a flush with no thread has nothing to wait for).
+    running: bool,
+}
+
+impl NonBlocking {
+    /// Writes to the process's stdout, with a buffer of [`DEFAULT_BUFFER_BYTES`].
+    ///
+    /// ```
+    /// let writer = watchpost::logs::NonBlocking::stdout();
+    /// # drop(writer);
+    /// ```
+    pub fn stdout() -> Self {
+        Self::new(std::io::stdout())
+    }
+
+    /// Writes to `writer`, with a buffer of [`DEFAULT_BUFFER_BYTES`].
+    ///
+    /// ```
+    /// let writer = watchpost::logs::NonBlocking::new(std::io::stderr());
+    /// # drop(writer);
+    /// ```
+    pub fn new(writer: impl Write + Send + 'static) -> Self {
+        Self::with_capacity(writer, DEFAULT_BUFFER_BYTES)
+    }
+
+    /// Writes to `writer`; at most `bytes` of lines wait (at least one line is always accepted
+    /// into an empty buffer).
+    ///
+    /// ```
+    /// let writer = watchpost::logs::NonBlocking::with_capacity(std::io::stderr(), 1 << 20);
+    /// # drop(writer);
+    /// ```
+    pub fn with_capacity(writer: impl Write + Send + 'static, bytes: usize) -> Self {
+        Self {
+            handle: Arc::new(Handle {
+                shared: Arc::new(Shared {
+                    state: Mutex::new(State::default()),
+                    wake: Condvar::new(),
+                    done: Condvar::new(),
+                    capacity: bytes,
+                    failed: Arc::new(AtomicU64::new(0)),
+                    last_report: AtomicU64::new(0),
+                }),
+                started: Once::new(),
+                writer: Mutex::new(Some(Box::new(writer))),
+            }),
+        }
+    }
+
+    /// Waits until every line accepted before this call is written (or `timeout` passes);
+    /// `true` if it was.
+    ///
+    /// ```
+    /// let writer = watchpost::logs::NonBlocking::new(std::io::sink());
+    /// assert!(writer.flush(std::time::Duration::from_secs(1)));
+    /// ```
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let shared = &self.handle.shared;
+        let deadline = Instant::now() + timeout;
+        let mut st = lock(&shared.state);
+        if !st.running {
+            return st.buf.is_empty();
+        }
+        st.requested += 1;
+        let target = st.requested;
+        shared.wake.notify_one();
+        while st.written < target {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            st = shared
+                .done
+                .wait_timeout(st, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Lines the background thread could not write because the writer failed. (Lines refused
+    /// because the buffer was full are reported to the caller as an error instead, and counted
+    /// by the log layer.)
+    ///
+    /// ```
+    /// let writer = watchpost::logs::NonBlocking::new(std::io::sink());
+    /// assert_eq!(writer.failed_lines(), 0);
+    /// ```
+    pub fn failed_lines(&self) -> u64 {
+        self.handle.shared.failed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failed_counter(&self) -> Arc<AtomicU64> {
+        self.handle.shared.failed.clone()
+    }
+
+    fn append(&self, line: &[u8]) -> std::io::Result<()> {
+        let handle = &*self.handle;
+        handle.started.call_once(|| handle.start());
+        let shared = &*handle.shared;
+        let mut st = lock(&shared.state);
+        if !st.buf.is_empty() && st.buf.len() + line.len() > shared.capacity {
+            return Err(std::io::Error::other(
+                "the log writer is behind: buffer full, line dropped",
+            ));
+        }
+        let before = st.buf.len();
+        st.buf.extend_from_slice(line);
+        let after = st.buf.len();
+        drop(st);
+        // Wake the thread for the first line after a quiet spell (it then gathers for a few
+        // milliseconds), and when a large amount is waiting; not per line.
+        if before == 0 || (before < WAKE_AT && after >= WAKE_AT) {
+            shared.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl Handle {
+    fn start(&self) {
+        let Some(writer) = lock(&self.writer).take() else {
+            return;
+        };
+        let shared = self.shared.clone();
+        lock(&shared.state).running = true;
+        let spawned = std::thread::Builder::new()
+            .name("watchpost-log".into())
+            .spawn(move || run(&shared, writer));
+        if let Err(e) = spawned {
+            let _ = writeln!(
+                std::io::stderr(),
+                "watchpost: cannot start the log writer thread: {e}; log lines are dropped"
+            );
+            lock(&self.shared.state).running = false;
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        st.stop = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The writer thread: gathers lines for a moment, then writes them all with one call.
+fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        let mut st = lock(&shared.state);
+        while st.buf.is_empty() && !st.stop && st.written == st.requested {
+            st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if !st.stop && st.written == st.requested && st.buf.len() < WAKE_AT {
+            st = shared
+                .wake
+                .wait_timeout(st, GATHER)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        std::mem::swap(&mut st.buf, &mut out);
+        let target = st.requested;
+        let stop = st.stop;
+        drop(st);
+        if !out.is_empty() {
+            let result = writer.write_all(&out).and_then(|()| writer.flush());
+            if let Err(e) = result {
+                let lines = out.iter().filter(|&&b| b == b'\n').count() as u64;
+                let total = shared.failed.fetch_add(lines, Ordering::Relaxed) + lines;
+                if crate::internal::claim_report(&shared.last_report) {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "watchpost: failed to write log lines: {e} ({total} lost so far; reported at most once a minute)"
+                    );
+                }
+            }
+            out.clear();
+            // Do not keep a burst's worth of memory for ever.
+            if out.capacity() > 4 * WAKE_AT {
+                out.shrink_to(4 * WAKE_AT);
+            }
+        }
+        let mut st = lock(&shared.state);
+        st.written = target;
+        shared.done.notify_all();
+        if stop && st.buf.is_empty() {
+            st.running = false;
+            return;
+        }
+    }
+}
+
+/// One line's writer, as [`MakeWriter`] hands it to the log layer.
+#[derive(Debug)]
+pub struct LineWriter<'a> {
+    target: &'a NonBlocking,
+}
+
+impl Write for LineWriter<'_> {
+    /// Takes the whole buffer (the log layer writes one complete line per call) or nothing.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.target.append(buf).map(|()| buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for NonBlocking {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter { target: self }
+    }
+}
