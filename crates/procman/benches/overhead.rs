@@ -5,8 +5,9 @@
 //! * `off` — `--telemetry off`: no logs, metrics or traces at all (the baseline);
 //! * `watchpost` — every request traced (ratio 1) and exported over OTLP to a local receiver,
 //!   metrics on, one JSON access line per request to a file, log records exported too; the
-//!   export thread at its default low priority;
+//!   export thread at its default priority (`EXPORT_PRIORITY=idle`);
 //! * `wp-traces` — the same with `OTEL_LOGS_EXPORTER=none` (traces only, like `common`);
+//! * `wp-tr-low` — `wp-traces` with `EXPORT_PRIORITY=low` (nice 10);
 //! * `wp-tr-all` — `wp-traces` with `EXPORT_PRIORITY=normal`: the export thread competes with
 //!   the service, so (nearly) every span reaches the receiver — the configuration;
 //! * `common` — `tower-http` `TraceLayer` + `tracing-subscriber` JSON to a file +
@@ -85,6 +86,8 @@ impl LogsService for Sink {
         Ok(Response::new(ExportLogsServiceResponse::default()))
     }
 }
+
+const MODE_COUNT: usize = 6;
 
 /// (name, `--telemetry` flag, extra environment).
 type Mode = (
@@ -281,10 +284,15 @@ fn main() {
     rt.block_on(async {
         let mut best: std::collections::BTreeMap<&str, Result_> = Default::default();
         for round in 0..3 {
-            const MODES: [Mode; 5] = [
+            const MODES: [Mode; MODE_COUNT] = [
                 ("off", "off", &[]),
                 ("on", "on", &[]),
                 ("on-traces-only", "on", &[("OTEL_LOGS_EXPORTER", "none")]),
+                (
+                    "on-traces-low",
+                    "on",
+                    &[("OTEL_LOGS_EXPORTER", "none"), ("EXPORT_PRIORITY", "low")],
+                ),
                 (
                     "on-traces-all",
                     "on",
@@ -315,7 +323,7 @@ fn main() {
                 }
             }
         }
-        if best.len() < 5 {
+        if best.len() < MODE_COUNT {
             return; // a subset was run: no comparison table
         }
         let off = &best["off"];
@@ -326,6 +334,7 @@ fn main() {
             ("off", "off"),
             ("on", "watchpost"),
             ("on-traces-only", "wp-traces"),
+            ("on-traces-low", "wp-tr-low"),
             ("on-traces-all", "wp-tr-all"),
             ("common", "common"),
         ] {

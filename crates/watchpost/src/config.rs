@@ -115,8 +115,8 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ),
     (
         "EXPORT_PRIORITY",
-        "low",
-        "`low`: the export thread yields to the service (at saturation spans are dropped and counted); `normal`: it competes equally (the service slows instead)",
+        "idle",
+        "CPU priority of the export thread: `idle` (never slows the service; at saturation spans are dropped and counted), `low` (nice 10) or `normal`",
     ),
     (
         "OTEL_LOGS_EXPORTER",
@@ -294,9 +294,35 @@ pub struct Config {
     pub(crate) metric_export_interval: std::time::Duration,
     pub(crate) export_logs: bool,
     pub(crate) export_metrics: bool,
-    pub(crate) export_low_priority: bool,
+    pub(crate) export_priority: ExportPriority,
     pub(crate) span_batching: Batching,
     pub(crate) log_batching: Batching,
+}
+
+/// How the export thread shares the CPU with the service (Linux; elsewhere all are `Normal`).
+///
+/// Measured on procman at saturation on 2 cores (`BENCHMARKS.md`): `Idle` keeps the service's
+/// throughput and most of its tail latency and sheds most spans; `Normal` exports nearly all
+/// of them and costs ~15% of throughput and 2–3× the p99. Below saturation there is idle CPU
+/// and every level exports everything.
+///
+/// ```
+/// use watchpost::config::ExportPriority;
+/// assert_eq!(ExportPriority::default(), ExportPriority::Idle);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExportPriority {
+    /// `SCHED_IDLE`: the thread runs when the service's threads leave a core idle and gives
+    /// way at once when one wakes. Telemetry never slows the service; on a saturated machine
+    /// the queue fills and spans are dropped, counted in `<svc>_telemetry_dropped_total`.
+    #[default]
+    Idle,
+    /// `nice` 10: a small, steady share of the CPU at saturation (some spans still dropped),
+    /// at some cost in tail latency.
+    Low,
+    /// The service's own priority: the export competes equally with requests.
+    Normal,
 }
 
 /// How one signal's export queue is bounded and drained.
@@ -522,7 +548,7 @@ pub struct ConfigBuilder {
     metric_export_interval: std::time::Duration,
     export_logs: bool,
     export_metrics: bool,
-    export_low_priority: bool,
+    export_priority: ExportPriority,
     span_batching: Batching,
     log_batching: Batching,
     env: Option<Vec<(String, String)>>,
@@ -561,7 +587,7 @@ impl ConfigBuilder {
             metric_export_interval: std::time::Duration::from_secs(60),
             export_logs: true,
             export_metrics: true,
-            export_low_priority: true,
+            export_priority: ExportPriority::Idle,
             span_batching: Batching::default(),
             log_batching: Batching::default(),
             env: None,
@@ -838,19 +864,16 @@ impl ConfigBuilder {
         self
     }
 
-    /// Whether the export thread runs at a lower CPU priority than the service (Linux `nice`
-    /// 10). Default: `true` — telemetry never slows the service it observes: when the machine
-    /// is saturated the export falls behind, and what no longer fits the queue is dropped and
-    /// counted in `<svc>_telemetry_dropped_total`. `false` exports everything the queue can
-    /// hold at the service's own priority, at the cost of the service's throughput and tail
-    /// latency at saturation (see `BENCHMARKS.md`). Env: `EXPORT_PRIORITY=low|normal`.
+    /// The CPU priority of the export thread (encoding and sending OTLP). Default:
+    /// [`ExportPriority::Idle`]. Env: `EXPORT_PRIORITY=idle|low|normal`.
     ///
     /// ```
-    /// let b = watchpost::Config::builder("svc").export_low_priority(false);
+    /// use watchpost::config::ExportPriority;
+    /// let b = watchpost::Config::builder("svc").export_priority(ExportPriority::Normal);
     /// # b.build().unwrap();
     /// ```
-    pub fn export_low_priority(mut self, low: bool) -> Self {
-        self.export_low_priority = low;
+    pub fn export_priority(mut self, priority: ExportPriority) -> Self {
+        self.export_priority = priority;
         self
     }
 
@@ -1106,10 +1129,11 @@ impl ConfigBuilder {
                     "OTEL_LOGS_EXPORTER" => self.export_logs = parse_exporter(&k, &v)?,
                     "OTEL_METRICS_EXPORTER" => self.export_metrics = parse_exporter(&k, &v)?,
                     "EXPORT_PRIORITY" => {
-                        self.export_low_priority = match v.trim().to_ascii_lowercase().as_str() {
-                            "low" => true,
-                            "normal" => false,
-                            _ => return Err(Error::invalid(&k, &v, "one of low, normal")),
+                        self.export_priority = match v.trim().to_ascii_lowercase().as_str() {
+                            "idle" => ExportPriority::Idle,
+                            "low" => ExportPriority::Low,
+                            "normal" => ExportPriority::Normal,
+                            _ => return Err(Error::invalid(&k, &v, "one of idle, low, normal")),
                         }
                     }
                     "OTEL_METRIC_EXPORT_INTERVAL" => {
@@ -1192,7 +1216,7 @@ impl ConfigBuilder {
             metric_export_interval: self.metric_export_interval,
             export_logs: self.export_logs,
             export_metrics: self.export_metrics,
-            export_low_priority: self.export_low_priority,
+            export_priority: self.export_priority,
             span_batching: self.span_batching.check(
                 "span export",
                 "OTEL_BSP_MAX_QUEUE_SIZE",
@@ -1409,7 +1433,7 @@ mod tests {
             ("OTEL_BSP_MAX_QUEUE_SIZE", "0", "1 to 1000000"),
             ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "lots", "1 to 1000000"),
             ("OTEL_BSP_SCHEDULE_DELAY", "-5", "milliseconds"),
-            ("EXPORT_PRIORITY", "high", "one of low, normal"),
+            ("EXPORT_PRIORITY", "high", "one of idle, low, normal"),
         ] {
             let err = build(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");

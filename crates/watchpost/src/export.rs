@@ -73,7 +73,7 @@ pub(crate) struct ExportSettings {
     pub(crate) timeout: Duration,
     pub(crate) metric_interval: Duration,
     pub(crate) export_metrics: bool,
-    pub(crate) low_priority: bool,
+    pub(crate) priority: crate::config::ExportPriority,
     pub(crate) spans: crate::config::Batching,
     pub(crate) logs: crate::config::Batching,
 }
@@ -236,9 +236,7 @@ pub(crate) fn start(
     let _ = std::thread::Builder::new()
         .name("watchpost-export".into())
         .spawn(move || {
-            if worker.settings.low_priority {
-                lower_priority();
-            }
+            set_priority(worker.settings.priority);
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -257,16 +255,28 @@ pub(crate) fn start(
     exporter
 }
 
-/// Exporting is background work: at saturation the service's own threads come first (the
-/// export queue then fills and drops are counted) rather than requests waiting behind protobuf
-/// encoding. Best effort; ignored where not supported.
-fn lower_priority() {
+/// Exporting is background work: by default (`Idle`) the service's own threads come first, and
+/// at saturation the export queue fills and drops are counted, rather than requests waiting
+/// behind protobuf encoding. Best effort; ignored where not supported.
+fn set_priority(priority: crate::config::ExportPriority) {
+    use crate::config::ExportPriority;
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority on this thread's own id; failure is harmless.
+    // SAFETY: both calls change only the calling thread's own scheduling; failure is harmless.
     unsafe {
-        let tid = libc::gettid();
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+        match priority {
+            ExportPriority::Idle => {
+                let param = libc::sched_param { sched_priority: 0 };
+                let _ = libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+            }
+            ExportPriority::Low => {
+                let tid = libc::gettid();
+                let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+            }
+            _ => {}
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = priority;
 }
 
 struct Worker {

@@ -37,7 +37,7 @@ pub mod metrics;
 mod telemetry;
 pub mod traces;
 
-pub use config::{Config, ConfigBuilder, Redaction, Subsystem};
+pub use config::{Config, ConfigBuilder, ExportPriority, Redaction, Subsystem};
 pub use error::{Error, ErrorKind};
 pub use internal::SelfStats;
 pub use telemetry::{init, Telemetry, TelemetryBuilder};

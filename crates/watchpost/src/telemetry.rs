@@ -426,7 +426,7 @@ where
                     timeout: config.export_timeout,
                     metric_interval: config.metric_export_interval,
                     export_metrics: config.export_metrics,
-                    low_priority: config.export_low_priority,
+                    priority: config.export_priority,
                     spans: config.span_batching,
                     logs: config.log_batching,
                 },
