@@ -303,7 +303,7 @@ pub struct Config {
 ///
 /// Measured on procman at saturation on 2 cores (`BENCHMARKS.md`): `Idle` keeps the service's
 /// throughput and most of its tail latency and sheds most spans; `Normal` exports nearly all
-/// of them and costs ~15% of throughput and 2–3× the p99. Below saturation there is idle CPU
+/// of them and costs 10–15% of throughput and 2.4–3.4× the p99. Below saturation there is idle CPU
 /// and every level exports everything.
 ///
 /// ```
