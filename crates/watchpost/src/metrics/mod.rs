@@ -74,7 +74,7 @@ pub const BUILTIN_METRICS: &[(&str, &str, &str, &str, &str)] = &[
         "counter",
         "",
         "",
-        "Log lines that could not be written to the log output",
+        "Log lines lost: the log output failed, or its buffer was full",
     ),
     (
         "<svc>_telemetry_dropped_total",
@@ -583,7 +583,7 @@ fn register_builtin(
         .build();
     meter
         .u64_observable_counter(format!("{svc}_log_write_errors_total"))
-        .with_description("Log lines that could not be written to the log output")
+        .with_description("Log lines lost: the log output failed, or its buffer was full")
         .with_callback(move |o| o.observe(logs.counters.snapshot().log_write_errors, &[]))
         .build();
     process::register(meter);
