@@ -86,7 +86,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "OTEL_BSP_MAX_QUEUE_SIZE",
         "4096",
-        "Spans waiting for export at most; more are dropped and counted",
+        "Spans waiting for export at most (ordinary ones fill 3/4, the rest is kept for error and slow traces); more are dropped and counted",
     ),
     (
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
@@ -101,7 +101,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "OTEL_BLRP_MAX_QUEUE_SIZE",
         "4096",
-        "Log records waiting for export at most; more are dropped and counted",
+        "Log records waiting for export at most (INFO and DEBUG fill 3/4, the rest is kept for WARN and ERROR); more are dropped and counted",
     ),
     (
         "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
@@ -878,7 +878,8 @@ impl ConfigBuilder {
     }
 
     /// Bounds of the span export queue: at most `queue_size` spans wait (more are dropped and
-    /// counted in `<svc>_telemetry_dropped_total{signal="traces"}`), a request carries at most
+    /// counted in `<svc>_telemetry_dropped_total{signal="traces"}`; spans of ordinary traces
+    /// fill at most three quarters of it, the rest is kept for error and slow traces), a request carries at most
     /// `batch_size` spans and is sent as soon as that many are queued, or `delay` after the
     /// first. Default: 4096, 64, 500 ms — small batches keep each export burst short, so the
     /// export thread never holds a core for long. Env: `OTEL_BSP_MAX_QUEUE_SIZE`,

@@ -2,8 +2,12 @@
 //!
 //! One worker thread owns a small Tokio runtime and the three OTLP gRPC exporters. The
 //! application only ever pushes into a bounded queue per signal (a short lock, no wake-up of the
-//! worker until a batch is full); when a queue is full the item is dropped and counted. Every export runs under a timeout, so a
-//! black-holed collector costs one timeout per batch, never a stalled request path. Failures are
+//! worker until a batch is full); when a queue is full the item is dropped and counted. Ordinary
+//! items fill at most three quarters of a queue: the rest is kept for the spans of error and
+//! slow traces and for WARN/ERROR log records. The worker takes a whole queue at once (a buffer
+//! swap) and sends it in batches, back to back while a batch is waiting; it runs at the
+//! configured [`crate::ExportPriority`]. Every export runs under a timeout, so a black-holed
+//! collector costs one timeout per batch, never a stalled request path. Failures are
 //! counted per signal and logged at most once a minute per signal. When the collector comes back,
 //! the next batch goes through (tonic reconnects by itself).
 //!
@@ -103,11 +107,19 @@ impl<T> BatchQueue<T> {
         }
     }
 
-    /// Adds an item; `false` (item dropped) if the queue is full.
-    fn push(&self, item: T) -> bool {
+    /// Adds an item; `false` (item dropped) if the queue is full. Ordinary items fill at most
+    /// three quarters of it: the last quarter is kept for important ones (spans of error and
+    /// slow traces, WARN and ERROR log records), so that a flood of ordinary telemetry at
+    /// saturation does not push out the data an operator needs most.
+    fn push(&self, item: T, important: bool) -> bool {
+        let limit = if important {
+            self.capacity
+        } else {
+            self.capacity - self.capacity / 4
+        };
         let len = {
             let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
-            if q.len() >= self.capacity {
+            if q.len() >= limit {
                 return false;
             }
             q.push_back(item);
@@ -148,14 +160,19 @@ pub(crate) struct Exporter {
 
 impl Exporter {
     /// Queues a kept span; drops (counted) if the queue is full or the pipeline stopped.
-    pub(crate) fn send_span(&self, span: SpanData) {
-        if !self.spans.push(span) {
+    pub(crate) fn send_span(&self, span: SpanData, important: bool) {
+        if !self.spans.push(span, important) {
             self.counters.drop_items(Signal::Traces, 1);
         }
     }
 
-    pub(crate) fn send_log(&self, record: SdkLogRecord, scope: InstrumentationScope) {
-        if !self.logs.push((record, scope)) {
+    pub(crate) fn send_log(
+        &self,
+        record: SdkLogRecord,
+        scope: InstrumentationScope,
+        important: bool,
+    ) {
+        if !self.logs.push((record, scope), important) {
             self.counters.drop_items(Signal::Logs, 1);
         }
     }

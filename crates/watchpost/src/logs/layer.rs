@@ -546,7 +546,12 @@ fn bridge_log(
             Some(opentelemetry::trace::TraceFlags::SAMPLED),
         );
     }
-    bridge.exporter.send_log(rec, bridge.scope.clone());
+    // WARN and ERROR records may use the export queue's reserve.
+    bridge.exporter.send_log(
+        rec,
+        bridge.scope.clone(),
+        matches!(sev, Severity::Error | Severity::Warn),
+    );
 }
 
 /// Masks, truncates and escapes `s` as a JSON string into `out`.

@@ -236,8 +236,28 @@ struct Buffer {
     traces: IdMap<Pending>,
     order: VecDeque<TraceId>,
     spans: usize,
-    decided: IdMap<bool>,
+    decided: IdMap<Verdict>,
     decided_order: VecDeque<TraceId>,
+}
+
+/// What the sampler decided for a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Drop,
+    /// Kept by the ratio (or because the caller sampled it).
+    Keep,
+    /// Kept because it failed or was slow: its spans may use the export queue's reserve.
+    KeepImportant,
+}
+
+impl Verdict {
+    fn of(keep: bool, important: bool) -> Self {
+        match (keep || important, important) {
+            (false, _) => Verdict::Drop,
+            (true, false) => Verdict::Keep,
+            (true, true) => Verdict::KeepImportant,
+        }
+    }
 }
 
 /// Counters of the tail sampler.
@@ -250,12 +270,13 @@ pub(crate) struct TailCounters {
 
 /// Where kept spans go.
 pub(crate) trait SpanSink: Send + Sync + std::fmt::Debug {
-    fn send(&self, span: SpanData);
+    /// `important`: the span belongs to an error or slow trace (the queue keeps room for those).
+    fn send(&self, span: SpanData, important: bool);
 }
 
 impl SpanSink for crate::export::Exporter {
-    fn send(&self, span: SpanData) {
-        self.send_span(span)
+    fn send(&self, span: SpanData, important: bool) {
+        self.send_span(span, important)
     }
 }
 
@@ -359,30 +380,30 @@ impl TailSampler {
         }
     }
 
-    fn emit_one(&self, span: SpanData, keep: bool) {
-        if keep {
-            self.counters.kept.fetch_add(1, Ordering::Relaxed);
-            self.sink.send(span);
-        } else {
+    fn emit_one(&self, span: SpanData, verdict: Verdict) {
+        if verdict == Verdict::Drop {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.kept.fetch_add(1, Ordering::Relaxed);
+            self.sink.send(span, verdict == Verdict::KeepImportant);
         }
     }
 
-    fn emit(&self, spans: Vec<SpanData>, keep: bool) {
+    fn emit(&self, spans: Vec<SpanData>, verdict: Verdict) {
         let n = spans.len() as u64;
-        if keep {
+        if verdict == Verdict::Drop {
+            self.counters.dropped.fetch_add(n, Ordering::Relaxed);
+        } else {
             self.counters.kept.fetch_add(n, Ordering::Relaxed);
             for s in spans {
-                self.sink.send(s);
+                self.sink.send(s, verdict == Verdict::KeepImportant);
             }
-        } else {
-            self.counters.dropped.fetch_add(n, Ordering::Relaxed);
         }
     }
 
-    fn remember(buf: &mut Buffer, trace_id: TraceId, keep: bool) {
+    fn remember(buf: &mut Buffer, trace_id: TraceId, verdict: Verdict) {
         const REMEMBER: usize = 16_384;
-        if buf.decided.insert(trace_id, keep).is_none() {
+        if buf.decided.insert(trace_id, verdict).is_none() {
             buf.decided_order.push_back(trace_id);
             if buf.decided_order.len() > REMEMBER {
                 if let Some(old) = buf.decided_order.pop_front() {
@@ -414,8 +435,8 @@ impl SpanProcessor for TailSampler {
             buf.traces.drain().collect()
         };
         for (id, p) in pending {
-            let keep = p.error || self.ratio_keeps(id);
-            self.emit(p.spans, keep);
+            let verdict = Verdict::of(self.ratio_keeps(id), p.error);
+            self.emit(p.spans, verdict);
         }
         Ok(())
     }
@@ -442,14 +463,19 @@ impl TailSampler {
 
         // The common cases (a root without buffered children, a late span) emit one span and
         // allocate nothing here.
-        let mut single: Option<(SpanData, bool)> = None;
-        let mut to_emit: Vec<(Vec<SpanData>, bool)> = Vec::new();
+        let mut single: Option<(SpanData, Verdict)> = None;
+        let mut to_emit: Vec<(Vec<SpanData>, Verdict)> = Vec::new();
         {
             let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(&keep) = buf.decided.get(&trace_id) {
+            if let Some(&verdict) = buf.decided.get(&trace_id) {
                 // A late span of a decided trace follows the decision (and an error upgrades it
                 // for itself: better a partial error trace than none).
-                single = Some((span, keep || error));
+                let verdict = if error {
+                    Verdict::KeepImportant
+                } else {
+                    verdict
+                };
+                single = Some((span, verdict));
             } else if is_local_root {
                 let pending = if buf.traces.is_empty() {
                     Pending::default()
@@ -461,18 +487,17 @@ impl TailSampler {
                     }
                     p
                 };
-                let keep = error
-                    || pending.error
-                    || slow
-                    || parent_sampled == Some(true)
-                    || self.ratio_keeps(trace_id);
-                Self::remember(&mut buf, trace_id, keep);
+                let verdict = Verdict::of(
+                    parent_sampled == Some(true) || self.ratio_keeps(trace_id),
+                    error || pending.error || slow,
+                );
+                Self::remember(&mut buf, trace_id, verdict);
                 if pending.spans.is_empty() {
-                    single = Some((span, keep));
+                    single = Some((span, verdict));
                 } else {
                     let mut spans = pending.spans;
                     spans.push(span);
-                    to_emit.push((spans, keep));
+                    to_emit.push((spans, verdict));
                 }
             } else {
                 let is_new = !buf.traces.contains_key(&trace_id);
@@ -492,19 +517,19 @@ impl TailSampler {
                     };
                     if let Some(p) = buf.traces.remove(&old) {
                         buf.spans -= p.spans.len();
-                        let keep = p.error || self.ratio_keeps(old);
-                        Self::remember(&mut buf, old, keep);
+                        let verdict = Verdict::of(self.ratio_keeps(old), p.error);
+                        Self::remember(&mut buf, old, verdict);
                         self.counters.overflow.fetch_add(1, Ordering::Relaxed);
-                        to_emit.push((p.spans, keep));
+                        to_emit.push((p.spans, verdict));
                     }
                 }
             }
         }
-        if let Some((span, keep)) = single {
-            self.emit_one(span, keep);
+        if let Some((span, verdict)) = single {
+            self.emit_one(span, verdict);
         }
-        for (spans, keep) in to_emit {
-            self.emit(spans, keep);
+        for (spans, verdict) in to_emit {
+            self.emit(spans, verdict);
         }
     }
 }
