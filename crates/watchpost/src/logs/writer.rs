@@ -28,7 +28,9 @@ const WAKE_AT: usize = 64 * 1024;
 /// How long the writer thread lets lines gather after the first one arrives.
 const GATHER: Duration = Duration::from_millis(5);
 
-/// A log writer that never blocks the thread that logs: see the [module docs](self).
+/// A log writer that never blocks the thread that logs: lines go into a bounded buffer
+/// (a full buffer drops and counts them) and one background thread writes many lines per
+/// system call, so a stalled log reader never stalls the service.
 ///
 /// [`crate::Telemetry::builder`] uses `NonBlocking::stdout()` unless told otherwise; pass one to
 /// [`crate::TelemetryBuilder::writer`] to write elsewhere without blocking (the pipeline then
