@@ -301,6 +301,23 @@ impl Telemetry {
         }
     }
 
+    /// Records of the `log` crate (used by some dependencies) become events of this pipeline,
+    /// filtered and routed by their own target like any event. If the application already
+    /// installed a `log` logger, that one stays and a WARN says so.
+    fn install_log_bridge(&self) {
+        let shared = &self.inner.logs.shared;
+        let max = crate::logs::log_level_filter(shared.filter.max_verbosity());
+        match tracing_log::LogTracer::builder().with_max_level(max).init() {
+            Ok(()) => shared
+                .log_crate
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(_) => tracing::warn!(
+                target: "watchpost",
+                "another `log` logger is installed: records of the `log` crate do not reach Watchpost"
+            ),
+        }
+    }
+
     fn report_config_warnings(&self) {
         if !self.inner.unknown_level_vars.is_empty() {
             tracing::warn!(
@@ -378,6 +395,7 @@ where
                 Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
             ]),
         );
+        telemetry.install_log_bridge();
         telemetry.report_config_warnings();
         Ok(telemetry)
     }

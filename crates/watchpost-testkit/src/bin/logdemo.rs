@@ -3,7 +3,9 @@
 //!
 //! Commands (one per line): `emit` (a request-shaped batch of events in every subsystem and
 //! level), `inject` (a field value that tries to forge a second line), `secrets` (secret fields,
-//! an e-mail address and a card number), `level <SUBSYSTEM> <level>` (runtime change), `quit`.
+//! an e-mail address and a card number), `logcrate` (records of the `log` crate: INFO and DEBUG
+//! on `logdemo::instances`, INFO and WARN on the noisy `hyper::client`), `level <SUBSYSTEM>
+//! <level>` (runtime change), `quit`.
 //! After each command it logs an ERROR line with msg `sync` on target `logdemo::sync`, and prints
 //! `done <command>` on stderr, so a test knows every line of the command is out.
 
@@ -86,6 +88,12 @@ fn main() -> ExitCode {
                     note = "mail bob@example.com",
                     "paid with card 4111 1111 1111 1111"
                 );
+            }
+            ["logcrate"] => {
+                log::info!(target: "logdemo::instances", "instance {} adopted", "web-2");
+                log::debug!(target: "logdemo::instances", "adoption details");
+                log::info!(target: "hyper::client", "pooling idle connection");
+                log::warn!(target: "hyper::client", "connection reset");
             }
             ["level", sub, level] => {
                 let result = watchpost::config::parse_level("level", level)

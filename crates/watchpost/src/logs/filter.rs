@@ -145,6 +145,14 @@ impl Filter {
         if v >= 5 {
             return Interest::never();
         }
+        if is_log_callsite(meta) {
+            // One callsite per level for every `log` record: decided per record, by its target.
+            return if v <= self.max_verbosity() {
+                Interest::sometimes()
+            } else {
+                Interest::never()
+            };
+        }
         if meta.is_span() {
             return if v <= self.span_verbosity {
                 Interest::always()
@@ -190,6 +198,16 @@ impl Filter {
         v <= self.span_verbosity && v < 5
     }
 
+    /// The most verbose level of any subsystem or target (the `log` crate's max level).
+    pub(crate) fn max_verbosity(&self) -> u8 {
+        self.levels
+            .iter()
+            .map(|l| l.load(Ordering::Relaxed))
+            .chain(self.target_levels.iter().map(|(_, v)| *v))
+            .max()
+            .unwrap_or(3)
+    }
+
     pub(crate) fn max_level_hint(&self) -> LevelFilter {
         let max = self
             .levels
@@ -209,6 +227,12 @@ fn bool_interest(enabled: bool) -> Interest {
     } else {
         Interest::never()
     }
+}
+
+/// The callsites through which `tracing-log` forwards records of the `log` crate: their target
+/// is `log` and the record's own target is a field.
+pub(crate) fn is_log_callsite(meta: &Metadata<'_>) -> bool {
+    meta.target() == "log" && meta.fields().field("log.target").is_some()
 }
 
 #[cfg(test)]

@@ -12,12 +12,13 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_core::{Interest, LevelFilter, Metadata};
+use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::encode;
-use super::filter::{verbosity, Filter, Route};
+use super::filter::{self, verbosity, Filter, Route};
 use super::redact::{slot_of, Redactor, REDACTED};
 use crate::config::Config;
 use crate::internal::{Counters, LogWriteFailed};
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) resources: Option<super::resource::ResourceLogs>,
     /// The OTel log bridge, set when OTLP log export is on.
     pub(crate) otel_logger: std::sync::OnceLock<LogBridge>,
+    /// Set when this pipeline receives the `log` crate's records (its max level follows ours).
+    pub(crate) log_crate: std::sync::atomic::AtomicBool,
     /// The id field of each resource kind, by kind index.
     id_fields: Vec<String>,
     redactor: Redactor,
@@ -50,6 +53,7 @@ impl Shared {
             filter: Filter::new(config),
             counters: Counters::default(),
             otel_logger: std::sync::OnceLock::new(),
+            log_crate: std::sync::atomic::AtomicBool::new(false),
             resources: config
                 .resource_logs
                 .clone()
@@ -138,7 +142,7 @@ impl Shared {
             shared: self,
             secret_mask: route.secret_mask,
             resource_mask: route.resource_mask,
-            dotted_mask: route.dotted_mask,
+            skip_mask: route.dotted_mask,
             value_at: 0,
             text: &mut text,
             sink: Sink::Span {
@@ -272,6 +276,9 @@ impl LogHandle {
         }
         filter.set_level(index, level);
         tracing_core::callsite::rebuild_interest_cache();
+        if self.shared.log_crate.load(Ordering::Relaxed) {
+            log::set_max_level(log_level_filter(filter.max_verbosity()));
+        }
         Ok(())
     }
 
@@ -369,7 +376,8 @@ struct Visitor<'a> {
     shared: &'a Shared,
     secret_mask: u64,
     resource_mask: u64,
-    dotted_mask: u64,
+    /// Fields not written at all (see `skipped`).
+    skip_mask: u64,
     /// Where the current field's value starts in its buffer.
     value_at: usize,
     text: &'a mut String,
@@ -377,18 +385,16 @@ struct Visitor<'a> {
 }
 
 impl Visitor<'_> {
-    /// A dotted span field (`http.route`, `otel.name`): trace data, never written to log lines,
-    /// so not encoded at all.
+    /// A field that is not written: a dotted span field (`http.route`, `otel.name`: trace data,
+    /// never in log lines) or a `log.*` field of a record from the `log` crate (its target, file
+    /// and line, already used for routing).
     #[inline]
     fn skipped(&self, field: &Field) -> bool {
-        if !matches!(self.sink, Sink::Span { .. }) {
-            return false;
-        }
         let i = field.index();
         if i < 64 {
-            self.dotted_mask & (1 << i) != 0
+            self.skip_mask & (1 << i) != 0
         } else {
-            field.name().contains('.')
+            matches!(self.sink, Sink::Span { .. }) && field.name().contains('.')
         }
     }
 
@@ -643,6 +649,17 @@ fn current_ids() -> Option<([u8; 16], [u8; 8])> {
     })
 }
 
+/// The `log` crate's filter for a verbosity (1 = ERROR … 4 = DEBUG).
+pub(crate) fn log_level_filter(v: u8) -> log::LevelFilter {
+    match v {
+        0 => log::LevelFilter::Off,
+        1 => log::LevelFilter::Error,
+        2 => log::LevelFilter::Warn,
+        3 => log::LevelFilter::Info,
+        _ => log::LevelFilter::Debug,
+    }
+}
+
 fn level_str(level: &tracing::Level) -> &'static [u8] {
     match verbosity(level) {
         1 => b"ERROR",
@@ -668,14 +685,18 @@ where
         if meta.is_span() {
             return filter.span_enabled(v);
         }
-        let route = filter.route(meta.target());
-        let span_subsystem = if route.subsystem.is_none() && route.target_verbosity.is_none() {
-            ctx.lookup_current()
-                .and_then(|s| s.extensions().get::<SpanFields>().and_then(|d| d.subsystem))
-        } else {
-            None
-        };
-        filter.event_enabled(route, v, span_subsystem)
+        if filter::is_log_callsite(meta) {
+            // Decided per record in `event_enabled`, by the record's own target.
+            return v <= filter.max_verbosity();
+        }
+        self.event_enabled_for(meta.target(), v, &ctx)
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        match event.normalized_metadata() {
+            Some(meta) => self.event_enabled_for(meta.target(), verbosity(meta.level()), &ctx),
+            None => true,
+        }
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -777,12 +798,31 @@ where
 }
 
 impl<W> JsonLayer<W> {
+    /// Whether an event of `target` at verbosity `v` is written (its target's subsystem, else
+    /// the current span's).
+    fn event_enabled_for<S>(&self, target: &str, v: u8, ctx: &Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let filter = &self.shared.filter;
+        let route = filter.route(target);
+        let span_subsystem = if route.subsystem.is_none() && route.target_verbosity.is_none() {
+            ctx.lookup_current()
+                .and_then(|s| s.extensions().get::<SpanFields>().and_then(|d| d.subsystem))
+        } else {
+            None
+        };
+        filter.event_enabled(route, v, span_subsystem)
+    }
+
     fn encode_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, scratch: &mut Scratch)
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let shared = &*self.shared;
-        let meta = event.metadata();
+        // A record from the `log` crate: its real target, level, file and line.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let Scratch {
             line,
             fields,
@@ -801,12 +841,23 @@ impl<W> JsonLayer<W> {
         spare.extend(ids.drain(..).map(|(_, s)| s));
 
         // Event fields, in declaration order; the message is set aside.
-        let route = shared.route(meta);
+        let (route, skip_mask) = if normalized.is_some() {
+            let log_fields = event
+                .metadata()
+                .fields()
+                .iter()
+                .take(64)
+                .filter(|f| f.name().starts_with("log."))
+                .fold(0u64, |m, f| m | 1 << f.index());
+            (shared.compute_route(meta), log_fields)
+        } else {
+            (shared.route(event.metadata()), 0)
+        };
         let mut visitor = Visitor {
             shared,
             secret_mask: route.secret_mask,
             resource_mask: route.resource_mask,
-            dotted_mask: route.dotted_mask,
+            skip_mask,
             value_at: 0,
             text,
             sink: Sink::Event {

@@ -26,6 +26,10 @@
 //!   `fields.<name>`.
 //! * **Redaction:** see [`crate::Redaction`]; secret fields become [`REDACTED`], e-mail
 //!   addresses and card numbers inside strings become [`EMAIL_MASK`] and [`CARD_MASK`].
+//! * **The `log` crate:** with [`crate::init`] (a global install), records of dependencies that
+//!   log through `log` become events of the pipeline, routed and filtered by their own target
+//!   like any event (noisy dependencies at WARN), without `log.*` bookkeeping fields; `log`'s
+//!   max level follows the most verbose subsystem, also after a runtime change.
 //! * **Writing** never blocks the thread that logs: by default lines go through [`NonBlocking`]
 //!   (a bounded buffer and one writer thread, many lines per system call).
 //! * **Failures** of the writer, and lines dropped because the buffer was full, are counted
@@ -46,5 +50,5 @@ pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
 pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
 pub use writer::{LineWriter, NonBlocking, DEFAULT_BUFFER_BYTES};
 
-pub(crate) use layer::{LogBridge, Shared};
+pub(crate) use layer::{log_level_filter, LogBridge, Shared};
 pub(crate) use redact::Redactor as NameRedactor;
