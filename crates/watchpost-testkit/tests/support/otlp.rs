@@ -147,6 +147,20 @@ pub struct Receiver {
 impl Receiver {
     /// Starts on `addr` (port 0 for any), keeping what an earlier receiver received if given.
     pub async fn start(addr: SocketAddr, received: Option<Arc<Mutex<Received>>>) -> Receiver {
+        Self::start_with(addr, received, None).await
+    }
+
+    /// Starts serving TLS with this certificate chain and key (PEM).
+    pub async fn start_tls(addr: SocketAddr, cert_pem: &str, key_pem: &str) -> Receiver {
+        let identity = tonic::transport::Identity::from_pem(cert_pem, key_pem);
+        Self::start_with(addr, None, Some(identity)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        received: Option<Arc<Mutex<Received>>>,
+        tls: Option<tonic::transport::Identity>,
+    ) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind receiver");
@@ -158,7 +172,13 @@ impl Receiver {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let s = state.clone();
         let task = tokio::spawn(async move {
-            let _ = tonic::transport::Server::builder()
+            let mut server = tonic::transport::Server::builder();
+            if let Some(identity) = tls {
+                server = server
+                    .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                    .expect("TLS config");
+            }
+            let _ = server
                 .add_service(TraceServiceServer::new(s.clone()))
                 .add_service(LogsServiceServer::new(s.clone()))
                 .add_service(MetricsServiceServer::new(s))
