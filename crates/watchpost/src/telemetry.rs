@@ -330,6 +330,27 @@ impl Telemetry {
     }
 }
 
+/// The globally installed pipeline's background log writer, flushed when the process exits.
+static EXIT_FLUSH: std::sync::OnceLock<crate::logs::NonBlocking> = std::sync::OnceLock::new();
+
+/// Makes `exit` (a return from `main`, `std::process::exit`) write the lines still buffered:
+/// the last lines before an exit are often the ones that explain it. Not run on `abort` or a
+/// fatal signal.
+fn flush_at_exit(writer: crate::logs::NonBlocking) {
+    extern "C" fn flush() {
+        if let Some(w) = EXIT_FLUSH.get() {
+            w.flush(Duration::from_secs(2));
+        }
+    }
+    if EXIT_FLUSH.set(writer).is_ok() {
+        // SAFETY: `flush` is a plain function that touches only a static; registering it has no
+        // preconditions.
+        unsafe {
+            libc::atexit(flush);
+        }
+    }
+}
+
 /// Sets up a pipeline: choose the log writer, then [`install`](Self::install) it globally or get
 /// a [`tracing::Dispatch`] for scoped use ([`into_dispatch`](Self::into_dispatch)).
 ///
@@ -396,6 +417,9 @@ where
             ]),
         );
         telemetry.install_log_bridge();
+        if let Some(w) = &telemetry.inner.log_writer {
+            flush_at_exit(w.clone());
+        }
         telemetry.report_config_warnings();
         Ok(telemetry)
     }

@@ -5,7 +5,8 @@
 //! level), `inject` (a field value that tries to forge a second line), `secrets` (secret fields,
 //! an e-mail address and a card number), `logcrate` (records of the `log` crate: INFO and DEBUG
 //! on `logdemo::instances`, INFO and WARN on the noisy `hyper::client`), `level <SUBSYSTEM>
-//! <level>` (runtime change), `quit`.
+//! <level>` (runtime change), `exit <code>` (logs an ERROR and calls `std::process::exit` at
+//! once, no shutdown), `quit`.
 //! After each command it logs an ERROR line with msg `sync` on target `logdemo::sync`, and prints
 //! `done <command>` on stderr, so a test knows every line of the command is out.
 
@@ -103,6 +104,11 @@ fn main() -> ExitCode {
                 }
             }
             ["quit"] => break,
+            ["exit", code] => {
+                // Exit at once, without `shutdown`: the line must still come out.
+                tracing::error!(target: "logdemo::api", "last words before exit");
+                std::process::exit(code.parse().unwrap_or(1));
+            }
             _ => eprintln!("logdemo: unknown command {line:?}"),
         }
         // A marker on both streams so a test knows everything of this command is out: ERROR is

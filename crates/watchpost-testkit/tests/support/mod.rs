@@ -46,6 +46,13 @@ impl Demo {
         }
     }
 
+    /// Sends one command without waiting for it.
+    pub fn send(&mut self, command: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{command}").unwrap();
+        stdin.flush().unwrap();
+    }
+
     /// Sends one command and waits until the program says it is done.
     pub fn run(&mut self, command: &str) -> Vec<String> {
         let stdin = self.stdin.as_mut().expect("stdin open");

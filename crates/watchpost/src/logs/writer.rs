@@ -9,8 +9,9 @@
 //!
 //! Lines keep their order, are never split, and reach the writer a few milliseconds after they
 //! were logged. [`crate::Telemetry::shutdown`] and [`crate::Telemetry::force_flush`] wait until
-//! everything logged before them is written; lines logged within the last few milliseconds
-//! before an abrupt exit (`abort`, a signal that kills the process) can be lost.
+//! everything logged before them is written, and so does the process's `exit` (a return from
+//! `main`, `std::process::exit`) when the pipeline was installed with [`crate::init`]. Lines
+//! logged within the last few milliseconds before an `abort` or a fatal signal can be lost.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
