@@ -361,11 +361,11 @@ impl Batching {
                 format!("1 to the queue size, {}", self.queue_size),
             ));
         }
-        if self.delay.is_zero() {
+        if self.delay.is_zero() || self.delay > std::time::Duration::from_secs(3600) {
             return Err(Error::invalid(
                 format!("{what} schedule delay"),
-                "0",
-                "at least 1 ms",
+                format!("{} ms", self.delay.as_millis()),
+                "1 ms to 1 hour",
             ));
         }
         Ok(self)
@@ -879,9 +879,9 @@ impl ConfigBuilder {
 
     /// Bounds of the span export queue: at most `queue_size` spans wait (more are dropped and
     /// counted in `<svc>_telemetry_dropped_total{signal="traces"}`; spans of ordinary traces
-    /// fill at most three quarters of it, the rest is kept for error and slow traces), a request carries at most
-    /// `batch_size` spans and is sent as soon as that many are queued, or `delay` after the
-    /// first. Default: 4096, 64, 500 ms — small batches keep each export burst short, so the
+    /// fill at most three quarters of it, the rest is kept for error and slow traces), a
+    /// request carries at most `batch_size` spans and export starts as soon as that many are
+    /// queued, and at the latest every `delay` (1 ms to 1 hour). Default: 4096, 64, 500 ms — small batches keep each export burst short, so the
     /// export thread never holds a core for long. Env: `OTEL_BSP_MAX_QUEUE_SIZE`,
     /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` (ms). `build` refuses a batch
     /// larger than the queue.

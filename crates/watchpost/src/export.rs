@@ -82,6 +82,9 @@ pub(crate) struct ExportSettings {
     pub(crate) logs: crate::config::Batching,
 }
 
+/// Batches one worker turn exports at most before serving the other signals again.
+const TURN_BATCHES: usize = 8;
+
 enum Control {
     Flush(oneshot::Sender<()>),
     Shutdown(Duration, oneshot::Sender<()>),
@@ -93,8 +96,11 @@ enum Control {
 pub(crate) struct BatchQueue<T> {
     items: Mutex<std::collections::VecDeque<T>>,
     capacity: usize,
-    batch: usize,
+    /// The length at which the worker is woken: a batch, or what ordinary items can reach.
+    signal_at: usize,
     ready: tokio::sync::Notify,
+    /// Set at shutdown: later items are dropped and counted.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl<T> BatchQueue<T> {
@@ -102,9 +108,14 @@ impl<T> BatchQueue<T> {
         Self {
             items: Mutex::new(std::collections::VecDeque::with_capacity(batch)),
             capacity,
-            batch,
+            signal_at: batch.min(Self::ordinary_limit(capacity)).max(1),
             ready: tokio::sync::Notify::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    fn ordinary_limit(capacity: usize) -> usize {
+        capacity - capacity / 4
     }
 
     /// Adds an item; `false` (item dropped) if the queue is full. Ordinary items fill at most
@@ -112,10 +123,13 @@ impl<T> BatchQueue<T> {
     /// slow traces, WARN and ERROR log records), so that a flood of ordinary telemetry at
     /// saturation does not push out the data an operator needs most.
     fn push(&self, item: T, important: bool) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
         let limit = if important {
             self.capacity
         } else {
-            self.capacity - self.capacity / 4
+            Self::ordinary_limit(self.capacity)
         };
         let len = {
             let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
@@ -125,10 +139,15 @@ impl<T> BatchQueue<T> {
             q.push_back(item);
             q.len()
         };
-        if len == self.batch {
+        if len == self.signal_at {
             self.ready.notify_one();
         }
         true
+    }
+
+    /// Whether a batch is waiting (the worker is not signalled again while it stays above).
+    fn has_batch(&self) -> bool {
+        self.len() >= self.signal_at
     }
 
     /// Moves everything queued into `into`: the application's threads never wait behind the
@@ -192,6 +211,8 @@ impl Exporter {
             return true;
         }
         *stopped = true;
+        self.spans.closed.store(true, Ordering::Relaxed);
+        self.logs.closed.store(true, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         if self.control.send(Control::Shutdown(timeout, tx)).is_err() {
             return true;
@@ -274,7 +295,8 @@ pub(crate) fn start(
 
 /// Exporting is background work: by default (`Idle`) the service's own threads come first, and
 /// at saturation the export queue fills and drops are counted, rather than requests waiting
-/// behind protobuf encoding. Best effort; ignored where not supported.
+/// behind protobuf encoding. A flush or shutdown, which a caller waits for, runs at `Normal`.
+/// Best effort; ignored where not supported.
 fn set_priority(priority: crate::config::ExportPriority) {
     use crate::config::ExportPriority;
     #[cfg(target_os = "linux")]
@@ -289,7 +311,14 @@ fn set_priority(priority: crate::config::ExportPriority) {
                 let tid = libc::gettid();
                 let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
             }
-            _ => {}
+            _ => {
+                // Back to the default policy and nice value (raising a lowered nice value may
+                // need privileges; then it stays lowered).
+                let param = libc::sched_param { sched_priority: 0 };
+                let _ = libc::sched_setscheduler(0, libc::SCHED_OTHER, &param);
+                let tid = libc::gettid();
+                let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 0);
+            }
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -411,11 +440,7 @@ impl Worker {
                 None
             }
         };
-        let (span_batch, log_batch) = (
-            self.settings.spans.batch_size,
-            self.settings.logs.batch_size,
-        );
-        // Taken from the queues, being exported: at most one queue's worth each.
+        // Taken from the queues, being exported: at most a queue and a batch's worth each.
         let mut spans: std::collections::VecDeque<SpanData> =
             std::collections::VecDeque::with_capacity(self.settings.spans.queue_size);
         let mut logs: std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)> =
@@ -425,48 +450,29 @@ impl Worker {
         let mut metric_tick = tokio::time::interval(self.settings.metric_interval);
         metric_tick.tick().await; // the first tick is immediate; the first push is one interval in
         loop {
+            // Each turn exports a bounded number of batches, then goes back to `select!`, so
+            // that one busy signal never starves the others, the metric push, or a flush or
+            // shutdown. A queue that still holds a batch re-arms its own signal (it is only
+            // signalled when it reaches a batch, not while it stays above).
             tokio::select! {
-                // Everything queued goes out in batches, back to back, while the queue holds a
-                // batch again: it is only signalled when it reaches a batch, not while it stays
-                // above.
                 _ = span_rx.ready.notified() => {
-                    loop {
-                        span_rx.take_all(&mut spans);
-                        while !spans.is_empty() {
-                            self.export_spans(exporters.as_ref(), &mut spans, None).await;
-                        }
-                        if span_rx.len() < span_batch {
-                            break;
-                        }
-                    }
+                    self.span_turn(exporters.as_ref(), &span_rx, &mut spans).await;
                 }
                 _ = log_rx.ready.notified() => {
-                    loop {
-                        log_rx.take_all(&mut logs);
-                        while !logs.is_empty() {
-                            self.export_logs(exporters.as_ref(), &mut logs, None).await;
-                        }
-                        if log_rx.len() < log_batch {
-                            break;
-                        }
-                    }
+                    self.log_turn(exporters.as_ref(), &log_rx, &mut logs).await;
                 }
                 _ = span_tick.tick() => {
-                    span_rx.take_all(&mut spans);
-                    while !spans.is_empty() {
-                        self.export_spans(exporters.as_ref(), &mut spans, None).await;
-                    }
+                    self.span_turn(exporters.as_ref(), &span_rx, &mut spans).await;
                 }
                 _ = log_tick.tick() => {
-                    log_rx.take_all(&mut logs);
-                    while !logs.is_empty() {
-                        self.export_logs(exporters.as_ref(), &mut logs, None).await;
-                    }
+                    self.log_turn(exporters.as_ref(), &log_rx, &mut logs).await;
                 }
                 _ = metric_tick.tick() => {
                     self.export_metrics(exporters.as_ref(), None).await;
                 }
                 c = control_rx.recv() => {
+                    // Flushing is what the caller waits for: at the service's priority.
+                    set_priority(crate::config::ExportPriority::Normal);
                     let (deadline, done, stop) = match c {
                         Some(Control::Flush(done)) => (Instant::now() + self.settings.timeout, Some(done), false),
                         Some(Control::Shutdown(t, done)) => (Instant::now() + t, Some(done), true),
@@ -489,8 +495,59 @@ impl Worker {
                     if stop {
                         return;
                     }
+                    set_priority(self.settings.priority);
                 }
             }
+        }
+    }
+
+    /// One turn for spans: take the queue (if less than a batch is left over), export at most
+    /// [`TURN_BATCHES`] batches; after a failed export, drop and count what was taken (one
+    /// timeout per turn, not per batch, with a black-holed collector).
+    async fn span_turn(
+        &self,
+        ex: Option<&Exporters>,
+        rx: &BatchQueue<SpanData>,
+        spans: &mut std::collections::VecDeque<SpanData>,
+    ) {
+        if spans.len() < self.settings.spans.batch_size {
+            rx.take_all(spans);
+        }
+        for _ in 0..TURN_BATCHES {
+            if spans.is_empty() {
+                break;
+            }
+            if !self.export_spans(ex, spans, None).await {
+                self.counters.drop_items(Signal::Traces, spans.len() as u64);
+                spans.clear();
+            }
+        }
+        if !spans.is_empty() || rx.has_batch() {
+            rx.ready.notify_one();
+        }
+    }
+
+    /// [`Self::span_turn`] for log records.
+    async fn log_turn(
+        &self,
+        ex: Option<&Exporters>,
+        rx: &BatchQueue<(SdkLogRecord, InstrumentationScope)>,
+        logs: &mut std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)>,
+    ) {
+        if logs.len() < self.settings.logs.batch_size {
+            rx.take_all(logs);
+        }
+        for _ in 0..TURN_BATCHES {
+            if logs.is_empty() {
+                break;
+            }
+            if !self.export_logs(ex, logs, None).await {
+                self.counters.drop_items(Signal::Logs, logs.len() as u64);
+                logs.clear();
+            }
+        }
+        if !logs.is_empty() || rx.has_batch() {
+            rx.ready.notify_one();
         }
     }
 
@@ -503,15 +560,15 @@ impl Worker {
         ex: Option<&Exporters>,
         spans: &mut std::collections::VecDeque<SpanData>,
         limit: Option<Duration>,
-    ) {
+    ) -> bool {
         if spans.is_empty() {
-            return;
+            return true;
         }
         let n = spans.len().min(self.settings.spans.batch_size);
         let batch: Vec<SpanData> = spans.drain(..n).collect();
         let Some(ex) = ex else {
             self.counters.drop_items(Signal::Traces, n as u64);
-            return;
+            return false;
         };
         let budget = self.budget(limit);
         let result = tokio::time::timeout(budget, ex.spans.export(batch)).await;
@@ -521,7 +578,7 @@ impl Worker {
             result
                 .map_err(|_| "timed out".to_string())
                 .and_then(|r| r.map_err(|e| e.to_string())),
-        );
+        )
     }
 
     async fn export_logs(
@@ -529,15 +586,15 @@ impl Worker {
         ex: Option<&Exporters>,
         logs: &mut std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)>,
         limit: Option<Duration>,
-    ) {
+    ) -> bool {
         if logs.is_empty() {
-            return;
+            return true;
         }
         let n = logs.len().min(self.settings.logs.batch_size);
         let batch: Vec<(SdkLogRecord, InstrumentationScope)> = logs.drain(..n).collect();
         let Some(ex) = ex else {
             self.counters.drop_items(Signal::Logs, n as u64);
-            return;
+            return false;
         };
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             batch.iter().map(|(r, s)| (r, s)).collect();
@@ -549,7 +606,7 @@ impl Worker {
             result
                 .map_err(|_| "timed out".to_string())
                 .and_then(|r| r.map_err(|e| e.to_string())),
-        );
+        )
     }
 
     async fn export_metrics(&self, ex: Option<&Exporters>, limit: Option<Duration>) {
@@ -574,14 +631,49 @@ impl Worker {
         self.record(Signal::Metrics, 1, result);
     }
 
-    fn record(&self, signal: Signal, n: u64, result: Result<(), String>) {
+    /// Counts a failed export; `true` if it succeeded.
+    fn record(&self, signal: Signal, n: u64, result: Result<(), String>) -> bool {
         match result {
-            Ok(()) => {}
+            Ok(()) => true,
             Err(e) => {
                 self.counters.errors[signal.index()].fetch_add(1, Ordering::Relaxed);
                 self.counters.drop_items(signal, n);
                 self.warn_once(signal, &e);
+                false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt as _;
+
+    #[test]
+    fn the_worker_is_signalled_even_when_a_batch_is_larger_than_ordinary_items_may_fill() {
+        // Ordinary items stop at 75 of 100; a batch of 100 would never be reached by them.
+        let q = BatchQueue::new(100, 100);
+        for i in 0..80 {
+            let accepted = q.push(i, false);
+            assert_eq!(accepted, i < 75, "item {i}");
+        }
+        assert!(
+            q.ready.notified().now_or_never().is_some(),
+            "signalled at 75"
+        );
+        assert!(q.push(1000, true), "the reserve takes important items");
+        assert!(q.has_batch());
+    }
+
+    #[test]
+    fn a_closed_queue_refuses_items() {
+        let q = BatchQueue::new(10, 2);
+        assert!(q.push(1, false));
+        q.closed.store(true, Ordering::Relaxed);
+        assert!(!q.push(2, true));
+        let mut taken = std::collections::VecDeque::new();
+        q.take_all(&mut taken);
+        assert_eq!(taken, [1]);
     }
 }

@@ -23,7 +23,7 @@ pub const UNMATCHED: &str = "__unmatched__";
 
 /// The target of the access log line. Its subsystem is that of `watchpost::http` (longest
 /// prefix) or of the request span; the trace bridge leaves it out of the span's events, since
-/// the server span already carries every field of it as an attribute.
+/// the server span carries the same data (as attributes, and its duration).
 pub(crate) const ACCESS_LOG_TARGET: &str = "watchpost::http::access";
 
 #[derive(Debug, Clone)]
@@ -225,6 +225,7 @@ where
             http.request.method = method.as_str(),
             http.route = &*path,
             http.response.status_code = tracing::field::Empty,
+            http.response.body.size = tracing::field::Empty,
             url.scheme = "http",
             client.address = tracing::field::Empty,
             request_id = rid_str(&rid),
@@ -364,8 +365,10 @@ impl Completion {
         let (method, path, request_id) =
             (self.method.as_str(), &*self.path, rid_str(&self.request_id));
         let remote = self.remote.map(tracing::field::display);
-        // The access line: every field of it is also an attribute of the server span, so the
-        // trace bridge does not copy it into the span as an event (see ACCESS_LOG_TARGET).
+        // The access line. The server span carries the same data (method, route, status, client
+        // address, request id, body size as attributes; the duration is its own), so the trace
+        // bridge does not copy the line into the span as an event (see ACCESS_LOG_TARGET).
+        self.span.record("http.response.body.size", self.bytes);
         self.span.in_scope(|| {
             if self.status.is_server_error() {
                 tracing::warn!(

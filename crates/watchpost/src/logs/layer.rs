@@ -119,8 +119,8 @@ impl Shared {
             }
             if self.resource_kind_of(field.name()).is_some() {
                 route.resource_mask |= 1 << field.index();
-            }
-            if field.name().contains('.') {
+            } else if field.name().contains('.') {
+                // A dotted resource id field (`job.id`) is still encoded: it routes lines.
                 route.dotted_mask |= 1 << field.index();
             }
         }
@@ -277,6 +277,9 @@ impl LogHandle {
         filter.set_level(index, level);
         tracing_core::callsite::rebuild_interest_cache();
         if self.shared.log_crate.load(Ordering::Relaxed) {
+            // Read and set under one lock: two concurrent changes must not leave the older max.
+            static LOG_MAX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _g = LOG_MAX.lock().unwrap_or_else(|p| p.into_inner());
             log::set_max_level(log_level_filter(filter.max_verbosity()));
         }
         Ok(())
@@ -394,7 +397,9 @@ impl Visitor<'_> {
         if i < 64 {
             self.skip_mask & (1 << i) != 0
         } else {
-            matches!(self.sink, Sink::Span { .. }) && field.name().contains('.')
+            matches!(self.sink, Sink::Span { .. })
+                && field.name().contains('.')
+                && self.shared.resource_kind_of(field.name()).is_none()
         }
     }
 

@@ -82,8 +82,10 @@ struct Shared {
     /// To flushers: `State::written` moved.
     done: Condvar,
     capacity: usize,
-    /// Lines the writer thread failed to write (the writer returned an error).
+    /// Lines lost: refused because the buffer was full, or failed to write.
     failed: Arc<AtomicU64>,
+    /// Of those, refused because the buffer was full (reported by the writer thread).
+    refused: AtomicU64,
     last_report: AtomicU64,
 }
 
@@ -135,6 +137,7 @@ impl NonBlocking {
                     done: Condvar::new(),
                     capacity: bytes,
                     failed: Arc::new(AtomicU64::new(0)),
+                    refused: AtomicU64::new(0),
                     last_report: AtomicU64::new(0),
                 }),
                 started: Once::new(),
@@ -174,9 +177,9 @@ impl NonBlocking {
         true
     }
 
-    /// Lines the background thread could not write because the writer failed. (Lines refused
-    /// because the buffer was full are reported to the caller as an error instead, and counted
-    /// by the log layer.)
+    /// Lines lost: refused because the buffer was full, or not written because the writer
+    /// failed. Both are also in [`crate::SelfStats::log_write_errors`] when the pipeline writes
+    /// through this writer.
     ///
     /// ```
     /// let writer = watchpost::logs::NonBlocking::new(std::io::sink());
@@ -196,9 +199,12 @@ impl NonBlocking {
         let shared = &*handle.shared;
         let mut st = lock(&shared.state);
         if !st.buf.is_empty() && st.buf.len() + line.len() > shared.capacity {
-            return Err(std::io::Error::other(
-                "the log writer is behind: buffer full, line dropped",
-            ));
+            drop(st);
+            // Counted here, reported by the writer thread: this thread must not touch stderr,
+            // which may be the same stalled pipe as the log.
+            shared.failed.fetch_add(1, Ordering::Relaxed);
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
         }
         let before = st.buf.len();
         st.buf.extend_from_slice(line);
@@ -248,6 +254,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The writer thread: gathers lines for a moment, then writes them all with one call.
 fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
     let mut out: Vec<u8> = Vec::new();
+    let mut reported_refused = 0;
     loop {
         let mut st = lock(&shared.state);
         while st.buf.is_empty() && !st.stop && st.written == st.requested {
@@ -266,13 +273,25 @@ fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
         drop(st);
         if !out.is_empty() {
             let result = writer.write_all(&out).and_then(|()| writer.flush());
-            if let Err(e) = result {
-                let lines = out.iter().filter(|&&b| b == b'\n').count() as u64;
-                let total = shared.failed.fetch_add(lines, Ordering::Relaxed) + lines;
+            let refused = shared.refused.load(Ordering::Relaxed);
+            let failure = match result {
+                Err(e) => {
+                    let lines = out.iter().filter(|&&b| b == b'\n').count() as u64;
+                    shared.failed.fetch_add(lines, Ordering::Relaxed);
+                    Some(e.to_string())
+                }
+                Ok(()) if refused > reported_refused => {
+                    Some("the log writer fell behind and its buffer was full".to_string())
+                }
+                Ok(()) => None,
+            };
+            if let Some(e) = failure {
                 if crate::internal::claim_report(&shared.last_report) {
+                    reported_refused = refused;
                     let _ = writeln!(
                         std::io::stderr(),
-                        "watchpost: failed to write log lines: {e} ({total} lost so far; reported at most once a minute)"
+                        "watchpost: log lines lost: {e} ({} lost so far; reported at most once a minute)",
+                        shared.failed.load(Ordering::Relaxed)
                     );
                 }
             }
@@ -299,7 +318,8 @@ pub struct LineWriter<'a> {
 }
 
 impl Write for LineWriter<'_> {
-    /// Takes the whole buffer (the log layer writes one complete line per call) or nothing.
+    /// Takes the whole buffer (the log layer writes one complete line per call), or drops it
+    /// and counts it when the buffer is full; never fails, never waits for the writer.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.target.append(buf).map(|()| buf.len())
     }
