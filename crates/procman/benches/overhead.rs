@@ -224,9 +224,13 @@ async fn run(
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut metrics_url = None;
     let api: SocketAddr = loop {
         let mut line = String::new();
         assert!(stderr.read_line(&mut line).unwrap() > 0, "procman exited");
+        if let Some(m) = line.trim().strip_prefix("procman: metrics on ") {
+            metrics_url = Some(m.to_string());
+        }
         if let Some(a) = line.trim().strip_prefix("procman: listening on http://") {
             break a.parse().unwrap();
         }
@@ -278,6 +282,22 @@ async fn run(
         client_cpu_us: me * 1e6 / REQUESTS as f64,
         spans: 0,
     };
+    // What the pipeline itself counted: spans dropped at the queue or in failed exports.
+    if let Some(url) = metrics_url {
+        if let Ok(text) = client.get(&url).send().await.unwrap().text().await {
+            let pick = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            eprintln!(
+                "  {mode}: traces dropped {} (export errors {})",
+                pick("procman_telemetry_dropped_total{signal=\"traces\"}"),
+                pick("procman_telemetry_export_errors_total{signal=\"traces\"}")
+            );
+        }
+    }
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

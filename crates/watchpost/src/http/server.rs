@@ -23,7 +23,7 @@ pub const UNMATCHED: &str = "__unmatched__";
 
 /// The target of the access log line. Its subsystem is that of `watchpost::http` (longest
 /// prefix) or of the request span; the trace bridge leaves it out of the span's events, since
-/// the server span carries the same data (as attributes, and its duration).
+/// the server span carries its data (as attributes, and its duration) but the body size.
 pub(crate) const ACCESS_LOG_TARGET: &str = "watchpost::http::access";
 
 #[derive(Debug, Clone)]
@@ -225,7 +225,6 @@ where
             http.request.method = method.as_str(),
             http.route = &*path,
             http.response.status_code = tracing::field::Empty,
-            http.response.body.size = tracing::field::Empty,
             url.scheme = "http",
             client.address = tracing::field::Empty,
             request_id = rid_str(&rid),
@@ -365,10 +364,10 @@ impl Completion {
         let (method, path, request_id) =
             (self.method.as_str(), &*self.path, rid_str(&self.request_id));
         let remote = self.remote.map(tracing::field::display);
-        // The access line. The server span carries the same data (method, route, status, client
-        // address, request id, body size as attributes; the duration is its own), so the trace
-        // bridge does not copy the line into the span as an event (see ACCESS_LOG_TARGET).
-        self.span.record("http.response.body.size", self.bytes);
+        // The access line. The server span carries most of its data (method, route, status,
+        // client address and request id as attributes; the duration is its own; not the body
+        // size), so the trace bridge does not copy the line into the span as an event (see
+        // ACCESS_LOG_TARGET).
         self.span.in_scope(|| {
             if self.status.is_server_error() {
                 tracing::warn!(

@@ -292,7 +292,7 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let Some(tail) = &self.tail else { return };
         if event.metadata().target() == crate::http::ACCESS_LOG_TARGET {
-            return; // the server span carries the access line's data as attributes
+            return; // the server span carries the access line's data (but the body size)
         }
         let Some(span) = ctx.event_span(event) else {
             return;
