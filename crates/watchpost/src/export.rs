@@ -14,7 +14,7 @@
 //! Counters, visible on `/metrics`: `<svc>_telemetry_dropped_total{signal}` (items lost: full
 //! queue or failed export) and `<svc>_telemetry_export_errors_total{signal}` (failed exports).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,47 +26,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use opentelemetry_sdk::Resource;
 use tokio::sync::{mpsc, oneshot};
 
-/// A signal, as used in the `signal` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Signal {
-    Traces,
-    Metrics,
-    Logs,
-}
-
-impl Signal {
-    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "logs",
-        }
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// Per-signal counters of the export pipeline.
-#[derive(Debug, Default)]
-pub(crate) struct ExportCounters {
-    dropped: [AtomicU64; 3],
-    errors: [AtomicU64; 3],
-    last_report: [AtomicU64; 3],
-}
-
-impl ExportCounters {
-    pub(crate) fn dropped(&self, s: Signal) -> u64 {
-        self.dropped[s.index()].load(Ordering::Relaxed)
-    }
-    pub(crate) fn errors(&self, s: Signal) -> u64 {
-        self.errors[s.index()].load(Ordering::Relaxed)
-    }
-    pub(crate) fn drop_items(&self, s: Signal, n: u64) {
-        self.dropped[s.index()].fetch_add(n, Ordering::Relaxed);
-    }
-}
+use crate::internal::{DispatchSlot, ExportFailed, TelemetryDropped};
+use crate::internal::{ExportCounters, Signal};
 
 /// Settings of the exporters (from [`crate::Config`]).
 #[derive(Debug, Clone)]
@@ -181,7 +142,11 @@ impl Exporter {
     /// Queues a kept span; drops (counted) if the queue is full or the pipeline stopped.
     pub(crate) fn send_span(&self, span: SpanData, important: bool) {
         if !self.spans.push(span, important) {
-            self.counters.drop_items(Signal::Traces, 1);
+            TelemetryDropped {
+                signal: Signal::Traces,
+                count: 1,
+            }
+            .emit(&self.counters);
         }
     }
 
@@ -192,7 +157,11 @@ impl Exporter {
         important: bool,
     ) {
         if !self.logs.push((record, scope), important) {
-            self.counters.drop_items(Signal::Logs, 1);
+            TelemetryDropped {
+                signal: Signal::Logs,
+                count: 1,
+            }
+            .emit(&self.counters);
         }
     }
 
@@ -245,7 +214,7 @@ pub(crate) fn start(
     resource: Resource,
     metrics: crate::metrics::Metrics,
     counters: Arc<ExportCounters>,
-    dispatch: Arc<Mutex<Option<tracing::dispatcher::WeakDispatch>>>,
+    dispatch: DispatchSlot,
 ) -> Exporter {
     let span_tx = Arc::new(BatchQueue::new(
         settings.spans.queue_size,
@@ -281,10 +250,12 @@ pub(crate) fn start(
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    worker.warn_once(
-                        Signal::Traces,
-                        &format!("cannot start the export runtime: {e}"),
-                    );
+                    ExportFailed {
+                        signal: Signal::Traces,
+                        count: 0,
+                        error: &format!("cannot start the export runtime: {e}"),
+                    }
+                    .emit(&worker.counters, &worker.dispatch);
                     return;
                 }
             };
@@ -330,7 +301,7 @@ struct Worker {
     resource: Resource,
     metrics: crate::metrics::Metrics,
     counters: Arc<ExportCounters>,
-    dispatch: Arc<Mutex<Option<tracing::dispatcher::WeakDispatch>>>,
+    dispatch: DispatchSlot,
 }
 
 struct Exporters {
@@ -389,44 +360,6 @@ impl Worker {
         })
     }
 
-    fn warn_once(&self, signal: Signal, message: &str) {
-        let last = &self.counters.last_report[signal.index()];
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-            .max(1);
-        let prev = last.load(Ordering::Relaxed);
-        if prev != 0 && now.saturating_sub(prev) < 60 {
-            return;
-        }
-        if last
-            .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
-            return;
-        }
-        let emit = || {
-            tracing::warn!(
-                target: "watchpost::export",
-                signal = signal.as_str(),
-                error = message,
-                dropped_total = self.counters.dropped(signal),
-                "OTLP export failing; the service runs on and the data is dropped (reported at most once a minute per signal)"
-            )
-        };
-        let dispatch = self
-            .dispatch
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|d| d.upgrade());
-        match dispatch {
-            Some(d) => tracing::dispatcher::with_default(&d, emit),
-            None => emit(),
-        }
-    }
-
     async fn run(
         self,
         span_rx: Arc<BatchQueue<SpanData>>,
@@ -436,7 +369,12 @@ impl Worker {
         let exporters = match self.build() {
             Ok(e) => Some(e),
             Err(e) => {
-                self.warn_once(Signal::Traces, &e);
+                ExportFailed {
+                    signal: Signal::Traces,
+                    count: 0,
+                    error: &e,
+                }
+                .emit(&self.counters, &self.dispatch);
                 None
             }
         };
@@ -518,7 +456,11 @@ impl Worker {
                 break;
             }
             if !self.export_spans(ex, spans, None).await {
-                self.counters.drop_items(Signal::Traces, spans.len() as u64);
+                TelemetryDropped {
+                    signal: Signal::Traces,
+                    count: spans.len() as u64,
+                }
+                .emit(&self.counters);
                 spans.clear();
             }
         }
@@ -542,7 +484,11 @@ impl Worker {
                 break;
             }
             if !self.export_logs(ex, logs, None).await {
-                self.counters.drop_items(Signal::Logs, logs.len() as u64);
+                TelemetryDropped {
+                    signal: Signal::Logs,
+                    count: logs.len() as u64,
+                }
+                .emit(&self.counters);
                 logs.clear();
             }
         }
@@ -567,7 +513,11 @@ impl Worker {
         let n = spans.len().min(self.settings.spans.batch_size);
         let batch: Vec<SpanData> = spans.drain(..n).collect();
         let Some(ex) = ex else {
-            self.counters.drop_items(Signal::Traces, n as u64);
+            TelemetryDropped {
+                signal: Signal::Traces,
+                count: n as u64,
+            }
+            .emit(&self.counters);
             return false;
         };
         let budget = self.budget(limit);
@@ -593,7 +543,11 @@ impl Worker {
         let n = logs.len().min(self.settings.logs.batch_size);
         let batch: Vec<(SdkLogRecord, InstrumentationScope)> = logs.drain(..n).collect();
         let Some(ex) = ex else {
-            self.counters.drop_items(Signal::Logs, n as u64);
+            TelemetryDropped {
+                signal: Signal::Logs,
+                count: n as u64,
+            }
+            .emit(&self.counters);
             return false;
         };
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
@@ -614,7 +568,11 @@ impl Worker {
             return;
         }
         let Some(ex) = ex else {
-            self.counters.drop_items(Signal::Metrics, 1);
+            TelemetryDropped {
+                signal: Signal::Metrics,
+                count: 1,
+            }
+            .emit(&self.counters);
             return;
         };
         // Collect from the same reader the /metrics endpoint reads (one aggregation).
@@ -636,9 +594,12 @@ impl Worker {
         match result {
             Ok(()) => true,
             Err(e) => {
-                self.counters.errors[signal.index()].fetch_add(1, Ordering::Relaxed);
-                self.counters.drop_items(signal, n);
-                self.warn_once(signal, &e);
+                ExportFailed {
+                    signal,
+                    count: n,
+                    error: &e,
+                }
+                .emit(&self.counters, &self.dispatch);
                 false
             }
         }

@@ -6,8 +6,10 @@
 //! operator must see and that cannot recurse (a metric over its series budget, per-resource log
 //! files failing) are reported as one WARN on the main log from outside the layer.
 //!
-//! Not every counter lives here yet: the export pipeline counts drops and errors per signal in
-//! `export::ExportCounters`, and resource-log drops are in `ResourceLogStats`; all of them are on
+//! The export pipeline's events ([`TelemetryDropped`], [`ExportFailed`]) and counters
+//! ([`ExportCounters`], per [`Signal`]) live here too; the background log writer reports through
+//! [`LogLinesLost`]. Still elsewhere: resource-log counters (`ResourceLogStats`, they belong to
+//! their files' registry) and the tail sampler's kept/dropped counts. All of them are on
 //! `/metrics`.
 
 use std::io::Write;
@@ -73,6 +75,130 @@ pub(crate) fn claim_report(last: &AtomicU64) -> bool {
     }
     last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
         .is_ok()
+}
+
+/// The dispatcher of the pipeline an internal WARN belongs to (set after install; weakly held).
+pub(crate) type DispatchSlot =
+    std::sync::Arc<std::sync::Mutex<Option<tracing::dispatcher::WeakDispatch>>>;
+
+/// Runs `emit` with the pipeline's dispatcher (internal threads have no default of their own).
+fn with_pipeline(dispatch: &DispatchSlot, emit: impl FnOnce()) {
+    let d = dispatch
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(|d| d.upgrade());
+    match d {
+        Some(d) => tracing::dispatcher::with_default(&d, emit),
+        None => emit(),
+    }
+}
+
+/// A signal, as used in the `signal` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Per-signal counters of the export pipeline (`<svc>_telemetry_dropped_total{signal}`,
+/// `<svc>_telemetry_export_errors_total{signal}`).
+#[derive(Debug, Default)]
+pub(crate) struct ExportCounters {
+    dropped: [AtomicU64; 3],
+    errors: [AtomicU64; 3],
+    last_report: [AtomicU64; 3],
+}
+
+impl ExportCounters {
+    pub(crate) fn dropped(&self, s: Signal) -> u64 {
+        self.dropped[s.index()].load(Ordering::Relaxed)
+    }
+    pub(crate) fn errors(&self, s: Signal) -> u64 {
+        self.errors[s.index()].load(Ordering::Relaxed)
+    }
+}
+
+/// Telemetry items dropped without an export attempt: a full queue, a stopped pipeline, no
+/// exporter, or the rest of a turn after a failed export. Counted only (a flood must not log).
+pub(crate) struct TelemetryDropped {
+    pub(crate) signal: Signal,
+    pub(crate) count: u64,
+}
+
+impl TelemetryDropped {
+    pub(crate) fn emit(&self, counters: &ExportCounters) {
+        counters.dropped[self.signal.index()].fetch_add(self.count, Ordering::Relaxed);
+    }
+}
+
+/// An export failed (or could not start): `count` items lost. Counted as an error and as
+/// drops; one WARN a minute per signal on the `watchpost::export` target, through the
+/// pipeline's dispatcher (the export thread has none).
+pub(crate) struct ExportFailed<'a> {
+    pub(crate) signal: Signal,
+    pub(crate) count: u64,
+    pub(crate) error: &'a str,
+}
+
+impl ExportFailed<'_> {
+    pub(crate) fn emit(&self, counters: &ExportCounters, dispatch: &DispatchSlot) {
+        let i = self.signal.index();
+        if self.count > 0 {
+            counters.errors[i].fetch_add(1, Ordering::Relaxed);
+            counters.dropped[i].fetch_add(self.count, Ordering::Relaxed);
+        }
+        if !claim_report(&counters.last_report[i]) {
+            return;
+        }
+        with_pipeline(dispatch, || {
+            tracing::warn!(
+                target: "watchpost::export",
+                signal = self.signal.as_str(),
+                error = self.error,
+                dropped_total = counters.dropped(self.signal),
+                "OTLP export failing; the service runs on and the data is dropped (reported at most once a minute per signal)"
+            )
+        });
+    }
+}
+
+/// Lines the background log writer lost (its writer failed, or its buffer was full). Reported
+/// on stderr from the writer's own thread, at most once a minute; counted by the writer.
+pub(crate) struct LogLinesLost<'a> {
+    pub(crate) error: &'a str,
+    pub(crate) total: u64,
+}
+
+impl LogLinesLost<'_> {
+    /// `false` if not reported (the last report is less than a minute old).
+    pub(crate) fn emit(&self, last_report: &AtomicU64) -> bool {
+        if !claim_report(last_report) {
+            return false;
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "watchpost: log lines lost: {} ({} lost so far; reported at most once a minute)",
+            self.error,
+            self.total
+        );
+        true
+    }
 }
 
 /// A log line could not be written.

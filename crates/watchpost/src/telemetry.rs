@@ -448,7 +448,7 @@ where
         if let Some(b) = &background {
             logs.shared.counters.add_background(b.failed_counter());
         }
-        let export_counters = Arc::new(crate::export::ExportCounters::default());
+        let export_counters = Arc::new(crate::internal::ExportCounters::default());
         let tail_counters = Arc::new(crate::traces::TailCounters::default());
         let metrics = Metrics::new(
             config,

@@ -286,13 +286,12 @@ fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
                 Ok(()) => None,
             };
             if let Some(e) = failure {
-                if crate::internal::claim_report(&shared.last_report) {
+                let lost = crate::internal::LogLinesLost {
+                    error: &e,
+                    total: shared.failed.load(Ordering::Relaxed),
+                };
+                if lost.emit(&shared.last_report) {
                     reported_refused = refused;
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "watchpost: log lines lost: {e} ({} lost so far; reported at most once a minute)",
-                        shared.failed.load(Ordering::Relaxed)
-                    );
                 }
             }
             out.clear();

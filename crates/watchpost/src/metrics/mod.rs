@@ -232,7 +232,7 @@ impl Metrics {
     pub(crate) fn new(
         config: &Config,
         log_counters: Arc<crate::logs::Shared>,
-        export: Arc<crate::export::ExportCounters>,
+        export: Arc<crate::internal::ExportCounters>,
         tail: Arc<crate::traces::TailCounters>,
     ) -> Metrics {
         let reader = SharedReader(Arc::new(
@@ -512,10 +512,10 @@ pub(crate) fn resource(config: &Config) -> Resource {
 fn register_pipeline_counters(
     meter: &Meter,
     config: &Config,
-    export: Arc<crate::export::ExportCounters>,
+    export: Arc<crate::internal::ExportCounters>,
     tail: Arc<crate::traces::TailCounters>,
 ) {
-    use crate::export::{ExportCounters, Signal};
+    use crate::internal::{ExportCounters, Signal};
     let svc = exposition::sanitize(&config.service_name, false);
     let per_signal =
         |name: &str, description: &'static str, read: fn(&ExportCounters, Signal) -> u64| {
