@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::internal::{DispatchSlot, ExportFailed, TelemetryDropped};
 use crate::internal::{ExportCounters, Signal};
+use crate::logs::{LogMaker, PendingLog};
 
 /// Settings of the exporters (from [`crate::Config`]).
 #[derive(Debug, Clone)]
@@ -132,10 +133,12 @@ impl<T> BatchQueue<T> {
 #[derive(Debug, Clone)]
 pub(crate) struct Exporter {
     spans: Arc<BatchQueue<SpanData>>,
-    logs: Arc<BatchQueue<(SdkLogRecord, InstrumentationScope)>>,
+    logs: Arc<BatchQueue<PendingLog>>,
     control: mpsc::UnboundedSender<Control>,
     pub(crate) counters: Arc<ExportCounters>,
     stopped: Arc<Mutex<bool>>,
+    /// Builds log records on the export thread (set when log export is on).
+    log_maker: Arc<std::sync::OnceLock<LogMaker>>,
 }
 
 impl Exporter {
@@ -150,13 +153,15 @@ impl Exporter {
         }
     }
 
-    pub(crate) fn send_log(
-        &self,
-        record: SdkLogRecord,
-        scope: InstrumentationScope,
-        important: bool,
-    ) {
-        if !self.logs.push((record, scope), important) {
+    /// Installs what turns queued log lines into OTel records (once).
+    pub(crate) fn set_log_maker(&self, maker: LogMaker) {
+        let _ = self.log_maker.set(maker);
+    }
+
+    /// Queues a log line for export; drops (counted) if the queue is full or the pipeline
+    /// stopped.
+    pub(crate) fn send_log(&self, log: PendingLog, important: bool) {
+        if !self.logs.push(log, important) {
             TelemetryDropped {
                 signal: Signal::Logs,
                 count: 1,
@@ -232,6 +237,7 @@ pub(crate) fn start(
         control: control_tx,
         counters: counters.clone(),
         stopped: Arc::new(Mutex::new(false)),
+        log_maker: Arc::default(),
     };
     let worker = Worker {
         settings,
@@ -239,6 +245,7 @@ pub(crate) fn start(
         metrics,
         counters,
         dispatch,
+        log_maker: exporter.log_maker.clone(),
     };
     let _ = std::thread::Builder::new()
         .name("watchpost-export".into())
@@ -302,6 +309,7 @@ struct Worker {
     metrics: crate::metrics::Metrics,
     counters: Arc<ExportCounters>,
     dispatch: DispatchSlot,
+    log_maker: Arc<std::sync::OnceLock<LogMaker>>,
 }
 
 struct Exporters {
@@ -363,7 +371,7 @@ impl Worker {
     async fn run(
         self,
         span_rx: Arc<BatchQueue<SpanData>>,
-        log_rx: Arc<BatchQueue<(SdkLogRecord, InstrumentationScope)>>,
+        log_rx: Arc<BatchQueue<PendingLog>>,
         mut control_rx: mpsc::UnboundedReceiver<Control>,
     ) {
         let exporters = match self.build() {
@@ -381,7 +389,7 @@ impl Worker {
         // Taken from the queues, being exported: at most a queue and a batch's worth each.
         let mut spans: std::collections::VecDeque<SpanData> =
             std::collections::VecDeque::with_capacity(self.settings.spans.queue_size);
-        let mut logs: std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)> =
+        let mut logs: std::collections::VecDeque<PendingLog> =
             std::collections::VecDeque::with_capacity(self.settings.logs.queue_size);
         let mut span_tick = tokio::time::interval(self.settings.spans.delay);
         let mut log_tick = tokio::time::interval(self.settings.logs.delay);
@@ -473,8 +481,8 @@ impl Worker {
     async fn log_turn(
         &self,
         ex: Option<&Exporters>,
-        rx: &BatchQueue<(SdkLogRecord, InstrumentationScope)>,
-        logs: &mut std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)>,
+        rx: &BatchQueue<PendingLog>,
+        logs: &mut std::collections::VecDeque<PendingLog>,
     ) {
         if logs.len() < self.settings.logs.batch_size {
             rx.take_all(logs);
@@ -534,15 +542,15 @@ impl Worker {
     async fn export_logs(
         &self,
         ex: Option<&Exporters>,
-        logs: &mut std::collections::VecDeque<(SdkLogRecord, InstrumentationScope)>,
+        logs: &mut std::collections::VecDeque<PendingLog>,
         limit: Option<Duration>,
     ) -> bool {
         if logs.is_empty() {
             return true;
         }
         let n = logs.len().min(self.settings.logs.batch_size);
-        let batch: Vec<(SdkLogRecord, InstrumentationScope)> = logs.drain(..n).collect();
-        let Some(ex) = ex else {
+        let batch: Vec<PendingLog> = logs.drain(..n).collect();
+        let (Some(ex), Some(maker)) = (ex, self.log_maker.get()) else {
             TelemetryDropped {
                 signal: Signal::Logs,
                 count: n as u64,
@@ -550,8 +558,11 @@ impl Worker {
             .emit(&self.counters);
             return false;
         };
+        // The records are built here, on the export thread, not on the thread that logged.
+        let records: Vec<(SdkLogRecord, InstrumentationScope)> =
+            batch.into_iter().map(|p| maker.make(p)).collect();
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
-            batch.iter().map(|(r, s)| (r, s)).collect();
+            records.iter().map(|(r, s)| (r, s)).collect();
         let budget = self.budget(limit);
         let result = tokio::time::timeout(budget, ex.logs.export(LogBatch::new(&refs))).await;
         self.record(

@@ -499,16 +499,19 @@ where
             provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
             tail = Some(t);
             if config.export_logs {
-                // The provider only makes records (no processors): the layer moves each record
-                // into the export queue itself.
+                // The provider only makes records (no processors): the layer queues what the
+                // JSON line has, and the export thread builds the records from it.
                 let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
                 use opentelemetry::logs::LoggerProvider as _;
-                let _ = logs.shared.otel_logger.set(crate::logs::LogBridge {
+                exporter.set_log_maker(crate::logs::LogMaker {
                     logger: log_provider.logger("watchpost"),
-                    exporter: exporter.clone(),
                     scope: opentelemetry::InstrumentationScope::builder("watchpost")
                         .with_version(env!("CARGO_PKG_VERSION"))
                         .build(),
+                    subsystems: logs.shared.filter.names.clone(),
+                });
+                let _ = logs.shared.otel_logger.set(crate::logs::LogBridge {
+                    exporter: exporter.clone(),
                 });
             }
         }

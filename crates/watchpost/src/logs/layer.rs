@@ -500,69 +500,115 @@ impl Visitor<'_> {
     }
 }
 
-/// Where bridged log records go: the logger only makes records; each record is moved straight
-/// into the export queue (no processor chain, no clone of the record).
+/// Where bridged log records go: the export queue. The request thread only copies what the
+/// JSON line already has; the OTel record is built on the export thread ([`LogMaker`]).
 #[derive(Debug)]
 pub(crate) struct LogBridge {
-    pub(crate) logger: opentelemetry_sdk::logs::SdkLogger,
     pub(crate) exporter: crate::export::Exporter,
-    pub(crate) scope: opentelemetry::InstrumentationScope,
 }
 
-/// Emits the event through the OpenTelemetry log bridge with exactly the fields of the JSON line
-/// (already redacted, masked and truncated).
+/// A log record as its JSON line had it (redacted, masked, truncated), waiting for export.
+#[derive(Debug)]
+pub(crate) struct PendingLog {
+    time: SystemTime,
+    verbosity: u8,
+    target: std::borrow::Cow<'static, str>,
+    body: String,
+    subsystem: u16,
+    ids: Option<([u8; 16], [u8; 8])>,
+    /// The line's `,"key":value` fields.
+    fields: Vec<u8>,
+}
+
+/// Builds OTel log records from [`PendingLog`]s, on the export thread.
+#[derive(Debug)]
+pub(crate) struct LogMaker {
+    pub(crate) logger: opentelemetry_sdk::logs::SdkLogger,
+    pub(crate) scope: opentelemetry::InstrumentationScope,
+    pub(crate) subsystems: Vec<String>,
+}
+
+impl LogMaker {
+    pub(crate) fn make(
+        &self,
+        p: PendingLog,
+    ) -> (
+        opentelemetry_sdk::logs::SdkLogRecord,
+        opentelemetry::InstrumentationScope,
+    ) {
+        use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _};
+        let mut rec = self.logger.create_log_record();
+        rec.set_timestamp(p.time);
+        rec.set_observed_timestamp(p.time);
+        let (sev, text) = severity(p.verbosity);
+        rec.set_severity_number(sev);
+        rec.set_severity_text(text);
+        rec.set_target(p.target);
+        rec.set_body(AnyValue::from(p.body));
+        if let Some(name) = self.subsystems.get(p.subsystem as usize) {
+            rec.add_attribute("subsystem", name.clone());
+        }
+        for (k, v) in encode::parse_fields(&p.fields) {
+            let v = match v {
+                encode::FieldValue::Str(s) => AnyValue::from(s),
+                encode::FieldValue::Int(i) => AnyValue::from(i),
+                encode::FieldValue::Float(f) => AnyValue::from(f),
+                encode::FieldValue::Bool(b) => AnyValue::from(b),
+            };
+            rec.add_attribute(k, v);
+        }
+        if let Some((t, s)) = p.ids {
+            rec.set_trace_context(
+                opentelemetry::trace::TraceId::from_bytes(t),
+                opentelemetry::trace::SpanId::from_bytes(s),
+                Some(opentelemetry::trace::TraceFlags::SAMPLED),
+            );
+        }
+        (rec, self.scope.clone())
+    }
+}
+
+fn severity(verbosity: u8) -> (opentelemetry::logs::Severity, &'static str) {
+    use opentelemetry::logs::Severity;
+    match verbosity {
+        1 => (Severity::Error, "ERROR"),
+        2 => (Severity::Warn, "WARN"),
+        3 => (Severity::Info, "INFO"),
+        _ => (Severity::Debug, "DEBUG"),
+    }
+}
+
+/// Queues the event for the OpenTelemetry log bridge with exactly the fields of the JSON line
+/// (already redacted, masked and truncated). Two copies on this thread; the record is built
+/// on the export thread.
+#[allow(clippy::too_many_arguments)]
 fn bridge_log(
     shared: &Shared,
     bridge: &LogBridge,
     meta: &Metadata<'_>,
+    target: std::borrow::Cow<'static, str>,
     msg: &str,
     subsystem: u16,
     ids: Option<([u8; 16], [u8; 8])>,
     fields: &[u8],
 ) {
-    use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
-    let mut rec = bridge.logger.create_log_record();
-    let now = SystemTime::now();
-    rec.set_timestamp(now);
-    rec.set_observed_timestamp(now);
-    let (sev, text) = match verbosity(meta.level()) {
-        1 => (Severity::Error, "ERROR"),
-        2 => (Severity::Warn, "WARN"),
-        3 => (Severity::Info, "INFO"),
-        _ => (Severity::Debug, "DEBUG"),
-    };
-    rec.set_severity_number(sev);
-    rec.set_severity_text(text);
-    rec.set_target(meta.target().to_string());
+    let v = verbosity(meta.level());
     let body = if shared.redactor.masks_values() {
         shared.redactor.mask(msg).into_owned()
     } else {
         msg.to_string()
     };
-    rec.set_body(AnyValue::from(body));
-    rec.add_attribute("subsystem", shared.filter.names[subsystem as usize].clone());
-    for (k, v) in encode::parse_fields(fields) {
-        let v = match v {
-            encode::FieldValue::Str(s) => AnyValue::from(s),
-            encode::FieldValue::Int(i) => AnyValue::from(i),
-            encode::FieldValue::Float(f) => AnyValue::from(f),
-            encode::FieldValue::Bool(b) => AnyValue::from(b),
-        };
-        rec.add_attribute(k, v);
-    }
-    if let Some((t, s)) = ids {
-        rec.set_trace_context(
-            opentelemetry::trace::TraceId::from_bytes(t),
-            opentelemetry::trace::SpanId::from_bytes(s),
-            Some(opentelemetry::trace::TraceFlags::SAMPLED),
-        );
-    }
+    let pending = PendingLog {
+        time: SystemTime::now(),
+        verbosity: v,
+        target,
+        body,
+        subsystem,
+        ids,
+        fields: fields.to_vec(),
+    };
     // WARN and ERROR records may use the export queue's reserve.
-    bridge.exporter.send_log(
-        rec,
-        bridge.scope.clone(),
-        matches!(sev, Severity::Error | Severity::Warn),
-    );
+    bridge.exporter.send_log(pending, v <= 2);
 }
 
 /// Masks, truncates and escapes `s` as a JSON string into `out`.
@@ -950,7 +996,14 @@ impl<W> JsonLayer<W> {
         line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
         if let Some(bridge) = shared.otel_logger.get() {
-            bridge_log(shared, bridge, meta, msg, subsystem, span_ids, fields);
+            let target = if normalized.is_some() {
+                std::borrow::Cow::Owned(meta.target().to_string())
+            } else {
+                std::borrow::Cow::Borrowed(event.metadata().target())
+            };
+            bridge_log(
+                shared, bridge, meta, target, msg, subsystem, span_ids, fields,
+            );
         }
     }
 }

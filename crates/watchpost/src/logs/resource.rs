@@ -555,11 +555,23 @@ impl ResourceLogs {
         st.buf.clear();
     }
 
+    /// Takes one of the `max_open_files` descriptor slots, if one is free (atomically: the
+    /// flusher thread and writers open files concurrently).
+    fn reserve_slot(&self) -> bool {
+        let max = self.inner.cfg.max_open_files;
+        self.inner
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
     fn open_locked(&self, file: &Arc<ResourceFile>, st: &mut FileState) {
         let inner = &*self.inner;
-        if inner.open.load(Ordering::Relaxed) >= inner.cfg.max_open_files {
+        if !self.reserve_slot() {
             self.evict_one(file);
-            if inner.open.load(Ordering::Relaxed) >= inner.cfg.max_open_files {
+            if !self.reserve_slot() {
                 return; // every open file is busy right now: the caller writes without keeping one
             }
         }
@@ -574,10 +586,12 @@ impl ResourceLogs {
                     st.opened_at = Instant::now();
                 }
                 st.file = Some(f);
-                inner.open.fetch_add(1, Ordering::Relaxed);
                 lock(&inner.open_list).push(file.clone());
             }
-            Err(e) => self.io_error(&file.path, "open", &e),
+            Err(e) => {
+                inner.open.fetch_sub(1, Ordering::AcqRel);
+                self.io_error(&file.path, "open", &e)
+            }
         }
     }
 
