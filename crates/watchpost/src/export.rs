@@ -377,6 +377,19 @@ impl Worker {
         let exporters = match self.build() {
             Ok(e) => Some(e),
             Err(e) => {
+                // The pipeline's dispatcher is set just after this thread starts: wait for it
+                // (briefly), or the one WARN about a broken configuration would go nowhere.
+                for _ in 0..100 {
+                    if self
+                        .dispatch
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_some()
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 ExportFailed {
                     signal: Signal::Traces,
                     count: 0,

@@ -147,9 +147,10 @@ impl TelemetryDropped {
     }
 }
 
-/// An export failed (or could not start): `count` items lost. Counted as an error and as
-/// drops; one WARN a minute per signal on the `watchpost::export` target, through the
-/// pipeline's dispatcher (the export thread has none).
+/// An export failed (`count` items lost: counted as one error and as `count` drops), or the
+/// export could not start at all (`count` 0: nothing counted, only reported). One WARN a minute
+/// per signal on the `watchpost::export` target, through the pipeline's dispatcher (the export
+/// thread has none).
 pub(crate) struct ExportFailed<'a> {
     pub(crate) signal: Signal,
     pub(crate) count: u64,

@@ -500,8 +500,8 @@ impl Visitor<'_> {
     }
 }
 
-/// Where bridged log records go: the export queue. The request thread only copies what the
-/// JSON line already has; the OTel record is built on the export thread ([`LogMaker`]).
+/// Where bridged log records go: the export queue. The logging thread masks and cuts the message
+/// and copies the line's fields; the OTel record is built on the export thread ([`LogMaker`]).
 #[derive(Debug)]
 pub(crate) struct LogBridge {
     pub(crate) exporter: crate::export::Exporter,
@@ -579,8 +579,8 @@ fn severity(verbosity: u8) -> (opentelemetry::logs::Severity, &'static str) {
 }
 
 /// Queues the event for the OpenTelemetry log bridge with exactly the fields of the JSON line
-/// (already redacted, masked and truncated). Two copies on this thread; the record is built
-/// on the export thread.
+/// (already redacted, masked and truncated) and its message, masked and cut like the line's.
+/// The record is built on the export thread.
 #[allow(clippy::too_many_arguments)]
 fn bridge_log(
     shared: &Shared,
@@ -593,10 +593,22 @@ fn bridge_log(
     fields: &[u8],
 ) {
     let v = verbosity(meta.level());
-    let body = if shared.redactor.masks_values() {
-        shared.redactor.mask(msg).into_owned()
+    let masked;
+    let text = if shared.redactor.masks_values() {
+        masked = shared.redactor.mask(msg);
+        &*masked
     } else {
-        msg.to_string()
+        msg
+    };
+    // Cut like the JSON line's message, so a huge message cannot make a huge queued record.
+    let body = if text.len() > shared.max_field_bytes {
+        let mut cut = shared.max_field_bytes;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}{TRUNCATED_MARKER}", &text[..cut])
+    } else {
+        text.to_string()
     };
     let pending = PendingLog {
         time: SystemTime::now(),

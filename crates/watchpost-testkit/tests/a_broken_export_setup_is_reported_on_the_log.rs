@@ -1,0 +1,34 @@
+//! When the exporters cannot be built (here: the CA file for TLS cannot be read), the service
+//! runs on without export and says so once, as a WARN on its own log, naming the problem.
+mod support;
+
+#[test]
+fn a_broken_export_setup_is_reported_on_the_log() {
+    let mut demo = support::Demo::spawn(&[
+        ("OTEL_ENABLED", "true"),
+        ("OTEL_INSECURE", "false"),
+        (
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "/nonexistent/watchpost-test-ca.pem",
+        ),
+    ]);
+    let mut out = demo.run("emit");
+    let (code, rest, _err) = demo.finish();
+    out.extend(rest);
+    assert_eq!(code, 0, "the service runs on");
+    let warns: Vec<_> = support::parse_all(&out)
+        .into_iter()
+        .filter(|l| {
+            l["level"] == "WARN"
+                && l["msg"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("OTLP export failing"))
+        })
+        .collect();
+    assert_eq!(warns.len(), 1, "one report: {out:?}");
+    let error = warns[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("CA file") && error.contains("/nonexistent/watchpost-test-ca.pem"),
+        "{error}"
+    );
+}
