@@ -128,39 +128,15 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / hz
 }
 
-async fn load(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Vec<Duration>) {
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let (client, url, next) = (client.clone(), url.to_string(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                let t = Instant::now();
-                let r = client.get(&url).send().await.expect("request");
-                assert_eq!(r.status(), 200);
-                let _ = r.bytes().await;
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::with_capacity(n);
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    (start.elapsed(), all)
-}
-
-/// Open loop at a fixed rate: request `k` is due at `start + k / rate`; its latency counts from
-/// when it was due, so a server that falls behind is charged for the wait (no coordinated
-/// omission).
-async fn load_at_rate(
+/// `n` requests from `CONCURRENCY` connections. Closed loop (`rate` `None`): each connection
+/// sends its next request when the last one is answered, latency from send. Open loop at a
+/// fixed rate: request `k` is due at `start + k / rate` and its latency counts from when it was
+/// due, so a server that falls behind is charged for the wait (no coordinated omission).
+async fn load(
     client: &reqwest::Client,
     url: &str,
     n: usize,
-    rate: f64,
+    rate: Option<f64>,
 ) -> (Duration, Vec<Duration>) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
@@ -174,12 +150,18 @@ async fn load_at_rate(
                 if k >= n {
                     break;
                 }
-                let due = start + Duration::from_secs_f64(k as f64 / rate);
-                tokio::time::sleep_until(due.into()).await;
+                let from = match rate {
+                    Some(rate) => {
+                        let due = start + Duration::from_secs_f64(k as f64 / rate);
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 let r = client.get(&url).send().await.expect("request");
                 assert_eq!(r.status(), 200);
                 let _ = r.bytes().await;
-                lat.push(due.elapsed());
+                lat.push(from.elapsed());
             }
             lat
         }));
@@ -258,17 +240,14 @@ async fn run(
         .unwrap()
         .to_string();
     let url = format!("http://{api}/instances/{id}");
-    load(&client, &url, WARMUP).await;
+    load(&client, &url, WARMUP, None).await;
     let cpu_before = cpu_seconds(child.id());
     let me_before = cpu_seconds(std::process::id());
     // OVERHEAD_RATE=N: a fixed rate of N req/s (below saturation) instead of as fast as possible.
     let rate = std::env::var("OVERHEAD_RATE")
         .ok()
         .and_then(|r| r.parse::<f64>().ok());
-    let (elapsed, mut lat) = match rate {
-        Some(rate) => load_at_rate(&client, &url, REQUESTS, rate).await,
-        None => load(&client, &url, REQUESTS).await,
-    };
+    let (elapsed, mut lat) = load(&client, &url, REQUESTS, rate).await;
     let cpu = cpu_seconds(child.id()) - cpu_before;
     let me = cpu_seconds(std::process::id()) - me_before;
     lat.sort();

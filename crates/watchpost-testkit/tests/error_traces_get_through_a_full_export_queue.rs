@@ -12,17 +12,16 @@ async fn error_traces_get_through_a_full_export_queue() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     // A slow collector: 16 spans per 100 ms, far below what the flood produces.
     receiver.set_mode(Mode::Slow(Duration::from_millis(100)));
-    let endpoint = receiver.addr.to_string();
-    let service = support::Service::spawn(&[
-        ("OTEL_ENABLED", "true"),
-        ("OTEL_ENDPOINT", &endpoint),
-        ("OTEL_TRACES_SAMPLER_RATIO", "1"),
-        ("OTEL_LOGS_EXPORTER", "none"),
-        ("OTEL_METRICS_EXPORTER", "none"),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
-        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16"),
-        ("EXPORT_PRIORITY", "normal"),
-    ]);
+    let service = support::Service::spawn_exporting_to(
+        receiver.addr,
+        &[
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16"),
+            ("EXPORT_PRIORITY", "normal"),
+        ],
+    );
     let client = reqwest::Client::new();
     let ok = format!("http://{}/ok", service.http);
     let flood: Vec<_> = (0..8)
@@ -37,23 +36,9 @@ async fn error_traces_get_through_a_full_export_queue() {
         .collect();
 
     // Wait until the queue is visibly overflowing, then send the failing requests.
-    let metrics_url = format!("http://{}/metrics", service.metrics);
-    let dropped = || async {
-        let text = client
-            .get(&metrics_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("otlpdemo_telemetry_dropped_total{signal=\"traces\"} "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    const DROPPED: &str = "otlpdemo_telemetry_dropped_total{signal=\"traces\"}";
     let mut waited = 0;
-    while dropped().await == 0.0 {
+    while service.metric(&client, DROPPED).await == 0.0 {
         assert!(waited < 600, "the queue never overflowed");
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += 1;
@@ -70,7 +55,7 @@ async fn error_traces_get_through_a_full_export_queue() {
     for f in flood {
         f.await.unwrap();
     }
-    let dropped_total = dropped().await;
+    let dropped_total = service.metric(&client, DROPPED).await;
     let _ = tokio::task::spawn_blocking(move || service.terminate()).await;
     let received = receiver.stop().await;
     let r = received.lock().unwrap();

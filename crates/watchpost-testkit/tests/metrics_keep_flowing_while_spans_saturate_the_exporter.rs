@@ -12,15 +12,14 @@ use support::otlp::{Mode, Receiver};
 async fn metrics_keep_flowing_while_spans_saturate_the_exporter() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     receiver.set_mode(Mode::Slow(Duration::from_millis(20)));
-    let endpoint = receiver.addr.to_string();
-    let service = support::Service::spawn(&[
-        ("OTEL_ENABLED", "true"),
-        ("OTEL_ENDPOINT", &endpoint),
-        ("OTEL_TRACES_SAMPLER_RATIO", "1"),
-        ("OTEL_LOGS_EXPORTER", "none"),
-        ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
-        ("EXPORT_PRIORITY", "normal"),
-    ]);
+    let service = support::Service::spawn_exporting_to(
+        receiver.addr,
+        &[
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+            ("EXPORT_PRIORITY", "normal"),
+        ],
+    );
     let client = reqwest::Client::new();
     let url = format!("http://{}/ok", service.http);
     let stop_at = Instant::now() + Duration::from_secs(3);

@@ -86,24 +86,14 @@ async fn otlp_export_over_tls_verifies_the_collector() {
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
     ]);
     get_ok(&client, &service, N).await;
-    let metrics = format!("http://{}/metrics", service.metrics);
     let mut errors = 0.0;
     for _ in 0..200 {
-        let text = client
-            .get(&metrics)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        errors = text
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("otlpdemo_telemetry_export_errors_total{signal=\"traces\"} ")
-            })
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
+        errors = service
+            .metric(
+                &client,
+                "otlpdemo_telemetry_export_errors_total{signal=\"traces\"}",
+            )
+            .await;
         if errors > 0.0 {
             break;
         }

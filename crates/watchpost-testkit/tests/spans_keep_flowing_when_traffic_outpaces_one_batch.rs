@@ -14,19 +14,18 @@ async fn spans_keep_flowing_when_traffic_outpaces_one_batch() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     // Each export takes 20 ms: more than a batch of spans arrives while one is in flight.
     receiver.set_mode(Mode::Slow(Duration::from_millis(20)));
-    let endpoint = receiver.addr.to_string();
-    let service = support::Service::spawn(&[
-        ("OTEL_ENABLED", "true"),
-        ("OTEL_ENDPOINT", &endpoint),
-        ("OTEL_TRACES_SAMPLER_RATIO", "1"),
-        ("OTEL_LOGS_EXPORTER", "none"),
-        ("OTEL_METRICS_EXPORTER", "none"),
-        // Default batches and queue, and a timer that never fires in this test: only the
-        // "batch is full" path can deliver.
-        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
-    ]);
+    let service = support::Service::spawn_exporting_to(
+        receiver.addr,
+        &[
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            // Default batches and queue, and a timer that never fires in this test: only the
+            // "batch is full" path can deliver.
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+        ],
+    );
     let client = reqwest::Client::new();
     const REQUESTS: usize = 1024;
     const CONCURRENCY: usize = 16;
@@ -61,24 +60,17 @@ async fn spans_keep_flowing_when_traffic_outpaces_one_batch() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let metrics = client
-        .get(format!("http://{}/metrics", service.metrics))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let dropped = metrics
-        .lines()
-        .find(|l| l.starts_with("otlpdemo_telemetry_dropped_total{signal=\"traces\"}"))
-        .unwrap_or_else(|| panic!("no dropped counter in:\n{metrics}"))
-        .to_string();
+    let dropped = service
+        .metric(
+            &client,
+            "otlpdemo_telemetry_dropped_total{signal=\"traces\"}",
+        )
+        .await;
     let _ = tokio::task::spawn_blocking(move || service.terminate()).await;
     receiver.stop().await;
     assert_eq!(
         got, want,
         "spans delivered while running (dropped: {dropped})"
     );
-    assert!(dropped.ends_with(" 0"), "{dropped}");
+    assert_eq!(dropped, 0.0);
 }

@@ -136,7 +136,6 @@ pub(crate) struct Exporter {
     logs: Arc<BatchQueue<PendingLog>>,
     control: mpsc::UnboundedSender<Control>,
     pub(crate) counters: Arc<ExportCounters>,
-    stopped: Arc<Mutex<bool>>,
     /// Builds log records on the export thread (set when log export is on).
     log_maker: Arc<std::sync::OnceLock<LogMaker>>,
 }
@@ -180,12 +179,10 @@ impl Exporter {
 
     /// Exports what is queued and stops, returning within `timeout` whatever the collector does.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
-        if *stopped {
+        // The closed queues are the "stopped" state: only the first call sends the shutdown.
+        if self.spans.closed.swap(true, Ordering::AcqRel) {
             return true;
         }
-        *stopped = true;
-        self.spans.closed.store(true, Ordering::Relaxed);
         self.logs.closed.store(true, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         if self.control.send(Control::Shutdown(timeout, tx)).is_err() {
@@ -236,7 +233,6 @@ pub(crate) fn start(
         logs: log_tx,
         control: control_tx,
         counters: counters.clone(),
-        stopped: Arc::new(Mutex::new(false)),
         log_maker: Arc::default(),
     };
     let worker = Worker {

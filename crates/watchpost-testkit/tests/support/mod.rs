@@ -19,19 +19,8 @@ pub struct Demo {
 
 impl Demo {
     pub fn spawn(env: &[(&str, &str)]) -> Demo {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_logdemo"));
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("LOG_LEVEL")
-                || k.starts_with("OTEL_")
-                || k == "ENV"
-                || k == "METRICS_LISTEN"
-            {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = command(env!("CARGO_BIN_EXE_logdemo"));
+        cmd.stdin(Stdio::piped());
         cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn logdemo");
         let stdout = lines(child.stdout.take().unwrap());
@@ -93,6 +82,23 @@ impl Demo {
     }
 }
 
+/// A command for one of the demo binaries: piped stdout/stderr, and none of the test runner's
+/// own Watchpost variables (a developer's `LOG_LEVEL` must not change a test).
+fn command(bin: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LOG_LEVEL")
+            || k.starts_with("OTEL_")
+            || k == "ENV"
+            || k == "METRICS_LISTEN"
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 fn is_sync(line: &str) -> bool {
     line.contains("\"msg\":\"sync\"") && line.contains("\"command\":")
 }
@@ -147,20 +153,38 @@ pub struct Service {
 }
 
 impl Service {
+    /// Spawns `otlpdemo` exporting to `receiver` with every trace kept (ratio 1), then `env`.
+    pub fn spawn_exporting_to(receiver: std::net::SocketAddr, env: &[(&str, &str)]) -> Service {
+        let endpoint = receiver.to_string();
+        let mut all = vec![
+            ("OTEL_ENABLED", "true"),
+            ("OTEL_ENDPOINT", endpoint.as_str()),
+            ("OTEL_TRACES_SAMPLER_RATIO", "1"),
+        ];
+        all.extend_from_slice(env);
+        Self::spawn(&all)
+    }
+
+    /// The value of one series on the service's `/metrics` (e.g.
+    /// `otlpdemo_telemetry_dropped_total{signal="traces"}`); panics if it is not there.
+    pub async fn metric(&self, client: &reqwest::Client, series: &str) -> f64 {
+        let text = client
+            .get(format!("http://{}/metrics", self.metrics))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} not on /metrics:\n{text}"))
+    }
+
     pub fn spawn(env: &[(&str, &str)]) -> Service {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_otlpdemo"));
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("LOG_LEVEL")
-                || k.starts_with("OTEL_")
-                || k == "ENV"
-                || k == "METRICS_LISTEN"
-            {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = command(env!("CARGO_BIN_EXE_otlpdemo"));
+        cmd.stdin(Stdio::null());
         cmd.env("METRICS_LISTEN", "127.0.0.1:0");
         cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn otlpdemo");
