@@ -6,12 +6,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::KeyValue;
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tracing::Instrument;
 use watchpost::logs::ResourceLogs;
+
+use crate::metrics::Metrics;
 
 /// Instance states: Created → Running ⇄ Standby → Stopped (deleted) / Exited (process ended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,14 +76,6 @@ pub struct Manager {
     metrics: Option<Arc<Metrics>>,
 }
 
-pub struct Metrics {
-    create_duration: Histogram<f64>,
-    transitions: Counter<u64>,
-    pub exec_sessions: Counter<u64>,
-    pub exec_duration: Histogram<f64>,
-    pub exec_bytes: Counter<u64>,
-}
-
 fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -127,45 +120,16 @@ impl Manager {
     pub fn new(telemetry: Option<&watchpost::Telemetry>) -> Manager {
         let inner: Arc<Mutex<HashMap<String, Instance>>> = Arc::default();
         let metrics = telemetry.map(|t| {
-            let meter = t.metrics().meter();
             let by_state = inner.clone();
-            meter
-                .u64_observable_gauge("procman_instances_total")
-                .with_description("Instances by state")
-                .with_callback(move |o| {
+            t.metrics()
+                .observe_u64(&crate::metrics::INSTANCES, move |o| {
                     let map = by_state.lock().unwrap_or_else(|p| p.into_inner());
                     for s in State::ALL {
                         let n = map.values().filter(|i| i.view.state == s).count() as u64;
                         o.observe(n, &[KeyValue::new("state", s.as_str())]);
                     }
-                })
-                .build();
-            Arc::new(Metrics {
-                create_duration: meter
-                    .f64_histogram("procman_instances_create_duration_seconds")
-                    .with_unit("s")
-                    .with_description("Time to create an instance (spawn included)")
-                    .with_boundaries(watchpost::metrics::buckets::DURATION_SECONDS.to_vec())
-                    .build(),
-                transitions: meter
-                    .u64_counter("procman_instances_state_transitions_total")
-                    .with_description("Instance state transitions")
-                    .build(),
-                exec_sessions: meter
-                    .u64_counter("procman_exec_sessions_total")
-                    .with_description("Exec sessions by outcome")
-                    .build(),
-                exec_duration: meter
-                    .f64_histogram("procman_exec_duration_seconds")
-                    .with_unit("s")
-                    .with_description("Exec command duration")
-                    .with_boundaries(watchpost::metrics::buckets::DURATION_SECONDS.to_vec())
-                    .build(),
-                exec_bytes: meter
-                    .u64_counter("procman_exec_bytes_received_total")
-                    .with_description("Bytes received from exec commands (stdout and stderr)")
-                    .build(),
-            })
+                });
+            Arc::new(Metrics::new(t.metrics()))
         });
         Manager {
             inner,

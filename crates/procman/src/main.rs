@@ -1,8 +1,11 @@
 //! `procman`: Watchpost's reference service, a small process supervisor.
 //!
 //! ```text
-//! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off]
+//! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common]
+//! procman --catalogue json|yaml
 //! ```
+//! `--catalogue` prints the catalogue of every metric procman registers (the same list
+//! `GET /metrics/catalogue` serves) and exits.
 //! `LISTEN_ADDR` (default `127.0.0.1:8080`) and `DATA_DIR` (default `./procman-data`) may be
 //! given in the environment, with every Watchpost variable (`LOG_LEVEL`, `OTEL_ENABLED`, …).
 //! `--telemetry off` runs with no logs, metrics or traces at all (the overhead baseline);
@@ -12,6 +15,7 @@ mod api;
 mod common;
 mod exec;
 mod instances;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,12 +36,15 @@ struct Args {
     listen: SocketAddr,
     data_dir: PathBuf,
     mode: Mode,
+    /// `--catalogue json|yaml`: print the metric catalogue and exit.
+    catalogue: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut data_dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "procman-data".into());
     let mut telemetry = "on".to_string();
+    let mut catalogue = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -45,9 +52,18 @@ fn parse_args() -> Result<Args, String> {
             "--listen" => listen = value("--listen")?,
             "--data-dir" => data_dir = value("--data-dir")?,
             "--telemetry" => telemetry = value("--telemetry")?,
+            "--catalogue" => {
+                let format = value("--catalogue")?;
+                if format != "json" && format != "yaml" {
+                    return Err(format!(
+                        "invalid --catalogue {format:?}: expected json or yaml"
+                    ));
+                }
+                catalogue = Some(format);
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common]"
+                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common] | --catalogue json|yaml"
                         .into(),
                 )
             }
@@ -71,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
         listen,
         data_dir: PathBuf::from(data_dir),
         mode,
+        catalogue,
     })
 }
 
@@ -105,6 +122,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(format) = &args.catalogue {
+        return print_catalogue(&args, format);
+    }
     let common = if args.mode == Mode::Common {
         match common::init() {
             Ok(c) => Some(c),
@@ -215,4 +235,31 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Registers everything procman registers, in a pipeline that is not installed and writes no
+/// log, and prints its catalogue.
+fn print_catalogue(args: &Args, format: &str) -> ExitCode {
+    let config = match config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("procman: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (telemetry, _dispatch) = watchpost::Telemetry::builder(config)
+        .writer(std::io::sink)
+        .into_dispatch();
+    let manager = instances::Manager::new(Some(&telemetry));
+    drop(api::router(manager, Some(telemetry.clone())));
+    let catalogue = telemetry.metrics().catalogue();
+    print!(
+        "{}",
+        if format == "yaml" {
+            catalogue.to_yaml()
+        } else {
+            catalogue.to_json()
+        }
+    );
+    ExitCode::SUCCESS
 }

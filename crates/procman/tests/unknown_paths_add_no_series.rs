@@ -54,7 +54,7 @@ async fn unknown_paths_add_no_series() {
     for family in [
         "procman_http_request_duration_seconds",
         "procman_http_requests_in_flight",
-        "procman_instances_total",
+        "procman_instances",
         "procman_instances_create_duration_seconds",
         "procman_instances_state_transitions_total",
         "procman_uptime_seconds",

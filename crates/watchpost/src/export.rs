@@ -626,6 +626,13 @@ impl Worker {
     }
 }
 
+/// Kept spans go to the export queue (the tail sampler's sink).
+impl crate::traces::SpanSink for Exporter {
+    fn send(&self, span: opentelemetry_sdk::trace::SpanData, important: bool) {
+        self.send_span(span, important)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

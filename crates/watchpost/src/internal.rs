@@ -134,6 +134,27 @@ impl ExportCounters {
     }
 }
 
+/// Counters of the tail sampler (`<svc>_trace_sampled_spans_total{decision}`,
+/// `<svc>_trace_buffer_overflow_total`).
+#[derive(Debug, Default)]
+pub(crate) struct TailCounters {
+    pub(crate) kept: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) overflow: AtomicU64,
+}
+
+impl TailCounters {
+    pub(crate) fn kept(&self) -> u64 {
+        self.kept.load(Ordering::Relaxed)
+    }
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+    pub(crate) fn overflow(&self) -> u64 {
+        self.overflow.load(Ordering::Relaxed)
+    }
+}
+
 /// Telemetry items dropped without an export attempt: a full queue, a stopped pipeline, no
 /// exporter, or the rest of a turn after a failed export. Counted only (a flood must not log).
 pub(crate) struct TelemetryDropped {

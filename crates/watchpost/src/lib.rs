@@ -27,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod catalogue;
 pub mod config;
 mod error;
 mod export;

@@ -410,12 +410,7 @@ where
             .map_err(|_| Error::new(ErrorKind::AlreadyInitialized))?;
         opentelemetry::global::set_meter_provider(telemetry.inner.metrics.provider().clone());
         opentelemetry::global::set_tracer_provider(telemetry.inner.tracer_provider.clone());
-        opentelemetry::global::set_text_map_propagator(
-            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-                Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
-                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
-            ]),
-        );
+        opentelemetry::global::set_text_map_propagator(crate::traces::new_propagator());
         telemetry.install_log_bridge();
         if let Some(w) = &telemetry.inner.log_writer {
             flush_at_exit(w.clone());
@@ -449,14 +444,19 @@ where
             logs.shared.counters.add_background(b.failed_counter());
         }
         let export_counters = Arc::new(crate::internal::ExportCounters::default());
-        let tail_counters = Arc::new(crate::traces::TailCounters::default());
+        let tail_counters = Arc::new(crate::internal::TailCounters::default());
+        let resource = otel_resource(config);
+        let log_state = logs.shared.clone();
         let metrics = Metrics::new(
             config,
-            logs.shared.clone(),
-            export_counters.clone(),
-            tail_counters.clone(),
+            crate::metrics::SelfCounters {
+                resource: resource.clone(),
+                log_write_errors: Box::new(move || log_state.counters.snapshot().log_write_errors),
+                export: export_counters.clone(),
+                tail: tail_counters.clone(),
+                resource_logs: logs.shared.resources.clone(),
+            },
         );
-        let resource = crate::metrics::resource(config);
         let dispatch_slot = Arc::new(std::sync::Mutex::new(None));
 
         let exporter = config.otel_enabled.then(|| {
@@ -538,4 +538,18 @@ where
         }
         (telemetry, dispatch)
     }
+}
+
+/// The OpenTelemetry resource of every signal (built here only): service name, version,
+/// instance id and deployment environment.
+fn otel_resource(config: &Config) -> opentelemetry_sdk::Resource {
+    use opentelemetry::KeyValue;
+    opentelemetry_sdk::Resource::builder_empty()
+        .with_service_name(config.service_name.clone())
+        .with_attributes([
+            KeyValue::new("service.version", config.service_version.clone()),
+            KeyValue::new("service.instance.id", config.service_instance_id.clone()),
+            KeyValue::new("deployment.environment.name", config.environment.clone()),
+        ])
+        .build()
 }

@@ -1,41 +1,42 @@
-//! The README's table of built-in metrics equals `BUILTIN_METRICS`, and every one of them is in
-//! a live scrape with the documented type, unit and labels: the docs cannot drift.
-mod support;
-
+//! The README's metric tables are the catalogue's (`UPDATE_README=1` rewrites them), and every
+//! built-in metric is in a live scrape with the documented type, unit and labels: the docs
+//! cannot drift.
 use opentelemetry::KeyValue;
-use watchpost::metrics::{Format, BUILTIN_METRICS};
+use watchpost::catalogue::{self, fill_markdown_section, Catalogue, Instrument, MetricDef};
+use watchpost::metrics::Format;
+
+const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_metrics_table_matches_the_live_exposition() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let section = readme
-        .split("\n## Metrics\n")
-        .nth(1)
-        .expect("a `## Metrics` section");
-    let section = section.split("\n## ").next().unwrap();
-    let documented: Vec<Vec<String>> = section
-        .lines()
-        .filter(|l| l.starts_with("| `"))
-        .map(|l| {
-            l.trim_matches('|')
-                .split(" | ")
-                .map(|c| c.trim().trim_matches('`').to_string())
-                .collect()
-        })
-        .collect();
-    let code: Vec<Vec<String>> = BUILTIN_METRICS
-        .iter()
-        .map(|(n, t, u, l, d)| [n, t, u, l, d].iter().map(|s| s.to_string()).collect())
-        .collect();
-    assert_eq!(
-        documented, code,
-        "README table differs from BUILTIN_METRICS"
-    );
+    let readme = std::fs::read_to_string(README).unwrap();
+    let mut generated = readme.clone();
+    for (section, defs) in [
+        ("builtin", catalogue::BUILTIN),
+        ("resource_logs", catalogue::RESOURCE_LOGS),
+        ("http", catalogue::HTTP),
+    ] {
+        let table = Catalogue::new("svc", defs.to_vec()).markdown_table();
+        generated = fill_markdown_section(&generated, section, &table)
+            .unwrap_or_else(|| panic!("README lacks the catalogue:{section} markers"));
+    }
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(README, &generated).unwrap();
+    } else {
+        assert!(
+            readme == generated,
+            "README metric tables differ from the catalogue; run UPDATE_README=1 cargo test --workspace readme"
+        );
+    }
 
-    // A live pipeline inside a Tokio runtime, with one metric pushed over its budget.
+    // A live pipeline inside a Tokio runtime, with per-resource logs, and one metric pushed over
+    // its budget.
+    let dir = std::env::temp_dir().join(format!("wp-readme-{}", std::process::id()));
     let config = watchpost::Config::builder("live")
         .metric_series_budget("live_guarded_total", 1)
+        .resource_logs(
+            watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id"),
+        )
         .build()
         .unwrap();
     let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
@@ -55,17 +56,32 @@ async fn readme_metrics_table_matches_the_live_exposition() {
     });
     let text = telemetry.metrics().encode(Format::Text);
     let om = telemetry.metrics().encode(Format::OpenMetrics);
-    for (name, kind, unit, labels, _) in BUILTIN_METRICS {
-        let name = name.replace("<svc>", "live");
+    let live = telemetry.metrics().catalogue();
+    let expected: Vec<&MetricDef> = catalogue::BUILTIN
+        .iter()
+        .chain(catalogue::RESOURCE_LOGS)
+        .collect();
+    for def in expected {
+        let name = def.name_for("live");
+        assert!(
+            live.get(&name).is_some(),
+            "{name} not in the live catalogue"
+        );
+        let kind = def.instrument().prometheus_type();
         assert!(
             text.contains(&format!("# TYPE {name} {kind}\n")),
             "{name} {kind} not in\n{text}"
         );
-        let family = if *kind == "counter" {
+        assert!(
+            text.contains(&format!("# HELP {name} {}\n", def.help())),
+            "{name}: help differs"
+        );
+        let family = if def.instrument() == Instrument::Counter {
             name.trim_end_matches("_total")
         } else {
             name.as_str()
         };
+        let unit = def.unit_of().prometheus();
         if !unit.is_empty() {
             assert!(
                 om.contains(&format!("# UNIT {family} {unit}\n")),
@@ -76,17 +92,19 @@ async fn readme_metrics_table_matches_the_live_exposition() {
             .lines()
             .find(|l| l.starts_with(&name) && !l.starts_with('#'))
             .unwrap_or_else(|| panic!("no sample of {name}"));
-        for label in labels.split(',').filter(|l| !l.is_empty()) {
+        for label in def.labels_of() {
             assert!(
-                sample.contains(&format!("{label}=\"")),
-                "{name} lacks label {label}: {sample}"
+                sample.contains(&format!("{}=\"", label.name())),
+                "{name} lacks label {}: {sample}",
+                label.name()
             );
         }
-        if labels.is_empty() {
+        if def.labels_of().is_empty() {
             assert!(
                 !sample.contains('{'),
                 "{name} should have no labels: {sample}"
             );
         }
     }
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -13,7 +13,7 @@ use opentelemetry::KeyValue;
 use tracing::Instrument as _;
 
 /// Distinct `host` label values kept; later hosts are counted as `other`.
-pub const MAX_HOSTS: usize = 64;
+pub use crate::catalogue::MAX_CLIENT_HOSTS as MAX_HOSTS;
 
 /// The client metric and span, shared by the tower layer and the reqwest middleware.
 #[derive(Debug)]
@@ -24,15 +24,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(telemetry: &crate::Telemetry) -> Self {
-        let svc = telemetry.metrics().prefix().to_string();
         let duration = telemetry
             .metrics()
-            .meter()
-            .f64_histogram(format!("{svc}_http_client_request_duration_seconds"))
-            .with_unit("s")
-            .with_description("Outgoing HTTP request latency, until the response head")
-            .with_boundaries(crate::metrics::buckets::DURATION_SECONDS.to_vec())
-            .build();
+            .histogram(&crate::catalogue::HTTP_CLIENT_REQUEST_DURATION);
         Self {
             duration,
             hosts: Mutex::new(HashSet::new()),

@@ -18,6 +18,8 @@ use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use opentelemetry::KeyValue;
 use tracing::Instrument as _;
 
+use crate::catalogue;
+
 /// The `path` label of requests that matched no route (never the raw URL: it is unbounded).
 pub const UNMATCHED: &str = "__unmatched__";
 
@@ -74,27 +76,12 @@ impl HttpLayer {
     /// # drop(layer);
     /// ```
     pub fn new(telemetry: &crate::Telemetry) -> Self {
-        let meter = telemetry.metrics().meter();
-        let svc = telemetry.metrics().prefix().to_string();
+        let metrics = telemetry.metrics();
         let shared = Shared {
-            requests: meter
-                .u64_counter(format!("{svc}_http_requests_total"))
-                .with_description("HTTP requests served")
-                .build(),
-            duration: meter
-                .f64_histogram(format!("{svc}_http_request_duration_seconds"))
-                .with_unit("s")
-                .with_description("HTTP request latency, until the response body ended")
-                .with_boundaries(crate::metrics::buckets::DURATION_SECONDS.to_vec())
-                .build(),
-            in_flight: meter
-                .i64_up_down_counter(format!("{svc}_http_requests_in_flight"))
-                .with_description("HTTP requests being served")
-                .build(),
-            panics: meter
-                .u64_counter(format!("{svc}_http_panics_total"))
-                .with_description("HTTP handlers that panicked (answered 500)")
-                .build(),
+            requests: metrics.counter(&catalogue::HTTP_REQUESTS),
+            duration: metrics.histogram(&catalogue::HTTP_REQUEST_DURATION),
+            in_flight: metrics.up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT),
+            panics: metrics.counter(&catalogue::HTTP_PANICS),
             exclude: Vec::new(),
             subsystem: "API".into(),
         };

@@ -50,5 +50,5 @@ pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
 pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
 pub use writer::{LineWriter, NonBlocking, DEFAULT_BUFFER_BYTES};
 
-pub(crate) use layer::{log_level_filter, LogBridge, LogMaker, PendingLog, Shared};
+pub(crate) use layer::{log_level_filter, LogBridge, LogMaker, PendingLog};
 pub(crate) use redact::Redactor as NameRedactor;

@@ -19,6 +19,10 @@ use super::{Format, Metrics};
 /// Collection runs on Tokio's blocking pool, so a large registry never stalls the runtime;
 /// concurrent scrapes are serialized by the reader and never block measurements.
 ///
+/// It also serves `GET /metrics/catalogue`: the [catalogue](crate::catalogue) of every metric
+/// registered so far, as JSON (default) or, with `?format=yaml`, as a Weaver-style registry —
+/// what `watchpost lint` and the rule generators read from a live service.
+///
 /// ```
 /// # let config = watchpost::Config::builder("demo").build().unwrap();
 /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
@@ -28,7 +32,31 @@ use super::{Format, Metrics};
 pub fn router(metrics: Metrics) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
+        .route("/metrics/catalogue", get(catalogue))
         .with_state(metrics)
+}
+
+async fn catalogue(
+    State(metrics): State<Metrics>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let format = query
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map_or("json", |(_, v)| v.as_str());
+    let catalogue = metrics.catalogue();
+    let (body, content_type) = match format {
+        "json" => (catalogue.to_json(), "application/json"),
+        "yaml" => (catalogue.to_yaml(), "application/yaml"),
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("invalid format {other:?}: expected json or yaml\n"),
+            )
+                .into_response()
+        }
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn scrape(

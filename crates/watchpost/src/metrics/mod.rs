@@ -5,7 +5,10 @@
 //! * [`Metrics::meter`] gives the application a real `opentelemetry::metrics::Meter`.
 //! * [`Metrics::encode`] collects and renders the exposition ([`exposition`]).
 //! * [`router`] / [`crate::Telemetry::serve_metrics`] serve it over HTTP.
-//! * Built-in metrics: see [`BUILTIN_METRICS`]; histogram bucket presets: [`buckets`].
+//! * Every metric is declared once in the [`catalogue`](crate::catalogue) and registered with
+//!   [`Metrics::counter`], [`Metrics::histogram`], [`Metrics::up_down_counter`] or
+//!   [`Metrics::observe_u64`] / [`Metrics::observe_f64`]; [`Metrics::catalogue`] lists what this
+//!   pipeline has. Histogram bucket presets: [`buckets`].
 //! * Cardinality guard: every instrument has a series budget (default 2000,
 //!   [`ConfigBuilder::metric_series_budget`](crate::ConfigBuilder::metric_series_budget) per
 //!   instrument). Over budget, new label sets are folded by the SDK into one series labelled
@@ -16,7 +19,6 @@
 //!   needs) a metric cannot leave overflow until the process restarts, so there is no recovery
 //!   message.
 
-pub mod buckets;
 mod endpoint;
 pub mod exposition;
 mod process;
@@ -25,7 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use opentelemetry::metrics::{Meter, MeterProvider as _};
+use opentelemetry::metrics::{
+    AsyncInstrument, Counter, Histogram, Meter, MeterProvider as _, UpDownCounter,
+};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -35,139 +39,13 @@ use opentelemetry_sdk::metrics::{
 };
 use opentelemetry_sdk::Resource;
 
+pub use crate::catalogue::buckets;
 pub use endpoint::{router, MetricsServer};
 pub use exposition::Format;
 
+use crate::catalogue::{self, Catalogue, Instrument as Kind, MetricDef};
 use crate::config::Config;
-
-/// `(name suffix or full name, type, unit, labels, description)` of every built-in metric.
-/// `<svc>` stands for the service name. The README's metrics table is checked against this list
-/// and against a live scrape.
-///
-/// ```
-/// assert!(watchpost::metrics::BUILTIN_METRICS.iter().any(|m| m.0 == "<svc>_uptime_seconds"));
-/// ```
-pub const BUILTIN_METRICS: &[(&str, &str, &str, &str, &str)] = &[
-    (
-        "<svc>_uptime_seconds",
-        "gauge",
-        "seconds",
-        "",
-        "Seconds since the process started",
-    ),
-    (
-        "<svc>_info",
-        "gauge",
-        "",
-        "version",
-        "Build information; the value is always 1",
-    ),
-    (
-        "<svc>_metric_series_overflow_total",
-        "counter",
-        "",
-        "metric",
-        "Collections that found new measurements folded into a metric's overflow series",
-    ),
-    (
-        "<svc>_log_write_errors_total",
-        "counter",
-        "",
-        "",
-        "Log lines lost: the log output failed, or its buffer was full",
-    ),
-    (
-        "<svc>_telemetry_dropped_total",
-        "counter",
-        "",
-        "signal",
-        "Telemetry items dropped: full export queue or failed export",
-    ),
-    (
-        "<svc>_telemetry_export_errors_total",
-        "counter",
-        "",
-        "signal",
-        "Failed OTLP exports (errors and timeouts)",
-    ),
-    (
-        "<svc>_trace_buffer_overflow_total",
-        "counter",
-        "",
-        "",
-        "Traces decided before their local root ended because the tail-sampling buffer was full",
-    ),
-    (
-        "process_cpu_seconds_total",
-        "counter",
-        "seconds",
-        "",
-        "Total user and system CPU time spent",
-    ),
-    (
-        "process_resident_memory_bytes",
-        "gauge",
-        "bytes",
-        "",
-        "Resident memory size",
-    ),
-    (
-        "process_virtual_memory_bytes",
-        "gauge",
-        "bytes",
-        "",
-        "Virtual memory size",
-    ),
-    (
-        "process_open_fds",
-        "gauge",
-        "",
-        "",
-        "Number of open file descriptors",
-    ),
-    (
-        "process_max_fds",
-        "gauge",
-        "",
-        "",
-        "Maximum number of open file descriptors",
-    ),
-    (
-        "process_start_time_seconds",
-        "gauge",
-        "seconds",
-        "",
-        "Start time of the process since the Unix epoch",
-    ),
-    (
-        "process_threads",
-        "gauge",
-        "",
-        "",
-        "Number of OS threads in the process",
-    ),
-    (
-        "tokio_runtime_workers",
-        "gauge",
-        "",
-        "",
-        "Worker threads of the Tokio runtime",
-    ),
-    (
-        "tokio_runtime_alive_tasks",
-        "gauge",
-        "",
-        "",
-        "Tasks alive in the Tokio runtime",
-    ),
-    (
-        "tokio_runtime_global_queue_depth",
-        "gauge",
-        "",
-        "",
-        "Tasks waiting in the Tokio runtime's global queue",
-    ),
-];
+use crate::internal::{ExportCounters, Signal, TailCounters};
 
 /// The single reader, shared between the provider (which owns a clone) and our collection.
 #[derive(Debug, Clone)]
@@ -200,7 +78,7 @@ struct OverflowState {
 }
 
 #[derive(Debug)]
-struct Inner {
+struct MetricPipeline {
     prefix: String,
     provider: SdkMeterProvider,
     reader: SharedReader,
@@ -208,6 +86,8 @@ struct Inner {
     /// Reused between collections so the SDK can reuse its buffers.
     scratch: Mutex<ResourceMetrics>,
     overflow: Arc<Mutex<OverflowState>>,
+    /// The definitions registered so far, by full name (read by the cardinality view).
+    registered: Arc<Mutex<Vec<(String, MetricDef)>>>,
 }
 
 /// The metric pipeline: provider, reader, built-in metrics, exposition. Cheap to clone.
@@ -225,16 +105,11 @@ struct Inner {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    inner: Arc<Inner>,
+    pipeline: Arc<MetricPipeline>,
 }
 
 impl Metrics {
-    pub(crate) fn new(
-        config: &Config,
-        log_counters: Arc<crate::logs::Shared>,
-        export: Arc<crate::internal::ExportCounters>,
-        tail: Arc<crate::traces::TailCounters>,
-    ) -> Metrics {
+    pub(crate) fn new(config: &Config, sources: SelfCounters) -> Metrics {
         let reader = SharedReader(Arc::new(
             ManualReader::builder()
                 .with_temporality(Temporality::Cumulative)
@@ -243,32 +118,222 @@ impl Metrics {
         let budgets: HashMap<String, usize> =
             config.metric_series_budgets.iter().cloned().collect();
         let default_budget = config.default_metric_series_budget;
+        let registered: Arc<Mutex<Vec<(String, MetricDef)>>> = Arc::default();
+        let declared = registered.clone();
         let provider = SdkMeterProvider::builder()
-            .with_resource(resource(config))
+            .with_resource(sources.resource.clone())
             .with_reader(reader.clone())
             .with_view(move |i: &Instrument| {
-                let limit = budgets.get(i.name()).copied().unwrap_or(default_budget);
+                let limit = budgets.get(i.name()).copied().unwrap_or_else(|| {
+                    // A declared metric gets the budget its labels allow (plus the overflow
+                    // series), never more than the default.
+                    let declared = declared.lock().unwrap_or_else(|p| p.into_inner());
+                    declared
+                        .iter()
+                        .find(|(name, _)| name == i.name())
+                        .map_or(default_budget, |(_, d)| {
+                            d.series_budget().saturating_add(1).min(default_budget)
+                        })
+                });
                 Stream::builder().with_cardinality_limit(limit).build().ok()
             })
             .build();
         let meter = provider.meter("watchpost");
         let overflow = Arc::new(Mutex::new(OverflowState::default()));
         let metrics = Metrics {
-            inner: Arc::new(Inner {
+            pipeline: Arc::new(MetricPipeline {
                 prefix: exposition::sanitize(&config.service_name, false),
                 provider,
                 reader,
-                meter: meter.clone(),
+                meter,
                 scratch: Mutex::new(ResourceMetrics::default()),
                 overflow: overflow.clone(),
+                registered,
             }),
         };
-        register_builtin(&meter, config, overflow, log_counters);
-        register_pipeline_counters(&meter, config, export, tail);
+        metrics.register_builtin(config, overflow, sources);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             metrics.observe_tokio_runtime(&handle);
         }
         metrics
+    }
+
+    /// A `u64` counter for `def` (a [`Instrument::Counter`](crate::catalogue::Instrument)).
+    ///
+    /// ```
+    /// use watchpost::catalogue::MetricDef;
+    /// const RUNS: MetricDef = MetricDef::counter("demo_runs_total", "Runs");
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.metrics().counter(&RUNS).add(1, &[]);
+    /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_runs_total 1\n"));
+    /// ```
+    pub fn counter(&self, def: &MetricDef) -> Counter<u64> {
+        let name = self.declare(def, &[Kind::Counter]);
+        self.pipeline
+            .meter
+            .u64_counter(name)
+            .with_description(def.help())
+            .with_unit(def.unit_of().ucum())
+            .build()
+    }
+
+    /// An `i64` up-down counter for `def` (exposed as a gauge).
+    ///
+    /// ```
+    /// use watchpost::catalogue::MetricDef;
+    /// const QUEUED: MetricDef = MetricDef::up_down_counter("demo_queued", "Jobs waiting");
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.metrics().up_down_counter(&QUEUED).add(3, &[]);
+    /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_queued 3\n"));
+    /// ```
+    pub fn up_down_counter(&self, def: &MetricDef) -> UpDownCounter<i64> {
+        let name = self.declare(def, &[Kind::UpDownCounter]);
+        self.pipeline
+            .meter
+            .i64_up_down_counter(name)
+            .with_description(def.help())
+            .with_unit(def.unit_of().ucum())
+            .build()
+    }
+
+    /// An `f64` histogram for `def`, with its buckets.
+    ///
+    /// ```
+    /// use watchpost::catalogue::{MetricDef, Unit};
+    /// const WAIT: MetricDef = MetricDef::histogram("demo_wait_seconds", "Wait", &[0.1, 1.0]).unit(Unit::Seconds);
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.metrics().histogram(&WAIT).record(0.5, &[]);
+    /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_wait_seconds_bucket{le=\"1\"} 1\n"));
+    /// ```
+    pub fn histogram(&self, def: &MetricDef) -> Histogram<f64> {
+        let name = self.declare(def, &[Kind::Histogram]);
+        self.pipeline
+            .meter
+            .f64_histogram(name)
+            .with_description(def.help())
+            .with_unit(def.unit_of().ucum())
+            .with_boundaries(def.buckets().to_vec())
+            .build()
+    }
+
+    /// Registers `def` as an observable instrument (counter, up-down counter or gauge, as
+    /// declared) whose `callback` reports `u64` values at each collection.
+    ///
+    /// ```
+    /// use watchpost::catalogue::{Label, MetricDef};
+    /// const POOL: MetricDef = MetricDef::gauge("demo_pool_size", "Connections").labels(&[Label::closed("pool", &["main"])]);
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.metrics().observe_u64(&POOL, |o| o.observe(4, &[opentelemetry::KeyValue::new("pool", "main")]));
+    /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_pool_size{pool=\"main\"} 4\n"));
+    /// ```
+    pub fn observe_u64(
+        &self,
+        def: &MetricDef,
+        callback: impl Fn(&dyn AsyncInstrument<u64>) + Send + Sync + 'static,
+    ) {
+        let name = self.declare(def, &[Kind::Counter, Kind::Gauge]);
+        let m = &self.pipeline.meter;
+        let (help, unit) = (def.help(), def.unit_of().ucum());
+        match def.instrument() {
+            Kind::Counter => {
+                m.u64_observable_counter(name)
+                    .with_description(help)
+                    .with_unit(unit)
+                    .with_callback(callback)
+                    .build();
+            }
+            _ => {
+                m.u64_observable_gauge(name)
+                    .with_description(help)
+                    .with_unit(unit)
+                    .with_callback(callback)
+                    .build();
+            }
+        }
+    }
+
+    /// Like [`observe_u64`](Self::observe_u64), for `f64` values.
+    ///
+    /// ```
+    /// use watchpost::catalogue::{MetricDef, Unit};
+    /// const TEMP: MetricDef = MetricDef::gauge("demo_load_ratio", "Load");
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.metrics().observe_f64(&TEMP, |o| o.observe(0.5, &[]));
+    /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_load_ratio 0.5\n"));
+    /// ```
+    pub fn observe_f64(
+        &self,
+        def: &MetricDef,
+        callback: impl Fn(&dyn AsyncInstrument<f64>) + Send + Sync + 'static,
+    ) {
+        let name = self.declare(def, &[Kind::Counter, Kind::Gauge]);
+        let m = &self.pipeline.meter;
+        let (help, unit) = (def.help(), def.unit_of().ucum());
+        match def.instrument() {
+            Kind::Counter => {
+                m.f64_observable_counter(name)
+                    .with_description(help)
+                    .with_unit(unit)
+                    .with_callback(callback)
+                    .build();
+            }
+            _ => {
+                m.f64_observable_gauge(name)
+                    .with_description(help)
+                    .with_unit(unit)
+                    .with_callback(callback)
+                    .build();
+            }
+        }
+    }
+
+    /// Every metric registered through the catalogue so far (the built-ins included): what the
+    /// `watchpost` tools read, exportable as JSON or a Weaver-style YAML registry.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let catalogue = telemetry.metrics().catalogue();
+    /// assert!(catalogue.get("demo_uptime_seconds").is_some());
+    /// ```
+    pub fn catalogue(&self) -> Catalogue {
+        let registered = self
+            .pipeline
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Catalogue::new(
+            self.pipeline.prefix.clone(),
+            registered.iter().map(|(_, d)| *d).collect(),
+        )
+    }
+
+    /// Records `def` in the catalogue (once per name) and returns its full name.
+    ///
+    /// Panics in debug builds if `def` is not of one of the `allowed` instruments: a definition
+    /// registered as something else is a programming error.
+    fn declare(&self, def: &MetricDef, allowed: &[Kind]) -> String {
+        debug_assert!(
+            allowed.contains(&def.instrument()),
+            "metric {} is declared as {:?}",
+            def.name(),
+            def.instrument()
+        );
+        let name = def.name_for(&self.pipeline.prefix);
+        let mut registered = self
+            .pipeline
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !registered.iter().any(|(n, _)| *n == name) {
+            registered.push((name.clone(), *def));
+        }
+        name
     }
 
     /// The metric name prefix: the service name, sanitized (`procman` → `procman_…`).
@@ -279,7 +344,7 @@ impl Metrics {
     /// assert_eq!(telemetry.metrics().prefix(), "demo_svc");
     /// ```
     pub fn prefix(&self) -> &str {
-        &self.inner.prefix
+        &self.pipeline.prefix
     }
 
     /// A real OpenTelemetry `Meter` on this pipeline, for the application's instruments.
@@ -296,7 +361,7 @@ impl Metrics {
     /// h.record(0.042, &[]);
     /// ```
     pub fn meter(&self) -> Meter {
-        self.inner.meter.clone()
+        self.pipeline.meter.clone()
     }
 
     /// The SDK provider behind the pipeline (e.g. to install it as the global provider, or to
@@ -310,7 +375,7 @@ impl Metrics {
     /// # drop(meter);
     /// ```
     pub fn provider(&self) -> &SdkMeterProvider {
-        &self.inner.provider
+        &self.pipeline.provider
     }
 
     /// Registers the Tokio runtime metrics (workers, alive tasks, global queue depth) of
@@ -324,22 +389,18 @@ impl Metrics {
     /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("tokio_runtime_workers 1"));
     /// ```
     pub fn observe_tokio_runtime(&self, handle: &tokio::runtime::Handle) {
-        let m = &self.inner.meter;
         let h = handle.clone();
-        m.u64_observable_gauge("tokio_runtime_workers")
-            .with_description("Worker threads of the Tokio runtime")
-            .with_callback(move |o| o.observe(h.metrics().num_workers() as u64, &[]))
-            .build();
+        self.observe_u64(&catalogue::TOKIO_WORKERS, move |o| {
+            o.observe(h.metrics().num_workers() as u64, &[])
+        });
         let h = handle.clone();
-        m.u64_observable_gauge("tokio_runtime_alive_tasks")
-            .with_description("Tasks alive in the Tokio runtime")
-            .with_callback(move |o| o.observe(h.metrics().num_alive_tasks() as u64, &[]))
-            .build();
+        self.observe_u64(&catalogue::TOKIO_ALIVE_TASKS, move |o| {
+            o.observe(h.metrics().num_alive_tasks() as u64, &[])
+        });
         let h = handle.clone();
-        m.u64_observable_gauge("tokio_runtime_global_queue_depth")
-            .with_description("Tasks waiting in the Tokio runtime's global queue")
-            .with_callback(move |o| o.observe(h.metrics().global_queue_depth() as u64, &[]))
-            .build();
+        self.observe_u64(&catalogue::TOKIO_GLOBAL_QUEUE_DEPTH, move |o| {
+            o.observe(h.metrics().global_queue_depth() as u64, &[])
+        });
     }
 
     /// Collects every instrument once and passes the result to `f` (the same aggregation the
@@ -353,11 +414,11 @@ impl Metrics {
     /// ```
     pub fn collect<R>(&self, f: impl FnOnce(&ResourceMetrics) -> R) -> R {
         let mut rm = self
-            .inner
+            .pipeline
             .scratch
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(e) = self.inner.reader.collect(&mut rm) {
+        if let Err(e) = self.pipeline.reader.collect(&mut rm) {
             crate::internal::MetricsCollectFailed { error: &e }.emit();
         }
         self.track_overflow(&rm);
@@ -369,11 +430,11 @@ impl Metrics {
     pub(crate) fn collect_owned(&self) -> Option<ResourceMetrics> {
         let mut rm = ResourceMetrics::default();
         let _guard = self
-            .inner
+            .pipeline
             .scratch
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(e) = self.inner.reader.collect(&mut rm) {
+        if let Err(e) = self.pipeline.reader.collect(&mut rm) {
             crate::internal::MetricsCollectFailed { error: &e }.emit();
             return None;
         }
@@ -412,7 +473,7 @@ impl Metrics {
 
     /// Flushes and stops the provider; later collections are empty.
     pub(crate) fn shutdown(&self, timeout: Duration) {
-        let _ = self.inner.provider.shutdown_with_timeout(timeout);
+        let _ = self.pipeline.provider.shutdown_with_timeout(timeout);
     }
 
     fn track_overflow(&self, rm: &ResourceMetrics) {
@@ -431,7 +492,7 @@ impl Metrics {
             return;
         }
         let mut state = self
-            .inner
+            .pipeline
             .overflow
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -498,93 +559,83 @@ fn overflow_fingerprint<T: ToF64>(d: &MetricData<T>) -> Option<f64> {
     }
 }
 
-pub(crate) fn resource(config: &Config) -> Resource {
-    Resource::builder_empty()
-        .with_service_name(config.service_name.clone())
-        .with_attributes([
-            KeyValue::new("service.version", config.service_version.clone()),
-            KeyValue::new("service.instance.id", config.service_instance_id.clone()),
-            KeyValue::new("deployment.environment.name", config.environment.clone()),
-        ])
-        .build()
+/// What the built-in metrics read: the pipeline's counters about itself, and the resource.
+pub(crate) struct SelfCounters {
+    pub(crate) resource: Resource,
+    pub(crate) log_write_errors: Box<dyn Fn() -> u64 + Send + Sync>,
+    pub(crate) export: Arc<ExportCounters>,
+    pub(crate) tail: Arc<TailCounters>,
+    pub(crate) resource_logs: Option<crate::logs::ResourceLogs>,
 }
 
-fn register_pipeline_counters(
-    meter: &Meter,
-    config: &Config,
-    export: Arc<crate::internal::ExportCounters>,
-    tail: Arc<crate::traces::TailCounters>,
-) {
-    use crate::internal::{ExportCounters, Signal};
-    let svc = exposition::sanitize(&config.service_name, false);
-    let per_signal =
-        |name: &str, description: &'static str, read: fn(&ExportCounters, Signal) -> u64| {
-            let counters = export.clone();
-            meter
-                .u64_observable_counter(format!("{svc}_{name}"))
-                .with_description(description)
-                .with_callback(move |o| {
-                    for s in Signal::ALL {
-                        o.observe(read(&counters, s), &[KeyValue::new("signal", s.as_str())]);
-                    }
-                })
-                .build();
-        };
-    per_signal(
-        "telemetry_dropped_total",
-        "Telemetry items dropped: full export queue or failed export",
-        ExportCounters::dropped,
-    );
-    per_signal(
-        "telemetry_export_errors_total",
-        "Failed OTLP exports (errors and timeouts)",
-        ExportCounters::errors,
-    );
-    meter
-        .u64_observable_counter(format!("{svc}_trace_buffer_overflow_total"))
-        .with_description(
-            "Traces decided before their local root ended because the tail-sampling buffer was full",
-        )
-        .with_callback(move |o| o.observe(tail.overflow.load(std::sync::atomic::Ordering::Relaxed), &[]))
-        .build();
-}
-
-fn register_builtin(
-    meter: &Meter,
-    config: &Config,
-    overflow: Arc<Mutex<OverflowState>>,
-    logs: Arc<crate::logs::Shared>,
-) {
-    let svc = exposition::sanitize(&config.service_name, false);
-    let started = Instant::now();
-    meter
-        .f64_observable_gauge(format!("{svc}_uptime_seconds"))
-        .with_unit("s")
-        .with_description("Seconds since the process started")
-        .with_callback(move |o| o.observe(started.elapsed().as_secs_f64(), &[]))
-        .build();
-    let version = [KeyValue::new("version", config.service_version.clone())];
-    meter
-        .u64_observable_gauge(format!("{svc}_info"))
-        .with_description("Build information; the value is always 1")
-        .with_callback(move |o| o.observe(1, &version))
-        .build();
-    meter
-        .u64_observable_counter(format!("{svc}_metric_series_overflow_total"))
-        .with_description(
-            "Collections that found new measurements folded into a metric's overflow series",
-        )
-        .with_callback(move |o| {
+impl Metrics {
+    fn register_builtin(
+        &self,
+        config: &Config,
+        overflow: Arc<Mutex<OverflowState>>,
+        sources: SelfCounters,
+    ) {
+        let started = Instant::now();
+        self.observe_f64(&catalogue::UPTIME, move |o| {
+            o.observe(started.elapsed().as_secs_f64(), &[])
+        });
+        let version = [KeyValue::new("version", config.service_version.clone())];
+        self.observe_u64(&catalogue::INFO, move |o| o.observe(1, &version));
+        self.observe_u64(&catalogue::METRIC_SERIES_OVERFLOW, move |o| {
             let state = overflow.lock().unwrap_or_else(|p| p.into_inner());
             for (metric, n) in &state.counts {
                 o.observe(*n, &[KeyValue::new("metric", metric.clone())]);
             }
-        })
-        .build();
-    meter
-        .u64_observable_counter(format!("{svc}_log_write_errors_total"))
-        .with_description("Log lines lost: the log output failed, or its buffer was full")
-        .with_callback(move |o| o.observe(logs.counters.snapshot().log_write_errors, &[]))
-        .build();
-    process::register(meter);
+        });
+        let log_write_errors = sources.log_write_errors;
+        self.observe_u64(&catalogue::LOG_WRITE_ERRORS, move |o| {
+            o.observe(log_write_errors(), &[])
+        });
+        let per_signal = |def: &MetricDef, read: fn(&ExportCounters, Signal) -> u64| {
+            let counters = sources.export.clone();
+            self.observe_u64(def, move |o| {
+                for s in Signal::ALL {
+                    o.observe(read(&counters, s), &[KeyValue::new("signal", s.as_str())]);
+                }
+            });
+        };
+        per_signal(&catalogue::TELEMETRY_DROPPED, ExportCounters::dropped);
+        per_signal(&catalogue::TELEMETRY_EXPORT_ERRORS, ExportCounters::errors);
+        let tail = sources.tail.clone();
+        self.observe_u64(&catalogue::TRACE_BUFFER_OVERFLOW, move |o| {
+            o.observe(tail.overflow(), &[])
+        });
+        let tail = sources.tail;
+        self.observe_u64(&catalogue::TRACE_SAMPLED_SPANS, move |o| {
+            o.observe(tail.kept(), &[KeyValue::new("decision", "kept")]);
+            o.observe(tail.dropped(), &[KeyValue::new("decision", "dropped")]);
+        });
+        if let Some(r) = sources.resource_logs {
+            self.register_resource_logs(r);
+        }
+        process::register(self);
+    }
+
+    fn register_resource_logs(&self, logs: crate::logs::ResourceLogs) {
+        type Read = fn(&crate::logs::ResourceLogStats) -> u64;
+        let counters: [(&MetricDef, Read); 4] = [
+            (&catalogue::RESOURCE_LOG_LINES, |s| s.lines),
+            (&catalogue::RESOURCE_LOG_IO_ERRORS, |s| s.io_errors),
+            (&catalogue::RESOURCE_LOG_ROTATIONS, |s| s.rotations),
+            (&catalogue::RESOURCE_LOG_FOLLOWER_GAPS, |s| s.follower_gaps),
+        ];
+        for (def, read) in counters {
+            let logs = logs.clone();
+            self.observe_u64(def, move |o| o.observe(read(&logs.stats()), &[]));
+        }
+        let r = logs.clone();
+        self.observe_u64(&catalogue::RESOURCE_LOG_DISCARDED, move |o| {
+            let s = r.stats();
+            o.observe(s.unregistered, &[KeyValue::new("reason", "unregistered")]);
+            o.observe(s.rejected_ids, &[KeyValue::new("reason", "rejected_id")]);
+        });
+        self.observe_u64(&catalogue::RESOURCE_LOG_OPEN_FILES, move |o| {
+            o.observe(logs.open_files() as u64, &[])
+        });
+    }
 }

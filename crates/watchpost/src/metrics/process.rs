@@ -1,85 +1,57 @@
 //! Standard process metrics (`process_*`, the names Prometheus client libraries use), read from
 //! `/proc` on Linux at collection time. Elsewhere they are not registered.
 
-use opentelemetry::metrics::Meter;
+use crate::catalogue;
+
+use super::Metrics;
 
 #[cfg(target_os = "linux")]
-pub(crate) fn register(meter: &Meter) {
-    meter
-        .f64_observable_counter("process_cpu_seconds_total")
-        .with_unit("s")
-        .with_description("Total user and system CPU time spent")
-        .with_callback(|o| {
-            if let Some(s) = Stat::read() {
-                o.observe(s.cpu_seconds, &[]);
-            }
-        })
-        .build();
-    meter
-        .u64_observable_gauge("process_resident_memory_bytes")
-        .with_unit("By")
-        .with_description("Resident memory size")
-        .with_callback(|o| {
-            if let Some(s) = Stat::read() {
-                o.observe(s.rss_bytes, &[]);
-            }
-        })
-        .build();
-    meter
-        .u64_observable_gauge("process_virtual_memory_bytes")
-        .with_unit("By")
-        .with_description("Virtual memory size")
-        .with_callback(|o| {
-            if let Some(s) = Stat::read() {
-                o.observe(s.vsize_bytes, &[]);
-            }
-        })
-        .build();
-    meter
-        .u64_observable_gauge("process_threads")
-        .with_description("Number of OS threads in the process")
-        .with_callback(|o| {
-            if let Some(s) = Stat::read() {
-                o.observe(s.threads, &[]);
-            }
-        })
-        .build();
-    meter
-        .u64_observable_gauge("process_open_fds")
-        .with_description("Number of open file descriptors")
-        .with_callback(|o| {
-            if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-                // One of them is the descriptor reading the directory.
-                o.observe(dir.count().saturating_sub(1) as u64, &[]);
-            }
-        })
-        .build();
-    meter
-        .u64_observable_gauge("process_max_fds")
-        .with_description("Maximum number of open file descriptors")
-        .with_callback(|o| {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit writes into the struct we own.
-            if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-                o.observe(lim.rlim_cur, &[]);
-            }
-        })
-        .build();
+pub(crate) fn register(metrics: &Metrics) {
+    metrics.observe_f64(&catalogue::PROCESS_CPU, |o| {
+        if let Some(s) = Stat::read() {
+            o.observe(s.cpu_seconds, &[]);
+        }
+    });
+    metrics.observe_u64(&catalogue::PROCESS_RESIDENT_MEMORY, |o| {
+        if let Some(s) = Stat::read() {
+            o.observe(s.rss_bytes, &[]);
+        }
+    });
+    metrics.observe_u64(&catalogue::PROCESS_VIRTUAL_MEMORY, |o| {
+        if let Some(s) = Stat::read() {
+            o.observe(s.vsize_bytes, &[]);
+        }
+    });
+    metrics.observe_u64(&catalogue::PROCESS_THREADS, |o| {
+        if let Some(s) = Stat::read() {
+            o.observe(s.threads, &[]);
+        }
+    });
+    metrics.observe_u64(&catalogue::PROCESS_OPEN_FDS, |o| {
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            // One of them is the descriptor reading the directory.
+            o.observe(dir.count().saturating_sub(1) as u64, &[]);
+        }
+    });
+    metrics.observe_u64(&catalogue::PROCESS_MAX_FDS, |o| {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            o.observe(lim.rlim_cur, &[]);
+        }
+    });
     if let Some(start) = start_time_seconds() {
-        meter
-            .f64_observable_gauge("process_start_time_seconds")
-            .with_unit("s")
-            .with_description("Start time of the process since the Unix epoch")
-            .with_callback(move |o| o.observe(start, &[]))
-            .build();
+        metrics.observe_f64(&catalogue::PROCESS_START_TIME, move |o| {
+            o.observe(start, &[])
+        });
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn register(_meter: &Meter) {}
+pub(crate) fn register(_metrics: &Metrics) {}
 
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, Copy)]

@@ -242,7 +242,7 @@ where
                 message: None,
             });
             if let Some(sampled) = remote_sampled {
-                attributes.push(KeyValue::new(super::PARENT_SAMPLED, sampled));
+                attributes.push(KeyValue::new(super::sampling::PARENT_SAMPLED, sampled));
             }
         }
         span.extensions_mut().insert(OtelSpan {
@@ -390,10 +390,12 @@ pub fn set_parent(span: &tracing::Span, cx: &opentelemetry::Context) {
         o.parent_remote = sc.is_remote();
         o.trace_state = sc.trace_state().clone();
         o.attributes
-            .retain(|kv| kv.key.as_str() != super::PARENT_SAMPLED);
+            .retain(|kv| kv.key.as_str() != super::sampling::PARENT_SAMPLED);
         if sc.is_remote() {
-            o.attributes
-                .push(KeyValue::new(super::PARENT_SAMPLED, sc.is_sampled()));
+            o.attributes.push(KeyValue::new(
+                super::sampling::PARENT_SAMPLED,
+                sc.is_sampled(),
+            ));
         }
     });
 }

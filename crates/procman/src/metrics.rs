@@ -1,0 +1,121 @@
+//! procman's own metrics, declared once in Watchpost's catalogue (names, labels, buckets) and
+//! registered from it: the `/catalogue` endpoint, the README and the tests read the same list.
+
+use opentelemetry::metrics::{Counter, Histogram};
+use watchpost::catalogue::{Label, MetricDef, Unit};
+use watchpost::metrics::buckets::DURATION_SECONDS;
+
+/// Instance states, as in the `state`, `from` and `to` labels.
+pub const STATES: &[&str] = &["created", "running", "standby", "stopped", "exited"];
+
+/// Instances by state.
+pub const INSTANCES: MetricDef = MetricDef::gauge("procman_instances", "Instances by state")
+    .labels(&[Label::closed("state", STATES)])
+    .subsystem("INSTANCES");
+/// Time to create an instance.
+pub const CREATE_DURATION: MetricDef = MetricDef::histogram(
+    "procman_instances_create_duration_seconds",
+    "Time to create an instance (spawn included)",
+    DURATION_SECONDS,
+)
+.unit(Unit::Seconds)
+.labels(&[Label::closed("status", &["success", "error"])])
+.subsystem("INSTANCES");
+/// State transitions.
+pub const TRANSITIONS: MetricDef = MetricDef::counter(
+    "procman_instances_state_transitions_total",
+    "Instance state transitions",
+)
+.labels(&[Label::closed("from", STATES), Label::closed("to", STATES)])
+.subsystem("INSTANCES");
+/// Outcomes of exec sessions.
+const EXEC_STATUS: Label =
+    Label::closed("status", &["success", "nonzero_exit", "timeout", "error"]);
+/// Exec sessions.
+pub const EXEC_SESSIONS: MetricDef =
+    MetricDef::counter("procman_exec_sessions_total", "Exec sessions by outcome")
+        .labels(&[EXEC_STATUS])
+        .subsystem("EXEC");
+/// Exec durations.
+pub const EXEC_DURATION: MetricDef = MetricDef::histogram(
+    "procman_exec_duration_seconds",
+    "Exec command duration",
+    DURATION_SECONDS,
+)
+.unit(Unit::Seconds)
+.labels(&[EXEC_STATUS])
+.subsystem("EXEC");
+/// Bytes received from exec commands.
+pub const EXEC_BYTES: MetricDef = MetricDef::counter(
+    "procman_exec_bytes_received_total",
+    "Bytes received from exec commands (stdout and stderr)",
+)
+.subsystem("EXEC");
+
+/// Every metric procman declares (the README's procman table is generated from it).
+#[allow(dead_code)] // read by the README test; the running service registers each one itself
+pub const ALL: &[MetricDef] = &[
+    INSTANCES,
+    CREATE_DURATION,
+    TRANSITIONS,
+    EXEC_SESSIONS,
+    EXEC_DURATION,
+    EXEC_BYTES,
+];
+
+/// The instruments procman records into (the instance gauge is observed by the manager).
+pub struct Metrics {
+    pub create_duration: Histogram<f64>,
+    pub transitions: Counter<u64>,
+    pub exec_sessions: Counter<u64>,
+    pub exec_duration: Histogram<f64>,
+    pub exec_bytes: Counter<u64>,
+}
+
+impl Metrics {
+    pub fn new(m: &watchpost::metrics::Metrics) -> Metrics {
+        Metrics {
+            create_duration: m.histogram(&CREATE_DURATION),
+            transitions: m.counter(&TRANSITIONS),
+            exec_sessions: m.counter(&EXEC_SESSIONS),
+            exec_duration: m.histogram(&EXEC_DURATION),
+            exec_bytes: m.counter(&EXEC_BYTES),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_state_labels_are_the_instance_states() {
+        let states: Vec<&str> = crate::instances::State::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(states, super::STATES);
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use watchpost::catalogue::{fill_markdown_section, Catalogue};
+
+    const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+
+    /// `UPDATE_README=1` rewrites the table.
+    #[test]
+    fn the_readme_table_is_procmans_catalogue() {
+        let readme = std::fs::read_to_string(README).unwrap();
+        let table = Catalogue::new("procman", super::ALL.to_vec()).markdown_table();
+        let generated = fill_markdown_section(&readme, "procman", &table)
+            .expect("README lacks the catalogue:procman markers");
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(README, &generated).unwrap();
+        } else {
+            assert!(
+                readme == generated,
+                "README's procman table differs from the catalogue; run UPDATE_README=1 cargo test --workspace readme"
+            );
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Tail sampling: every span is recorded, the decision is made when a trace's local root ends
+//! (see the [module docs](super)), and kept spans go to a [`SpanSink`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
+use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    Sampler, SamplingDecision, SamplingResult, ShouldSample, Span, SpanData, SpanProcessor,
+};
+
+use crate::internal::TailCounters;
+
+/// The attribute put on local roots with a remote parent: the parent's sampled flag.
+pub(crate) const PARENT_SAMPLED: &str = "watchpost.parent_sampled";
+
+/// Records every span (the tail sampler decides later) and marks local roots whose remote parent
+/// was sampled.
+#[derive(Debug, Clone)]
+pub(crate) struct MarkingSampler;
+
+impl ShouldSample for MarkingSampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[opentelemetry::trace::Link],
+    ) -> SamplingResult {
+        let mut result = Sampler::AlwaysOn.should_sample(
+            parent_context,
+            trace_id,
+            name,
+            span_kind,
+            attributes,
+            links,
+        );
+        result.decision = SamplingDecision::RecordAndSample;
+        if let Some(cx) = parent_context {
+            let span = cx.span();
+            let sc = span.span_context();
+            if sc.is_valid() && sc.is_remote() {
+                result
+                    .attributes
+                    .push(KeyValue::new(PARENT_SAMPLED, sc.is_sampled()));
+            }
+        }
+        result
+    }
+}
+
+/// Settings of the tail sampler.
+#[derive(Debug, Clone)]
+pub(crate) struct TailSettings {
+    pub(crate) ratio: f64,
+    pub(crate) slow: Duration,
+    pub(crate) max_traces: usize,
+    pub(crate) max_spans: usize,
+    pub(crate) max_attribute_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    spans: Vec<SpanData>,
+    error: bool,
+}
+
+/// Trace ids are random: their low 64 bits are a good hash on their own.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= v as u64 ^ (v >> 64) as u64;
+    }
+}
+type IdMap<V> = HashMap<TraceId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+#[derive(Debug, Default)]
+struct Buffer {
+    traces: IdMap<Pending>,
+    order: VecDeque<TraceId>,
+    spans: usize,
+    decided: IdMap<Verdict>,
+    decided_order: VecDeque<TraceId>,
+}
+
+/// What the sampler decided for a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Drop,
+    /// Kept by the ratio (or because the caller sampled it).
+    Keep,
+    /// Kept because it failed or was slow: its spans may use the export queue's reserve.
+    KeepImportant,
+}
+
+impl Verdict {
+    fn of(keep: bool, important: bool) -> Self {
+        match (keep || important, important) {
+            (false, _) => Verdict::Drop,
+            (true, false) => Verdict::Keep,
+            (true, true) => Verdict::KeepImportant,
+        }
+    }
+}
+
+/// Where kept spans go.
+pub(crate) trait SpanSink: Send + Sync + std::fmt::Debug {
+    /// `important`: the span belongs to an error or slow trace (the queue keeps room for those).
+    fn send(&self, span: SpanData, important: bool);
+}
+
+/// Lets spans made with the OTel API (`Telemetry::tracer`) reach the same tail sampler as the
+/// bridged ones.
+#[derive(Debug)]
+pub(crate) struct SharedTail(pub(crate) Arc<TailSampler>);
+
+impl SpanProcessor for SharedTail {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx)
+    }
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+}
+
+/// The in-process tail sampler (a `SpanProcessor`).
+#[derive(Debug)]
+pub(crate) struct TailSampler {
+    settings: TailSettings,
+    buffer: Mutex<Buffer>,
+    sink: Arc<dyn SpanSink>,
+    redactor: crate::logs::NameRedactor,
+    pub(crate) counters: Arc<TailCounters>,
+}
+
+impl TailSampler {
+    pub(crate) fn new(
+        settings: TailSettings,
+        sink: Arc<dyn SpanSink>,
+        redactor: crate::logs::NameRedactor,
+        counters: Arc<TailCounters>,
+    ) -> Self {
+        Self {
+            settings,
+            buffer: Mutex::new(Buffer::default()),
+            sink,
+            redactor,
+            counters,
+        }
+    }
+
+    fn ratio_keeps(&self, trace_id: TraceId) -> bool {
+        let bytes = trace_id.to_bytes();
+        let low = u64::from_be_bytes(bytes[8..16].try_into().unwrap_or([0; 8]));
+        let threshold = (self.settings.ratio.clamp(0.0, 1.0) * u64::MAX as f64) as u64;
+        self.settings.ratio >= 1.0 || low < threshold
+    }
+
+    fn is_error(span: &SpanData) -> bool {
+        matches!(span.status, Status::Error { .. })
+            || span.events.iter().any(|e| {
+                e.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == "level" && kv.value.as_str() == "ERROR")
+            })
+    }
+
+    /// Redaction and truncation of one attribute as it is created (the bridge's path).
+    pub(crate) fn clean_value(&self, key: &'static str, value: Value) -> Value {
+        if self.redactor.is_secret_static(key) {
+            return Value::from(crate::logs::REDACTED);
+        }
+        match value {
+            Value::String(s) if s.as_str().len() > self.settings.max_attribute_bytes => {
+                let s = s.as_str();
+                let mut cut = self.settings.max_attribute_bytes;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                Value::from(format!("{}…", &s[..cut]))
+            }
+            v => v,
+        }
+    }
+
+    fn sanitize(&self, span: &mut SpanData) {
+        let max = self.settings.max_attribute_bytes;
+        span.attributes
+            .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
+        for kv in span.attributes.iter_mut() {
+            if self.redactor.is_secret_name(kv.key.as_str()) {
+                kv.value = Value::from(crate::logs::REDACTED);
+            } else if let Value::String(s) = &kv.value {
+                let s = s.as_str();
+                if s.len() > max {
+                    let mut cut = max;
+                    while !s.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    kv.value = Value::from(format!("{}…", &s[..cut]));
+                }
+            }
+        }
+    }
+
+    fn emit_one(&self, span: SpanData, verdict: Verdict) {
+        if verdict == Verdict::Drop {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.kept.fetch_add(1, Ordering::Relaxed);
+            self.sink.send(span, verdict == Verdict::KeepImportant);
+        }
+    }
+
+    fn emit(&self, spans: Vec<SpanData>, verdict: Verdict) {
+        let n = spans.len() as u64;
+        if verdict == Verdict::Drop {
+            self.counters.dropped.fetch_add(n, Ordering::Relaxed);
+        } else {
+            self.counters.kept.fetch_add(n, Ordering::Relaxed);
+            for s in spans {
+                self.sink.send(s, verdict == Verdict::KeepImportant);
+            }
+        }
+    }
+
+    fn remember(buf: &mut Buffer, trace_id: TraceId, verdict: Verdict) {
+        const REMEMBER: usize = 16_384;
+        if buf.decided.insert(trace_id, verdict).is_none() {
+            buf.decided_order.push_back(trace_id);
+            if buf.decided_order.len() > REMEMBER {
+                if let Some(old) = buf.decided_order.pop_front() {
+                    buf.decided.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+impl SpanProcessor for TailSampler {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, mut span: SpanData) {
+        self.sanitize(&mut span);
+        self.on_end_clean(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        // Undecided traces (their root never ended) are decided now with what is known.
+        let pending: Vec<(TraceId, Pending)> = {
+            let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+            buf.order.clear();
+            buf.spans = 0;
+            buf.traces.drain().collect()
+        };
+        for (id, p) in pending {
+            let verdict = Verdict::of(self.ratio_keeps(id), p.error);
+            self.emit(p.spans, verdict);
+        }
+        Ok(())
+    }
+}
+
+impl TailSampler {
+    /// `on_end` for a span whose attributes are already clean (made by the bridge).
+    pub(crate) fn on_end_clean(&self, mut span: SpanData) {
+        let trace_id = span.span_context.trace_id();
+        let parent_sampled = span.attributes.iter().find_map(|kv| {
+            (kv.key.as_str() == PARENT_SAMPLED).then_some(matches!(kv.value, Value::Bool(true)))
+        });
+        let is_local_root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID
+            || span.parent_span_is_remote;
+        let error = Self::is_error(&span);
+        let slow = span
+            .end_time
+            .duration_since(span.start_time)
+            .is_ok_and(|d| d >= self.settings.slow);
+        if parent_sampled.is_some() {
+            span.attributes
+                .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
+        }
+
+        // The common cases (a root without buffered children, a late span) emit one span and
+        // allocate nothing here.
+        let mut single: Option<(SpanData, Verdict)> = None;
+        let mut to_emit: Vec<(Vec<SpanData>, Verdict)> = Vec::new();
+        {
+            let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(&verdict) = buf.decided.get(&trace_id) {
+                // A late span of a decided trace follows the decision (and an error upgrades it
+                // for itself: better a partial error trace than none).
+                let verdict = if error {
+                    Verdict::KeepImportant
+                } else {
+                    verdict
+                };
+                single = Some((span, verdict));
+            } else if is_local_root {
+                let pending = if buf.traces.is_empty() {
+                    Pending::default()
+                } else {
+                    let p = buf.traces.remove(&trace_id).unwrap_or_default();
+                    if !p.spans.is_empty() {
+                        buf.spans -= p.spans.len();
+                        buf.order.retain(|t| *t != trace_id);
+                    }
+                    p
+                };
+                let verdict = Verdict::of(
+                    parent_sampled == Some(true) || self.ratio_keeps(trace_id),
+                    error || pending.error || slow,
+                );
+                Self::remember(&mut buf, trace_id, verdict);
+                if pending.spans.is_empty() {
+                    single = Some((span, verdict));
+                } else {
+                    let mut spans = pending.spans;
+                    spans.push(span);
+                    to_emit.push((spans, verdict));
+                }
+            } else {
+                let is_new = !buf.traces.contains_key(&trace_id);
+                let p = buf.traces.entry(trace_id).or_default();
+                p.error |= error;
+                p.spans.push(span);
+                buf.spans += 1;
+                if is_new {
+                    buf.order.push_back(trace_id);
+                }
+                // Over the bounds: decide the oldest traces early with what is known.
+                while buf.order.len() > self.settings.max_traces
+                    || buf.spans > self.settings.max_spans
+                {
+                    let Some(old) = buf.order.pop_front() else {
+                        break;
+                    };
+                    if let Some(p) = buf.traces.remove(&old) {
+                        buf.spans -= p.spans.len();
+                        let verdict = Verdict::of(self.ratio_keeps(old), p.error);
+                        Self::remember(&mut buf, old, verdict);
+                        self.counters.overflow.fetch_add(1, Ordering::Relaxed);
+                        to_emit.push((p.spans, verdict));
+                    }
+                }
+            }
+        }
+        if let Some((span, verdict)) = single {
+            self.emit_one(span, verdict);
+        }
+        for (spans, verdict) in to_emit {
+            self.emit(spans, verdict);
+        }
+    }
+}
