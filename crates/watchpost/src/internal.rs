@@ -190,7 +190,7 @@ impl ExportFailed<'_> {
         }
         with_pipeline(dispatch, || {
             tracing::warn!(
-                target: "watchpost::export",
+                target: crate::catalogue::targets::EXPORT,
                 signal = self.signal.as_str(),
                 error = self.error,
                 dropped_total = counters.dropped(self.signal),
@@ -272,7 +272,7 @@ impl MetricSeriesOverflow<'_> {
         // operator-facing condition, and metric collection never runs inside the log layer, so
         // it cannot recurse.
         tracing::warn!(
-            target: "watchpost::metrics",
+            target: crate::catalogue::targets::METRICS,
             metric = self.metric,
             "metric over its series budget: new label sets are folded into one overflow series (otel_metric_overflow=\"true\")"
         );
@@ -291,7 +291,7 @@ impl ResourceLogIoFailed<'_> {
         // On the main log: this event carries no resource id, so it cannot recurse into a
         // resource file.
         tracing::warn!(
-            target: "watchpost::logs",
+            target: crate::catalogue::targets::LOGS,
             error = self.error,
             failures = self.total,
             "per-resource log files cannot be written; lines are being lost (reported at most once a minute)"

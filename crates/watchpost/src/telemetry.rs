@@ -312,7 +312,7 @@ impl Telemetry {
                 .log_crate
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Err(_) => tracing::warn!(
-                target: "watchpost",
+                target: crate::catalogue::targets::PIPELINE,
                 "another `log` logger is installed: records of the `log` crate do not reach Watchpost"
             ),
         }
@@ -321,7 +321,7 @@ impl Telemetry {
     fn report_config_warnings(&self) {
         if !self.inner.unknown_level_vars.is_empty() {
             tracing::warn!(
-                target: "watchpost",
+                target: crate::catalogue::targets::PIPELINE,
                 variables = %self.inner.unknown_level_vars.join(", "),
                 known_subsystems = %self.inner.logs.shared.filter.names.join(", "),
                 "LOG_LEVEL_ variables name no declared subsystem and are ignored"
@@ -517,7 +517,9 @@ where
         }
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer("watchpost");
-        let otel_layer = crate::traces::Bridge::new(tail);
+        // The server span carries the access line's data (but the body size): not a span event.
+        let otel_layer =
+            crate::traces::Bridge::new(tail, &[crate::catalogue::targets::HTTP_ACCESS]);
         let telemetry = Telemetry {
             inner: Arc::new(Inner {
                 logs,

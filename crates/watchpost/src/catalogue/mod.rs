@@ -39,6 +39,7 @@ use std::fmt::Write as _;
 
 pub mod buckets;
 mod builtin;
+pub mod targets;
 
 pub use builtin::*;
 

@@ -36,7 +36,7 @@ impl Shared {
     /// The client span of one request (inside the current span).
     pub(crate) fn span(method: &str, host: &str) -> tracing::Span {
         tracing::info_span!(
-            target: "watchpost::http::client",
+            target: crate::catalogue::targets::HTTP_CLIENT,
             "http_client",
             otel.name = %method,
             otel.kind = "client",

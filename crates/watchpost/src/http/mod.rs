@@ -14,5 +14,4 @@ mod server;
 pub use client::{HttpClientLayer, HttpClientService, MAX_HOSTS};
 #[cfg(feature = "reqwest")]
 pub use reqwest::ReqwestMiddleware;
-pub(crate) use server::ACCESS_LOG_TARGET;
 pub use server::{HttpLayer, HttpService, UNMATCHED};

@@ -18,15 +18,16 @@ use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use opentelemetry::KeyValue;
 use tracing::Instrument as _;
 
-use crate::catalogue;
+use crate::catalogue::{self, targets};
 
 /// The `path` label of requests that matched no route (never the raw URL: it is unbounded).
 pub const UNMATCHED: &str = "__unmatched__";
 
-/// The target of the access log line. Its subsystem is that of `watchpost::http` (longest
-/// prefix) or of the request span; the trace bridge leaves it out of the span's events, since
-/// the server span carries its data (as attributes, and its duration) but the body size.
-pub(crate) const ACCESS_LOG_TARGET: &str = "watchpost::http::access";
+/// The target of the access log line ([`targets::HTTP_ACCESS`]). Its subsystem is that of
+/// `watchpost::http` (longest prefix) or of the request span; the pipeline tells the trace
+/// bridge to leave it out of the span's events, since the server span carries its data (as
+/// attributes, and its duration) but the body size.
+const ACCESS_LOG_TARGET: &str = targets::HTTP_ACCESS;
 
 #[derive(Debug, Clone)]
 struct Shared {
@@ -203,7 +204,7 @@ where
             .map(|c| c.0);
         let rid = request_id(&req);
         let span = tracing::info_span!(
-            target: "watchpost::http",
+            target: crate::catalogue::targets::HTTP,
             "request",
             otel.name = %format_args!("{method} {path}"),
             otel.kind = "server",
@@ -238,7 +239,7 @@ where
                         .unwrap_or_else(|| "non-string panic payload".into());
                     shared.panics.add(1, &[]);
                     span2.in_scope(|| {
-                        tracing::error!(target: "watchpost::http", panic = %msg, "request handler panicked")
+                        tracing::error!(target: crate::catalogue::targets::HTTP, panic = %msg, "request handler panicked")
                     });
                     let mut r = Response::new(Body::from(
                         "{\"error\":\"internal\",\"message\":\"internal error\"}\n",

@@ -99,12 +99,19 @@ fn new_trace_id() -> TraceId {
 pub(crate) struct Bridge {
     tail: Option<Arc<TailSampler>>,
     scope: InstrumentationScope,
+    /// Targets whose events are not recorded as span events (their data is on the span
+    /// already, such as the HTTP access line's).
+    no_span_events: &'static [&'static str],
 }
 
 impl Bridge {
-    pub(crate) fn new(tail: Option<Arc<TailSampler>>) -> Self {
+    pub(crate) fn new(
+        tail: Option<Arc<TailSampler>>,
+        no_span_events: &'static [&'static str],
+    ) -> Self {
         Self {
             tail,
+            no_span_events,
             scope: InstrumentationScope::builder("watchpost")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
@@ -291,8 +298,8 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let Some(tail) = &self.tail else { return };
-        if event.metadata().target() == crate::http::ACCESS_LOG_TARGET {
-            return; // the server span carries the access line's data (but the body size)
+        if self.no_span_events.contains(&event.metadata().target()) {
+            return;
         }
         let Some(span) = ctx.event_span(event) else {
             return;

@@ -1,277 +1,13 @@
-//! OTLP export of traces, metrics and logs, with graceful degradation.
-//!
-//! One worker thread owns a small Tokio runtime and the three OTLP gRPC exporters. The
-//! application only ever pushes into a bounded queue per signal (a short lock, no wake-up of the
-//! worker until a batch is full); when a queue is full the item is dropped and counted. Ordinary
-//! items fill at most three quarters of a queue: the rest is kept for the spans of error and
-//! slow traces and for WARN/ERROR log records. The worker takes a whole queue at once (a buffer
-//! swap) and sends it in batches, back to back while a batch is waiting; it runs at the
-//! configured [`crate::ExportPriority`]. Every export runs under a timeout, so a black-holed
-//! collector costs one timeout per batch, never a stalled request path. Failures are
-//! counted per signal and logged at most once a minute per signal. When the collector comes back,
-//! the next batch goes through (tonic reconnects by itself).
-//!
-//! Counters, visible on `/metrics`: `<svc>_telemetry_dropped_total{signal}` (items lost: full
-//! queue or failed export) and `<svc>_telemetry_export_errors_total{signal}` (failed exports).
+//! The export worker: one thread with its own small Tokio runtime, owning the three OTLP
+//! exporters; it drains the queues in bounded turns, at the configured priority.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use opentelemetry::InstrumentationScope;
-use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
-use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter as _;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
-use opentelemetry_sdk::Resource;
-use tokio::sync::{mpsc, oneshot};
-
-use crate::internal::{DispatchSlot, ExportFailed, TelemetryDropped};
-use crate::internal::{ExportCounters, Signal};
-use crate::logs::{LogMaker, PendingLog};
-
-/// Settings of the exporters (from [`crate::Config`]).
-#[derive(Debug, Clone)]
-pub(crate) struct ExportSettings {
-    pub(crate) endpoint: String,
-    pub(crate) insecure: bool,
-    pub(crate) ca_file: Option<std::path::PathBuf>,
-    pub(crate) timeout: Duration,
-    pub(crate) metric_interval: Duration,
-    pub(crate) export_metrics: bool,
-    pub(crate) priority: crate::config::ExportPriority,
-    pub(crate) spans: crate::config::Batching,
-    pub(crate) logs: crate::config::Batching,
-}
-
-/// Batches one worker turn exports at most before serving the other signals again.
-const TURN_BATCHES: usize = 8;
-
-enum Control {
-    Flush(oneshot::Sender<()>),
-    Shutdown(Duration, oneshot::Sender<()>),
-}
-
-/// A bounded queue that wakes its consumer only when a batch is ready (not per item: a wake-up
-/// per span was a context switch per request).
-#[derive(Debug)]
-pub(crate) struct BatchQueue<T> {
-    items: Mutex<std::collections::VecDeque<T>>,
-    capacity: usize,
-    /// The length at which the worker is woken: a batch, or what ordinary items can reach.
-    signal_at: usize,
-    ready: tokio::sync::Notify,
-    /// Set at shutdown: later items are dropped and counted.
-    closed: std::sync::atomic::AtomicBool,
-}
-
-impl<T> BatchQueue<T> {
-    fn new(capacity: usize, batch: usize) -> Self {
-        Self {
-            items: Mutex::new(std::collections::VecDeque::with_capacity(batch)),
-            capacity,
-            signal_at: batch.min(Self::ordinary_limit(capacity)).max(1),
-            ready: tokio::sync::Notify::new(),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    fn ordinary_limit(capacity: usize) -> usize {
-        capacity - capacity / 4
-    }
-
-    /// Adds an item; `false` (item dropped) if the queue is full. Ordinary items fill at most
-    /// three quarters of it: the last quarter is kept for important ones (spans of error and
-    /// slow traces, WARN and ERROR log records), so that a flood of ordinary telemetry at
-    /// saturation does not push out the data an operator needs most.
-    fn push(&self, item: T, important: bool) -> bool {
-        if self.closed.load(Ordering::Relaxed) {
-            return false;
-        }
-        let limit = if important {
-            self.capacity
-        } else {
-            Self::ordinary_limit(self.capacity)
-        };
-        let len = {
-            let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
-            if q.len() >= limit {
-                return false;
-            }
-            q.push_back(item);
-            q.len()
-        };
-        if len == self.signal_at {
-            self.ready.notify_one();
-        }
-        true
-    }
-
-    /// Whether a batch is waiting (the worker is not signalled again while it stays above).
-    fn has_batch(&self) -> bool {
-        self.len() >= self.signal_at
-    }
-
-    /// Moves everything queued into `into`: the application's threads never wait behind the
-    /// worker (a swap of two buffers under the lock, whatever their length — the worker may be
-    /// a low-priority thread, and must not hold the lock long enough to be preempted with it).
-    fn take_all(&self, into: &mut std::collections::VecDeque<T>) {
-        let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
-        if into.is_empty() {
-            std::mem::swap(&mut *q, into);
-        } else {
-            into.extend(q.drain(..));
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.items.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-}
-
-/// The application's side of the export pipeline: bounded queues into the worker.
-#[derive(Debug, Clone)]
-pub(crate) struct Exporter {
-    spans: Arc<BatchQueue<SpanData>>,
-    logs: Arc<BatchQueue<PendingLog>>,
-    control: mpsc::UnboundedSender<Control>,
-    pub(crate) counters: Arc<ExportCounters>,
-    /// Builds log records on the export thread (set when log export is on).
-    log_maker: Arc<std::sync::OnceLock<LogMaker>>,
-}
-
-impl Exporter {
-    /// Queues a kept span; drops (counted) if the queue is full or the pipeline stopped.
-    pub(crate) fn send_span(&self, span: SpanData, important: bool) {
-        if !self.spans.push(span, important) {
-            TelemetryDropped {
-                signal: Signal::Traces,
-                count: 1,
-            }
-            .emit(&self.counters);
-        }
-    }
-
-    /// Installs what turns queued log lines into OTel records (once).
-    pub(crate) fn set_log_maker(&self, maker: LogMaker) {
-        let _ = self.log_maker.set(maker);
-    }
-
-    /// Queues a log line for export; drops (counted) if the queue is full or the pipeline
-    /// stopped.
-    pub(crate) fn send_log(&self, log: PendingLog, important: bool) {
-        if !self.logs.push(log, important) {
-            TelemetryDropped {
-                signal: Signal::Logs,
-                count: 1,
-            }
-            .emit(&self.counters);
-        }
-    }
-
-    /// Exports everything queued, waiting at most `timeout`.
-    pub(crate) fn flush(&self, timeout: Duration) {
-        let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Flush(tx)).is_ok() {
-            wait(rx, timeout);
-        }
-    }
-
-    /// Exports what is queued and stops, returning within `timeout` whatever the collector does.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        // The closed queues are the "stopped" state: only the first call sends the shutdown.
-        if self.spans.closed.swap(true, Ordering::AcqRel) {
-            return true;
-        }
-        self.logs.closed.store(true, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Shutdown(timeout, tx)).is_err() {
-            return true;
-        }
-        wait(rx, timeout)
-    }
-}
-
-/// Waits for a oneshot from a plain thread, at most `timeout`.
-fn wait(mut rx: oneshot::Receiver<()>, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match rx.try_recv() {
-            Ok(()) => return true,
-            Err(oneshot::error::TryRecvError::Closed) => return true,
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Starts the worker thread. Building the exporters can fail (e.g. a malformed endpoint): then
-/// one WARN is logged and the service runs on without export (queued items are dropped and
-/// counted).
-pub(crate) fn start(
-    settings: ExportSettings,
-    resource: Resource,
-    metrics: crate::metrics::Metrics,
-    counters: Arc<ExportCounters>,
-    dispatch: DispatchSlot,
-) -> Exporter {
-    let span_tx = Arc::new(BatchQueue::new(
-        settings.spans.queue_size,
-        settings.spans.batch_size,
-    ));
-    let log_tx = Arc::new(BatchQueue::new(
-        settings.logs.queue_size,
-        settings.logs.batch_size,
-    ));
-    let (span_rx, log_rx) = (span_tx.clone(), log_tx.clone());
-    let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let exporter = Exporter {
-        spans: span_tx,
-        logs: log_tx,
-        control: control_tx,
-        counters: counters.clone(),
-        log_maker: Arc::default(),
-    };
-    let worker = Worker {
-        settings,
-        resource,
-        metrics,
-        counters,
-        dispatch,
-        log_maker: exporter.log_maker.clone(),
-    };
-    let _ = std::thread::Builder::new()
-        .name("watchpost-export".into())
-        .spawn(move || {
-            set_priority(worker.settings.priority);
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    ExportFailed {
-                        signal: Signal::Traces,
-                        count: 0,
-                        error: &format!("cannot start the export runtime: {e}"),
-                    }
-                    .emit(&worker.counters, &worker.dispatch);
-                    return;
-                }
-            };
-            rt.block_on(worker.run(span_rx, log_rx, control_rx));
-        });
-    exporter
-}
+use super::*;
 
 /// Exporting is background work: by default (`Idle`) the service's own threads come first, and
 /// at saturation the export queue fills and drops are counted, rather than requests waiting
 /// behind protobuf encoding. A flush or shutdown, which a caller waits for, runs at `Normal`.
 /// Best effort; ignored where not supported.
-fn set_priority(priority: crate::config::ExportPriority) {
+pub(super) fn set_priority(priority: crate::config::ExportPriority) {
     use crate::config::ExportPriority;
     #[cfg(target_os = "linux")]
     // SAFETY: both calls change only the calling thread's own scheduling; failure is harmless.
@@ -299,13 +35,13 @@ fn set_priority(priority: crate::config::ExportPriority) {
     let _ = priority;
 }
 
-struct Worker {
-    settings: ExportSettings,
-    resource: Resource,
-    metrics: crate::metrics::Metrics,
-    counters: Arc<ExportCounters>,
-    dispatch: DispatchSlot,
-    log_maker: Arc<std::sync::OnceLock<LogMaker>>,
+pub(super) struct Worker {
+    pub(super) settings: ExportSettings,
+    pub(super) resource: Resource,
+    pub(super) metrics: crate::metrics::Metrics,
+    pub(super) counters: Arc<ExportCounters>,
+    pub(super) dispatch: DispatchSlot,
+    pub(super) log_maker: Arc<std::sync::OnceLock<LogMaker>>,
 }
 
 struct Exporters {
@@ -364,7 +100,7 @@ impl Worker {
         })
     }
 
-    async fn run(
+    pub(super) async fn run(
         self,
         span_rx: Arc<BatchQueue<SpanData>>,
         log_rx: Arc<BatchQueue<PendingLog>>,
@@ -623,45 +359,5 @@ impl Worker {
                 false
             }
         }
-    }
-}
-
-/// Kept spans go to the export queue (the tail sampler's sink).
-impl crate::traces::SpanSink for Exporter {
-    fn send(&self, span: opentelemetry_sdk::trace::SpanData, important: bool) {
-        self.send_span(span, important)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use futures_util::FutureExt as _;
-
-    #[test]
-    fn the_worker_is_signalled_even_when_a_batch_is_larger_than_ordinary_items_may_fill() {
-        // Ordinary items stop at 75 of 100; a batch of 100 would never be reached by them.
-        let q = BatchQueue::new(100, 100);
-        for i in 0..80 {
-            let accepted = q.push(i, false);
-            assert_eq!(accepted, i < 75, "item {i}");
-        }
-        assert!(
-            q.ready.notified().now_or_never().is_some(),
-            "signalled at 75"
-        );
-        assert!(q.push(1000, true), "the reserve takes important items");
-        assert!(q.has_batch());
-    }
-
-    #[test]
-    fn a_closed_queue_refuses_items() {
-        let q = BatchQueue::new(10, 2);
-        assert!(q.push(1, false));
-        q.closed.store(true, Ordering::Relaxed);
-        assert!(!q.push(2, true));
-        let mut taken = std::collections::VecDeque::new();
-        q.take_all(&mut taken);
-        assert_eq!(taken, [1]);
     }
 }

@@ -1,0 +1,18 @@
+//! The `tracing` targets of the library's own events: filter or route them by these names (a
+//! subsystem's `.target("watchpost::http")` covers every target below it).
+
+/// The HTTP server layer's events (panics), and the prefix of the other HTTP targets.
+pub const HTTP: &str = "watchpost::http";
+/// The access line: one per request. Not recorded as a span event (the server span carries its
+/// data as attributes, and its duration).
+pub const HTTP_ACCESS: &str = "watchpost::http::access";
+/// Client spans of the HTTP client layers.
+pub const HTTP_CLIENT: &str = "watchpost::http::client";
+/// The export pipeline's reports (failing exports).
+pub const EXPORT: &str = "watchpost::export";
+/// The metrics pipeline's reports (series budgets).
+pub const METRICS: &str = "watchpost::metrics";
+/// The log pipeline's reports (per-resource files).
+pub const LOGS: &str = "watchpost::logs";
+/// The pipeline's own configuration reports.
+pub const PIPELINE: &str = "watchpost";

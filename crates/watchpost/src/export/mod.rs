@@ -1,0 +1,204 @@
+//! OTLP export of traces, metrics and logs, with graceful degradation.
+//!
+//! One worker thread owns a small Tokio runtime and the three OTLP gRPC exporters. The
+//! application only ever pushes into a bounded queue per signal (a short lock, no wake-up of the
+//! worker until a batch is full); when a queue is full the item is dropped and counted. Ordinary
+//! items fill at most three quarters of a queue: the rest is kept for the spans of error and
+//! slow traces and for WARN/ERROR log records. The worker takes a whole queue at once (a buffer
+//! swap) and sends it in batches, back to back while a batch is waiting; it runs at the
+//! configured [`crate::ExportPriority`]. Every export runs under a timeout, so a black-holed
+//! collector costs one timeout per batch, never a stalled request path. Failures are
+//! counted per signal and logged at most once a minute per signal. When the collector comes back,
+//! the next batch goes through (tonic reconnects by itself).
+//!
+//! Counters, visible on `/metrics`: `<svc>_telemetry_dropped_total{signal}` (items lost: full
+//! queue or failed export) and `<svc>_telemetry_export_errors_total{signal}` (failed exports).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter as _;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_sdk::Resource;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::internal::{DispatchSlot, ExportFailed, TelemetryDropped};
+use crate::internal::{ExportCounters, Signal};
+use crate::logs::{LogMaker, PendingLog};
+
+mod queue;
+mod worker;
+
+use queue::BatchQueue;
+use worker::{set_priority, Worker};
+
+/// Settings of the exporters (from [`crate::Config`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ExportSettings {
+    pub(crate) endpoint: String,
+    pub(crate) insecure: bool,
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) metric_interval: Duration,
+    pub(crate) export_metrics: bool,
+    pub(crate) priority: crate::config::ExportPriority,
+    pub(crate) spans: crate::config::Batching,
+    pub(crate) logs: crate::config::Batching,
+}
+
+/// Batches one worker turn exports at most before serving the other signals again.
+const TURN_BATCHES: usize = 8;
+
+enum Control {
+    Flush(oneshot::Sender<()>),
+    Shutdown(Duration, oneshot::Sender<()>),
+}
+
+/// The application's side of the export pipeline: bounded queues into the worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Exporter {
+    spans: Arc<BatchQueue<SpanData>>,
+    logs: Arc<BatchQueue<PendingLog>>,
+    control: mpsc::UnboundedSender<Control>,
+    pub(crate) counters: Arc<ExportCounters>,
+    /// Builds log records on the export thread (set when log export is on).
+    log_maker: Arc<std::sync::OnceLock<LogMaker>>,
+}
+
+impl Exporter {
+    /// Queues a kept span; drops (counted) if the queue is full or the pipeline stopped.
+    pub(crate) fn send_span(&self, span: SpanData, important: bool) {
+        if !self.spans.push(span, important) {
+            TelemetryDropped {
+                signal: Signal::Traces,
+                count: 1,
+            }
+            .emit(&self.counters);
+        }
+    }
+
+    /// Installs what turns queued log lines into OTel records (once).
+    pub(crate) fn set_log_maker(&self, maker: LogMaker) {
+        let _ = self.log_maker.set(maker);
+    }
+
+    /// Queues a log line for export; drops (counted) if the queue is full or the pipeline
+    /// stopped.
+    pub(crate) fn send_log(&self, log: PendingLog, important: bool) {
+        if !self.logs.push(log, important) {
+            TelemetryDropped {
+                signal: Signal::Logs,
+                count: 1,
+            }
+            .emit(&self.counters);
+        }
+    }
+
+    /// Exports everything queued, waiting at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Flush(tx)).is_ok() {
+            wait(rx, timeout);
+        }
+    }
+
+    /// Exports what is queued and stops, returning within `timeout` whatever the collector does.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        // The closed queues are the "stopped" state: only the first call sends the shutdown.
+        if self.spans.closed.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        self.logs.closed.store(true, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Shutdown(timeout, tx)).is_err() {
+            return true;
+        }
+        wait(rx, timeout)
+    }
+}
+
+/// Waits for a oneshot from a plain thread, at most `timeout`.
+fn wait(mut rx: oneshot::Receiver<()>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match rx.try_recv() {
+            Ok(()) => return true,
+            Err(oneshot::error::TryRecvError::Closed) => return true,
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Starts the worker thread. Building the exporters can fail (e.g. a malformed endpoint): then
+/// one WARN is logged and the service runs on without export (queued items are dropped and
+/// counted).
+pub(crate) fn start(
+    settings: ExportSettings,
+    resource: Resource,
+    metrics: crate::metrics::Metrics,
+    counters: Arc<ExportCounters>,
+    dispatch: DispatchSlot,
+) -> Exporter {
+    let span_tx = Arc::new(BatchQueue::new(
+        settings.spans.queue_size,
+        settings.spans.batch_size,
+    ));
+    let log_tx = Arc::new(BatchQueue::new(
+        settings.logs.queue_size,
+        settings.logs.batch_size,
+    ));
+    let (span_rx, log_rx) = (span_tx.clone(), log_tx.clone());
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let exporter = Exporter {
+        spans: span_tx,
+        logs: log_tx,
+        control: control_tx,
+        counters: counters.clone(),
+        log_maker: Arc::default(),
+    };
+    let worker = Worker {
+        settings,
+        resource,
+        metrics,
+        counters,
+        dispatch,
+        log_maker: exporter.log_maker.clone(),
+    };
+    let _ = std::thread::Builder::new()
+        .name("watchpost-export".into())
+        .spawn(move || {
+            set_priority(worker.settings.priority);
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    ExportFailed {
+                        signal: Signal::Traces,
+                        count: 0,
+                        error: &format!("cannot start the export runtime: {e}"),
+                    }
+                    .emit(&worker.counters, &worker.dispatch);
+                    return;
+                }
+            };
+            rt.block_on(worker.run(span_rx, log_rx, control_rx));
+        });
+    exporter
+}
+
+/// Kept spans go to the export queue (the tail sampler's sink).
+impl crate::traces::SpanSink for Exporter {
+    fn send(&self, span: opentelemetry_sdk::trace::SpanData, important: bool) {
+        self.send_span(span, important)
+    }
+}
