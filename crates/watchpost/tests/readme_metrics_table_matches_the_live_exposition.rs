@@ -1,6 +1,5 @@
 //! The README's table of built-in metrics equals `BUILTIN_METRICS`, and every one of them is in
 //! a live scrape with the documented type, unit and labels: the docs cannot drift.
-mod support;
 
 use opentelemetry::KeyValue;
 use watchpost::metrics::{Format, BUILTIN_METRICS};
