@@ -30,65 +30,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use tonic::{Request, Response, Status};
-
-#[derive(Clone, Default)]
-struct Sink(Arc<std::sync::atomic::AtomicU64>);
-
-#[tonic::async_trait]
-impl TraceService for Sink {
-    async fn export(
-        &self,
-        r: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let n: usize = r
-            .into_inner()
-            .resource_spans
-            .iter()
-            .flat_map(|rs| &rs.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
-        self.0
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-#[tonic::async_trait]
-impl MetricsService for Sink {
-    async fn export(
-        &self,
-        _: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
-#[tonic::async_trait]
-impl LogsService for Sink {
-    async fn export(
-        &self,
-        _: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        Ok(Response::new(ExportLogsServiceResponse::default()))
-    }
-}
+use watchpost_testkit::otlp::Receiver;
 
 const MODE_COUNT: usize = 6;
 
@@ -306,28 +248,20 @@ fn main() {
         .build()
         .unwrap();
     // The receiver runs on its own thread and runtime: decoding a batch must not stall the load
-    // generator's tasks (that would show up as server latency).
-    let sink = Sink::default();
-    let spans = sink.0.clone();
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let receiver = std_listener.local_addr().unwrap();
+    // generator's tasks (that would show up as server latency). It only counts what it gets.
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(sink.clone()))
-                .add_service(MetricsServiceServer::new(sink.clone()))
-                .add_service(LogsServiceServer::new(sink))
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                .await
-                .unwrap()
+            let receiver = Receiver::start_counting("127.0.0.1:0".parse().unwrap()).await;
+            tx.send((receiver.addr, receiver.counts.clone())).unwrap();
+            std::future::pending::<()>().await
         })
     });
+    let (receiver, counts) = rx.recv().expect("receiver started");
     rt.block_on(async {
         let mut rounds: std::collections::BTreeMap<&str, Vec<Result_>> = Default::default();
         for round in 0..3 {
@@ -359,7 +293,7 @@ fn main() {
                 Err(_) => MODES.iter().collect(),
             };
             for &(mode, flag, env) in selected {
-                let r = run(flag, receiver, &spans, env).await;
+                let r = run(flag, receiver, &counts.spans, env).await;
                 eprintln!(
                     "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, server {:.1} us CPU/request, client {:.1}",
                     r.rps, r.p50_ms, r.p99_ms, r.cpu_us, r.client_cpu_us

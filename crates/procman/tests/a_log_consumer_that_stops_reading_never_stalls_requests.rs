@@ -6,6 +6,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 
 use support::Procman;
+use watchpost_testkit::process;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_consumer_that_stops_reading_never_stalls_requests() {
@@ -24,14 +25,7 @@ async fn a_log_consumer_that_stops_reading_never_stalls_requests() {
             .unwrap_or_else(|e| panic!("request {i} failed while stdout was not read: {e}"));
         assert_eq!(r.status(), 200);
     }
-    let metrics = client
-        .get(format!("http://{}/metrics", procman.metrics))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = process::metrics_text(&client, procman.metrics).await;
     assert!(
         metrics.contains("procman_log_write_errors_total 0"),
         "nothing dropped: {}",

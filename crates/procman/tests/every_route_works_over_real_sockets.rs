@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use watchpost_testkit::process;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_works_over_real_sockets() {
@@ -88,7 +89,7 @@ async fn every_route_works_over_real_sockets() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
-        support::proc_state(pid),
+        process::proc_state(pid),
         Some('T'),
         "SIGSTOP stops the process"
     );
@@ -100,7 +101,7 @@ async fn every_route_works_over_real_sockets() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_ne!(support::proc_state(pid), Some('T'), "SIGCONT resumes it");
+    assert_ne!(process::proc_state(pid), Some('T'), "SIGCONT resumes it");
 
     // Exec, and an exec that times out.
     let r = post(
@@ -206,7 +207,7 @@ async fn every_route_works_over_real_sockets() {
     assert_eq!(r.status(), 204);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        matches!(support::proc_state(pid), None | Some('Z')),
+        matches!(process::proc_state(pid), None | Some('Z')),
         "child still running"
     );
     assert_eq!(
@@ -237,7 +238,7 @@ async fn every_route_works_over_real_sockets() {
         .unwrap();
     assert_eq!(code, 0);
     assert!(
-        matches!(support::proc_state(last_pid), None | Some('Z')),
+        matches!(process::proc_state(last_pid), None | Some('Z')),
         "children stopped on shutdown"
     );
 }

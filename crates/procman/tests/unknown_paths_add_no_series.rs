@@ -3,6 +3,8 @@
 //! on `/metrics`.
 mod support;
 
+use watchpost_testkit::process;
+
 fn series(text: &str, prefix: &str) -> usize {
     text.lines().filter(|l| l.starts_with(prefix)).count()
 }
@@ -24,8 +26,7 @@ async fn unknown_paths_add_no_series() {
         .await
         .unwrap();
     c.get(pm.url("/warmup-unknown")).send().await.unwrap();
-    let metrics = format!("http://{}/metrics", pm.metrics);
-    let before = c.get(&metrics).send().await.unwrap().text().await.unwrap();
+    let before = process::metrics_text(&c, pm.metrics).await;
     for i in 0..10_000u32 {
         let r = c
             .get(pm.url(&format!("/random/{i}/{:x}", i.wrapping_mul(2654435761))))
@@ -34,7 +35,7 @@ async fn unknown_paths_add_no_series() {
             .unwrap();
         assert_eq!(r.status(), 404);
     }
-    let after = c.get(&metrics).send().await.unwrap().text().await.unwrap();
+    let after = process::metrics_text(&c, pm.metrics).await;
     assert_eq!(
         series(&after, "procman_http_requests_total{"),
         series(&before, "procman_http_requests_total{"),

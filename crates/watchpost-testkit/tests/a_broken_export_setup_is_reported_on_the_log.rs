@@ -2,9 +2,11 @@
 //! runs on without export and says so once, as a WARN on its own log, naming the problem.
 mod support;
 
+use watchpost_testkit::capture;
+
 #[test]
 fn a_broken_export_setup_is_reported_on_the_log() {
-    let mut demo = support::Demo::spawn(&[
+    let mut demo = support::logdemo(&[
         ("OTEL_ENABLED", "true"),
         ("OTEL_INSECURE", "false"),
         (
@@ -16,7 +18,7 @@ fn a_broken_export_setup_is_reported_on_the_log() {
     let (code, rest, _err) = demo.finish();
     out.extend(rest);
     assert_eq!(code, 0, "the service runs on");
-    let warns: Vec<_> = support::parse_all(&out)
+    let warns: Vec<_> = capture::parse_all(&out)
         .into_iter()
         .filter(|l| {
             l["level"] == "WARN"

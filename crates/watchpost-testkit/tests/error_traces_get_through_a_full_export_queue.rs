@@ -5,14 +5,14 @@ mod support;
 
 use std::time::Duration;
 
-use support::otlp::{Mode, Receiver};
+use watchpost_testkit::otlp::{Mode, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_traces_get_through_a_full_export_queue() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     // A slow collector: 16 spans per 100 ms, far below what the flood produces.
     receiver.set_mode(Mode::Slow(Duration::from_millis(100)));
-    let service = support::Service::spawn_exporting_to(
+    let service = support::otlpdemo_exporting_to(
         receiver.addr,
         &[
             ("OTEL_LOGS_EXPORTER", "none"),

@@ -2,14 +2,16 @@
 //! subsystem, then `trace_id`/`span_id` inside spans, followed by event then span fields.
 mod support;
 
+use watchpost_testkit::capture;
+
 #[test]
 fn every_line_is_json_with_the_standard_keys() {
-    let mut demo = support::Demo::spawn(&[("LOG_LEVEL", "debug")]);
+    let mut demo = support::logdemo(&[("LOG_LEVEL", "debug")]);
     let raw = demo.run("emit");
     let (code, rest, _) = demo.finish();
     assert_eq!(code, 0);
     assert!(rest.is_empty(), "unexpected trailing output {rest:?}");
-    let lines = support::parse_all(&raw);
+    let lines = capture::parse_all(&raw);
     assert_eq!(lines.len(), 5, "{raw:#?}");
     for (line, raw) in lines.iter().zip(&raw) {
         let keys: Vec<&str> = line.keys().map(String::as_str).collect();
@@ -45,7 +47,7 @@ fn every_line_is_json_with_the_standard_keys() {
         lines[1]["span_id"], lines[0]["span_id"],
         "the inner span has its own id"
     );
-    let summary = support::msgs(&lines);
+    let summary = capture::msgs(&lines);
     assert_eq!(
         summary,
         [

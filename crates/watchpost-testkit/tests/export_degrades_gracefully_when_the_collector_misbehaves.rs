@@ -6,10 +6,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::otlp::{Mode, Receiver};
+use watchpost_testkit::http;
+use watchpost_testkit::otlp::{self, Mode, Receiver};
 
 fn counter(metrics: std::net::SocketAddr, name: &str, signal: &str) -> f64 {
-    let text = support::http_get_text(metrics, "/metrics");
+    let text = http::get_text(metrics, "/metrics");
     let prefix = format!("otlpdemo_{name}{{signal=\"{signal}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -30,7 +31,7 @@ async fn export_degrades_gracefully_when_the_collector_misbehaves() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     let addr = receiver.addr;
     receiver.set_mode(Mode::Unavailable);
-    let service = support::Service::spawn(&[
+    let service = support::otlpdemo(&[
         ("OTEL_ENABLED", "true"),
         ("OTEL_ENDPOINT", &addr.to_string()),
         ("OTEL_TRACES_SAMPLER_RATIO", "1"),
@@ -71,7 +72,7 @@ async fn export_degrades_gracefully_when_the_collector_misbehaves() {
 
     // 2. Black-holed collector: accepts connections, never answers.
     let received = receiver.stop().await;
-    let hole = support::otlp::black_hole(addr).await;
+    let hole = otlp::black_hole(addr).await;
     let errors_before = counter(m, "telemetry_export_errors_total", "traces");
     burst(20).await;
     wait_for("export timeouts counted while black-holed", || {
@@ -99,7 +100,7 @@ async fn export_degrades_gracefully_when_the_collector_misbehaves() {
 
     // 4. Shutdown while the collector hangs again returns within its 5 s timeout.
     let received = receiver.stop().await;
-    let hole = support::otlp::black_hole(addr).await;
+    let hole = otlp::black_hole(addr).await;
     burst(5).await;
     let (code, shutdown_ms, _) = tokio::task::spawn_blocking(move || service.terminate())
         .await

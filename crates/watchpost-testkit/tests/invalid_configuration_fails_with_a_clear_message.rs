@@ -13,7 +13,7 @@ fn invalid_configuration_fails_with_a_clear_message() {
         ("OTEL_ENABLED", "maybe", "one of true, false"),
         ("METRICS_LISTEN", "nonsense", "an IP address and port"),
     ] {
-        let demo = support::Demo::spawn(&[(var, value)]);
+        let demo = support::logdemo(&[(var, value)]);
         let (code, out, err) = demo.finish();
         assert_eq!(code, 2, "{var}={value}");
         assert!(out.is_empty(), "{out:?}");

@@ -1,15 +1,17 @@
 //! A level changed through the handle takes effect for callsites that already fired.
 mod support;
 
+use watchpost_testkit::capture;
+
 #[test]
 fn levels_change_at_runtime() {
-    let mut demo = support::Demo::spawn(&[]);
-    let before = support::msgs(&support::parse_all(&demo.run("emit")));
+    let mut demo = support::logdemo(&[]);
+    let before = capture::msgs(&capture::parse_all(&demo.run("emit")));
     assert!(before.iter().all(|(l, _, _)| l != "DEBUG"), "{before:?}");
     assert!(before.iter().any(|(l, s, _)| l == "INFO" && s == "API"));
 
     demo.run("level INSTANCES debug");
-    let after = support::msgs(&support::parse_all(&demo.run("emit")));
+    let after = capture::msgs(&capture::parse_all(&demo.run("emit")));
     assert!(
         after
             .iter()
@@ -23,7 +25,7 @@ fn levels_change_at_runtime() {
 
     // A subsystem that only spans give (EXEC) changes too.
     demo.run("level EXEC debug");
-    let exec = support::msgs(&support::parse_all(&demo.run("emit")));
+    let exec = capture::msgs(&capture::parse_all(&demo.run("emit")));
     assert!(
         exec.iter()
             .any(|(l, s, m)| l == "DEBUG" && s == "EXEC" && m == "helper ran"),
@@ -31,7 +33,7 @@ fn levels_change_at_runtime() {
     );
 
     demo.run("level API error");
-    let quiet = support::msgs(&support::parse_all(&demo.run("emit")));
+    let quiet = capture::msgs(&capture::parse_all(&demo.run("emit")));
     assert!(!quiet.iter().any(|(_, s, _)| s == "API"), "{quiet:?}");
     assert_eq!(demo.finish().0, 0);
 }

@@ -4,11 +4,13 @@
 //! applies to them too.
 mod support;
 
+use watchpost_testkit::capture;
+
 #[test]
 fn log_crate_records_follow_the_same_levels_and_format() {
-    let mut demo = support::Demo::spawn(&[]);
-    let lines = support::parse_all(&demo.run("logcrate"));
-    let summary = support::msgs(&lines);
+    let mut demo = support::logdemo(&[]);
+    let lines = capture::parse_all(&demo.run("logcrate"));
+    let summary = capture::msgs(&lines);
     let want: Vec<(String, String, String)> = [
         ("INFO", "INSTANCES", "instance web-2 adopted"),
         ("WARN", "APP", "connection reset"),
@@ -25,8 +27,8 @@ fn log_crate_records_follow_the_same_levels_and_format() {
     }
 
     demo.run("level INSTANCES debug");
-    let lines = support::parse_all(&demo.run("logcrate"));
-    let msgs: Vec<String> = support::msgs(&lines)
+    let lines = capture::parse_all(&demo.run("logcrate"));
+    let msgs: Vec<String> = capture::msgs(&lines)
         .into_iter()
         .map(|(_, _, m)| m)
         .collect();

@@ -6,13 +6,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::otlp::{Mode, Receiver};
+use watchpost_testkit::otlp::{Mode, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_keep_flowing_while_spans_saturate_the_exporter() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     receiver.set_mode(Mode::Slow(Duration::from_millis(20)));
-    let service = support::Service::spawn_exporting_to(
+    let service = support::otlpdemo_exporting_to(
         receiver.addr,
         &[
             ("OTEL_LOGS_EXPORTER", "none"),

@@ -5,13 +5,13 @@ mod support;
 
 use std::collections::HashSet;
 
-use support::otlp::{hex, Receiver};
+use watchpost_testkit::otlp::{hex, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_export_delivers_every_signal_on_shutdown() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     let endpoint = receiver.addr.to_string();
-    let service = support::Service::spawn(&[
+    let service = support::otlpdemo(&[
         ("OTEL_ENABLED", "true"),
         ("OTEL_ENDPOINT", &endpoint),
         ("OTEL_TRACES_SAMPLER_RATIO", "1"),

@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::otlp::Receiver;
+use watchpost_testkit::demo::Service;
+use watchpost_testkit::otlp::Receiver;
 
 /// A CA and a certificate for `localhost` signed by it (PEM: CA cert, server cert, server key).
 fn certificates() -> (String, String, String) {
@@ -24,7 +25,7 @@ fn certificates() -> (String, String, String) {
     (ca_cert.pem(), server.pem(), key.serialize_pem())
 }
 
-async fn get_ok(client: &reqwest::Client, service: &support::Service, n: usize) {
+async fn get_ok(client: &reqwest::Client, service: &Service, n: usize) {
     for _ in 0..n {
         let r = client
             .get(format!("http://{}/ok", service.http))
@@ -48,7 +49,7 @@ async fn otlp_export_over_tls_verifies_the_collector() {
     const N: usize = 10;
 
     // Trusted through the CA file: everything arrives.
-    let service = support::Service::spawn(&[
+    let service = support::otlpdemo(&[
         ("OTEL_ENABLED", "true"),
         ("OTEL_ENDPOINT", &endpoint),
         ("OTEL_INSECURE", "false"),
@@ -75,7 +76,7 @@ async fn otlp_export_over_tls_verifies_the_collector() {
 
     // Not trusted (no CA file): refused and counted, nothing arrives.
     receiver.received.lock().unwrap().spans.clear();
-    let service = support::Service::spawn(&[
+    let service = support::otlpdemo(&[
         ("OTEL_ENABLED", "true"),
         ("OTEL_ENDPOINT", &endpoint),
         ("OTEL_INSECURE", "false"),

@@ -1,9 +1,11 @@
 //! Secret fields, e-mail addresses and card numbers never reach the log.
 mod support;
 
+use watchpost_testkit::capture;
+
 #[test]
 fn secrets_are_redacted() {
-    let mut demo = support::Demo::spawn(&[]);
+    let mut demo = support::logdemo(&[]);
     let raw = demo.run("secrets");
     assert_eq!(demo.finish().0, 0);
     assert_eq!(raw.len(), 1);
@@ -15,7 +17,7 @@ fn secrets_are_redacted() {
     ] {
         assert!(!raw[0].contains(secret), "{secret} leaked: {}", raw[0]);
     }
-    let line = support::parse(&raw[0]);
+    let line = capture::parse(&raw[0]);
     assert_eq!(line["password"], "[REDACTED]");
     assert_eq!(line["api_key"], "[REDACTED]");
     assert_eq!(line["note"], "mail [REDACTED:email]");

@@ -7,14 +7,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::otlp::{Mode, Receiver};
+use watchpost_testkit::otlp::{Mode, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_keep_flowing_when_traffic_outpaces_one_batch() {
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), None).await;
     // Each export takes 20 ms: more than a batch of spans arrives while one is in flight.
     receiver.set_mode(Mode::Slow(Duration::from_millis(20)));
-    let service = support::Service::spawn_exporting_to(
+    let service = support::otlpdemo_exporting_to(
         receiver.addr,
         &[
             ("OTEL_LOGS_EXPORTER", "none"),

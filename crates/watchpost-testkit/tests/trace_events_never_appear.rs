@@ -1,9 +1,11 @@
 //! TRACE is forbidden by the standard: never emitted, and refused as a configured level.
 mod support;
 
+use watchpost_testkit::capture;
+
 #[test]
 fn trace_events_never_appear_even_at_the_most_verbose_level() {
-    let mut demo = support::Demo::spawn(&[("LOG_LEVEL", "debug")]);
+    let mut demo = support::logdemo(&[("LOG_LEVEL", "debug")]);
     let mut raw = demo.run("emit");
     demo.run("level INSTANCES trace");
     assert!(
@@ -17,7 +19,7 @@ fn trace_events_never_appear_even_at_the_most_verbose_level() {
     let (code, rest, _) = demo.finish();
     assert_eq!(code, 0);
     raw.extend(rest);
-    let lines = support::parse_all(&raw);
+    let lines = capture::parse_all(&raw);
     assert_eq!(lines.len(), 10, "{raw:#?}");
     assert!(lines.iter().all(|l| l["level"] != "TRACE"), "{raw:#?}");
     assert!(!raw.iter().any(|l| l.contains("looking up the instance")));
@@ -25,7 +27,7 @@ fn trace_events_never_appear_even_at_the_most_verbose_level() {
 
 #[test]
 fn trace_is_refused_as_a_configured_level() {
-    let demo = support::Demo::spawn(&[("LOG_LEVEL", "trace")]);
+    let demo = support::logdemo(&[("LOG_LEVEL", "trace")]);
     let (code, out, err) = demo.finish();
     assert_eq!(code, 2);
     assert!(out.is_empty());

@@ -2,15 +2,17 @@
 //! declared ones, and the program runs on.
 mod support;
 
+use watchpost_testkit::capture;
+
 #[test]
 fn unknown_subsystem_variables_warn_once() {
     let mut demo =
-        support::Demo::spawn(&[("LOG_LEVEL_NETWORK", "debug"), ("LOG_LEVEL_IMAGES", "warn")]);
+        support::logdemo(&[("LOG_LEVEL_NETWORK", "debug"), ("LOG_LEVEL_IMAGES", "warn")]);
     let mut raw = demo.run("emit");
     let (code, rest, _) = demo.finish();
     assert_eq!(code, 0);
     raw.extend(rest);
-    let lines = support::parse_all(&raw);
+    let lines = capture::parse_all(&raw);
     let warns: Vec<_> = lines
         .iter()
         .filter(|l| l["msg"].as_str().unwrap().contains("LOG_LEVEL_"))

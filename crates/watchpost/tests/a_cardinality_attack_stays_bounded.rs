@@ -1,8 +1,8 @@
 //! A million distinct label values on one instrument keep its series count at its budget and the
 //! process's memory bounded; the overflow is counted per metric and logged once.
-mod support;
 
 use opentelemetry::KeyValue;
+use watchpost_testkit::capture::Capture;
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -12,7 +12,7 @@ fn rss_bytes() -> u64 {
 
 #[test]
 fn a_cardinality_attack_stays_bounded() {
-    let capture = support::Capture::default();
+    let capture = Capture::default();
     let config = watchpost::Config::builder("attack")
         .metric_series_budget("attack_requests_total", 200)
         .build()

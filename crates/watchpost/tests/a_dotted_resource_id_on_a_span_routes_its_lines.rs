@@ -1,11 +1,11 @@
 //! A resource kind whose id field has a dot in its name (`job.id`) routes the lines of events
 //! inside a span carrying it to that resource's file, although dotted span fields (trace
 //! attributes such as `http.route`) are otherwise left out of log lines.
-mod support;
+use watchpost_testkit::tools::TempDir;
 
 #[test]
 fn a_dotted_resource_id_on_a_span_routes_its_lines() {
-    let dir = support::TempDir::new("dotted-id");
+    let dir = TempDir::new("dotted-id");
     let config = watchpost::Config::builder("svc")
         .resource_logs(watchpost::logs::ResourceLogConfig::new(&dir.0).kind("job", "job.id"))
         .build()

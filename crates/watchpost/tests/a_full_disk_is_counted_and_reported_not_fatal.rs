@@ -5,14 +5,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use watchpost_testkit::{capture::Capture, tools::TempDir};
+
 #[test]
 fn a_full_disk_is_counted_and_reported_not_fatal() {
     if !std::path::Path::new("/dev/full").exists() {
         eprintln!("SKIPPED: /dev/full is not available on this system");
         return;
     }
-    let dir = support::TempDir::new("diskfull");
-    let capture = support::Capture::default();
+    let dir = TempDir::new("diskfull");
+    let capture = Capture::default();
     let (telemetry, dispatch) = support::resource_pipeline(
         &dir.0,
         |rl| rl.flush_interval = Duration::from_millis(20),

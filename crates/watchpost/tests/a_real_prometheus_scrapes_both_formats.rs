@@ -1,13 +1,13 @@
 //! A real Prometheus server scrapes the listener every second, once negotiating OpenMetrics (its
 //! default `Accept` header) and once forced to text 0.0.4; both scrapes are healthy and the
 //! counter, histogram quantile and gauge it stores are the values the test recorded.
-mod support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
+use watchpost_testkit::{http, tools};
 
 struct KillOnDrop(Child);
 impl Drop for KillOnDrop {
@@ -38,7 +38,7 @@ fn encode_query(q: &str) -> String {
 
 /// Runs an instant query; returns (job label, value) of each series.
 fn query(prom: SocketAddr, q: &str) -> Vec<(String, f64)> {
-    let (status, _, body) = support::http_get(
+    let (status, _, body) = http::get(
         prom,
         &format!("/api/v1/query?query={}", encode_query(q)),
         None,
@@ -59,7 +59,7 @@ fn query(prom: SocketAddr, q: &str) -> Vec<(String, f64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_both_formats() {
-    let Some(prometheus) = support::tool("prometheus") else {
+    let Some(prometheus) = tools::tool("prometheus") else {
         return;
     };
     let config = watchpost::Config::builder("promreal")

@@ -5,10 +5,11 @@ mod support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use watchpost_testkit::tools::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followers_see_the_tail_then_new_lines_and_end_on_remove() {
-    let dir = support::TempDir::new("follow");
+    let dir = TempDir::new("follow");
     let (telemetry, dispatch) =
         support::resource_pipeline(&dir.0, |rl| rl.max_file_bytes = 4096, std::io::sink);
     let logs = telemetry.resource_logs().unwrap().clone();

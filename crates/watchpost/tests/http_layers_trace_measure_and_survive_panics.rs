@@ -2,16 +2,16 @@
 //! span's `traceparent` to a server behind `HttpLayer`, which continues that trace; a panicking
 //! handler becomes a 500 that is logged once at ERROR and counted; excluded routes leave no
 //! trace; and client and server metrics use bounded labels.
-mod support;
 
 use std::convert::Infallible;
 
 use axum::routing::get;
 use tower::{Service as _, ServiceExt as _};
+use watchpost_testkit::capture::Capture;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_layers_trace_measure_and_survive_panics() {
-    let capture = support::Capture::default();
+    let capture = Capture::default();
     let config = watchpost::Config::builder("web")
         .subsystem(watchpost::Subsystem::new("API").target("watchpost::http"))
         .build()

@@ -2,9 +2,11 @@
 //! are closed and reopened on demand) and no line is lost.
 mod support;
 
+use watchpost_testkit::tools::TempDir;
+
 #[test]
 fn open_descriptors_stay_bounded() {
-    let dir = support::TempDir::new("lru");
+    let dir = TempDir::new("lru");
     let (telemetry, dispatch) =
         support::resource_pipeline(&dir.0, |rl| rl.max_open_files = 8, std::io::sink);
     let logs = telemetry.resource_logs().unwrap();

@@ -1,10 +1,10 @@
 //! Values and messages longer than the limit are cut on a character boundary and marked; the line
 //! stays valid JSON.
-mod support;
+use watchpost_testkit::capture::Capture;
 
 #[test]
 fn oversized_values_are_truncated_with_a_marker() {
-    let capture = support::Capture::default();
+    let capture = Capture::default();
     let config = watchpost::Config::builder("svc")
         .max_field_bytes(100)
         .build()

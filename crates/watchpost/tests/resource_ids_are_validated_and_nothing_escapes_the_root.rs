@@ -1,9 +1,9 @@
 //! Ids reach the filesystem only after validation: traversal, absolute paths, NUL bytes, very
 //! long ids and other invalid ids are rejected and counted, events for unregistered resources are
 //! counted and never create files, and nothing ever appears outside the root.
-mod support;
 
 use watchpost::logs::ResourceLogConfig;
+use watchpost_testkit::tools::TempDir;
 
 fn tree(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -20,7 +20,7 @@ fn tree(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn resource_ids_are_validated_and_nothing_escapes_the_root() {
-    let outer = support::TempDir::new("escape");
+    let outer = TempDir::new("escape");
     let root = outer.0.join("root");
     let config = watchpost::Config::builder("svc")
         .resource_logs(ResourceLogConfig::new(&root).kind("instance", "instance_id"))

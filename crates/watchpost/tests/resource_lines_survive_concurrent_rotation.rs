@@ -6,13 +6,14 @@ mod support;
 use std::collections::HashSet;
 
 use futures_util::StreamExt;
+use watchpost_testkit::tools::TempDir;
 
 const WRITERS: u64 = 8;
 const LINES: u64 = 20_000;
 
 #[test]
 fn resource_lines_survive_concurrent_rotation() {
-    let dir = support::TempDir::new("rotation");
+    let dir = TempDir::new("rotation");
     let (telemetry, dispatch) = support::resource_pipeline(
         &dir.0,
         |rl| {

@@ -6,10 +6,11 @@ mod support;
 use std::time::Duration;
 
 use watchpost::logs::{sse_handler, SseState};
+use watchpost_testkit::tools::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_logs_stream_over_sse() {
-    let dir = support::TempDir::new("sse");
+    let dir = TempDir::new("sse");
     let (telemetry, dispatch) = support::resource_pipeline(
         &dir.0,
         |rl| rl.flush_interval = Duration::from_millis(20),

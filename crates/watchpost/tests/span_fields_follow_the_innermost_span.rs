@@ -1,12 +1,12 @@
 //! Span fields follow the event's own fields, innermost span first; each key appears once; fields
 //! recorded later replace earlier values; reserved names do not clash with the line's own keys.
-mod support;
 
 use watchpost::{Config, Subsystem};
+use watchpost_testkit::capture::Capture;
 
 #[test]
 fn span_fields_follow_the_innermost_span() {
-    let capture = support::Capture::default();
+    let capture = Capture::default();
     let config = Config::builder("svc")
         .subsystem(Subsystem::new("EXEC"))
         .build()

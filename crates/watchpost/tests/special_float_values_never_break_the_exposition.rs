@@ -2,10 +2,10 @@
 //! infinite measurements (they never reach a series), finite ones next to them are kept, every
 //! histogram ends with its `le="+Inf"` bucket, and the result passes promtool. (The encoder's
 //! own `NaN`/`+Inf`/`-Inf` formatting is unit-tested in `metrics::exposition`.)
-mod support;
 
 use opentelemetry::KeyValue;
 use watchpost::metrics::Format;
+use watchpost_testkit::tools;
 
 #[test]
 fn special_float_values_never_break_the_exposition() {
@@ -50,7 +50,7 @@ fn special_float_values_never_break_the_exposition() {
         assert!(text.contains("floats_duration_seconds_count 1\n"));
         assert!(text.contains("floats_duration_seconds_sum 0.5\n"));
     }
-    let Some((ok, report)) = support::promtool_check(&telemetry.metrics().encode(Format::Text))
+    let Some((ok, report)) = tools::promtool_check(&telemetry.metrics().encode(Format::Text))
     else {
         return;
     };

@@ -1,10 +1,10 @@
 //! A scrape of the real `/metrics` listener, with application metrics of every kind and hostile
 //! label values, passes `promtool check metrics` with zero problems; the format and content type
 //! follow the `Accept` header.
-mod support;
 
 use opentelemetry::KeyValue;
 use watchpost::metrics::buckets;
+use watchpost_testkit::{http, tools};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exposition_passes_promtool_check_metrics() {
@@ -62,7 +62,7 @@ async fn the_exposition_passes_promtool_check_metrics() {
     assert!(addr.ip().is_loopback());
 
     let (status, content_type, text) =
-        tokio::task::spawn_blocking(move || support::http_get(addr, "/metrics", None))
+        tokio::task::spawn_blocking(move || http::get(addr, "/metrics", None))
             .await
             .unwrap();
     assert_eq!(status, 200);
@@ -85,11 +85,10 @@ async fn the_exposition_passes_promtool_check_metrics() {
     );
 
     let prometheus_accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-    let (status, content_type, om) = tokio::task::spawn_blocking(move || {
-        support::http_get(addr, "/metrics", Some(prometheus_accept))
-    })
-    .await
-    .unwrap();
+    let (status, content_type, om) =
+        tokio::task::spawn_blocking(move || http::get(addr, "/metrics", Some(prometheus_accept)))
+            .await
+            .unwrap();
     assert_eq!(status, 200);
     assert_eq!(
         content_type,
@@ -100,13 +99,13 @@ async fn the_exposition_passes_promtool_check_metrics() {
     assert!(om.contains("# UNIT promcheck_http_request_duration_seconds seconds\n"));
 
     let (status, _, _) =
-        tokio::task::spawn_blocking(move || support::http_get(addr, "/metrics?format=xml", None))
+        tokio::task::spawn_blocking(move || http::get(addr, "/metrics?format=xml", None))
             .await
             .unwrap();
     assert_eq!(status, 400);
     server.shutdown().await;
 
-    let Some((ok, report)) = support::promtool_check(&text) else {
+    let Some((ok, report)) = tools::promtool_check(&text) else {
         return;
     };
     assert!(ok, "promtool failed: {report}\n---\n{text}");

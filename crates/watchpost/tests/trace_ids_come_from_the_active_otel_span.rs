@@ -1,10 +1,10 @@
 //! Inside a span bridged to OpenTelemetry, lines carry that span's trace and span ids; outside,
 //! they carry none.
-mod support;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
+use watchpost_testkit::capture::Capture;
 
 #[test]
 fn trace_ids_come_from_the_active_otel_span() {
@@ -12,7 +12,7 @@ fn trace_ids_come_from_the_active_otel_span() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let capture = support::Capture::default();
+    let capture = Capture::default();
     let config = watchpost::Config::builder("svc").build().unwrap();
     let (layer, _telemetry) = watchpost::logs::JsonLayer::new(&config, capture.clone());
     let subscriber = tracing_subscriber::registry()

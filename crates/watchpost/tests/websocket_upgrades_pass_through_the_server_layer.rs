@@ -1,13 +1,13 @@
 //! A WebSocket upgrade passes through `HttpLayer`: the 101 response is logged and counted once,
 //! and the upgraded connection works (messages flow both ways) after the request is done.
-mod support;
 
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use futures_util::{SinkExt, StreamExt};
+use watchpost_testkit::capture::Capture;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_upgrades_pass_through_the_server_layer() {
-    let capture = support::Capture::default();
+    let capture = Capture::default();
     let config = watchpost::Config::builder("ws").build().unwrap();
     let telemetry = watchpost::Telemetry::builder(config)
         .writer(capture.clone())

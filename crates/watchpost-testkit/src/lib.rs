@@ -1,0 +1,22 @@
+//! Test support shared by the workspace's tests (a dev-dependency of every crate), and the demo
+//! programs `logdemo` and `otlpdemo` that this crate's end-to-end tests drive.
+//!
+//! Nothing here depends on `watchpost`'s types, so `watchpost`'s own tests can use it too (a
+//! dev-dependency cycle) without mixing two builds of the library.
+//!
+//! * [`capture`]: log lines captured from an in-memory writer, and JSON-line parsing;
+//! * [`process`]: child processes with a clean environment, their output as lines, their
+//!   listeners, a graceful stop, and their `/metrics`;
+//! * [`demo`]: drivers for `logdemo` and `otlpdemo` (given their paths);
+//! * [`http`]: a minimal HTTP/1.1 GET over a real socket;
+//! * [`otlp`]: a real OTLP gRPC receiver that counts or collects what it receives;
+//! * [`tools`]: external tools (`promtool`, `prometheus`) and temporary directories.
+
+#![warn(missing_docs)]
+
+pub mod capture;
+pub mod demo;
+pub mod http;
+pub mod otlp;
+pub mod process;
+pub mod tools;

@@ -1,0 +1,150 @@
+//! Child processes for end-to-end tests: spawned with a clean environment, their output read
+//! line by line, their listeners found on stderr, stopped with SIGTERM; and their `/metrics`.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::capture::{parse, Line};
+
+/// A command for a program under test: piped stdout and stderr, and none of the test runner's
+/// own Watchpost variables (a developer's `LOG_LEVEL` must not change a test). Stdin is left to
+/// the caller.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LOG_LEVEL")
+            || k.starts_with("OTEL_")
+            || k == "ENV"
+            || k == "METRICS_LISTEN"
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Reads `r` line by line on a thread of its own; the lines arrive on the channel, which ends at
+/// end of file (or when the receiver is dropped).
+pub fn lines(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A running child whose output is read line by line.
+pub struct Process {
+    /// The child itself (its stdin as the command set it up).
+    pub child: Child,
+    /// Its stdout, line by line (never a line when spawned by [`Process::spawn_holding_stdout`]).
+    pub stdout: mpsc::Receiver<String>,
+    /// Its stderr, line by line.
+    pub stderr: mpsc::Receiver<String>,
+}
+
+impl Process {
+    /// Spawns `cmd` (see [`command`]) and reads its stdout and stderr; panics naming `what` if it
+    /// does not start.
+    pub fn spawn(cmd: &mut Command, what: &str) -> Process {
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Process {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Spawns `cmd` like [`Process::spawn`] but hands back its stdout unread: a log consumer that
+    /// does not read.
+    pub fn spawn_holding_stdout(cmd: &mut Command, what: &str) -> (Process, ChildStdout) {
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let held = child.stdout.take().expect("piped stdout");
+        let stderr = lines(child.stderr.take().unwrap());
+        let process = Process {
+            child,
+            stdout: mpsc::channel().1,
+            stderr,
+        };
+        (process, held)
+    }
+
+    /// Waits (30 s at most for each line) until stderr has had a line starting with each of
+    /// `prefixes`, and returns the address that follows each prefix (up to a `/`), in the order
+    /// of `prefixes`. Panics naming `what` if the program stops talking first.
+    pub fn listeners<const N: usize>(&self, what: &str, prefixes: [&str; N]) -> [SocketAddr; N] {
+        let mut found: [Option<SocketAddr>; N] = [None; N];
+        while found.iter().any(Option::is_none) {
+            let line = self
+                .stderr
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("{what} start"));
+            for (prefix, slot) in prefixes.iter().zip(&mut found) {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    let addr = rest.split('/').next().unwrap_or_default();
+                    *slot = Some(addr.parse().unwrap_or_else(|e| panic!("{line:?}: {e}")));
+                }
+            }
+        }
+        found.map(Option::unwrap)
+    }
+
+    /// Sends SIGTERM (a graceful stop).
+    pub fn sigterm(&self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Waits for the exit and returns the exit code (-1 if a signal ended it).
+    pub fn wait(&mut self) -> i32 {
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+
+    /// The stdout lines written since the last call, after waiting `settle` for stragglers, each
+    /// parsed as a JSON object (panics naming a line that is not one).
+    pub fn drain_json(&self, settle: Duration) -> Vec<Line> {
+        std::thread::sleep(settle);
+        self.stdout.try_iter().map(|l| parse(&l)).collect()
+    }
+}
+
+/// The state letter of process `pid` from `/proc` (R, S, T for stopped, Z, …), if it exists.
+pub fn proc_state(pid: u64) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// The text of `/metrics` on the listener at `addr`.
+pub async fn metrics_text(client: &reqwest::Client, addr: SocketAddr) -> String {
+    let response = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics");
+    response.text().await.expect("the /metrics body")
+}
+
+/// The value of one series on `/metrics` at `addr`, named with its labels (e.g.
+/// `otlpdemo_telemetry_dropped_total{signal="traces"}`); panics with the exposition if the
+/// series is not there.
+pub async fn metric(client: &reqwest::Client, addr: SocketAddr, series: &str) -> f64 {
+    let text = metrics_text(client, addr).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} not on /metrics:\n{text}"))
+}
