@@ -121,7 +121,8 @@ impl fmt::Display for Error {
             ),
             ErrorKind::Listen { address, reason } => write!(
                 f,
-                "cannot listen on {address} (METRICS_LISTEN): {reason}; choose a free address and port"
+                "cannot listen on {address} ({}): {reason}; choose a free address and port",
+                crate::config::env::METRICS_LISTEN.name
             ),
             ErrorKind::AlreadyInitialized => f.write_str(
                 "a global tracing subscriber is already installed: call watchpost::init once per \

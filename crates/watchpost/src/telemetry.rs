@@ -324,7 +324,8 @@ impl Telemetry {
                 target: crate::catalogue::targets::PIPELINE,
                 variables = %self.inner.unknown_level_vars.join(", "),
                 known_subsystems = %self.inner.logs.shared.filter.names.join(", "),
-                "LOG_LEVEL_ variables name no declared subsystem and are ignored"
+                "{} variables name no declared subsystem and are ignored",
+                crate::config::env::LOG_LEVEL_SUBSYSTEM.prefix()
             );
         }
     }

@@ -1,0 +1,721 @@
+//! [`ConfigBuilder`]: the options an application sets in code, and [`ConfigBuilder::build`], which
+//! lays the environment over them (through the table in `env.rs`) and validates everything.
+
+use std::net::SocketAddr;
+
+use tracing::Level;
+
+use super::env;
+use super::{
+    position, validate_service_name, Batching, Config, ExportPriority, Redaction, Subsystem,
+    NOISY_TARGETS,
+};
+use crate::error::{Error, ErrorKind};
+
+/// Builds a [`Config`]. Every setter documents its default.
+///
+/// ```
+/// use tracing::Level;
+/// use watchpost::{Config, Subsystem};
+///
+/// let config = Config::builder("procman")
+///     .service_version("0.1.0")
+///     .subsystem(Subsystem::new("API").target("procman::api"))
+///     .subsystem(Subsystem::new("INSTANCES").target("procman::instances"))
+///     .log_level(Level::INFO)
+///     .from_env() // the environment overrides what the code set
+///     .build()
+///     .expect("valid telemetry configuration");
+/// assert_eq!(config.subsystems().len(), 3); // API, INSTANCES and the default APP
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a ConfigBuilder does nothing until build() is called"]
+pub struct ConfigBuilder {
+    pub(super) service_name: String,
+    pub(super) service_version: String,
+    pub(super) service_instance_id: Option<String>,
+    pub(super) environment: String,
+    pub(super) otel_enabled: bool,
+    pub(super) otel_endpoint: String,
+    pub(super) otel_insecure: bool,
+    pub(super) metrics_listen: SocketAddr,
+    pub(super) log_level: Level,
+    pub(super) subsystem_levels: Vec<(String, Level)>,
+    pub(super) subsystems: Vec<Subsystem>,
+    pub(super) default_subsystem: String,
+    pub(super) target_levels: Vec<(String, Level)>,
+    pub(super) span_level: Level,
+    pub(super) max_field_bytes: usize,
+    pub(super) redaction: Redaction,
+    pub(super) default_metric_series_budget: usize,
+    pub(super) metric_series_budgets: Vec<(String, usize)>,
+    pub(super) resource_logs: Option<crate::logs::ResourceLogConfig>,
+    pub(super) trace_ratio: f64,
+    pub(super) trace_slow: std::time::Duration,
+    pub(super) export_timeout: std::time::Duration,
+    pub(super) otel_ca_file: Option<std::path::PathBuf>,
+    pub(super) metric_export_interval: std::time::Duration,
+    pub(super) export_logs: bool,
+    pub(super) export_metrics: bool,
+    pub(super) export_priority: ExportPriority,
+    pub(super) span_batching: Batching,
+    pub(super) log_batching: Batching,
+    pub(super) env: Option<Vec<(String, String)>>,
+    pub(super) env_error: Option<Error>,
+}
+
+impl ConfigBuilder {
+    pub(super) fn new(service_name: String) -> Self {
+        Self {
+            service_name,
+            service_version: "unknown".into(),
+            service_instance_id: None,
+            environment: "unset".into(),
+            otel_enabled: false,
+            otel_endpoint: "127.0.0.1:4317".into(),
+            otel_insecure: true,
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            log_level: Level::INFO,
+            subsystem_levels: Vec::new(),
+            subsystems: Vec::new(),
+            default_subsystem: "APP".into(),
+            target_levels: NOISY_TARGETS
+                .iter()
+                .map(|t| (t.to_string(), Level::WARN))
+                .collect(),
+            span_level: Level::INFO,
+            max_field_bytes: 16 * 1024,
+            redaction: Redaction::default(),
+            default_metric_series_budget: 2000,
+            metric_series_budgets: Vec::new(),
+            resource_logs: None,
+            trace_ratio: 0.1,
+            trace_slow: std::time::Duration::from_secs(1),
+            export_timeout: std::time::Duration::from_secs(10),
+            otel_ca_file: None,
+            metric_export_interval: std::time::Duration::from_secs(60),
+            export_logs: true,
+            export_metrics: true,
+            export_priority: ExportPriority::Idle,
+            span_batching: Batching::default(),
+            log_batching: Batching::default(),
+            env: None,
+            env_error: None,
+        }
+    }
+
+    /// `service.version`, reported in the `<svc>_info` metric and the resource. Default: `unknown`.
+    /// Pass `env!("CARGO_PKG_VERSION")`.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").service_version(env!("CARGO_PKG_VERSION"));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = version.into();
+        self
+    }
+
+    /// `service.instance.id`. Default: the hostname. Env: `OTEL_SERVICE_INSTANCE_ID`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").service_instance_id("pod-7").build().unwrap();
+    /// assert_eq!(c.service_instance_id(), "pod-7");
+    /// ```
+    pub fn service_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.service_instance_id = Some(id.into());
+        self
+    }
+
+    /// `deployment.environment.name`. Default: `unset`. Env: `ENV`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").environment("staging").build().unwrap();
+    /// assert_eq!(c.environment(), "staging");
+    /// ```
+    pub fn environment(mut self, env: impl Into<String>) -> Self {
+        self.environment = env.into();
+        self
+    }
+
+    /// Turns OTLP export on or off. Default: `false`. Env: `OTEL_ENABLED`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").otel_enabled(true).build().unwrap();
+    /// assert!(c.otel_enabled());
+    /// ```
+    pub fn otel_enabled(mut self, enabled: bool) -> Self {
+        self.otel_enabled = enabled;
+        self
+    }
+
+    /// The OTLP gRPC endpoint, `host:port` or a URL. Default: `127.0.0.1:4317`. Env:
+    /// `OTEL_ENDPOINT`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").otel_endpoint("collector:4317").build().unwrap();
+    /// assert_eq!(c.otel_endpoint(), "collector:4317");
+    /// ```
+    pub fn otel_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otel_endpoint = endpoint.into();
+        self
+    }
+
+    /// Disables TLS for OTLP. Default: `true`. Env: `OTEL_INSECURE`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").otel_insecure(false).build().unwrap();
+    /// assert!(!c.otel_insecure());
+    /// ```
+    pub fn otel_insecure(mut self, insecure: bool) -> Self {
+        self.otel_insecure = insecure;
+        self
+    }
+
+    /// Address of the metrics and admin listener. Default: `127.0.0.1:9464`. Env:
+    /// `METRICS_LISTEN`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").metrics_listen(([127, 0, 0, 1], 0).into()).build().unwrap();
+    /// assert_eq!(c.metrics_listen().port(), 0);
+    /// ```
+    pub fn metrics_listen(mut self, addr: SocketAddr) -> Self {
+        self.metrics_listen = addr;
+        self
+    }
+
+    /// The level of every subsystem that has no level of its own. Default: `INFO`. Env:
+    /// `LOG_LEVEL`. `TRACE` is refused by [`ConfigBuilder::build`]: the standard forbids it.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").log_level(tracing::Level::WARN).build().unwrap();
+    /// assert_eq!(c.level_of("APP"), Some(tracing::Level::WARN));
+    /// ```
+    pub fn log_level(mut self, level: Level) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Declares a subsystem. Declaring the same name twice merges the targets. Default: only the
+    /// [`default_subsystem`](Self::default_subsystem) is declared.
+    ///
+    /// ```
+    /// use watchpost::Subsystem;
+    /// let c = watchpost::Config::builder("svc")
+    ///     .subsystem(Subsystem::new("API").target("svc::api"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(c.subsystems()[0].name(), "API");
+    /// ```
+    pub fn subsystem(mut self, subsystem: Subsystem) -> Self {
+        match position(&self.subsystems, &subsystem.name) {
+            Some(i) => self.subsystems[i].targets.extend(subsystem.targets),
+            None => self.subsystems.push(subsystem),
+        }
+        self
+    }
+
+    /// Sets one subsystem's level in code (the environment's `LOG_LEVEL_<NAME>` still wins).
+    /// Default: the [`ConfigBuilder::log_level`].
+    ///
+    /// ```
+    /// use tracing::Level;
+    /// let c = watchpost::Config::builder("svc")
+    ///     .subsystem(watchpost::Subsystem::new("DB"))
+    ///     .subsystem_level("DB", Level::ERROR)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(c.level_of("DB"), Some(Level::ERROR));
+    /// ```
+    pub fn subsystem_level(mut self, name: impl Into<String>, level: Level) -> Self {
+        self.subsystem_levels.push((name.into(), level));
+        self
+    }
+
+    /// The subsystem of events that no target prefix and no span `subsystem` field maps (other
+    /// crates, mostly). Declared automatically if needed. Default: `APP`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").default_subsystem("OTHER").build().unwrap();
+    /// assert_eq!(c.default_subsystem(), "OTHER");
+    /// ```
+    pub fn default_subsystem(mut self, name: impl Into<String>) -> Self {
+        self.default_subsystem = name.into();
+        self
+    }
+
+    /// Sets the level of every event whose target is `prefix` or starts with `prefix::`, whatever
+    /// its subsystem. Default: [`NOISY_TARGETS`] at `WARN`; a later call for the same prefix
+    /// replaces it.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").target_level("hyper", tracing::Level::ERROR);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn target_level(mut self, prefix: impl Into<String>, level: Level) -> Self {
+        let prefix = prefix.into();
+        self.target_levels.retain(|(p, _)| *p != prefix);
+        self.target_levels.push((prefix, level));
+        self
+    }
+
+    /// The most verbose level at which spans are created (for tracing, independent of log levels,
+    /// so `LOG_LEVEL=warn` keeps request traces). Default: `INFO`.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").span_level(tracing::Level::DEBUG);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn span_level(mut self, level: Level) -> Self {
+        self.span_level = level;
+        self
+    }
+
+    /// Longest field value or message, in bytes, before it is cut and marked `…[truncated]`.
+    /// Default: 16 KiB. Must be at least 64.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").max_field_bytes(1024);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        self.max_field_bytes = bytes;
+        self
+    }
+
+    /// Replaces the redaction settings. Default: [`Redaction::default`] (on).
+    ///
+    /// ```
+    /// let mut r = watchpost::Redaction::default();
+    /// r.field_names.push("ssn".into());
+    /// let b = watchpost::Config::builder("svc").redaction(r);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+
+    /// The series budget of every instrument without its own: over it, new label sets are folded
+    /// into one overflow series. Default: 2000. Must be at least 1.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").default_metric_series_budget(500);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn default_metric_series_budget(mut self, series: usize) -> Self {
+        self.default_metric_series_budget = series;
+        self
+    }
+
+    /// The series budget of one instrument, by the name it is created with (e.g. a guarded
+    /// per-resource exception: `("procman_instance_cpu_seconds_total", 200)`). Default: the
+    /// [`default_metric_series_budget`](Self::default_metric_series_budget).
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").metric_series_budget("svc_instance_cpu_seconds_total", 200);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn metric_series_budget(mut self, instrument: impl Into<String>, series: usize) -> Self {
+        let instrument = instrument.into();
+        self.metric_series_budgets.retain(|(n, _)| *n != instrument);
+        self.metric_series_budgets.push((instrument, series));
+        self
+    }
+
+    /// Turns on per-resource log files (see [`crate::logs::ResourceLogs`]). Default: off.
+    ///
+    /// ```
+    /// use watchpost::logs::ResourceLogConfig;
+    /// let b = watchpost::Config::builder("svc")
+    ///     .resource_logs(ResourceLogConfig::new("/var/lib/svc/logs").kind("instance", "instance_id"));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn resource_logs(mut self, config: crate::logs::ResourceLogConfig) -> Self {
+        self.resource_logs = Some(config);
+        self
+    }
+
+    /// Share of ordinary traces kept by the tail sampler (errors and slow traces are always
+    /// kept), 0 to 1. Default: 0.1. Env: `OTEL_TRACES_SAMPLER_RATIO`.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").trace_sampler_ratio(1.0);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn trace_sampler_ratio(mut self, ratio: f64) -> Self {
+        self.trace_ratio = ratio;
+        self
+    }
+
+    /// Traces whose local root takes at least this long are always kept. Default: 1 s.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").trace_slow_threshold(std::time::Duration::from_millis(500));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn trace_slow_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.trace_slow = threshold;
+        self
+    }
+
+    /// Timeout of one OTLP export. Default: 10 s. Env: `OTEL_EXPORTER_OTLP_TIMEOUT` (ms).
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").export_timeout(std::time::Duration::from_secs(2));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn export_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.export_timeout = timeout;
+        self
+    }
+
+    /// The CPU priority of the export thread (encoding and sending OTLP). Default:
+    /// [`ExportPriority::Idle`]. Env: `EXPORT_PRIORITY=idle|low|normal`.
+    ///
+    /// ```
+    /// use watchpost::config::ExportPriority;
+    /// let b = watchpost::Config::builder("svc").export_priority(ExportPriority::Normal);
+    /// # b.build().unwrap();
+    /// ```
+    pub fn export_priority(mut self, priority: ExportPriority) -> Self {
+        self.export_priority = priority;
+        self
+    }
+
+    /// Bounds of the span export queue: at most `queue_size` spans wait (more are dropped and
+    /// counted in `<svc>_telemetry_dropped_total{signal="traces"}`; spans of ordinary traces
+    /// fill at most three quarters of it, the rest is kept for error and slow traces), a
+    /// request carries at most `batch_size` spans and export starts as soon as that many are
+    /// queued, and at the latest every `delay` (1 ms to 1 hour). Default: 4096, 64, 500 ms — small batches keep each export burst short, so the
+    /// export thread never holds a core for long. Env: `OTEL_BSP_MAX_QUEUE_SIZE`,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` (ms). `build` refuses a batch
+    /// larger than the queue.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = watchpost::Config::builder("svc").span_export_batching(8192, 256, Duration::from_secs(1));
+    /// # b.build().unwrap();
+    /// let bad = watchpost::Config::builder("svc").span_export_batching(16, 64, Duration::from_secs(1));
+    /// assert!(bad.build().unwrap_err().to_string().contains("batch size"));
+    /// ```
+    pub fn span_export_batching(
+        mut self,
+        queue_size: usize,
+        batch_size: usize,
+        delay: std::time::Duration,
+    ) -> Self {
+        self.span_batching = Batching {
+            queue_size,
+            batch_size,
+            delay,
+        };
+        self
+    }
+
+    /// Bounds of the log record export queue, as [`Self::span_export_batching`] for spans.
+    /// Default: 4096, 64, 500 ms. Env: `OTEL_BLRP_MAX_QUEUE_SIZE`,
+    /// `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY` (ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = watchpost::Config::builder("svc").log_export_batching(8192, 256, Duration::from_secs(1));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn log_export_batching(
+        mut self,
+        queue_size: usize,
+        batch_size: usize,
+        delay: std::time::Duration,
+    ) -> Self {
+        self.log_batching = Batching {
+            queue_size,
+            batch_size,
+            delay,
+        };
+        self
+    }
+
+    /// Interval of the OTLP metrics push. Default: 60 s. Env: `OTEL_METRIC_EXPORT_INTERVAL` (ms).
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").metric_export_interval(std::time::Duration::from_secs(10));
+    /// # b.build().unwrap();
+    /// ```
+    pub fn metric_export_interval(mut self, interval: std::time::Duration) -> Self {
+        self.metric_export_interval = interval;
+        self
+    }
+
+    /// A CA certificate (PEM) to verify the collector when TLS is on. Default: system roots
+    /// only. Env: `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+    ///
+    /// ```
+    /// let b = watchpost::Config::builder("svc").otel_ca_file("/etc/ssl/collector-ca.pem");
+    /// # b.build().unwrap();
+    /// ```
+    pub fn otel_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.otel_ca_file = Some(path.into());
+        self
+    }
+
+    /// Validates everything and freezes the configuration.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidValue`] naming the variable or setter, the value and what is allowed;
+    /// [`ErrorKind::UnknownSubsystem`] for a [`subsystem_level`](Self::subsystem_level) of an
+    /// undeclared subsystem.
+    ///
+    /// ```
+    /// let err = watchpost::Config::builder("svc")
+    ///     .env_vars([("METRICS_LISTEN", "nonsense")])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("METRICS_LISTEN"));
+    /// ```
+    pub fn build(mut self) -> Result<Config, Error> {
+        if let Some(err) = self.env_error.take() {
+            return Err(err);
+        }
+        // Code-level validation first: these are programming errors.
+        validate_service_name("Config::builder", &self.service_name)?;
+        if position(&self.subsystems, &self.default_subsystem).is_none() {
+            self.subsystems
+                .push(Subsystem::new(self.default_subsystem.clone()));
+        }
+        for s in &self.subsystems {
+            validate_subsystem_name(&s.name)?;
+            for t in &s.targets {
+                if t.is_empty() || t.contains(char::is_whitespace) {
+                    return Err(Error::invalid(
+                        format!("Subsystem::target of {}", s.name),
+                        t,
+                        "a non-empty tracing target or module path prefix such as `my_crate::api`",
+                    ));
+                }
+            }
+        }
+        if self.max_field_bytes < 64 {
+            return Err(Error::invalid(
+                "ConfigBuilder::max_field_bytes",
+                self.max_field_bytes.to_string(),
+                "at least 64",
+            ));
+        }
+        for (name, budget) in
+            std::iter::once(("default".to_string(), self.default_metric_series_budget))
+                .chain(self.metric_series_budgets.iter().cloned())
+        {
+            if budget == 0 {
+                return Err(Error::invalid(
+                    format!("metric series budget of {name}"),
+                    "0",
+                    "at least 1 series",
+                ));
+            }
+        }
+        if let Some(rl) = &self.resource_logs {
+            rl.validate()?;
+        }
+        if !(0.0..=1.0).contains(&self.trace_ratio) {
+            return Err(Error::invalid(
+                "ConfigBuilder::trace_sampler_ratio",
+                self.trace_ratio.to_string(),
+                "a number from 0 to 1",
+            ));
+        }
+        check_level("ConfigBuilder::log_level", self.log_level)?;
+        check_level("ConfigBuilder::span_level", self.span_level)?;
+        for (t, l) in &self.target_levels {
+            check_level(&format!("ConfigBuilder::target_level({t})"), *l)?;
+        }
+
+        let known: Vec<String> = self.subsystems.iter().map(|s| s.name.clone()).collect();
+        let mut code_levels: Vec<Option<Level>> = vec![None; self.subsystems.len()];
+        for (name, level) in &self.subsystem_levels {
+            check_level(&format!("ConfigBuilder::subsystem_level({name})"), *level)?;
+            let i = position(&self.subsystems, name).ok_or_else(|| {
+                Error::new(ErrorKind::UnknownSubsystem {
+                    name: name.clone(),
+                    known: known.clone(),
+                })
+            })?;
+            code_levels[i] = Some(*level);
+        }
+
+        // The environment overrides the code: each variable's table entry parses and stores it.
+        let env::Overridden {
+            subsystem_levels: env_levels,
+            unknown_level_vars,
+        } = match self.env.take() {
+            Some(vars) => env::apply(&mut self, vars)?,
+            None => env::Overridden::none(self.subsystems.len()),
+        };
+        let subsystem_levels = (0..self.subsystems.len())
+            .map(|i| env_levels[i].or(code_levels[i]).unwrap_or(self.log_level))
+            .collect();
+        let default_subsystem =
+            position(&self.subsystems, &self.default_subsystem).expect("declared above");
+        Ok(Config {
+            service_name: self.service_name,
+            service_version: self.service_version,
+            service_instance_id: self.service_instance_id.unwrap_or_else(hostname),
+            environment: self.environment,
+            otel_enabled: self.otel_enabled,
+            otel_endpoint: self.otel_endpoint,
+            otel_insecure: self.otel_insecure,
+            metrics_listen: self.metrics_listen,
+            subsystems: self.subsystems,
+            subsystem_levels,
+            default_subsystem,
+            target_levels: self.target_levels,
+            span_level: self.span_level,
+            max_field_bytes: self.max_field_bytes,
+            redaction: self.redaction,
+            unknown_level_vars,
+            default_metric_series_budget: self.default_metric_series_budget,
+            metric_series_budgets: self.metric_series_budgets,
+            resource_logs: self.resource_logs,
+            trace_ratio: self.trace_ratio,
+            trace_slow: self.trace_slow,
+            export_timeout: self.export_timeout,
+            otel_ca_file: self.otel_ca_file,
+            metric_export_interval: self.metric_export_interval,
+            export_logs: self.export_logs,
+            export_metrics: self.export_metrics,
+            export_priority: self.export_priority,
+            span_batching: self.span_batching.check(
+                "span export",
+                env::OTEL_BSP_MAX_QUEUE_SIZE.name,
+                env::OTEL_BSP_MAX_EXPORT_BATCH_SIZE.name,
+            )?,
+            log_batching: self.log_batching.check(
+                "log export",
+                env::OTEL_BLRP_MAX_QUEUE_SIZE.name,
+                env::OTEL_BLRP_MAX_EXPORT_BATCH_SIZE.name,
+            )?,
+        })
+    }
+}
+
+fn check_level(input: &str, level: Level) -> Result<(), Error> {
+    if level == Level::TRACE {
+        return Err(Error::invalid(
+            input,
+            "TRACE",
+            "one of DEBUG, INFO, WARN, ERROR (TRACE is not allowed by the logging standard)",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_subsystem_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        return Err(Error::invalid(
+            "Subsystem::new",
+            name,
+            format!(
+                "1-32 upper-case ASCII letters, digits or `_`, starting with a letter (it names {}<NAME>)",
+                env::LOG_LEVEL_SUBSYSTEM.prefix()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success when the
+    // name fits, and we bound the read by the buffer length anyway.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        if let Ok(s) = std::str::from_utf8(&buf[..len]) {
+            if !s.is_empty() {
+                return s.to_string();
+            }
+        }
+    }
+    "unknown".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ENV_VARS;
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let c = Config::builder("procman")
+            .subsystem(Subsystem::new("API"))
+            .env_vars([("UNRELATED", "1")])
+            .build()
+            .unwrap();
+        let documented = |name: &str| {
+            ENV_VARS
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, d, _)| *d)
+                .unwrap()
+        };
+        assert_eq!(c.environment(), documented("ENV"));
+        assert_eq!(c.otel_enabled().to_string(), documented("OTEL_ENABLED"));
+        assert_eq!(c.otel_endpoint(), documented("OTEL_ENDPOINT"));
+        assert_eq!(c.otel_insecure().to_string(), documented("OTEL_INSECURE"));
+        assert_eq!(c.metrics_listen().to_string(), documented("METRICS_LISTEN"));
+        assert_eq!(
+            c.level_of("API").unwrap().to_string().to_lowercase(),
+            documented("LOG_LEVEL")
+        );
+        assert_eq!(c.service_instance_id(), hostname());
+    }
+
+    #[test]
+    fn environment_overrides_code_which_overrides_defaults() {
+        let c = Config::builder("svc")
+            .subsystem(Subsystem::new("DB"))
+            .subsystem_level("DB", Level::ERROR)
+            .environment("dev")
+            .env_vars([("ENV", "prod")])
+            .build()
+            .unwrap();
+        assert_eq!(c.environment(), "prod");
+        assert_eq!(c.level_of("DB"), Some(Level::ERROR));
+        let c = Config::builder("svc")
+            .subsystem(Subsystem::new("DB"))
+            .subsystem_level("DB", Level::ERROR)
+            .env_vars([("LOG_LEVEL_DB", "info")])
+            .build()
+            .unwrap();
+        assert_eq!(c.level_of("DB"), Some(Level::INFO));
+    }
+
+    #[test]
+    fn bad_builder_input_is_rejected() {
+        let err = Config::builder("svc")
+            .subsystem(Subsystem::new("lower"))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("Subsystem::new"), "{err}");
+        let err = Config::builder("svc")
+            .subsystem_level("NOPE", Level::INFO)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown subsystem \"NOPE\": declared subsystems are APP"
+        );
+        assert!(Config::builder("svc")
+            .log_level(Level::TRACE)
+            .build()
+            .is_err());
+        assert!(Config::builder("svc").max_field_bytes(3).build().is_err());
+        assert!(Config::builder("9lives").build().is_err());
+    }
+}

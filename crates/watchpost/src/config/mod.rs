@@ -1,0 +1,415 @@
+//! Configuration: a [`ConfigBuilder`] that the application fills in code, optionally overridden by
+//! environment variables, frozen into a [`Config`] by [`ConfigBuilder::build`].
+//!
+//! Precedence: built-in defaults < builder calls < environment (when [`ConfigBuilder::from_env`] or
+//! [`ConfigBuilder::env_vars`] was called). Every option documents its default below and in
+//! [`ENV_VARS`], the table the README is tested against.
+//!
+//! The module is three files: this one (the frozen [`Config`] and the public types), `builder.rs`
+//! ([`ConfigBuilder`], its setters and `build`) and `env.rs` (the typed table of environment
+//! variables, whose entries parse and store their own value).
+
+use std::net::SocketAddr;
+
+use tracing::Level;
+
+use crate::error::Error;
+
+mod builder;
+pub(crate) mod env;
+
+pub use builder::ConfigBuilder;
+pub use env::{parse_level, ENV_VARS};
+
+/// Crates whose INFO/DEBUG output is noise in a service log: they default to WARN.
+pub const NOISY_TARGETS: &[&str] = &["hyper", "hyper_util", "h2", "tonic", "tower", "rustls"];
+
+/// A named part of the application (`API`, `INSTANCES`, …) with its own log level.
+///
+/// Events belong to a subsystem by their `tracing` target (module path) prefix, or, when no prefix
+/// matches, by the `subsystem` field of the innermost enclosing span that has one.
+///
+/// ```
+/// use watchpost::Subsystem;
+/// let api = Subsystem::new("API").target("procman::api").target("tower_http");
+/// assert_eq!(api.name(), "API");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subsystem {
+    name: String,
+    targets: Vec<String>,
+}
+
+impl Subsystem {
+    /// A subsystem named `name` (upper case letters, digits and `_`, starting with a letter; it is
+    /// validated by [`ConfigBuilder::build`]). It has no targets until [`Subsystem::target`] adds
+    /// some.
+    ///
+    /// ```
+    /// let s = watchpost::Subsystem::new("EXEC");
+    /// assert_eq!(s.name(), "EXEC");
+    /// ```
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            targets: Vec::new(),
+        }
+    }
+
+    /// Maps events whose target is `prefix` or starts with `prefix::` to this subsystem. The
+    /// longest matching prefix over all subsystems wins.
+    ///
+    /// ```
+    /// let s = watchpost::Subsystem::new("EXEC").target("procman::exec");
+    /// assert_eq!(s.targets(), ["procman::exec"]);
+    /// ```
+    pub fn target(mut self, prefix: impl Into<String>) -> Self {
+        self.targets.push(prefix.into());
+        self
+    }
+
+    /// The subsystem's name.
+    ///
+    /// ```
+    /// assert_eq!(watchpost::Subsystem::new("API").name(), "API");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The target prefixes mapped to this subsystem.
+    ///
+    /// ```
+    /// assert!(watchpost::Subsystem::new("API").targets().is_empty());
+    /// ```
+    pub fn targets(&self) -> &[String] {
+        &self.targets
+    }
+}
+
+/// Redaction of secrets and personal data in log lines. On by default.
+///
+/// ```
+/// let r = watchpost::Redaction::default();
+/// assert!(r.enabled && r.mask_emails && r.mask_card_numbers);
+/// assert!(r.field_names.iter().any(|n| n == "password"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redaction {
+    /// Master switch. Default: `true`.
+    pub enabled: bool,
+    /// Field names (matched case-insensitively as whole words of the field name, so `db_password`
+    /// and `X-Api-Key` match) whose values are replaced by `"[REDACTED]"`. Default: `password`,
+    /// `passwd`, `secret`, `token`, `api_key`, `apikey`, `authorization`, `cookie`, `session`,
+    /// `private_key`, `credential`, `credentials`.
+    pub field_names: Vec<String>,
+    /// Mask e-mail addresses inside string values and messages. Default: `true`.
+    pub mask_emails: bool,
+    /// Mask Luhn-valid 13–19 digit card numbers inside string values and messages. Default: `true`.
+    pub mask_card_numbers: bool,
+}
+
+impl Default for Redaction {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            field_names: [
+                "password",
+                "passwd",
+                "secret",
+                "token",
+                "api_key",
+                "apikey",
+                "authorization",
+                "cookie",
+                "session",
+                "private_key",
+                "credential",
+                "credentials",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            mask_emails: true,
+            mask_card_numbers: true,
+        }
+    }
+}
+
+/// The frozen configuration that [`crate::init`] consumes. Build it with [`Config::builder`].
+///
+/// ```
+/// use tracing::Level;
+/// use watchpost::{Config, Subsystem};
+///
+/// let config = Config::builder("procman")
+///     .subsystem(Subsystem::new("API").target("procman::api"))
+///     .env_vars([("LOG_LEVEL", "warn"), ("LOG_LEVEL_API", "debug")])
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.level_of("API"), Some(Level::DEBUG));
+/// assert_eq!(config.level_of("APP"), Some(Level::WARN));
+/// assert_eq!(config.metrics_listen().to_string(), "127.0.0.1:9464");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) service_name: String,
+    pub(crate) service_version: String,
+    pub(crate) service_instance_id: String,
+    pub(crate) environment: String,
+    pub(crate) otel_enabled: bool,
+    pub(crate) otel_endpoint: String,
+    pub(crate) otel_insecure: bool,
+    pub(crate) metrics_listen: SocketAddr,
+    /// Declared subsystems; index 0.. ; the default subsystem is among them.
+    pub(crate) subsystems: Vec<Subsystem>,
+    /// Level per subsystem, same index as `subsystems`.
+    pub(crate) subsystem_levels: Vec<Level>,
+    pub(crate) default_subsystem: usize,
+    pub(crate) target_levels: Vec<(String, Level)>,
+    pub(crate) span_level: Level,
+    pub(crate) max_field_bytes: usize,
+    pub(crate) redaction: Redaction,
+    /// `LOG_LEVEL_<X>` variables naming no declared subsystem; reported once at start.
+    pub(crate) unknown_level_vars: Vec<String>,
+    pub(crate) default_metric_series_budget: usize,
+    pub(crate) metric_series_budgets: Vec<(String, usize)>,
+    pub(crate) resource_logs: Option<crate::logs::ResourceLogConfig>,
+    pub(crate) trace_ratio: f64,
+    pub(crate) trace_slow: std::time::Duration,
+    pub(crate) export_timeout: std::time::Duration,
+    pub(crate) otel_ca_file: Option<std::path::PathBuf>,
+    pub(crate) metric_export_interval: std::time::Duration,
+    pub(crate) export_logs: bool,
+    pub(crate) export_metrics: bool,
+    pub(crate) export_priority: ExportPriority,
+    pub(crate) span_batching: Batching,
+    pub(crate) log_batching: Batching,
+}
+
+/// How the export thread shares the CPU with the service (Linux; elsewhere all are `Normal`).
+///
+/// Measured on procman at saturation on 2 cores (`BENCHMARKS.md`): `Idle` keeps the service's
+/// throughput and most of its tail latency and sheds most spans; `Normal` exports nearly all
+/// of them and costs 10–15% of throughput and 2.4–3.4× the p99. Below saturation there is idle CPU
+/// and every level exports everything.
+///
+/// ```
+/// use watchpost::config::ExportPriority;
+/// assert_eq!(ExportPriority::default(), ExportPriority::Idle);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExportPriority {
+    /// `SCHED_IDLE`: the thread runs when the service's threads leave a core idle and gives
+    /// way at once when one wakes. Telemetry never slows the service; on a saturated machine
+    /// the queue fills and spans are dropped, counted in `<svc>_telemetry_dropped_total`.
+    #[default]
+    Idle,
+    /// `nice` 10: a small, steady share of the CPU at saturation (some spans still dropped),
+    /// at some cost in tail latency.
+    Low,
+    /// The service's own priority: the export competes equally with requests.
+    Normal,
+}
+
+/// How one signal's export queue is bounded and drained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Batching {
+    pub(crate) queue_size: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) delay: std::time::Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self {
+            queue_size: 4096,
+            batch_size: 64,
+            delay: std::time::Duration::from_millis(500),
+        }
+    }
+}
+
+impl Batching {
+    const MAX_QUEUE: usize = 1_000_000;
+
+    fn check(self, what: &str, queue_var: &str, batch_var: &str) -> Result<Self, Error> {
+        if !(1..=Self::MAX_QUEUE).contains(&self.queue_size) {
+            return Err(Error::invalid(
+                format!("{what} queue size ({queue_var})"),
+                self.queue_size.to_string(),
+                "1 to 1000000",
+            ));
+        }
+        if !(1..=self.queue_size).contains(&self.batch_size) {
+            return Err(Error::invalid(
+                format!("{what} batch size ({batch_var})"),
+                self.batch_size.to_string(),
+                format!("1 to the queue size, {}", self.queue_size),
+            ));
+        }
+        if self.delay.is_zero() || self.delay > std::time::Duration::from_secs(3600) {
+            return Err(Error::invalid(
+                format!("{what} schedule delay"),
+                format!("{} ms", self.delay.as_millis()),
+                "1 ms to 1 hour",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+impl Config {
+    /// Starts a configuration for the service called `service_name` (also the metric prefix and
+    /// the default of `OTEL_SERVICE_NAME`).
+    ///
+    /// ```
+    /// let config = watchpost::Config::builder("procman").build().unwrap();
+    /// assert_eq!(config.service_name(), "procman");
+    /// ```
+    pub fn builder(service_name: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder::new(service_name.into())
+    }
+
+    /// `service.name`. Default: the name given to [`Config::builder`].
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_SERVICE_NAME", "other")]).build().unwrap();
+    /// assert_eq!(c.service_name(), "other");
+    /// ```
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    /// `service.version`. Default: `unknown`; set it with [`ConfigBuilder::service_version`].
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").service_version("1.2.3").build().unwrap();
+    /// assert_eq!(c.service_version(), "1.2.3");
+    /// ```
+    pub fn service_version(&self) -> &str {
+        &self.service_version
+    }
+
+    /// `service.instance.id`. Default: the hostname.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_SERVICE_INSTANCE_ID", "i-1")]).build().unwrap();
+    /// assert_eq!(c.service_instance_id(), "i-1");
+    /// ```
+    pub fn service_instance_id(&self) -> &str {
+        &self.service_instance_id
+    }
+
+    /// `deployment.environment.name`. Default: `unset`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").build().unwrap();
+    /// assert_eq!(c.environment(), "unset");
+    /// ```
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// Whether OTLP export is on. Default: `false`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_ENABLED", "true")]).build().unwrap();
+    /// assert!(c.otel_enabled());
+    /// ```
+    pub fn otel_enabled(&self) -> bool {
+        self.otel_enabled
+    }
+
+    /// The OTLP gRPC endpoint. Default: `127.0.0.1:4317`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").build().unwrap();
+    /// assert_eq!(c.otel_endpoint(), "127.0.0.1:4317");
+    /// ```
+    pub fn otel_endpoint(&self) -> &str {
+        &self.otel_endpoint
+    }
+
+    /// Whether TLS is disabled for OTLP. Default: `true`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_INSECURE", "false")]).build().unwrap();
+    /// assert!(!c.otel_insecure());
+    /// ```
+    pub fn otel_insecure(&self) -> bool {
+        self.otel_insecure
+    }
+
+    /// Address of the metrics and admin listener. Default: `127.0.0.1:9464` (loopback only).
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").env_vars([("METRICS_LISTEN", "0.0.0.0:9000")]).build().unwrap();
+    /// assert_eq!(c.metrics_listen().port(), 9000);
+    /// ```
+    pub fn metrics_listen(&self) -> SocketAddr {
+        self.metrics_listen
+    }
+
+    /// The level of a declared subsystem (case-insensitive), `None` if it is not declared.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").build().unwrap();
+    /// assert_eq!(c.level_of("app"), Some(tracing::Level::INFO));
+    /// assert_eq!(c.level_of("NOPE"), None);
+    /// ```
+    pub fn level_of(&self, subsystem: &str) -> Option<Level> {
+        self.subsystem_index(subsystem)
+            .map(|i| self.subsystem_levels[i])
+    }
+
+    /// The declared subsystems, the default subsystem included.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").build().unwrap();
+    /// assert_eq!(c.subsystems().len(), 1); // just the default, `APP`
+    /// ```
+    pub fn subsystems(&self) -> &[Subsystem] {
+        &self.subsystems
+    }
+
+    /// The subsystem of events that no target prefix and no span maps. Default: `APP`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").default_subsystem("MAIN").build().unwrap();
+    /// assert_eq!(c.default_subsystem(), "MAIN");
+    /// ```
+    pub fn default_subsystem(&self) -> &str {
+        &self.subsystems[self.default_subsystem].name
+    }
+
+    pub(crate) fn subsystem_index(&self, name: &str) -> Option<usize> {
+        position(&self.subsystems, name)
+    }
+}
+
+/// The index of the subsystem called `name` (case-insensitive) among `subsystems`.
+fn position(subsystems: &[Subsystem], name: &str) -> Option<usize> {
+    subsystems
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Checks a service name given by `input` (the builder or the environment).
+fn validate_service_name(input: &str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err(Error::invalid(
+            input,
+            name,
+            "1-64 ASCII letters, digits, `_` or `-`, starting with a letter (it prefixes metric names)",
+        ));
+    }
+    Ok(())
+}
