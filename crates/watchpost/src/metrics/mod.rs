@@ -231,7 +231,7 @@ pub struct Metrics {
 impl Metrics {
     pub(crate) fn new(
         config: &Config,
-        log_counters: Arc<crate::logs::Shared>,
+        log_counters: Arc<crate::logs::LayerState>,
         export: Arc<crate::internal::ExportCounters>,
         tail: Arc<crate::traces::TailCounters>,
     ) -> Metrics {
@@ -553,7 +553,7 @@ fn register_builtin(
     meter: &Meter,
     config: &Config,
     overflow: Arc<Mutex<OverflowState>>,
-    logs: Arc<crate::logs::Shared>,
+    logs: Arc<crate::logs::LayerState>,
 ) {
     let svc = exposition::sanitize(&config.service_name, false);
     let started = Instant::now();
