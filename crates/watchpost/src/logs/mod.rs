@@ -36,19 +36,22 @@
 //!   ([`crate::SelfStats::log_write_errors`]) and reported on stderr at most once a minute; they
 //!   never panic.
 
+mod bridge;
 pub(crate) mod encode;
 mod filter;
 mod layer;
 mod redact;
 mod resource;
-mod sse;
 mod writer;
 
 pub use layer::{JsonLayer, LogHandle, TRUNCATED_MARKER};
 pub use redact::{CARD_MASK, EMAIL_MASK, REDACTED};
-pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
-pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
+pub use resource::{
+    sse_handler, valid_id, LogQuery, ResourceLogConfig, ResourceLogStats, ResourceLogs, SseState,
+    DEFAULT_TAIL, MAX_TAIL,
+};
 pub use writer::{LineWriter, NonBlocking, DEFAULT_BUFFER_BYTES};
 
-pub(crate) use layer::{log_level_filter, LogBridge, LogMaker, PendingLog};
+pub(crate) use bridge::{LogBridge, LogMaker, PendingLog};
+pub(crate) use layer::log_level_filter;
 pub(crate) use redact::Redactor as NameRedactor;

@@ -43,12 +43,12 @@ const GATHER: Duration = Duration::from_millis(5);
 ///
 /// let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
 /// let out = sink.clone();
-/// struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-/// impl std::io::Write for Shared {
+/// struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+/// impl std::io::Write for Captured {
 ///     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
 ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
 /// }
-/// let writer = watchpost::logs::NonBlocking::new(Shared(sink));
+/// let writer = watchpost::logs::NonBlocking::new(Captured(sink));
 /// writer.make_writer().write_all(b"{\"msg\":\"one\"}\n").unwrap();
 /// assert!(writer.flush(std::time::Duration::from_secs(5)));
 /// assert_eq!(out.lock().unwrap().as_slice(), b"{\"msg\":\"one\"}\n");
@@ -61,7 +61,7 @@ pub struct NonBlocking {
 impl std::fmt::Debug for NonBlocking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NonBlocking")
-            .field("capacity", &self.handle.shared.capacity)
+            .field("capacity", &self.handle.queue.capacity)
             .field("failed_lines", &self.failed_lines())
             .finish()
     }
@@ -70,12 +70,14 @@ impl std::fmt::Debug for NonBlocking {
 /// Owned by the `NonBlocking` clones: when the last goes, the thread writes what is left and
 /// ends.
 struct Handle {
-    shared: Arc<Shared>,
+    queue: Arc<Queue>,
     started: Once,
     writer: Mutex<Option<Box<dyn Write + Send>>>,
 }
 
-struct Shared {
+/// The lines waiting for the writer thread, and how the thread and the flushers signal each
+/// other.
+struct Queue {
     state: Mutex<State>,
     /// To the writer thread: lines are waiting, a flush is requested, or stop.
     wake: Condvar,
@@ -131,7 +133,7 @@ impl NonBlocking {
     pub fn with_capacity(writer: impl Write + Send + 'static, bytes: usize) -> Self {
         Self {
             handle: Arc::new(Handle {
-                shared: Arc::new(Shared {
+                queue: Arc::new(Queue {
                     state: Mutex::new(State::default()),
                     wake: Condvar::new(),
                     done: Condvar::new(),
@@ -154,21 +156,21 @@ impl NonBlocking {
     /// assert!(writer.flush(std::time::Duration::from_secs(1)));
     /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
-        let shared = &self.handle.shared;
+        let queue = &self.handle.queue;
         let deadline = Instant::now() + timeout;
-        let mut st = lock(&shared.state);
+        let mut st = lock(&queue.state);
         if !st.running {
             return st.buf.is_empty();
         }
         st.requested += 1;
         let target = st.requested;
-        shared.wake.notify_one();
+        queue.wake.notify_one();
         while st.written < target {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            st = shared
+            st = queue
                 .done
                 .wait_timeout(st, left)
                 .unwrap_or_else(|p| p.into_inner())
@@ -186,24 +188,24 @@ impl NonBlocking {
     /// assert_eq!(writer.failed_lines(), 0);
     /// ```
     pub fn failed_lines(&self) -> u64 {
-        self.handle.shared.failed.load(Ordering::Relaxed)
+        self.handle.queue.failed.load(Ordering::Relaxed)
     }
 
     pub(crate) fn failed_counter(&self) -> Arc<AtomicU64> {
-        self.handle.shared.failed.clone()
+        self.handle.queue.failed.clone()
     }
 
     fn append(&self, line: &[u8]) -> std::io::Result<()> {
         let handle = &*self.handle;
         handle.started.call_once(|| handle.start());
-        let shared = &*handle.shared;
-        let mut st = lock(&shared.state);
-        if !st.buf.is_empty() && st.buf.len() + line.len() > shared.capacity {
+        let queue = &*handle.queue;
+        let mut st = lock(&queue.state);
+        if !st.buf.is_empty() && st.buf.len() + line.len() > queue.capacity {
             drop(st);
             // Counted here, reported by the writer thread: this thread must not touch stderr,
             // which may be the same stalled pipe as the log.
-            shared.failed.fetch_add(1, Ordering::Relaxed);
-            shared.refused.fetch_add(1, Ordering::Relaxed);
+            queue.failed.fetch_add(1, Ordering::Relaxed);
+            queue.refused.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         let before = st.buf.len();
@@ -213,7 +215,7 @@ impl NonBlocking {
         // Wake the thread for the first line after a quiet spell (it then gathers for a few
         // milliseconds), and when a large amount is waiting; not per line.
         if before == 0 || (before < WAKE_AT && after >= WAKE_AT) {
-            shared.wake.notify_one();
+            queue.wake.notify_one();
         }
         Ok(())
     }
@@ -224,26 +226,26 @@ impl Handle {
         let Some(writer) = lock(&self.writer).take() else {
             return;
         };
-        let shared = self.shared.clone();
-        lock(&shared.state).running = true;
+        let queue = self.queue.clone();
+        lock(&queue.state).running = true;
         let spawned = std::thread::Builder::new()
             .name("watchpost-log".into())
-            .spawn(move || run(&shared, writer));
+            .spawn(move || run(&queue, writer));
         if let Err(e) = spawned {
             let _ = writeln!(
                 std::io::stderr(),
                 "watchpost: cannot start the log writer thread: {e}; log lines are dropped"
             );
-            lock(&self.shared.state).running = false;
+            lock(&self.queue.state).running = false;
         }
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let mut st = lock(&self.shared.state);
+        let mut st = lock(&self.queue.state);
         st.stop = true;
-        self.shared.wake.notify_one();
+        self.queue.wake.notify_one();
     }
 }
 
@@ -252,16 +254,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The writer thread: gathers lines for a moment, then writes them all with one call.
-fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
+fn run(queue: &Queue, mut writer: Box<dyn Write + Send>) {
     let mut out: Vec<u8> = Vec::new();
     let mut reported_refused = 0;
     loop {
-        let mut st = lock(&shared.state);
+        let mut st = lock(&queue.state);
         while st.buf.is_empty() && !st.stop && st.written == st.requested {
-            st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = queue.wake.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         if !st.stop && st.written == st.requested && st.buf.len() < WAKE_AT {
-            st = shared
+            st = queue
                 .wake
                 .wait_timeout(st, GATHER)
                 .unwrap_or_else(|p| p.into_inner())
@@ -273,11 +275,11 @@ fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
         drop(st);
         if !out.is_empty() {
             let result = writer.write_all(&out).and_then(|()| writer.flush());
-            let refused = shared.refused.load(Ordering::Relaxed);
+            let refused = queue.refused.load(Ordering::Relaxed);
             let failure = match result {
                 Err(e) => {
                     let lines = out.iter().filter(|&&b| b == b'\n').count() as u64;
-                    shared.failed.fetch_add(lines, Ordering::Relaxed);
+                    queue.failed.fetch_add(lines, Ordering::Relaxed);
                     Some(e.to_string())
                 }
                 Ok(()) if refused > reported_refused => {
@@ -288,9 +290,9 @@ fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
             if let Some(e) = failure {
                 let lost = crate::internal::LogLinesLost {
                     error: &e,
-                    total: shared.failed.load(Ordering::Relaxed),
+                    total: queue.failed.load(Ordering::Relaxed),
                 };
-                if lost.emit(&shared.last_report) {
+                if lost.emit(&queue.last_report) {
                     reported_refused = refused;
                 }
             }
@@ -300,9 +302,9 @@ fn run(shared: &Shared, mut writer: Box<dyn Write + Send>) {
                 out.shrink_to(4 * WAKE_AT);
             }
         }
-        let mut st = lock(&shared.state);
+        let mut st = lock(&queue.state);
         st.written = target;
-        shared.done.notify_all();
+        queue.done.notify_all();
         if stop && st.buf.is_empty() {
             st.running = false;
             return;

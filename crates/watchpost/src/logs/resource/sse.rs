@@ -9,7 +9,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::resource::ResourceLogs;
+use super::ResourceLogs;
 use crate::error::ErrorKind;
 
 /// Largest `tail` a request may ask for.
@@ -20,9 +20,9 @@ pub const DEFAULT_TAIL: usize = 100;
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let mut body = Vec::with_capacity(message.len() + 48);
     body.extend_from_slice(b"{\"error\":");
-    super::encode::string_into(&mut body, code);
+    crate::logs::encode::string_into(&mut body, code);
     body.extend_from_slice(b",\"message\":");
-    super::encode::string_into(&mut body, message);
+    crate::logs::encode::string_into(&mut body, message);
     body.extend_from_slice(b"}\n");
     (
         status,
@@ -113,7 +113,7 @@ impl ResourceLogs {
                 return json_error(StatusCode::BAD_REQUEST, "invalid_parameter", &message)
             }
         };
-        if !super::resource::valid_id(id) {
+        if !super::valid_id(id) {
             return json_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_id",

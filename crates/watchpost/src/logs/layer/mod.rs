@@ -1,0 +1,465 @@
+//! The JSON line layer ([`JsonLayer`]) and its handle ([`LogHandle`]): filtering by subsystem
+//! level, and the state they share ([`LayerState`]: filter, redaction, resource id fields, the
+//! per-thread route cache). `line` builds a line from an event and its spans, `visit` encodes
+//! field values.
+
+mod line;
+mod visit;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use tracing::field::Field;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_core::{Interest, LevelFilter, Metadata};
+use tracing_log::NormalizeEvent as _;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::bridge::LogBridge;
+use super::filter::{self, verbosity, Filter, Route};
+use super::redact::{slot_of, Redactor};
+use crate::config::Config;
+use crate::internal::{Counters, LogWriteFailed};
+use line::{Scratch, SpanFields, SCRATCH};
+use visit::{Sink, Visitor};
+
+pub use visit::TRUNCATED_MARKER;
+
+static NEXT_LAYER_ID: AtomicU32 = AtomicU32::new(1);
+
+/// What the layer, its [`LogHandle`] and the [`crate::Telemetry`] handle share: the filter and
+/// live levels, the self-telemetry counters, the resource logs, the log bridge, and what
+/// encoding a line needs (redaction, resource id fields, size limit).
+#[derive(Debug)]
+pub(crate) struct LayerState {
+    pub(crate) filter: Filter,
+    pub(crate) counters: Counters,
+    pub(crate) resources: Option<super::resource::ResourceLogs>,
+    /// The OTel log bridge, set when OTLP log export is on.
+    pub(crate) otel_logger: std::sync::OnceLock<LogBridge>,
+    /// Set when this pipeline receives the `log` crate's records (its max level follows ours).
+    pub(crate) log_crate: std::sync::atomic::AtomicBool,
+    /// The id field of each resource kind, by kind index.
+    id_fields: Vec<String>,
+    redactor: Redactor,
+    max_field_bytes: usize,
+    id: u32,
+}
+
+impl LayerState {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            filter: Filter::new(config),
+            counters: Counters::default(),
+            otel_logger: std::sync::OnceLock::new(),
+            log_crate: std::sync::atomic::AtomicBool::new(false),
+            resources: config
+                .resource_logs
+                .clone()
+                .map(|rl| super::resource::ResourceLogs::new(rl, &config.service_name)),
+            id_fields: config
+                .resource_logs
+                .as_ref()
+                .map(|rl| rl.kinds.iter().map(|(_, f)| f.clone()).collect())
+                .unwrap_or_default(),
+            redactor: Redactor::new(&config.redaction),
+            max_field_bytes: config.max_field_bytes,
+            id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The route of a callsite (subsystem, level override, secret fields), cached per thread by
+    /// metadata address in a 2-way set-associative table.
+    #[inline]
+    fn route(&self, meta: &'static Metadata<'static>) -> Route {
+        const SLOTS: usize = 512;
+        type Slot = (u32, usize, Route);
+        const EMPTY: Slot = (
+            0,
+            0,
+            Route {
+                subsystem: None,
+                target_verbosity: None,
+                secret_mask: 0,
+                resource_mask: 0,
+                dotted_mask: 0,
+            },
+        );
+        thread_local! {
+            static ROUTES: RefCell<Vec<Slot>> = RefCell::new(vec![EMPTY; SLOTS]);
+        }
+        let addr = meta as *const Metadata<'static> as usize;
+        let slot = slot_of(addr, self.id, SLOTS);
+        let hit = ROUTES.with(|r| {
+            let r = r.borrow();
+            [slot, slot ^ 1]
+                .into_iter()
+                .map(|i| r[i])
+                .find(|e| e.0 == self.id && e.1 == addr)
+                .map(|e| e.2)
+        });
+        if let Some(route) = hit {
+            return route;
+        }
+        let route = self.compute_route(meta);
+        ROUTES.with(|r| {
+            let mut r = r.borrow_mut();
+            r[slot ^ 1] = r[slot];
+            r[slot] = (self.id, addr, route);
+        });
+        route
+    }
+
+    fn compute_route(&self, meta: &Metadata<'_>) -> Route {
+        let mut route = self.filter.route(meta.target());
+        for field in meta.fields().iter().take(64) {
+            if self.redactor.is_secret_name(field.name()) {
+                route.secret_mask |= 1 << field.index();
+            }
+            if self.resource_kind_of(field.name()).is_some() {
+                route.resource_mask |= 1 << field.index();
+            } else if field.name().contains('.') {
+                // A dotted resource id field (`job.id`) is still encoded: it routes lines.
+                route.dotted_mask |= 1 << field.index();
+            }
+        }
+        route
+    }
+
+    /// Encodes span fields into `data` (with the callsite's redaction and resource masks);
+    /// returns the value of a `subsystem` field, if any.
+    fn record_span_fields(
+        &self,
+        meta: &'static Metadata<'static>,
+        data: &mut SpanFields,
+        record: impl FnOnce(&mut Visitor<'_>),
+    ) -> Option<String> {
+        let mut subsystem = None;
+        let mut text = String::new();
+        let route = self.route(meta);
+        record(&mut Visitor::new(
+            self,
+            &route,
+            route.dotted_mask,
+            &mut text,
+            Sink::Span {
+                data,
+                subsystem: &mut subsystem,
+            },
+        ));
+        subsystem
+    }
+
+    /// The resource kind whose id field is `name`.
+    #[inline]
+    pub(crate) fn resource_kind_of(&self, name: &str) -> Option<u16> {
+        self.id_fields
+            .iter()
+            .position(|f| f == name)
+            .map(|i| i as u16)
+    }
+
+    #[inline]
+    fn is_secret(&self, secret_mask: u64, field: &Field) -> bool {
+        let i = field.index();
+        if i < 64 {
+            secret_mask & (1 << i) != 0
+        } else {
+            self.redactor.is_secret_name(field.name())
+        }
+    }
+}
+
+/// A `tracing_subscriber` [`Layer`](tracing_subscriber::Layer) that writes one JSON object per
+/// event and line, filters by per-subsystem level, redacts secrets and adds OpenTelemetry trace
+/// ids.
+///
+/// Most applications get it through [`crate::init`]; build it directly to compose it with other
+/// layers in your own subscriber. Its filtering is global to the subscriber it is part of (it
+/// implements `register_callsite`), so every other layer sees the same events.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let config = watchpost::Config::builder("demo").build().unwrap();
+/// let (layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || tracing::info!(answer = 42, "hello"));
+/// assert_eq!(handle.self_stats().log_write_errors, 0);
+/// ```
+pub struct JsonLayer<W> {
+    shared: Arc<LayerState>,
+    make_writer: W,
+}
+
+impl<W> fmt::Debug for JsonLayer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLayer")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> JsonLayer<W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    /// A layer writing to `make_writer` (e.g. `std::io::stdout`, a `Mutex<File>`, or a
+    /// non-blocking writer), and the [`LogHandle`] that controls its levels.
+    ///
+    /// ```
+    /// let config = watchpost::Config::builder("demo").build().unwrap();
+    /// let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::stdout);
+    /// assert_eq!(handle.level("APP"), Some(tracing::Level::INFO));
+    /// ```
+    pub fn new(config: &Config, make_writer: W) -> (Self, LogHandle) {
+        let shared = Arc::new(LayerState::new(config));
+        (
+            Self {
+                shared: shared.clone(),
+                make_writer,
+            },
+            LogHandle { shared },
+        )
+    }
+}
+
+/// Controls a [`JsonLayer`]: levels at runtime and its self-telemetry. Cheap to clone.
+///
+/// ```
+/// use tracing::Level;
+/// let config = watchpost::Config::builder("demo")
+///     .subsystem(watchpost::Subsystem::new("INSTANCES"))
+///     .build()
+///     .unwrap();
+/// let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+/// handle.set_level("INSTANCES", Level::DEBUG).unwrap();
+/// assert_eq!(handle.level("instances"), Some(Level::DEBUG));
+/// assert!(handle.set_level("INSTANCES", Level::TRACE).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct LogHandle {
+    pub(crate) shared: Arc<LayerState>,
+}
+
+impl LogHandle {
+    /// Changes a subsystem's level (name case-insensitive). Takes effect at once, for callsites
+    /// already registered too.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownSubsystem`](crate::ErrorKind::UnknownSubsystem) for an undeclared
+    /// name, [`ErrorKind::InvalidValue`](crate::ErrorKind::InvalidValue) for `TRACE`.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// handle.set_level("APP", tracing::Level::WARN).unwrap();
+    /// assert!(handle.set_level("NOPE", tracing::Level::WARN).is_err());
+    /// ```
+    pub fn set_level(&self, subsystem: &str, level: tracing::Level) -> Result<(), crate::Error> {
+        let filter = &self.shared.filter;
+        let index = filter.index(subsystem).ok_or_else(|| {
+            crate::Error::new(crate::ErrorKind::UnknownSubsystem {
+                name: subsystem.to_string(),
+                known: filter.names.clone(),
+            })
+        })?;
+        if level == tracing::Level::TRACE {
+            return Err(crate::Error::invalid(
+                format!("level of {subsystem}"),
+                "TRACE",
+                "one of DEBUG, INFO, WARN, ERROR (TRACE is not allowed by the logging standard)",
+            ));
+        }
+        filter.set_level(index, level);
+        tracing_core::callsite::rebuild_interest_cache();
+        if self.shared.log_crate.load(Ordering::Relaxed) {
+            // Read and set under one lock: two concurrent changes must not leave the older max.
+            static LOG_MAX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _g = LOG_MAX.lock().unwrap_or_else(|p| p.into_inner());
+            log::set_max_level(log_level_filter(filter.max_verbosity()));
+        }
+        Ok(())
+    }
+
+    /// The current level of a subsystem (name case-insensitive), `None` if undeclared.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// assert_eq!(handle.level("APP"), Some(tracing::Level::INFO));
+    /// ```
+    pub fn level(&self, subsystem: &str) -> Option<tracing::Level> {
+        let filter = &self.shared.filter;
+        filter.index(subsystem).map(|i| filter.level(i))
+    }
+
+    /// Every declared subsystem with its current level, in declaration order.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// assert_eq!(handle.levels(), vec![("APP".to_string(), tracing::Level::INFO)]);
+    /// ```
+    pub fn levels(&self) -> Vec<(String, tracing::Level)> {
+        let filter = &self.shared.filter;
+        filter
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), filter.level(i as u16)))
+            .collect()
+    }
+
+    /// Counters of the log pipeline's own failures.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (_layer, handle) = watchpost::logs::JsonLayer::new(&config, std::io::sink);
+    /// assert_eq!(handle.self_stats().log_write_errors, 0);
+    /// ```
+    pub fn self_stats(&self) -> crate::SelfStats {
+        self.shared.counters.snapshot()
+    }
+}
+
+/// The `log` crate's filter for a verbosity (1 = ERROR … 4 = DEBUG).
+pub(crate) fn log_level_filter(v: u8) -> log::LevelFilter {
+    match v {
+        0 => log::LevelFilter::Off,
+        1 => log::LevelFilter::Error,
+        2 => log::LevelFilter::Warn,
+        3 => log::LevelFilter::Info,
+        _ => log::LevelFilter::Debug,
+    }
+}
+
+impl<S, W> tracing_subscriber::Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        self.shared.filter.interest(meta)
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        let filter = &self.shared.filter;
+        let v = verbosity(meta.level());
+        if meta.is_span() {
+            return filter.span_enabled(v);
+        }
+        if filter::is_log_callsite(meta) {
+            // Decided per record in `event_enabled`, by the record's own target.
+            return v <= filter.max_verbosity();
+        }
+        self.event_enabled_for(meta.target(), v, &ctx)
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        match event.normalized_metadata() {
+            Some(meta) => self.event_enabled_for(meta.target(), verbosity(meta.level()), &ctx),
+            None => true,
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.shared.filter.max_level_hint())
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut data = SpanFields {
+            subsystem: None,
+            buf: Vec::new(),
+            fields: Vec::with_capacity(attrs.metadata().fields().len()),
+            resources: Vec::new(),
+        };
+        let subsystem = self
+            .shared
+            .record_span_fields(attrs.metadata(), &mut data, |v| attrs.record(v));
+        data.subsystem = match subsystem {
+            Some(name) => Some(
+                self.shared
+                    .filter
+                    .index(&name)
+                    .unwrap_or(self.shared.filter.default),
+            ),
+            None => span
+                .parent()
+                .and_then(|p| p.extensions().get::<SpanFields>().and_then(|d| d.subsystem)),
+        };
+        span.extensions_mut().insert(data);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut new = SpanFields::default();
+        let subsystem = self
+            .shared
+            .record_span_fields(span.metadata(), &mut new, |v| values.record(v));
+        let mut ext = span.extensions_mut();
+        let Some(data) = ext.get_mut::<SpanFields>() else {
+            return;
+        };
+        if new.fields.is_empty() && subsystem.is_none() {
+            return; // only trace fields (e.g. `http.response.status_code`) were recorded
+        }
+        if let Some(name) = subsystem {
+            data.subsystem = Some(
+                self.shared
+                    .filter
+                    .index(&name)
+                    .unwrap_or(self.shared.filter.default),
+            );
+        }
+        data.merge(&new, &self.shared);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut fresh = None;
+        SCRATCH.with(|cell| {
+            // Re-entrancy (a field's Debug impl that logs) gets its own buffers.
+            let mut guard = cell.try_borrow_mut().ok();
+            let scratch = match guard.as_deref_mut() {
+                Some(s) => s,
+                None => fresh.insert(Scratch::default()),
+            };
+            line::encode_event(&self.shared, event, &ctx, scratch);
+            let mut writer = self.make_writer.make_writer_for(event.metadata());
+            if let Err(error) = writer.write_all(&scratch.line) {
+                LogWriteFailed { error: &error }.emit(&self.shared.counters);
+            }
+            if let Some(resources) = &self.shared.resources {
+                for (kind, id) in &scratch.ids {
+                    resources.fan_out(*kind, id, &scratch.line);
+                }
+            }
+        });
+    }
+}
+
+impl<W> JsonLayer<W> {
+    /// Whether an event of `target` at verbosity `v` is written (its target's subsystem, else
+    /// the current span's).
+    fn event_enabled_for<S>(&self, target: &str, v: u8, ctx: &Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let filter = &self.shared.filter;
+        let route = filter.route(target);
+        let span_subsystem = if route.subsystem.is_none() && route.target_verbosity.is_none() {
+            ctx.lookup_current()
+                .and_then(|s| s.extensions().get::<SpanFields>().and_then(|d| d.subsystem))
+        } else {
+            None
+        };
+        filter.event_enabled(route, v, span_subsystem)
+    }
+}

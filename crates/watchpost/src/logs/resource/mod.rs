@@ -1,0 +1,460 @@
+//! Per-resource log files: every event that carries a declared id field (`instance_id`, …), on
+//! the event or an enclosing span, is also appended — as the same JSON line as the main log — to
+//! `<root>/<kind>/<id>/<service>.log` (layout configurable), with lossless size-based rotation,
+//! optional gzip of rotated files, reading and live following.
+//!
+//! * Only resources the application registered ([`ResourceLogs::register`]) get files; events for
+//!   other ids are counted, never written, so stray ids never create files.
+//! * Ids are validated before they touch the filesystem (`[A-Za-z0-9][A-Za-z0-9._-]{0,127}`, no
+//!   `..`); rejected ones are counted. Nothing is ever created outside the root.
+//! * The emitting thread appends to the file's in-memory buffer (a `memcpy` under the file's
+//!   lock) and writes it out only when 64 KiB are buffered; a background thread flushes every
+//!   buffer within [`ResourceLogConfig::flush_interval`]. I/O errors are counted and reported as
+//!   a WARN on the main log at most once a minute, from that thread (never into a resource file,
+//!   never a panic).
+//! * Rotation renames `x.log` → `x.log.1` → … under the file's lock, between whole lines, so a
+//!   line is never split, lost or duplicated; followers track rotations by generation and read
+//!   every file in order.
+//! * Open descriptors are bounded (LRU, [`ResourceLogConfig::max_open_files`]).
+//!
+//! This module is the registry ([`ResourceLogs`]: which resources have files, and where);
+//! `config` holds its settings, `file` the files on disk and the flusher, `follow` reading and
+//! following, `sse` the HTTP handler.
+
+mod config;
+mod file;
+mod follow;
+mod sse;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub use config::ResourceLogConfig;
+pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
+
+use crate::error::{Error, ErrorKind};
+use file::ResourceFile;
+
+/// Whether `id` may become a path component: `[A-Za-z0-9][A-Za-z0-9._-]{0,127}` and no `..`.
+///
+/// ```
+/// use watchpost::logs::valid_id;
+/// assert!(valid_id("web-1.prod_2"));
+/// for bad in ["", "../../etc/passwd", "/abs", "a/b", "a..b", ".hidden", "nul\0", &"x".repeat(129)] {
+///     assert!(!valid_id(bad), "{bad:?}");
+/// }
+/// ```
+pub fn valid_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && !id.contains("..")
+}
+
+/// Counters of the resource log pipeline.
+///
+/// ```
+/// let s = watchpost::logs::ResourceLogStats::default();
+/// assert_eq!(s.rejected_ids, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceLogStats {
+    /// Lines appended to resource files.
+    pub lines: u64,
+    /// Events for resources that were never registered (not written).
+    pub unregistered: u64,
+    /// Ids (or stream names) rejected by validation (not written).
+    pub rejected_ids: u64,
+    /// Failed file operations (open, write, rotate, compress); lines in a failed write are lost.
+    pub io_errors: u64,
+    /// Rotations performed.
+    pub rotations: u64,
+    /// Rotated files a follower could not read because they were already deleted.
+    pub follower_gaps: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    lines: AtomicU64,
+    unregistered: AtomicU64,
+    rejected_ids: AtomicU64,
+    io_errors: AtomicU64,
+    rotations: AtomicU64,
+    follower_gaps: AtomicU64,
+}
+
+/// One registered resource of one kind, with its streams (files), created on first use.
+#[derive(Debug)]
+struct ResourceStreams {
+    kind: u16,
+    streams: Vec<(Box<str>, Arc<ResourceFile>)>,
+}
+
+/// Registered resources by id, each with its kinds.
+type Resources = HashMap<Box<str>, Vec<ResourceStreams>>;
+
+/// What a [`ResourceLogs`] handle refers to: the settings, the registered resources and their
+/// files, the open descriptors and the counters.
+#[derive(Debug)]
+struct Registry {
+    cfg: ResourceLogConfig,
+    service: String,
+    /// Registered resources by id: one read lock and no allocation per event.
+    resources: RwLock<Resources>,
+    dirty: Mutex<Vec<Arc<ResourceFile>>>,
+    /// Files with an open descriptor, for LRU eviction.
+    open_list: Mutex<Vec<Arc<ResourceFile>>>,
+    open: AtomicUsize,
+    clock: AtomicU64,
+    counters: Counters,
+    last_error: Mutex<Option<String>>,
+    /// The pipeline's dispatcher, for the flusher thread's WARN (weak: no reference cycle).
+    dispatch: Mutex<Option<tracing::dispatcher::WeakDispatch>>,
+}
+
+/// Handle to the per-resource log files. Cheap to clone. Get it from
+/// [`Telemetry::resource_logs`](crate::Telemetry::resource_logs).
+///
+/// ```
+/// use watchpost::logs::ResourceLogConfig;
+/// let dir = std::env::temp_dir().join(format!("wp-doc-{}", std::process::id()));
+/// let config = watchpost::Config::builder("svc")
+///     .resource_logs(ResourceLogConfig::new(&dir).kind("instance", "instance_id"))
+///     .build()
+///     .unwrap();
+/// let (telemetry, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// let logs = telemetry.resource_logs().unwrap();
+/// logs.register("instance", "web-1").unwrap();
+/// tracing::dispatcher::with_default(&dispatch, || tracing::info!(instance_id = "web-1", "started"));
+/// let lines = logs.read("instance", "web-1", 10).unwrap();
+/// assert!(lines[0].contains("\"msg\":\"started\""));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct ResourceLogs {
+    registry: Arc<Registry>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    /// The registered resources, to look up (a poisoned lock is taken over, like [`lock`]).
+    fn read_resources(&self) -> RwLockReadGuard<'_, Resources> {
+        self.resources.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The registered resources, to change.
+    fn write_resources(&self) -> RwLockWriteGuard<'_, Resources> {
+        self.resources.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ResourceLogs {
+    pub(crate) fn new(cfg: ResourceLogConfig, service: &str) -> ResourceLogs {
+        let registry = Arc::new(Registry {
+            cfg,
+            service: service.to_string(),
+            resources: RwLock::new(HashMap::new()),
+            dirty: Mutex::new(Vec::new()),
+            open_list: Mutex::new(Vec::new()),
+            open: AtomicUsize::new(0),
+            clock: AtomicU64::new(0),
+            counters: Counters::default(),
+            last_error: Mutex::new(None),
+            dispatch: Mutex::new(None),
+        });
+        file::spawn_flusher(Arc::downgrade(&registry));
+        ResourceLogs { registry }
+    }
+
+    fn kind_index(&self, kind: &str) -> Result<u16, Error> {
+        let kinds = &self.registry.cfg.kinds;
+        kinds
+            .iter()
+            .position(|(k, _)| k == kind)
+            .map(|i| i as u16)
+            .ok_or_else(|| {
+                let known: Vec<&str> = kinds.iter().map(|(k, _)| k.as_str()).collect();
+                Error::invalid(
+                    "resource kind",
+                    kind,
+                    format!("one of the declared kinds: {}", known.join(", ")),
+                )
+            })
+    }
+
+    fn check_id(&self, what: &str, id: &str) -> Result<(), Error> {
+        if valid_id(id) {
+            return Ok(());
+        }
+        self.registry
+            .counters
+            .rejected_ids
+            .fetch_add(1, Ordering::Relaxed);
+        Err(Error::new(ErrorKind::InvalidValue {
+            input: what.to_string(),
+            value: id.chars().take(160).collect(),
+            allowed: "[A-Za-z0-9][A-Za-z0-9._-]{0,127} without `..`".into(),
+        }))
+    }
+
+    fn path_of(&self, kind: u16, id: &str, file: &str) -> PathBuf {
+        let kind_name = &self.registry.cfg.kinds[kind as usize].0;
+        let rel = self
+            .registry
+            .cfg
+            .layout
+            .replace("{kind}", kind_name)
+            .replace("{id}", id)
+            .replace("{file}", file);
+        self.registry.cfg.root.join(rel)
+    }
+
+    /// Creates the resource's directory and starts accepting its lines. Idempotent.
+    ///
+    /// # Errors
+    /// An undeclared kind, an invalid id (counted), or a directory that cannot be created.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("wp-doc-reg-{}", std::process::id()));
+    /// # let config = watchpost::Config::builder("svc").resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id")).build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let logs = telemetry.resource_logs().unwrap();
+    /// logs.register("instance", "web-1").unwrap();
+    /// assert!(logs.register("instance", "../../etc").is_err());
+    /// assert_eq!(logs.stats().rejected_ids, 1);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn register(&self, kind: &str, id: &str) -> Result<(), Error> {
+        let k = self.kind_index(kind)?;
+        self.check_id("resource id", id)?;
+        let path = self.path_of(k, id, &self.registry.service);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::invalid(
+                    "resource log directory",
+                    dir.display().to_string(),
+                    format!("a directory that can be created ({e})"),
+                )
+            })?;
+        }
+        let mut resources = self.registry.write_resources();
+        let entries = resources.entry(id.into()).or_default();
+        if !entries.iter().any(|e| e.kind == k) {
+            entries.push(ResourceStreams {
+                kind: k,
+                streams: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a resource is registered.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("wp-doc-isreg-{}", std::process::id()));
+    /// # let config = watchpost::Config::builder("svc").resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id")).build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let logs = telemetry.resource_logs().unwrap();
+    /// assert!(!logs.is_registered("instance", "web-1"));
+    /// ```
+    pub fn is_registered(&self, kind: &str, id: &str) -> bool {
+        let Ok(k) = self.kind_index(kind) else {
+            return false;
+        };
+        self.registry
+            .read_resources()
+            .get(id)
+            .is_some_and(|entries| entries.iter().any(|e| e.kind == k))
+    }
+
+    /// Appends one line (a newline is added if missing) to another stream of a registered
+    /// resource, e.g. a supervised process's output in `app.log`.
+    ///
+    /// # Errors
+    /// Unknown kind, invalid id or stream name, unregistered resource.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("wp-doc-app-{}", std::process::id()));
+    /// # let config = watchpost::Config::builder("svc").resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id")).build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let logs = telemetry.resource_logs().unwrap();
+    /// logs.register("instance", "web-1").unwrap();
+    /// logs.append("instance", "web-1", "app", b"hello from the child").unwrap();
+    /// assert_eq!(logs.read_stream("instance", "web-1", "app", 1).unwrap(), ["hello from the child"]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn append(&self, kind: &str, id: &str, stream: &str, line: &[u8]) -> Result<(), Error> {
+        let k = self.kind_index(kind)?;
+        self.check_id("resource id", id)?;
+        self.check_id("log stream", stream)?;
+        let Some(file) = self.file(k, id, stream) else {
+            self.registry
+                .counters
+                .unregistered
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Error::new(ErrorKind::NotFound {
+                what: format!("registered {kind} {id}"),
+            }));
+        };
+        if line.ends_with(b"\n") {
+            self.write_line(&file, line);
+        } else {
+            let mut l = Vec::with_capacity(line.len() + 1);
+            l.extend_from_slice(line);
+            l.push(b'\n');
+            self.write_line(&file, &l);
+        }
+        Ok(())
+    }
+
+    /// The fan-out entry point, called by the log layer with a complete JSON line.
+    pub(crate) fn fan_out(&self, kind: u16, id: &str, line: &[u8]) {
+        if !valid_id(id) {
+            self.registry
+                .counters
+                .rejected_ids
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match self.file(kind, id, &self.registry.service) {
+            Some(file) => self.write_line(&file, line),
+            None => {
+                self.registry
+                    .counters
+                    .unregistered
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The file of a registered resource's stream (created on first use); `None` if the
+    /// resource is not registered.
+    fn file(&self, kind: u16, id: &str, stream: &str) -> Option<Arc<ResourceFile>> {
+        {
+            let resources = self.registry.read_resources();
+            let entry = resources.get(id)?.iter().find(|e| e.kind == kind)?;
+            if let Some((_, f)) = entry.streams.iter().find(|(s, _)| &**s == stream) {
+                return Some(f.clone());
+            }
+        }
+        let mut resources = self.registry.write_resources();
+        let entry = resources.get_mut(id)?.iter_mut().find(|e| e.kind == kind)?;
+        if let Some((_, f)) = entry.streams.iter().find(|(s, _)| &**s == stream) {
+            return Some(f.clone());
+        }
+        let f = Arc::new(ResourceFile::new(self.path_of(kind, id, stream)));
+        entry.streams.push((stream.into(), f.clone()));
+        Some(f)
+    }
+
+    fn all_files(&self) -> Vec<Arc<ResourceFile>> {
+        self.registry
+            .read_resources()
+            .values()
+            .flatten()
+            .flat_map(|e| e.streams.iter().map(|(_, f)| f.clone()))
+            .collect()
+    }
+
+    /// Counters of the pipeline.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("wp-doc-stats-{}", std::process::id()));
+    /// # let config = watchpost::Config::builder("svc").resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id")).build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert_eq!(telemetry.resource_logs().unwrap().stats().lines, 0);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn stats(&self) -> ResourceLogStats {
+        let c = &self.registry.counters;
+        ResourceLogStats {
+            lines: c.lines.load(Ordering::Relaxed),
+            unregistered: c.unregistered.load(Ordering::Relaxed),
+            rejected_ids: c.rejected_ids.load(Ordering::Relaxed),
+            io_errors: c.io_errors.load(Ordering::Relaxed),
+            rotations: c.rotations.load(Ordering::Relaxed),
+            follower_gaps: c.follower_gaps.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Open descriptors right now (bounded by `max_open_files`).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("wp-doc-open-{}", std::process::id()));
+    /// # let config = watchpost::Config::builder("svc").resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id")).build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// assert_eq!(telemetry.resource_logs().unwrap().open_files(), 0);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn open_files(&self) -> usize {
+        self.registry.open.load(Ordering::Relaxed)
+    }
+
+    /// Stops writing a resource's logs, ends its followers and deletes its directory.
+    ///
+    /// # Errors
+    /// Unknown kind, invalid id, or a directory that cannot be removed.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("wp-doc-rm-{}", std::process::id()));
+    /// # let config = watchpost::Config::builder("svc").resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id")).build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let logs = telemetry.resource_logs().unwrap();
+    /// logs.register("instance", "web-1").unwrap();
+    /// logs.remove("instance", "web-1").unwrap();
+    /// assert!(!logs.is_registered("instance", "web-1"));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn remove(&self, kind: &str, id: &str) -> Result<(), Error> {
+        let k = self.kind_index(kind)?;
+        self.check_id("resource id", id)?;
+        let removed: Vec<Arc<ResourceFile>> = {
+            let mut resources = self.registry.write_resources();
+            let mut out = Vec::new();
+            if let Some(entries) = resources.get_mut(id) {
+                if let Some(i) = entries.iter().position(|e| e.kind == k) {
+                    out = entries
+                        .remove(i)
+                        .streams
+                        .into_iter()
+                        .map(|(_, f)| f)
+                        .collect();
+                }
+                if entries.is_empty() {
+                    resources.remove(id);
+                }
+            }
+            out
+        };
+        for f in removed {
+            let mut st = lock(&f.state);
+            st.removed = true;
+            st.buf.clear();
+            self.close_locked(&f, &mut st);
+        }
+        if let Some(dir) = self.path_of(k, id, "x").parent() {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::invalid(
+                        "resource log directory",
+                        dir.display().to_string(),
+                        format!("a directory that can be removed ({e})"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
