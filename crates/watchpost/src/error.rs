@@ -25,6 +25,8 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
+    /// The setting (environment variable) the failing input came from, if any.
+    setting: Option<&'static str>,
 }
 
 /// What went wrong. New kinds may be added in minor releases.
@@ -72,7 +74,16 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Self {
-        Self { kind }
+        Self {
+            kind,
+            setting: None,
+        }
+    }
+
+    /// Names the setting (environment variable) the failing input came from, for the message.
+    pub(crate) fn from_setting(mut self, name: &'static str) -> Self {
+        self.setting = Some(name);
+        self
     }
 
     pub(crate) fn invalid(
@@ -119,11 +130,13 @@ impl fmt::Display for Error {
                 f,
                 "telemetry shutdown timed out after {timeout_ms} ms; unexported data was dropped (is the collector reachable?)"
             ),
-            ErrorKind::Listen { address, reason } => write!(
-                f,
-                "cannot listen on {address} ({}): {reason}; choose a free address and port",
-                crate::config::env::METRICS_LISTEN.name
-            ),
+            ErrorKind::Listen { address, reason } => {
+                write!(f, "cannot listen on {address}")?;
+                if let Some(setting) = self.setting {
+                    write!(f, " ({setting})")?;
+                }
+                write!(f, ": {reason}; choose a free address and port")
+            }
             ErrorKind::AlreadyInitialized => f.write_str(
                 "a global tracing subscriber is already installed: call watchpost::init once per \
                  process and keep the Telemetry handle it returns",

@@ -35,6 +35,7 @@ pub mod http;
 mod internal;
 pub mod logs;
 pub mod metrics;
+mod redact;
 mod telemetry;
 pub mod traces;
 

@@ -228,6 +228,7 @@ impl Telemetry {
                     address: self.inner.metrics_listen.to_string(),
                     reason: e.to_string(),
                 })
+                .from_setting(crate::config::env::METRICS_LISTEN.name)
             })
     }
 
@@ -494,7 +495,7 @@ where
                     max_attribute_bytes: 1024,
                 },
                 Arc::new(exporter.clone()),
-                crate::logs::NameRedactor::new(&config.redaction),
+                crate::redact::Redactor::new(&config.redaction),
                 tail_counters,
             ));
             provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
@@ -504,16 +505,14 @@ where
                 // JSON line has, and the export thread builds the records from it.
                 let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
                 use opentelemetry::logs::LoggerProvider as _;
-                exporter.set_log_maker(crate::logs::LogMaker {
+                exporter.set_log_maker(crate::export::LogMaker {
                     logger: log_provider.logger("watchpost"),
                     scope: opentelemetry::InstrumentationScope::builder("watchpost")
                         .with_version(env!("CARGO_PKG_VERSION"))
                         .build(),
                     subsystems: logs.shared.filter.names.clone(),
                 });
-                let _ = logs.shared.otel_logger.set(crate::logs::LogBridge {
-                    exporter: exporter.clone(),
-                });
+                let _ = logs.shared.log_sink.set(Box::new(exporter.clone()));
             }
         }
         let tracer_provider = provider.build();

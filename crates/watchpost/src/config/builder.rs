@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use tracing::Level;
 
 use super::env;
+use super::ResourceLogConfig;
 use super::{
     position, validate_service_name, Batching, Config, ExportPriority, Redaction, Subsystem,
     NOISY_TARGETS,
@@ -49,7 +50,7 @@ pub struct ConfigBuilder {
     pub(super) redaction: Redaction,
     pub(super) default_metric_series_budget: usize,
     pub(super) metric_series_budgets: Vec<(String, usize)>,
-    pub(super) resource_logs: Option<crate::logs::ResourceLogConfig>,
+    pub(super) resource_logs: Option<ResourceLogConfig>,
     pub(super) trace_ratio: f64,
     pub(super) trace_slow: std::time::Duration,
     pub(super) export_timeout: std::time::Duration,
@@ -331,7 +332,7 @@ impl ConfigBuilder {
     ///     .resource_logs(ResourceLogConfig::new("/var/lib/svc/logs").kind("instance", "instance_id"));
     /// # b.build().unwrap();
     /// ```
-    pub fn resource_logs(mut self, config: crate::logs::ResourceLogConfig) -> Self {
+    pub fn resource_logs(mut self, config: ResourceLogConfig) -> Self {
         self.resource_logs = Some(config);
         self
     }

@@ -17,9 +17,11 @@ use crate::error::Error;
 
 mod builder;
 pub(crate) mod env;
+mod resource_logs;
 
 pub use builder::ConfigBuilder;
 pub use env::{parse_level, ENV_VARS};
+pub use resource_logs::{valid_id, ResourceLogConfig};
 
 /// Crates whose INFO/DEBUG output is noise in a service log: they default to WARN.
 pub const NOISY_TARGETS: &[&str] = &["hyper", "hyper_util", "h2", "tonic", "tower", "rustls"];
@@ -174,7 +176,7 @@ pub struct Config {
     pub(crate) unknown_level_vars: Vec<String>,
     pub(crate) default_metric_series_budget: usize,
     pub(crate) metric_series_budgets: Vec<(String, usize)>,
-    pub(crate) resource_logs: Option<crate::logs::ResourceLogConfig>,
+    pub(crate) resource_logs: Option<ResourceLogConfig>,
     pub(crate) trace_ratio: f64,
     pub(crate) trace_slow: std::time::Duration,
     pub(crate) export_timeout: std::time::Duration,

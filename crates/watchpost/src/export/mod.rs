@@ -28,10 +28,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::internal::{DispatchSlot, ExportFailed, TelemetryDropped};
 use crate::internal::{ExportCounters, Signal};
-use crate::logs::{LogMaker, PendingLog};
+use crate::logs::PendingLog;
 
+mod logs;
 mod queue;
 mod worker;
+
+pub(crate) use logs::LogMaker;
 
 use queue::BatchQueue;
 use worker::{set_priority, Worker};

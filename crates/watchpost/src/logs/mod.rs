@@ -40,18 +40,16 @@ mod bridge;
 pub(crate) mod encode;
 mod filter;
 mod layer;
-mod redact;
 mod resource;
 mod writer;
 
+pub use crate::redact::{CARD_MASK, EMAIL_MASK, REDACTED};
 pub use layer::{JsonLayer, LogHandle, TRUNCATED_MARKER};
-pub use redact::{CARD_MASK, EMAIL_MASK, REDACTED};
 pub use resource::{
     sse_handler, valid_id, LogQuery, ResourceLogConfig, ResourceLogStats, ResourceLogs, SseState,
     DEFAULT_TAIL, MAX_TAIL,
 };
 pub use writer::{LineWriter, NonBlocking, DEFAULT_BUFFER_BYTES};
 
-pub(crate) use bridge::{LogBridge, LogMaker, PendingLog};
+pub(crate) use bridge::{LogSink, PendingLog};
 pub(crate) use layer::log_level_filter;
-pub(crate) use redact::Redactor as NameRedactor;

@@ -152,7 +152,7 @@ pub(crate) struct TailSampler {
     settings: TailSettings,
     buffer: Mutex<Buffer>,
     sink: Arc<dyn SpanSink>,
-    redactor: crate::logs::NameRedactor,
+    redactor: crate::redact::Redactor,
     pub(crate) counters: Arc<TailCounters>,
 }
 
@@ -160,7 +160,7 @@ impl TailSampler {
     pub(crate) fn new(
         settings: TailSettings,
         sink: Arc<dyn SpanSink>,
-        redactor: crate::logs::NameRedactor,
+        redactor: crate::redact::Redactor,
         counters: Arc<TailCounters>,
     ) -> Self {
         Self {
@@ -191,7 +191,7 @@ impl TailSampler {
     /// Redaction and truncation of one attribute as it is created (the bridge's path).
     pub(crate) fn clean_value(&self, key: &'static str, value: Value) -> Value {
         if self.redactor.is_secret_static(key) {
-            return Value::from(crate::logs::REDACTED);
+            return Value::from(crate::redact::REDACTED);
         }
         match value {
             Value::String(s) if s.as_str().len() > self.settings.max_attribute_bytes => {
@@ -212,7 +212,7 @@ impl TailSampler {
             .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
         for kv in span.attributes.iter_mut() {
             if self.redactor.is_secret_name(kv.key.as_str()) {
-                kv.value = Value::from(crate::logs::REDACTED);
+                kv.value = Value::from(crate::redact::REDACTED);
             } else if let Value::String(s) = &kv.value {
                 let s = s.as_str();
                 if s.len() > max {

@@ -212,7 +212,7 @@ pub(super) fn encode_event<S>(
     }
     line.extend_from_slice(fields);
     line.extend_from_slice(b"}\n");
-    if let Some(bridge) = shared.otel_logger.get() {
+    if let Some(bridge) = shared.log_sink.get() {
         let target = if normalized.is_some() {
             Cow::Owned(meta.target().to_string())
         } else {
@@ -220,15 +220,9 @@ pub(super) fn encode_event<S>(
         };
         // Exactly the line's fields (already redacted, masked and cut) and its message.
         let body = visit::body_text(shared, msg);
-        let pending = PendingLog::new(
-            verbosity(meta.level()),
-            target,
-            body,
-            subsystem,
-            span_ids,
-            fields,
-        );
-        bridge.send(pending);
+        let verbosity = verbosity(meta.level());
+        let pending = PendingLog::new(verbosity, target, body, subsystem, span_ids, fields);
+        bridge.send(pending, verbosity <= 2);
     }
 }
 

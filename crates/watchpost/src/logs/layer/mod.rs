@@ -21,11 +21,11 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::bridge::LogBridge;
+use super::bridge::LogSink;
 use super::filter::{self, verbosity, Filter, Route};
-use super::redact::{slot_of, Redactor};
 use crate::config::Config;
 use crate::internal::{Counters, LogWriteFailed};
+use crate::redact::{slot_of, Redactor};
 use line::{Scratch, SpanFields, SCRATCH};
 use visit::{Sink, Visitor};
 
@@ -42,7 +42,7 @@ pub(crate) struct LayerState {
     pub(crate) counters: Counters,
     pub(crate) resources: Option<super::resource::ResourceLogs>,
     /// The OTel log bridge, set when OTLP log export is on.
-    pub(crate) otel_logger: std::sync::OnceLock<LogBridge>,
+    pub(crate) log_sink: std::sync::OnceLock<Box<dyn LogSink>>,
     /// Set when this pipeline receives the `log` crate's records (its max level follows ours).
     pub(crate) log_crate: std::sync::atomic::AtomicBool,
     /// The id field of each resource kind, by kind index.
@@ -57,7 +57,7 @@ impl LayerState {
         Self {
             filter: Filter::new(config),
             counters: Counters::default(),
-            otel_logger: std::sync::OnceLock::new(),
+            log_sink: std::sync::OnceLock::new(),
             log_crate: std::sync::atomic::AtomicBool::new(false),
             resources: config
                 .resource_logs

@@ -10,7 +10,7 @@ use super::line::SpanFields;
 use super::LayerState;
 use crate::logs::encode;
 use crate::logs::filter::Route;
-use crate::logs::redact::REDACTED;
+use crate::redact::REDACTED;
 
 /// Keys the layer writes itself; event fields with these names are written as `fields.<name>`.
 const RESERVED: &[&str] = &["time", "level", "msg", "subsystem", "trace_id", "span_id"];

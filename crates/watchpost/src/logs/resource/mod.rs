@@ -21,7 +21,6 @@
 //! `config` holds its settings, `file` the files on disk and the flusher, `follow` reading and
 //! following, `sse` the HTTP handler.
 
-mod config;
 mod file;
 mod follow;
 mod sse;
@@ -32,30 +31,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-pub use config::ResourceLogConfig;
+pub use crate::config::{valid_id, ResourceLogConfig};
 pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
 
 use crate::error::{Error, ErrorKind};
 use file::ResourceFile;
-
-/// Whether `id` may become a path component: `[A-Za-z0-9][A-Za-z0-9._-]{0,127}` and no `..`.
-///
-/// ```
-/// use watchpost::logs::valid_id;
-/// assert!(valid_id("web-1.prod_2"));
-/// for bad in ["", "../../etc/passwd", "/abs", "a/b", "a..b", ".hidden", "nul\0", &"x".repeat(129)] {
-///     assert!(!valid_id(bad), "{bad:?}");
-/// }
-/// ```
-pub fn valid_id(id: &str) -> bool {
-    let b = id.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
-        && !id.contains("..")
-}
 
 /// Counters of the resource log pipeline.
 ///

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::valid_id;
 use crate::error::Error;
 
 /// Settings of the per-resource log files. Set them with
@@ -30,7 +29,7 @@ pub struct ResourceLogConfig {
     pub kinds: Vec<(String, String)>,
     /// Path of a resource's file under the root, with `{kind}`, `{id}` and `{file}` placeholders
     /// (`{file}` is the service name for the fan-out, or the stream name given to
-    /// [`ResourceLogs::append`](super::ResourceLogs::append)). Default: `{kind}/{id}/{file}.log`.
+    /// [`ResourceLogs::append`](crate::logs::ResourceLogs::append)). Default: `{kind}/{id}/{file}.log`.
     pub layout: String,
     /// Size at which a file is rotated. Default: 50 MiB.
     pub max_file_bytes: u64,
@@ -119,4 +118,23 @@ impl ResourceLogConfig {
         }
         Ok(())
     }
+}
+
+/// Whether `id` may become a path component: `[A-Za-z0-9][A-Za-z0-9._-]{0,127}` and no `..`.
+///
+/// ```
+/// use watchpost::logs::valid_id;
+/// assert!(valid_id("web-1.prod_2"));
+/// for bad in ["", "../../etc/passwd", "/abs", "a/b", "a..b", ".hidden", "nul\0", &"x".repeat(129)] {
+///     assert!(!valid_id(bad), "{bad:?}");
+/// }
+/// ```
+pub fn valid_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && !id.contains("..")
 }

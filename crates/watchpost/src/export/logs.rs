@@ -1,0 +1,71 @@
+//! OTLP log records, built on the export thread from what the log layer queued
+//! ([`PendingLog`]: the JSON line's fields, already redacted, masked and cut).
+
+use crate::logs::{LogSink, PendingLog};
+
+use super::Exporter;
+
+/// The log layer's sink: the export queue.
+impl LogSink for Exporter {
+    fn send(&self, log: PendingLog, important: bool) {
+        self.send_log(log, important)
+    }
+}
+
+/// Builds OTel log records from [`PendingLog`]s, on the export thread.
+#[derive(Debug)]
+pub(crate) struct LogMaker {
+    pub(crate) logger: opentelemetry_sdk::logs::SdkLogger,
+    pub(crate) scope: opentelemetry::InstrumentationScope,
+    pub(crate) subsystems: Vec<String>,
+}
+
+impl LogMaker {
+    pub(crate) fn make(
+        &self,
+        p: PendingLog,
+    ) -> (
+        opentelemetry_sdk::logs::SdkLogRecord,
+        opentelemetry::InstrumentationScope,
+    ) {
+        use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _};
+        let mut rec = self.logger.create_log_record();
+        rec.set_timestamp(p.time);
+        rec.set_observed_timestamp(p.time);
+        let (sev, text) = severity(p.verbosity);
+        rec.set_severity_number(sev);
+        rec.set_severity_text(text);
+        rec.set_target(p.target);
+        rec.set_body(AnyValue::from(p.body));
+        if let Some(name) = self.subsystems.get(p.subsystem as usize) {
+            rec.add_attribute("subsystem", name.clone());
+        }
+        for (k, v) in crate::logs::encode::parse_fields(&p.fields) {
+            let v = match v {
+                crate::logs::encode::FieldValue::Str(s) => AnyValue::from(s),
+                crate::logs::encode::FieldValue::Int(i) => AnyValue::from(i),
+                crate::logs::encode::FieldValue::Float(f) => AnyValue::from(f),
+                crate::logs::encode::FieldValue::Bool(b) => AnyValue::from(b),
+            };
+            rec.add_attribute(k, v);
+        }
+        if let Some((t, s)) = p.ids {
+            rec.set_trace_context(
+                opentelemetry::trace::TraceId::from_bytes(t),
+                opentelemetry::trace::SpanId::from_bytes(s),
+                Some(opentelemetry::trace::TraceFlags::SAMPLED),
+            );
+        }
+        (rec, self.scope.clone())
+    }
+}
+
+fn severity(verbosity: u8) -> (opentelemetry::logs::Severity, &'static str) {
+    use opentelemetry::logs::Severity;
+    match verbosity {
+        1 => (Severity::Error, "ERROR"),
+        2 => (Severity::Warn, "WARN"),
+        3 => (Severity::Info, "INFO"),
+        _ => (Severity::Debug, "DEBUG"),
+    }
+}
