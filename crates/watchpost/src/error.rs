@@ -81,7 +81,7 @@ impl Error {
     }
 
     /// Names the setting (environment variable) the failing input came from, for the message.
-    pub(crate) fn from_setting(mut self, name: &'static str) -> Self {
+    pub(crate) fn with_setting(mut self, name: &'static str) -> Self {
         self.setting = Some(name);
         self
     }

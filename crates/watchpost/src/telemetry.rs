@@ -228,7 +228,7 @@ impl Telemetry {
                     address: self.inner.metrics_listen.to_string(),
                     reason: e.to_string(),
                 })
-                .from_setting(crate::config::env::METRICS_LISTEN.name)
+                .with_setting(crate::config::env::METRICS_LISTEN.name)
             })
     }
 
