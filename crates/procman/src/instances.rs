@@ -76,31 +76,6 @@ pub struct Manager {
     metrics: Option<Arc<Metrics>>,
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // civil from days (Hinnant)
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 fn new_id() -> String {
     let t = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -194,7 +169,7 @@ impl Manager {
                 name: name.clone(),
                 state: State::Created,
                 pid: None,
-                created_at: rfc3339(SystemTime::now()),
+                created_at: watchpost::logs::rfc3339(SystemTime::now()),
                 exit_code: None,
             };
             self.inner

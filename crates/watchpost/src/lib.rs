@@ -38,6 +38,7 @@ pub mod metrics;
 mod redact;
 mod telemetry;
 pub mod traces;
+mod util;
 
 pub use config::{Config, ConfigBuilder, ExportPriority, Redaction, Subsystem};
 pub use error::{Error, ErrorKind};

@@ -6,10 +6,10 @@
 //! whether a string could contain anything to mask (an `@`, or 13+ digits) and only then scans.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::config::Redaction;
+use crate::util::TwoWayCache;
 
 /// What a redacted field value is replaced by.
 pub const REDACTED: &str = "[REDACTED]";
@@ -63,34 +63,18 @@ impl Redactor {
     /// cached per thread by the name's address: static names never move or get freed, so the
     /// address identifies the name.
     pub(crate) fn is_secret_static(&self, name: &'static str) -> bool {
-        type Slot = (u32, usize, usize, bool);
-        const SLOTS: usize = 256;
         thread_local! {
-            static CACHE: RefCell<Vec<Slot>> = RefCell::new(vec![(0, 0, 0, false); SLOTS]);
+            static CACHE: TwoWayCache<(usize, usize), bool> = TwoWayCache::new(256);
         }
         if !self.enabled {
             return false;
         }
         let addr = name.as_ptr() as usize;
-        let slot = slot_of(addr, self.id, SLOTS);
-        let hit = CACHE.with(|c| {
-            let c = c.borrow();
-            [slot, slot ^ 1]
-                .into_iter()
-                .map(|i| c[i])
-                .find(|e| e.0 == self.id && e.1 == addr && e.2 == name.len())
-                .map(|e| e.3)
-        });
-        if let Some(v) = hit {
-            return v;
-        }
-        let v = self.is_secret_name(name);
         CACHE.with(|c| {
-            let mut c = c.borrow_mut();
-            c[slot ^ 1] = c[slot];
-            c[slot] = (self.id, addr, name.len(), v);
-        });
-        v
+            c.get_or_insert(self.id, addr, (addr, name.len()), || {
+                self.is_secret_name(name)
+            })
+        })
     }
 
     /// Whether masking is configured at all.
@@ -132,15 +116,6 @@ impl Redactor {
         out.push_str(&s[at..]);
         Cow::Owned(out)
     }
-}
-
-/// Fibonacci hashing of an address (and an owner id) into `slots` (a power of two) buckets:
-/// neighbouring addresses (short names stored back to back) land in different buckets.
-#[inline]
-pub(crate) fn slot_of(addr: usize, id: u32, slots: usize) -> usize {
-    debug_assert!(slots.is_power_of_two());
-    let h = (addr as u64 ^ ((id as u64) << 48)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (h >> (64 - slots.trailing_zeros())) as usize
 }
 
 /// Splits a field name into lowercase words at non-alphanumeric characters and camelCase humps.

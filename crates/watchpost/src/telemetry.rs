@@ -50,11 +50,11 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
 pub struct Telemetry {
     // One Arc: the handle is cloned per request when it sits in an axum `State`, and ten
     // reference counts bouncing between cores showed up in profiles.
-    inner: Arc<Inner>,
+    inner: Arc<Pipeline>,
 }
 
 #[derive(Debug)]
-struct Inner {
+struct Pipeline {
     logs: LogHandle,
     metrics: Metrics,
     tracer_provider: opentelemetry_sdk::trace::SdkTracerProvider,
@@ -521,7 +521,7 @@ where
         let otel_layer =
             crate::traces::Bridge::new(tail, &[crate::catalogue::targets::HTTP_ACCESS]);
         let telemetry = Telemetry {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Pipeline {
                 logs,
                 metrics,
                 tracer_provider,

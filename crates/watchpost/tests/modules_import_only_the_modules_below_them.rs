@@ -15,7 +15,7 @@ const LAYERS: &[&str] = &[
     "redact",
     "config",
     "catalogue",
-    "text",
+    "util",
     "error",
 ];
 

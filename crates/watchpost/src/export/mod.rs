@@ -75,13 +75,7 @@ pub(crate) struct Exporter {
 impl Exporter {
     /// Queues a kept span; drops (counted) if the queue is full or the pipeline stopped.
     pub(crate) fn send_span(&self, span: SpanData, important: bool) {
-        if !self.spans.push(span, important) {
-            TelemetryDropped {
-                signal: Signal::Traces,
-                count: 1,
-            }
-            .emit(&self.counters);
-        }
+        self.offer(&self.spans, Signal::Traces, span, important);
     }
 
     /// Installs what turns queued log lines into OTel records (once).
@@ -92,12 +86,12 @@ impl Exporter {
     /// Queues a log line for export; drops (counted) if the queue is full or the pipeline
     /// stopped.
     pub(crate) fn send_log(&self, log: PendingLog, important: bool) {
-        if !self.logs.push(log, important) {
-            TelemetryDropped {
-                signal: Signal::Logs,
-                count: 1,
-            }
-            .emit(&self.counters);
+        self.offer(&self.logs, Signal::Logs, log, important);
+    }
+
+    fn offer<T>(&self, queue: &BatchQueue<T>, signal: Signal, item: T, important: bool) {
+        if !queue.push(item, important) {
+            TelemetryDropped { signal, count: 1 }.emit(&self.counters);
         }
     }
 

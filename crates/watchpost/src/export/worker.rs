@@ -147,16 +147,16 @@ impl Worker {
             // signalled when it reaches a batch, not while it stays above).
             tokio::select! {
                 _ = span_rx.ready.notified() => {
-                    self.span_turn(exporters.as_ref(), &span_rx, &mut spans).await;
+                    self.turn(exporters.as_ref(), &span_rx, &mut spans).await;
                 }
                 _ = log_rx.ready.notified() => {
-                    self.log_turn(exporters.as_ref(), &log_rx, &mut logs).await;
+                    self.turn(exporters.as_ref(), &log_rx, &mut logs).await;
                 }
                 _ = span_tick.tick() => {
-                    self.span_turn(exporters.as_ref(), &span_rx, &mut spans).await;
+                    self.turn(exporters.as_ref(), &span_rx, &mut spans).await;
                 }
                 _ = log_tick.tick() => {
-                    self.log_turn(exporters.as_ref(), &log_rx, &mut logs).await;
+                    self.turn(exporters.as_ref(), &log_rx, &mut logs).await;
                 }
                 _ = metric_tick.tick() => {
                     self.export_metrics(exporters.as_ref(), None).await;
@@ -192,60 +192,32 @@ impl Worker {
         }
     }
 
-    /// One turn for spans: take the queue (if less than a batch is left over), export at most
+    /// One turn for a queue: take it (if less than a batch is left over), export at most
     /// [`TURN_BATCHES`] batches; after a failed export, drop and count what was taken (one
     /// timeout per turn, not per batch, with a black-holed collector).
-    async fn span_turn(
+    async fn turn<T: Queued>(
         &self,
         ex: Option<&Exporters>,
-        rx: &BatchQueue<SpanData>,
-        spans: &mut std::collections::VecDeque<SpanData>,
+        rx: &BatchQueue<T>,
+        items: &mut std::collections::VecDeque<T>,
     ) {
-        if spans.len() < self.settings.spans.batch_size {
-            rx.take_all(spans);
+        if items.len() < T::batch_size(&self.settings) {
+            rx.take_all(items);
         }
         for _ in 0..TURN_BATCHES {
-            if spans.is_empty() {
+            if items.is_empty() {
                 break;
             }
-            if !self.export_spans(ex, spans, None).await {
+            if !T::export(self, ex, items, None).await {
                 TelemetryDropped {
-                    signal: Signal::Traces,
-                    count: spans.len() as u64,
+                    signal: T::SIGNAL,
+                    count: items.len() as u64,
                 }
                 .emit(&self.counters);
-                spans.clear();
+                items.clear();
             }
         }
-        if !spans.is_empty() || rx.has_batch() {
-            rx.ready.notify_one();
-        }
-    }
-
-    /// [`Self::span_turn`] for log records.
-    async fn log_turn(
-        &self,
-        ex: Option<&Exporters>,
-        rx: &BatchQueue<PendingLog>,
-        logs: &mut std::collections::VecDeque<PendingLog>,
-    ) {
-        if logs.len() < self.settings.logs.batch_size {
-            rx.take_all(logs);
-        }
-        for _ in 0..TURN_BATCHES {
-            if logs.is_empty() {
-                break;
-            }
-            if !self.export_logs(ex, logs, None).await {
-                TelemetryDropped {
-                    signal: Signal::Logs,
-                    count: logs.len() as u64,
-                }
-                .emit(&self.counters);
-                logs.clear();
-            }
-        }
-        if !logs.is_empty() || rx.has_batch() {
+        if !items.is_empty() || rx.has_batch() {
             rx.ready.notify_one();
         }
     }
@@ -359,5 +331,47 @@ impl Worker {
                 false
             }
         }
+    }
+}
+
+/// What an export queue holds (spans or log records): its signal, batch size and export.
+trait Queued: Sized {
+    const SIGNAL: Signal;
+    fn batch_size(settings: &ExportSettings) -> usize;
+    fn export(
+        worker: &Worker,
+        ex: Option<&Exporters>,
+        items: &mut std::collections::VecDeque<Self>,
+        limit: Option<Duration>,
+    ) -> impl std::future::Future<Output = bool>;
+}
+
+impl Queued for SpanData {
+    const SIGNAL: Signal = Signal::Traces;
+    fn batch_size(settings: &ExportSettings) -> usize {
+        settings.spans.batch_size
+    }
+    fn export(
+        worker: &Worker,
+        ex: Option<&Exporters>,
+        items: &mut std::collections::VecDeque<Self>,
+        limit: Option<Duration>,
+    ) -> impl std::future::Future<Output = bool> {
+        worker.export_spans(ex, items, limit)
+    }
+}
+
+impl Queued for PendingLog {
+    const SIGNAL: Signal = Signal::Logs;
+    fn batch_size(settings: &ExportSettings) -> usize {
+        settings.logs.batch_size
+    }
+    fn export(
+        worker: &Worker,
+        ex: Option<&Exporters>,
+        items: &mut std::collections::VecDeque<Self>,
+        limit: Option<Duration>,
+    ) -> impl std::future::Future<Output = bool> {
+        worker.export_logs(ex, items, limit)
     }
 }

@@ -17,12 +17,12 @@ pub use crate::catalogue::MAX_CLIENT_HOSTS as MAX_HOSTS;
 
 /// The client metric and span, shared by the tower layer and the reqwest middleware.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct ClientInstruments {
     duration: Histogram<f64>,
     hosts: Mutex<HashSet<String>>,
 }
 
-impl Shared {
+impl ClientInstruments {
     pub(crate) fn new(telemetry: &crate::Telemetry) -> Self {
         let duration = telemetry
             .metrics()
@@ -112,7 +112,7 @@ impl Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpClientLayer {
-    shared: Arc<Shared>,
+    shared: Arc<ClientInstruments>,
 }
 
 impl HttpClientLayer {
@@ -126,7 +126,7 @@ impl HttpClientLayer {
     /// ```
     pub fn new(telemetry: &crate::Telemetry) -> Self {
         Self {
-            shared: Arc::new(Shared::new(telemetry)),
+            shared: Arc::new(ClientInstruments::new(telemetry)),
         }
     }
 }
@@ -145,7 +145,7 @@ impl<S> tower::Layer<S> for HttpClientLayer {
 #[derive(Debug, Clone)]
 pub struct HttpClientService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<ClientInstruments>,
 }
 
 impl<S, B, RB> tower::Service<Request<B>> for HttpClientService<S>
@@ -170,7 +170,7 @@ where
         let shared = self.shared.clone();
         let method = req.method().as_str().to_string();
         let host = req.uri().host().unwrap_or("unknown").to_string();
-        let span = Shared::span(&method, &host);
+        let span = ClientInstruments::span(&method, &host);
         crate::traces::inject(&crate::traces::context(&span), req.headers_mut());
         let start = Instant::now();
         let fut = inner.call(req).instrument(span.clone());

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tracing::Instrument as _;
 
-use super::client::Shared;
+use super::client::ClientInstruments;
 
 /// A [`reqwest_middleware::Middleware`] doing what [`super::HttpClientLayer`] does for tower
 /// clients: a client span continuing the current span, `traceparent` injection, and
@@ -21,7 +21,7 @@ use super::client::Shared;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReqwestMiddleware {
-    shared: Arc<Shared>,
+    shared: Arc<ClientInstruments>,
 }
 
 impl ReqwestMiddleware {
@@ -35,7 +35,7 @@ impl ReqwestMiddleware {
     /// ```
     pub fn new(telemetry: &crate::Telemetry) -> Self {
         Self {
-            shared: Arc::new(Shared::new(telemetry)),
+            shared: Arc::new(ClientInstruments::new(telemetry)),
         }
     }
 }
@@ -50,7 +50,7 @@ impl reqwest_middleware::Middleware for ReqwestMiddleware {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let method = req.method().as_str().to_string();
         let host = req.url().host_str().unwrap_or("unknown").to_string();
-        let span = Shared::span(&method, &host);
+        let span = ClientInstruments::span(&method, &host);
         crate::traces::inject(&crate::traces::context(&span), req.headers_mut());
         let start = Instant::now();
         let result = next.run(req, extensions).instrument(span.clone()).await;

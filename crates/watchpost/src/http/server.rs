@@ -30,7 +30,7 @@ pub const UNMATCHED: &str = "__unmatched__";
 const ACCESS_LOG_TARGET: &str = targets::HTTP_ACCESS;
 
 #[derive(Debug, Clone)]
-struct Shared {
+struct ServerInstruments {
     requests: Counter<u64>,
     duration: Histogram<f64>,
     in_flight: UpDownCounter<i64>,
@@ -64,7 +64,7 @@ struct Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpLayer {
-    shared: Arc<Shared>,
+    shared: Arc<ServerInstruments>,
 }
 
 impl HttpLayer {
@@ -78,7 +78,7 @@ impl HttpLayer {
     /// ```
     pub fn new(telemetry: &crate::Telemetry) -> Self {
         let metrics = telemetry.metrics();
-        let shared = Shared {
+        let shared = ServerInstruments {
             requests: metrics.counter(&catalogue::HTTP_REQUESTS),
             duration: metrics.histogram(&catalogue::HTTP_REQUEST_DURATION),
             in_flight: metrics.up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT),
@@ -135,7 +135,7 @@ impl<S> tower::Layer<S> for HttpLayer {
 #[derive(Debug, Clone)]
 pub struct HttpService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<ServerInstruments>,
 }
 
 /// The request's own `x-request-id` if it is sane (shared with the request, no copy), else a
@@ -325,7 +325,7 @@ fn status_label(status: u16) -> opentelemetry::Value {
 
 /// What is recorded when the response body ends (or the client goes away).
 struct Completion {
-    shared: Arc<Shared>,
+    shared: Arc<ServerInstruments>,
     span: tracing::Span,
     start: Instant,
     method: Method,

@@ -43,6 +43,19 @@ mod layer;
 mod resource;
 mod writer;
 
+/// `t` as RFC 3339 UTC with microseconds, as in the `time` key of every log line (e.g.
+/// `2026-11-23T10:54:54.123456Z`): for timestamps a service shows next to its logs.
+///
+/// ```
+/// let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_795_949_694_123_456);
+/// assert_eq!(watchpost::logs::rfc3339(t), "2026-11-29T10:54:54.123456Z");
+/// ```
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let mut out = Vec::with_capacity(27);
+    encode::rfc3339_micros_into(&mut out, t);
+    String::from_utf8(out).expect("ASCII")
+}
+
 pub use crate::redact::{CARD_MASK, EMAIL_MASK, REDACTED};
 pub use layer::{JsonLayer, LogHandle, TRUNCATED_MARKER};
 pub use resource::{

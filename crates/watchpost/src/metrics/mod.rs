@@ -77,6 +77,42 @@ struct OverflowState {
     counts: BTreeMap<String, u64>,
 }
 
+/// Builds the observable counter or gauge `def` declares, with its name, help and unit (one
+/// body for the `u64` and `f64` builders of the SDK).
+/// The SDK builder of the synchronous instrument `def` declares, with its name, help and unit.
+macro_rules! instrument {
+    ($metrics:expr, $def:expr, $kind:expr, $builder:ident) => {{
+        let name = $metrics.declare($def, &[$kind]);
+        $metrics
+            .pipeline
+            .meter
+            .$builder(name)
+            .with_description($def.help())
+            .with_unit($def.unit_of().ucum())
+    }};
+}
+
+macro_rules! observe {
+    ($metrics:expr, $def:expr, $callback:expr, $counter:ident, $gauge:ident) => {{
+        let name = $metrics.declare($def, &[Kind::Counter, Kind::Gauge]);
+        let m = &$metrics.pipeline.meter;
+        let (help, unit) = ($def.help(), $def.unit_of().ucum());
+        if $def.instrument() == Kind::Counter {
+            m.$counter(name)
+                .with_description(help)
+                .with_unit(unit)
+                .with_callback($callback)
+                .build();
+        } else {
+            m.$gauge(name)
+                .with_description(help)
+                .with_unit(unit)
+                .with_callback($callback)
+                .build();
+        }
+    }};
+}
+
 #[derive(Debug)]
 struct MetricPipeline {
     prefix: String,
@@ -169,13 +205,7 @@ impl Metrics {
     /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_runs_total 1\n"));
     /// ```
     pub fn counter(&self, def: &MetricDef) -> Counter<u64> {
-        let name = self.declare(def, &[Kind::Counter]);
-        self.pipeline
-            .meter
-            .u64_counter(name)
-            .with_description(def.help())
-            .with_unit(def.unit_of().ucum())
-            .build()
+        instrument!(self, def, Kind::Counter, u64_counter).build()
     }
 
     /// An `i64` up-down counter for `def` (exposed as a gauge).
@@ -189,13 +219,7 @@ impl Metrics {
     /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_queued 3\n"));
     /// ```
     pub fn up_down_counter(&self, def: &MetricDef) -> UpDownCounter<i64> {
-        let name = self.declare(def, &[Kind::UpDownCounter]);
-        self.pipeline
-            .meter
-            .i64_up_down_counter(name)
-            .with_description(def.help())
-            .with_unit(def.unit_of().ucum())
-            .build()
+        instrument!(self, def, Kind::UpDownCounter, i64_up_down_counter).build()
     }
 
     /// An `f64` histogram for `def`, with its buckets.
@@ -209,12 +233,7 @@ impl Metrics {
     /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_wait_seconds_bucket{le=\"1\"} 1\n"));
     /// ```
     pub fn histogram(&self, def: &MetricDef) -> Histogram<f64> {
-        let name = self.declare(def, &[Kind::Histogram]);
-        self.pipeline
-            .meter
-            .f64_histogram(name)
-            .with_description(def.help())
-            .with_unit(def.unit_of().ucum())
+        instrument!(self, def, Kind::Histogram, f64_histogram)
             .with_boundaries(def.buckets().to_vec())
             .build()
     }
@@ -235,25 +254,13 @@ impl Metrics {
         def: &MetricDef,
         callback: impl Fn(&dyn AsyncInstrument<u64>) + Send + Sync + 'static,
     ) {
-        let name = self.declare(def, &[Kind::Counter, Kind::Gauge]);
-        let m = &self.pipeline.meter;
-        let (help, unit) = (def.help(), def.unit_of().ucum());
-        match def.instrument() {
-            Kind::Counter => {
-                m.u64_observable_counter(name)
-                    .with_description(help)
-                    .with_unit(unit)
-                    .with_callback(callback)
-                    .build();
-            }
-            _ => {
-                m.u64_observable_gauge(name)
-                    .with_description(help)
-                    .with_unit(unit)
-                    .with_callback(callback)
-                    .build();
-            }
-        }
+        observe!(
+            self,
+            def,
+            callback,
+            u64_observable_counter,
+            u64_observable_gauge
+        )
     }
 
     /// Like [`observe_u64`](Self::observe_u64), for `f64` values.
@@ -271,25 +278,13 @@ impl Metrics {
         def: &MetricDef,
         callback: impl Fn(&dyn AsyncInstrument<f64>) + Send + Sync + 'static,
     ) {
-        let name = self.declare(def, &[Kind::Counter, Kind::Gauge]);
-        let m = &self.pipeline.meter;
-        let (help, unit) = (def.help(), def.unit_of().ucum());
-        match def.instrument() {
-            Kind::Counter => {
-                m.f64_observable_counter(name)
-                    .with_description(help)
-                    .with_unit(unit)
-                    .with_callback(callback)
-                    .build();
-            }
-            _ => {
-                m.f64_observable_gauge(name)
-                    .with_description(help)
-                    .with_unit(unit)
-                    .with_callback(callback)
-                    .build();
-            }
-        }
+        observe!(
+            self,
+            def,
+            callback,
+            f64_observable_counter,
+            f64_observable_gauge
+        )
     }
 
     /// Every metric registered through the catalogue so far (the built-ins included): what the
@@ -413,15 +408,8 @@ impl Metrics {
     /// assert!(n >= 1);
     /// ```
     pub fn collect<R>(&self, f: impl FnOnce(&ResourceMetrics) -> R) -> R {
-        let mut rm = self
-            .pipeline
-            .scratch
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(e) = self.pipeline.reader.collect(&mut rm) {
-            crate::internal::MetricsCollectFailed { error: &e }.emit();
-        }
-        self.track_overflow(&rm);
+        let mut rm = self.scratch();
+        self.collect_into(&mut rm);
         f(&rm)
     }
 
@@ -429,17 +417,26 @@ impl Metrics {
     /// awaits the export and so cannot hold the collection lock).
     pub(crate) fn collect_owned(&self) -> Option<ResourceMetrics> {
         let mut rm = ResourceMetrics::default();
-        let _guard = self
-            .pipeline
+        let _serialized = self.scratch();
+        self.collect_into(&mut rm).then_some(rm)
+    }
+
+    /// The reused collection buffer; holding it serializes collections.
+    fn scratch(&self) -> std::sync::MutexGuard<'_, ResourceMetrics> {
+        self.pipeline
             .scratch
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(e) = self.pipeline.reader.collect(&mut rm) {
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One collection into `rm`, with overflow tracking; `false` if the SDK failed.
+    fn collect_into(&self, rm: &mut ResourceMetrics) -> bool {
+        if let Err(e) = self.pipeline.reader.collect(rm) {
             crate::internal::MetricsCollectFailed { error: &e }.emit();
-            return None;
+            return false;
         }
-        self.track_overflow(&rm);
-        Some(rm)
+        self.track_overflow(rm);
+        true
     }
 
     /// Collects and renders the exposition in `format`.

@@ -90,23 +90,23 @@ impl Stat {
 
 #[cfg(target_os = "linux")]
 fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if v > 0 {
-        v as u64
-    } else {
-        100
-    }
+    sysconf_or(libc::_SC_CLK_TCK, 100)
 }
 
 #[cfg(target_os = "linux")]
 fn page_size() -> u64 {
+    sysconf_or(libc::_SC_PAGESIZE, 4096)
+}
+
+/// A positive `sysconf` value, or `fallback`.
+#[cfg(target_os = "linux")]
+fn sysconf_or(name: libc::c_int, fallback: u64) -> u64 {
     // SAFETY: sysconf has no preconditions.
-    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let v = unsafe { libc::sysconf(name) };
     if v > 0 {
         v as u64
     } else {
-        4096
+        fallback
     }
 }
 

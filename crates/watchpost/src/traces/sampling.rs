@@ -14,6 +14,7 @@ use opentelemetry_sdk::trace::{
 };
 
 use crate::internal::TailCounters;
+use crate::util::truncate_utf8;
 
 /// The attribute put on local roots with a remote parent: the parent's sampled flag.
 pub(crate) const PARENT_SAMPLED: &str = "watchpost.parent_sampled";
@@ -194,13 +195,11 @@ impl TailSampler {
             return Value::from(crate::redact::REDACTED);
         }
         match value {
-            Value::String(s) if s.as_str().len() > self.settings.max_attribute_bytes => {
-                let s = s.as_str();
-                let mut cut = self.settings.max_attribute_bytes;
-                while !s.is_char_boundary(cut) {
-                    cut -= 1;
+            Value::String(s) => {
+                match truncate_utf8(s.as_str(), self.settings.max_attribute_bytes) {
+                    Some(head) => Value::from(format!("{head}…")),
+                    None => Value::String(s),
                 }
-                Value::from(format!("{}…", &s[..cut]))
             }
             v => v,
         }
@@ -214,13 +213,8 @@ impl TailSampler {
             if self.redactor.is_secret_name(kv.key.as_str()) {
                 kv.value = Value::from(crate::redact::REDACTED);
             } else if let Value::String(s) = &kv.value {
-                let s = s.as_str();
-                if s.len() > max {
-                    let mut cut = max;
-                    while !s.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    kv.value = Value::from(format!("{}…", &s[..cut]));
+                if let Some(head) = truncate_utf8(s.as_str(), max) {
+                    kv.value = Value::from(format!("{head}…"));
                 }
             }
         }

@@ -6,7 +6,6 @@
 mod line;
 mod visit;
 
-use std::cell::RefCell;
 use std::fmt;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,7 +24,8 @@ use super::bridge::LogSink;
 use super::filter::{self, verbosity, Filter, Route};
 use crate::config::Config;
 use crate::internal::{Counters, LogWriteFailed};
-use crate::redact::{slot_of, Redactor};
+use crate::redact::Redactor;
+use crate::util::TwoWayCache;
 use line::{Scratch, SpanFields, SCRATCH};
 use visit::{Sink, Visitor};
 
@@ -78,42 +78,11 @@ impl LayerState {
     /// metadata address in a 2-way set-associative table.
     #[inline]
     fn route(&self, meta: &'static Metadata<'static>) -> Route {
-        const SLOTS: usize = 512;
-        type Slot = (u32, usize, Route);
-        const EMPTY: Slot = (
-            0,
-            0,
-            Route {
-                subsystem: None,
-                target_verbosity: None,
-                secret_mask: 0,
-                resource_mask: 0,
-                dotted_mask: 0,
-            },
-        );
         thread_local! {
-            static ROUTES: RefCell<Vec<Slot>> = RefCell::new(vec![EMPTY; SLOTS]);
+            static ROUTES: TwoWayCache<usize, Route> = TwoWayCache::new(512);
         }
         let addr = meta as *const Metadata<'static> as usize;
-        let slot = slot_of(addr, self.id, SLOTS);
-        let hit = ROUTES.with(|r| {
-            let r = r.borrow();
-            [slot, slot ^ 1]
-                .into_iter()
-                .map(|i| r[i])
-                .find(|e| e.0 == self.id && e.1 == addr)
-                .map(|e| e.2)
-        });
-        if let Some(route) = hit {
-            return route;
-        }
-        let route = self.compute_route(meta);
-        ROUTES.with(|r| {
-            let mut r = r.borrow_mut();
-            r[slot ^ 1] = r[slot];
-            r[slot] = (self.id, addr, route);
-        });
-        route
+        ROUTES.with(|r| r.get_or_insert(self.id, addr, addr, || self.compute_route(meta)))
     }
 
     fn compute_route(&self, meta: &Metadata<'_>) -> Route {

@@ -11,6 +11,7 @@ use super::LayerState;
 use crate::logs::encode;
 use crate::logs::filter::Route;
 use crate::redact::REDACTED;
+use crate::util::truncate_utf8;
 
 /// Keys the layer writes itself; event fields with these names are written as `fields.<name>`.
 const RESERVED: &[&str] = &["time", "level", "msg", "subsystem", "trace_id", "span_id"];
@@ -188,24 +189,11 @@ fn masked<'s>(shared: &LayerState, s: &'s str) -> Cow<'s, str> {
     }
 }
 
-/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary, if `s`
-/// is longer than `max`.
-fn cut(s: &str, max: usize) -> Option<&str> {
-    if s.len() <= max {
-        return None;
-    }
-    let mut at = max;
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    Some(&s[..at])
-}
-
 /// Masks, truncates and escapes `s` as a JSON string into `out`.
 pub(super) fn write_text(shared: &LayerState, out: &mut Vec<u8>, s: &str) {
     let s = masked(shared, s);
     out.push(b'"');
-    match cut(&s, shared.max_field_bytes) {
+    match truncate_utf8(&s, shared.max_field_bytes) {
         Some(head) => {
             encode::escape_into(out, head);
             out.extend_from_slice(TRUNCATED_MARKER.as_bytes());
@@ -219,7 +207,7 @@ pub(super) fn write_text(shared: &LayerState, out: &mut Vec<u8>, s: &str) {
 /// OpenTelemetry log record, so a huge message cannot make a huge queued record.
 pub(super) fn body_text(shared: &LayerState, s: &str) -> String {
     let s = masked(shared, s);
-    match cut(&s, shared.max_field_bytes) {
+    match truncate_utf8(&s, shared.max_field_bytes) {
         Some(head) => format!("{head}{TRUNCATED_MARKER}"),
         None => s.into_owned(),
     }

@@ -1,0 +1,104 @@
+//! Small helpers shared by the modules above: UTF-8 truncation and a per-thread cache.
+
+use std::cell::RefCell;
+
+/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary, or
+/// `None` if `s` is not longer than `max` (nothing to cut).
+pub(crate) fn truncate_utf8(s: &str, max: usize) -> Option<&str> {
+    if s.len() <= max {
+        return None;
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    Some(&s[..at])
+}
+
+/// A per-thread, two-way set-associative cache from an address-like key to a small `Copy`
+/// value, for hot-path verdicts computed once per callsite or field name. Entries carry the id of
+/// their owner (a layer or redactor instance), so several pipelines in one process never share
+/// verdicts. Use it in a `thread_local!`; a miss computes without holding the table.
+pub(crate) struct TwoWayCache<K, V> {
+    table: RefCell<Vec<Option<(u32, K, V)>>>,
+}
+
+impl<K: Copy + PartialEq, V: Copy> TwoWayCache<K, V> {
+    /// A table of `slots` entries (a power of two).
+    pub(crate) fn new(slots: usize) -> Self {
+        debug_assert!(slots.is_power_of_two());
+        TwoWayCache {
+            table: RefCell::new(vec![None; slots]),
+        }
+    }
+
+    /// The cached value for (`owner`, `key`), or `compute()`'s, which is then cached. `addr`
+    /// chooses the bucket (the key's address: neighbours land apart).
+    #[inline]
+    pub(crate) fn get_or_insert(
+        &self,
+        owner: u32,
+        addr: usize,
+        key: K,
+        compute: impl FnOnce() -> V,
+    ) -> V {
+        let slot = {
+            let table = self.table.borrow();
+            let slot = slot_of(addr, owner, table.len());
+            let hit = [slot, slot ^ 1].into_iter().find_map(|i| match table[i] {
+                Some((o, k, v)) if o == owner && k == key => Some(v),
+                _ => None,
+            });
+            if let Some(v) = hit {
+                return v;
+            }
+            slot
+        };
+        let v = compute();
+        let mut table = self.table.borrow_mut();
+        table[slot ^ 1] = table[slot];
+        table[slot] = Some((owner, key, v));
+        v
+    }
+}
+
+/// Fibonacci hashing of an address (and an owner id) into `slots` (a power of two) buckets:
+/// neighbouring addresses (short names stored back to back) land in different buckets.
+#[inline]
+fn slot_of(addr: usize, id: u32, slots: usize) -> usize {
+    let h = (addr as u64 ^ ((id as u64) << 48)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - slots.trailing_zeros())) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{truncate_utf8, TwoWayCache};
+
+    #[test]
+    fn the_cache_computes_once_per_owner_and_key_and_keeps_two_per_bucket() {
+        let cache: TwoWayCache<usize, u32> = TwoWayCache::new(8);
+        let mut computed = 0;
+        for _ in 0..3 {
+            for key in [16usize, 24] {
+                cache.get_or_insert(1, key, key, || {
+                    computed += 1;
+                    key as u32
+                });
+            }
+        }
+        assert_eq!(computed, 2, "two keys, each computed once");
+        // Another owner does not see owner 1's verdicts.
+        assert_eq!(cache.get_or_insert(2, 16, 16, || 99), 99);
+        assert_eq!(cache.get_or_insert(1, 16, 16, || 0), 16);
+    }
+
+    #[test]
+    fn cuts_at_a_character_boundary_and_only_when_longer() {
+        assert_eq!(truncate_utf8("abc", 3), None);
+        assert_eq!(truncate_utf8("abcd", 3), Some("abc"));
+        // "é" is two bytes: a cut inside it goes back to before it.
+        assert_eq!(truncate_utf8("aé", 2), Some("a"));
+        assert_eq!(truncate_utf8("🦀🦀", 5), Some("🦀"));
+        assert_eq!(truncate_utf8("🦀", 0), Some(""));
+    }
+}
