@@ -7,10 +7,11 @@
 //! files failing) are reported as one WARN on the main log from outside the layer.
 //!
 //! The export pipeline's events ([`TelemetryDropped`], [`ExportFailed`]) and counters
-//! ([`ExportCounters`], per [`Signal`]) live here too; the background log writer reports through
-//! [`LogLinesLost`]. Still elsewhere: resource-log counters (`ResourceLogStats`, they belong to
-//! their files' registry) and the tail sampler's kept/dropped counts. All of them are on
-//! `/metrics`.
+//! ([`ExportCounters`], per [`Signal`]) and the tail sampler's ([`TailCounters`]) live here too;
+//! the background log writer reports through [`LogLinesLost`]. The per-resource log files count
+//! in their registry (`ResourceLogStats`, a public snapshot) and report through
+//! [`ResourceLogIoFailed`]. Every counter is on `/metrics`, declared in the catalogue (subsystems
+//! `TELEMETRY` and `LOGS`), registered by `metrics` from the sources `telemetry` wires in.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -21,9 +21,19 @@
 //! }
 //! ```
 //!
-//! Modules: [`config`] (configuration and environment), [`logs`] (the JSON line layer),
-//! [`metrics`] (OpenTelemetry metrics, Prometheus/OpenMetrics exposition). See
-//! `ARCHITECTURE.md` in the repository for how data flows between them.
+//! Modules:
+//! * [`config`] — [`Config`] and its builder, the environment variables ([`config::ENV_VARS`]);
+//! * [`catalogue`] — every metric declared once as data ([`catalogue::MetricDef`]), the
+//!   library's own metrics, bucket presets and tracing targets;
+//! * [`logs`] — the JSON line layer, per-subsystem levels, the non-blocking writer, per-resource
+//!   log files and their Server-Sent Events;
+//! * [`metrics`] — OpenTelemetry metrics registered from the catalogue, the
+//!   Prometheus/OpenMetrics exposition and the `/metrics` endpoint;
+//! * [`traces`] — the `tracing` → OpenTelemetry bridge, W3C propagation, tail sampling;
+//! * [`http`] — the axum/tower server layer, client layers and the `reqwest` middleware.
+//!
+//! OTLP export, redaction and the pipeline's telemetry about itself work behind these (see
+//! `ARCHITECTURE.md` in the repository for the layers and how data flows between them).
 
 #![warn(missing_docs)]
 

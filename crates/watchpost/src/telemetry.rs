@@ -254,7 +254,8 @@ impl Telemetry {
     /// Flushes everything, waiting at most 5 seconds. Safe to call more than once.
     ///
     /// # Errors
-    /// None today; later signals (export) report a timeout here.
+    /// [`ErrorKind::ShutdownTimedOut`] if the export queues or the background log writer could
+    /// not be emptied in time; what was left is dropped (and counted).
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
@@ -268,7 +269,8 @@ impl Telemetry {
     /// Like [`shutdown`](Self::shutdown) with an explicit bound on the wait.
     ///
     /// # Errors
-    /// None today; later signals (export) report a timeout here.
+    /// [`ErrorKind::ShutdownTimedOut`] if the export queues or the background log writer could
+    /// not be emptied in time; what was left is dropped (and counted).
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();

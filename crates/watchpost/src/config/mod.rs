@@ -97,6 +97,7 @@ impl Subsystem {
 /// assert!(r.field_names.iter().any(|n| n == "password"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Redaction {
     /// Master switch. Default: `true`.
     pub enabled: bool,

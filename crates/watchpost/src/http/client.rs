@@ -111,6 +111,7 @@ impl ClientInstruments {
 /// # drop(client);
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a layer does nothing until it wraps a service"]
 pub struct HttpClientLayer {
     shared: Arc<ClientInstruments>,
 }
@@ -143,6 +144,7 @@ impl<S> tower::Layer<S> for HttpClientLayer {
 
 /// The service made by [`HttpClientLayer`].
 #[derive(Debug, Clone)]
+#[must_use = "a service does nothing until it is called"]
 pub struct HttpClientService<S> {
     inner: S,
     shared: Arc<ClientInstruments>,

@@ -20,6 +20,7 @@ use super::client::ClientInstruments;
 /// # drop(client);
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "middleware does nothing until it is added to a client"]
 pub struct ReqwestMiddleware {
     shared: Arc<ClientInstruments>,
 }

@@ -63,6 +63,7 @@ struct ServerInstruments {
 /// # drop(app);
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a layer does nothing until it wraps a service"]
 pub struct HttpLayer {
     shared: Arc<ServerInstruments>,
 }
@@ -133,6 +134,7 @@ impl<S> tower::Layer<S> for HttpLayer {
 
 /// The service made by [`HttpLayer`].
 #[derive(Debug, Clone)]
+#[must_use = "a service does nothing until it is called"]
 pub struct HttpService<S> {
     inner: S,
     shared: Arc<ServerInstruments>,

@@ -162,6 +162,7 @@ impl LayerState {
 /// tracing::subscriber::with_default(subscriber, || tracing::info!(answer = 42, "hello"));
 /// assert_eq!(handle.self_stats().log_write_errors, 0);
 /// ```
+#[must_use = "a layer does nothing until it is added to a subscriber"]
 pub struct JsonLayer<W> {
     shared: Arc<LayerState>,
     make_writer: W,

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::ResourceLogs;
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind};
 
 /// Largest `tail` a request may ask for.
 pub const MAX_TAIL: usize = 100_000;
@@ -45,15 +45,20 @@ pub struct LogQuery {
 }
 
 impl LogQuery {
-    /// Parses query pairs; an unknown parameter or a bad value is an error message naming it.
+    /// Parses query pairs.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidValue`] naming the parameter and what it allows, for a bad value or an
+    /// unknown parameter (`source` is left to the application's route).
     ///
     /// ```
     /// use watchpost::logs::LogQuery;
     /// let q = LogQuery::parse(&[("tail".into(), "5".into()), ("follow".into(), "true".into())]).unwrap();
     /// assert_eq!((q.tail, q.follow), (5, true));
-    /// assert!(LogQuery::parse(&[("tail".into(), "-1".into())]).is_err());
+    /// let err = LogQuery::parse(&[("tail".into(), "-1".into())]).unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid value \"-1\" for tail: expected an integer from 0 to 100000");
     /// ```
-    pub fn parse(pairs: &[(String, String)]) -> Result<LogQuery, String> {
+    pub fn parse(pairs: &[(String, String)]) -> Result<LogQuery, Error> {
         let mut q = LogQuery {
             tail: DEFAULT_TAIL,
             follow: false,
@@ -66,20 +71,26 @@ impl LogQuery {
                         .ok()
                         .filter(|n| *n <= MAX_TAIL)
                         .ok_or_else(|| {
-                            format!("invalid tail {v:?}: expected an integer from 0 to {MAX_TAIL}")
+                            Error::invalid(
+                                "tail",
+                                v.as_str(),
+                                format!("an integer from 0 to {MAX_TAIL}"),
+                            )
                         })?
                 }
                 "follow" => {
                     q.follow = match v.as_str() {
                         "true" | "1" => true,
                         "false" | "0" => false,
-                        _ => return Err(format!("invalid follow {v:?}: expected true or false")),
+                        _ => return Err(Error::invalid("follow", v.as_str(), "true or false")),
                     }
                 }
                 "source" => {} // interpreted by the application's route
                 other => {
-                    return Err(format!(
-                        "unknown parameter {other:?}: expected tail or follow"
+                    return Err(Error::invalid(
+                        "a query parameter",
+                        other,
+                        "tail, follow (or source)",
                     ))
                 }
             }
@@ -105,12 +116,16 @@ impl ResourceLogs {
         kind: &str,
         id: &str,
         stream: Option<&str>,
-        query: Result<LogQuery, String>,
+        query: Result<LogQuery, Error>,
     ) -> Response {
         let query = match query {
             Ok(q) => q,
-            Err(message) => {
-                return json_error(StatusCode::BAD_REQUEST, "invalid_parameter", &message)
+            Err(error) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_parameter",
+                    &error.to_string(),
+                )
             }
         };
         if !super::valid_id(id) {
