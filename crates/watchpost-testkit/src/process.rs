@@ -128,6 +128,20 @@ pub fn proc_state(pid: u64) -> Option<char> {
     stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
+/// The state of process `pid` once `done` accepts it, polling for up to 5 s (signals are
+/// delivered asynchronously: a process is not stopped the instant `kill` returns); the last
+/// state seen otherwise, for the test's assertion to report.
+pub fn proc_state_when(pid: u64, done: impl Fn(Option<char>) -> bool) -> Option<char> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let state = proc_state(pid);
+        if done(state) || std::time::Instant::now() >= deadline {
+            return state;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// The text of `/metrics` on the listener at `addr`.
 pub async fn metrics_text(client: &reqwest::Client, addr: SocketAddr) -> String {
     let response = client
