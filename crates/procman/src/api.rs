@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 
 use crate::exec::{self, ExecError};
@@ -166,6 +167,9 @@ struct ExecRequest {
     #[serde(default)]
     args: Vec<String>,
     timeout_ms: Option<u64>,
+    /// Bytes kept per output stream (default 1 MiB, at most 16 MiB); the rest is dropped and
+    /// the answer says `truncated: true`.
+    max_output_bytes: Option<usize>,
 }
 
 async fn exec_handler(
@@ -195,18 +199,32 @@ async fn exec_handler(
             "timeout_ms must be 1 to 600000",
         );
     }
+    let max_output = req.max_output_bytes.unwrap_or(exec::DEFAULT_MAX_OUTPUT);
+    if !(1..=16 * 1024 * 1024).contains(&max_output) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "max_output_bytes must be 1 to 16777216",
+        );
+    }
     match exec::run(
         &app.manager,
         &id,
         &command,
         &req.args,
         Duration::from_millis(timeout),
+        max_output,
     )
     .await
     {
         Ok(out) => json(
             StatusCode::OK,
-            &serde_json::json!({"exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr}),
+            &serde_json::json!({
+                "exit_code": out.exit_code,
+                "stdout": out.stdout,
+                "stderr": out.stderr,
+                "truncated": out.truncated,
+            }),
         ),
         Err(ExecError::CommandNotFound(c)) => op_error(OpError::CommandNotFound(c)),
         Err(ExecError::TimedOut(ms)) => error(
@@ -246,12 +264,16 @@ async fn logs(
         }
     };
     tracing::debug!(target: "procman::logs", instance_id = %id, source = stream.unwrap_or("service"), "log stream requested");
-    logs.sse_response(
+    let response = logs.sse_response(
         "instance",
         &id,
         stream,
         watchpost::logs::LogQuery::parse(&pairs),
-    )
+    );
+    // The stream ends when shutdown begins (a follower must not hold procman open).
+    let (parts, body) = response.into_parts();
+    let body = body.into_data_stream().take_until(app.manager.stopping());
+    Response::from_parts(parts, axum::body::Body::from_stream(body))
 }
 
 /// Routes on the metrics listener: `PUT /admin/log-level/{subsystem}` with the level as body.

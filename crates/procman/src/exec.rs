@@ -1,17 +1,21 @@
 //! `POST /instances/{id}/exec`: run a command next to an instance, with a timeout.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use tracing::Instrument;
 
+use crate::child;
 use crate::instances::Manager;
 
 pub struct ExecOutput {
     pub exit_code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// Output beyond the cap was dropped (the child ran to its end; its output was drained).
+    pub truncated: bool,
+    /// Bytes the command wrote (kept or not).
+    pub bytes: u64,
 }
 
 pub enum ExecError {
@@ -20,45 +24,68 @@ pub enum ExecError {
     Failed(String),
 }
 
+/// Default bytes kept per output stream of an exec.
+pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
+
+/// Runs `command` in a process group of its own; at the timeout the whole group is killed (so
+/// what it forked goes too). Keeps at most `max_output` bytes per stream.
 pub async fn run(
     manager: &Manager,
     instance_id: &str,
     command: &str,
     args: &[String],
     timeout: Duration,
+    max_output: usize,
 ) -> Result<ExecOutput, ExecError> {
     let started = Instant::now();
     let span = tracing::info_span!("exec", instance_id = %instance_id, command = %command);
     let result = async {
-        let child = tokio::process::Command::new(command)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn();
-        let child = match child {
+        let mut child = match child::command(command, args).spawn() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ExecError::CommandNotFound(command.to_string()))
             }
             Err(e) => return Err(ExecError::Failed(e.to_string())),
         };
-        match tokio::time::timeout(timeout, child.wait_with_output()).await {
-            Ok(Ok(out)) => {
-                tracing::debug!(exit_code = out.status.code(), "exec finished");
+        let pgid = child.id();
+        let _registered = pgid.map(|p| manager.track_exec(p));
+        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(ExecError::Failed(
+                "the command's output is not piped".into(),
+            ));
+        };
+        let run = async {
+            // The readers end when every process of the group has closed its output.
+            let ((stdout, out_bytes), (stderr, err_bytes), status) = tokio::join!(
+                child::read_capped(out, max_output),
+                child::read_capped(err, max_output),
+                child.wait()
+            );
+            (stdout, stderr, out_bytes + err_bytes, status)
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok((stdout, stderr, bytes, Ok(status))) => {
+                let truncated = bytes > (stdout.len() + stderr.len()) as u64;
+                tracing::debug!(exit_code = status.code(), truncated, "exec finished");
                 Ok(ExecOutput {
-                    exit_code: out.status.code(),
-                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    exit_code: status.code(),
+                    bytes,
+                    stdout: child::text(&stdout, false),
+                    stderr: child::text(&stderr, false),
+                    truncated,
                 })
             }
-            Ok(Err(e)) => Err(ExecError::Failed(e.to_string())),
+            Ok((_, _, _, Err(e))) => Err(ExecError::Failed(e.to_string())),
             Err(_) => {
-                // The child is killed on drop. An error trace: always kept by the sampler.
+                // Kill the whole group (the leader is reaped when `child` drops: kill_on_drop).
+                if let Some(pgid) = pgid {
+                    child::signal_group(pgid, libc::SIGKILL);
+                }
+                let _ = child.wait().await;
+                // An error trace: always kept by the sampler.
                 tracing::error!(
                     timeout_ms = timeout.as_millis() as u64,
-                    "exec timed out, command killed"
+                    "exec timed out, its process group killed"
                 );
                 Err(ExecError::TimedOut(timeout.as_millis() as u64))
             }
@@ -78,8 +105,7 @@ pub async fn run(
         m.exec_duration
             .record(started.elapsed().as_secs_f64(), &attrs);
         if let Ok(o) = &result {
-            m.exec_bytes
-                .add((o.stdout.len() + o.stderr.len()) as u64, &[]);
+            m.exec_bytes.add(o.bytes, &[]);
         }
     }
     result

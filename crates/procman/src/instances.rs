@@ -1,17 +1,17 @@
 //! The instance manager: OS processes with a small state machine, their output in the
 //! instance's `app` log, and the metrics of the reference catalogue.
 
-use std::collections::HashMap;
-use std::process::Stdio;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::KeyValue;
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 use tracing::Instrument;
 use watchpost::logs::ResourceLogs;
 
+use crate::child;
 use crate::metrics::Metrics;
 
 /// Instance states: Created → Running ⇄ Standby → Stopped (deleted) / Exited (process ended).
@@ -58,6 +58,9 @@ pub struct InstanceView {
 struct Instance {
     view: InstanceView,
     child: Option<tokio::process::Child>,
+    /// The process group the instance leads (its pid): what stop signals go to, even after the
+    /// leader exited and left children behind.
+    pgid: Option<u32>,
 }
 
 /// Errors of instance operations, mapped to HTTP statuses by the API.
@@ -74,6 +77,25 @@ pub struct Manager {
     inner: Arc<Mutex<HashMap<String, Instance>>>,
     logs: Option<ResourceLogs>,
     metrics: Option<Arc<Metrics>>,
+    /// The process groups of running execs (cancelled at shutdown).
+    execs: Arc<Mutex<HashSet<u32>>>,
+    /// Set when shutdown begins: log streams end, new work is refused.
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// Keeps an exec's process group registered while it runs.
+pub struct ExecGuard {
+    execs: Arc<Mutex<HashSet<u32>>>,
+    pgid: u32,
+}
+
+impl Drop for ExecGuard {
+    fn drop(&mut self) {
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.pgid);
+    }
 }
 
 fn new_id() -> String {
@@ -110,6 +132,8 @@ impl Manager {
             inner,
             logs: telemetry.and_then(|t| t.resource_logs().cloned()),
             metrics,
+            execs: Arc::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -172,19 +196,17 @@ impl Manager {
                 created_at: watchpost::logs::rfc3339(SystemTime::now()),
                 exit_code: None,
             };
-            self.inner
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.clone(), Instance { view, child: None });
+            self.inner.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                id.clone(),
+                Instance {
+                    view,
+                    child: None,
+                    pgid: None,
+                },
+            );
             let spawned = async {
                 tracing::debug!(command = %command, args = args.len(), "spawning");
-                tokio::process::Command::new(&command)
-                    .args(&args)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .kill_on_drop(true)
-                    .spawn()
+                child::command(&command, &args).spawn()
             }
             .instrument(tracing::info_span!("spawn", command = %command))
             .await;
@@ -227,9 +249,12 @@ impl Manager {
                 };
                 let id = id.clone();
                 tokio::spawn(async move {
-                    let mut lines = BufReader::new(reader).lines();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        let _ = logs.append("instance", &id, "app", line.as_bytes());
+                    // Ends when every process of the group has closed the pipe.
+                    let mut reader = BufReader::new(reader);
+                    let mut line = Vec::new();
+                    while let Ok(Some(cut)) = child::next_line(&mut reader, &mut line).await {
+                        let _ =
+                            logs.append("instance", &id, "app", child::text(&line, cut).as_bytes());
                     }
                     let _ = stream;
                 });
@@ -240,6 +265,7 @@ impl Manager {
                 inst.view.pid = pid;
                 inst.view.state = State::Running;
                 inst.child = Some(child);
+                inst.pgid = pid;
                 inst.view.clone()
             };
             self.transition(&id, State::Created, State::Running);
@@ -277,12 +303,12 @@ impl Manager {
                 from.as_str()
             )));
         }
-        let pid = inst
-            .view
-            .pid
+        let pgid = inst
+            .pgid
             .ok_or_else(|| OpError::Conflict("instance has no process".into()))?;
-        // SAFETY: kill(2) with a pid we spawned and still own (not reaped yet).
-        if unsafe { libc::kill(pid as i32, sig) } != 0 {
+        // SAFETY: kill(2) on the process group we created (a negative pid names the group); its
+        // leader is not reaped yet (the state says so), so the id is still ours.
+        if unsafe { libc::kill(-(pgid as i32), sig) } != 0 {
             return Err(OpError::Internal(format!(
                 "{op} failed: {}",
                 std::io::Error::last_os_error()
@@ -307,13 +333,16 @@ impl Manager {
     pub async fn delete(&self, id: &str, grace: Duration) -> Result<(), OpError> {
         let span = tracing::info_span!("delete_instance", instance_id = %id);
         async {
-            let (child, state) = {
+            let (child, pgid, state) = {
                 let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
                 let inst = map.get_mut(id).ok_or(OpError::NotFound)?;
-                (inst.child.take(), inst.view.state)
+                (inst.child.take(), inst.pgid.take(), inst.view.state)
             };
-            if let Some(mut child) = child {
-                stop_child(&mut child, grace).await;
+            match (child, pgid) {
+                (Some(mut child), _) => child::stop_group(&mut child, grace).await,
+                // The leader exited on its own: what it left in its group goes now.
+                (None, Some(pgid)) => child::signal_group(pgid, libc::SIGKILL),
+                (None, None) => {}
             }
             self.inner
                 .lock()
@@ -332,16 +361,64 @@ impl Manager {
         .await
     }
 
-    /// Stops every child (service shutdown).
+    /// Stops every instance's process group, all at once (service shutdown).
     pub async fn stop_all(&self, grace: Duration) {
-        let children: Vec<(String, tokio::process::Child)> = {
+        let mut stopping = tokio::task::JoinSet::new();
+        {
             let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            map.iter_mut()
-                .filter_map(|(id, i)| i.child.take().map(|c| (id.clone(), c)))
-                .collect()
-        };
-        for (_, mut c) in children {
-            stop_child(&mut c, grace).await;
+            for inst in map.values_mut() {
+                match (inst.child.take(), inst.pgid.take()) {
+                    (Some(mut c), _) => {
+                        stopping.spawn(async move { child::stop_group(&mut c, grace).await });
+                    }
+                    (None, Some(pgid)) => child::signal_group(pgid, libc::SIGKILL),
+                    (None, None) => {}
+                }
+            }
+        }
+        while stopping.join_next().await.is_some() {}
+    }
+
+    /// SIGKILLs every instance's and exec's process group now, without waiting (the shutdown
+    /// deadline).
+    pub fn kill_all_now(&self) {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for pgid in map.values().filter_map(|i| i.pgid) {
+            child::signal_group(pgid, libc::SIGKILL);
+        }
+        self.kill_execs();
+    }
+
+    /// Registers a running exec's process group until the guard drops.
+    pub fn track_exec(&self, pgid: u32) -> ExecGuard {
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pgid);
+        ExecGuard {
+            execs: self.execs.clone(),
+            pgid,
+        }
+    }
+
+    fn kill_execs(&self) {
+        for pgid in self.execs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            child::signal_group(*pgid, libc::SIGKILL);
+        }
+    }
+
+    /// Shutdown begins: running execs are killed (their requests answer at once) and open log
+    /// streams end, so the server can finish its requests.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
+        self.kill_execs();
+    }
+
+    /// Resolves once shutdown has begun.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopping| *stopping).await;
         }
     }
 
@@ -357,6 +434,10 @@ impl Manager {
                         inst.view.state = State::Exited;
                         inst.view.exit_code = status.code();
                         inst.child = None;
+                        // The instance is its group: what the leader left running goes too.
+                        if let Some(pgid) = inst.pgid.take() {
+                            child::signal_group(pgid, libc::SIGKILL);
+                        }
                         exited.push((id.clone(), from, status.code()));
                     }
                 }
@@ -366,19 +447,5 @@ impl Manager {
             self.transition(&id, from, State::Exited);
             tracing::info!(instance_id = %id, exit_code = code, "instance exited");
         }
-    }
-}
-
-async fn stop_child(child: &mut tokio::process::Child, grace: Duration) {
-    if let Some(pid) = child.id() {
-        // SAFETY: signalling our own child. SIGCONT first, so a stopped child can handle TERM.
-        unsafe {
-            libc::kill(pid as i32, libc::SIGCONT);
-            libc::kill(pid as i32, libc::SIGTERM);
-        }
-    }
-    if tokio::time::timeout(grace, child.wait()).await.is_err() {
-        tracing::debug!("grace period over, killing");
-        let _ = child.kill().await;
     }
 }

@@ -12,6 +12,7 @@
 //! `--telemetry common` runs the hand-assembled stack services use today (the benchmark's peer).
 
 mod api;
+mod child;
 mod common;
 mod exec;
 mod instances;
@@ -210,6 +211,25 @@ async fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
         }
     };
+    let deadline = shutdown_timeout();
+    let watchdog = manager.clone();
+    let shutdown = async move {
+        shutdown.await;
+        watchdog.begin_shutdown();
+        // From here on, procman exits within the deadline whatever a client (an open follow
+        // stream), a child (a long exec) or a stalled stdout reader does.
+        let _ = std::thread::Builder::new()
+            .name("shutdown-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(deadline);
+                watchdog.kill_all_now();
+                eprintln!(
+                    "procman: shutdown did not finish within {} ms (SHUTDOWN_TIMEOUT); exiting",
+                    deadline.as_millis()
+                );
+                std::process::exit(1);
+            });
+    };
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -217,7 +237,9 @@ async fn main() -> ExitCode {
     .with_graceful_shutdown(shutdown)
     .await;
     reaper.abort();
-    manager.stop_all(Duration::from_secs(2)).await;
+    manager
+        .stop_all(Duration::from_secs(2).min(deadline / 2))
+        .await;
     if let Some(s) = metrics_server {
         s.shutdown().await;
     }
@@ -226,7 +248,7 @@ async fn main() -> ExitCode {
     }
     if let Some(t) = telemetry {
         tracing::debug!(target: "procman::api", "shutting down");
-        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+        let _ = tokio::task::spawn_blocking(move || t.shutdown_with_timeout(deadline / 4)).await;
     }
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -262,4 +284,22 @@ fn print_catalogue(args: &Args, format: &str) -> ExitCode {
         }
     );
     ExitCode::SUCCESS
+}
+
+/// `SHUTDOWN_TIMEOUT` (milliseconds; default 10 000): the longest a SIGTERM or SIGINT may take
+/// to end procman. An invalid value is reported and the default used.
+fn shutdown_timeout() -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(10);
+    match std::env::var("SHUTDOWN_TIMEOUT") {
+        Err(_) => DEFAULT,
+        Ok(v) => match v.parse::<u64>() {
+            Ok(ms) if (100..=600_000).contains(&ms) => Duration::from_millis(ms),
+            _ => {
+                eprintln!(
+                    "procman: invalid SHUTDOWN_TIMEOUT {v:?}: expected milliseconds from 100 to 600000; using 10000"
+                );
+                DEFAULT
+            }
+        },
+    }
 }

@@ -192,7 +192,8 @@ async fn every_route_works_over_real_sockets() {
     assert!(
         service_lines
             .iter()
-            .any(|l| l["msg"] == "exec timed out, command killed" && l["trace_id"].is_string()),
+            .any(|l| l["msg"] == "exec timed out, its process group killed"
+                && l["trace_id"].is_string()),
         "{service_log}"
     );
     let r = c

@@ -1,6 +1,5 @@
 //! [`init`] and the [`Telemetry`] handle.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -293,8 +292,9 @@ impl Telemetry {
         if let Some(w) = &self.inner.log_writer {
             complete &= w.flush(left().max(Duration::from_millis(100)));
         }
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
+        // No `stdout().flush()` here: a writer blocked on a stalled stdout holds its lock, and
+        // shutdown must keep its deadline. The background writer was flushed (bounded) above; a
+        // plain stdout writer writes whole lines, which std's line buffering has passed on.
         if complete {
             Ok(())
         } else {

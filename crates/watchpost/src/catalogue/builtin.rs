@@ -201,9 +201,11 @@ pub const RESOURCE_LOGS: &[MetricDef] = &[
     RESOURCE_LOG_OPEN_FILES,
 ];
 
-/// The `method` label values of the HTTP metrics (other methods are kept as sent; they are
-/// rare and count against the budget).
-const METHODS: usize = 10;
+/// The `method` label values of the HTTP metrics: the standard methods, and `_OTHER` for any
+/// other (the OpenTelemetry HTTP conventions).
+pub const HTTP_METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "_OTHER",
+];
 /// Distinct route templates expected (unmatched requests share one value).
 const ROUTES: usize = 64;
 /// Distinct status codes expected.
@@ -213,7 +215,7 @@ const STATUSES: usize = 20;
 pub const HTTP_REQUESTS: MetricDef =
     MetricDef::counter("http_requests_total", "HTTP requests served")
         .labels(&[
-            Label::budget("method", METHODS),
+            Label::closed("method", HTTP_METHODS),
             Label::budget("path", ROUTES),
             Label::budget("status", STATUSES),
         ])
@@ -227,7 +229,7 @@ pub const HTTP_REQUEST_DURATION: MetricDef = MetricDef::histogram(
 )
 .unit(Unit::Seconds)
 .labels(&[
-    Label::budget("method", METHODS),
+    Label::closed("method", HTTP_METHODS),
     Label::budget("path", ROUTES),
     Label::budget("status", STATUSES),
 ])
@@ -253,7 +255,7 @@ pub const HTTP_CLIENT_REQUEST_DURATION: MetricDef = MetricDef::histogram(
 )
 .unit(Unit::Seconds)
 .labels(&[
-    Label::budget("method", METHODS),
+    Label::closed("method", HTTP_METHODS),
     Label::budget("host", crate::catalogue::MAX_CLIENT_HOSTS + 1),
     Label::budget("status", STATUSES),
 ])

@@ -72,7 +72,7 @@ impl ClientInstruments {
         self.duration.record(
             start.elapsed().as_secs_f64(),
             &[
-                KeyValue::new("method", method),
+                KeyValue::new("method", bounded_method(method)),
                 KeyValue::new("host", self.host_label(host)),
                 KeyValue::new("status", status),
             ],
@@ -182,5 +182,16 @@ where
             shared.finish(&span, method, &host, status, start);
             result
         })
+    }
+}
+
+/// A standard method as it is, anything else as `_OTHER` (a closed label set).
+fn bounded_method(method: String) -> opentelemetry::Value {
+    match crate::catalogue::HTTP_METHODS
+        .iter()
+        .find(|m| **m == method)
+    {
+        Some(m) => (*m).into(),
+        None => "_OTHER".into(),
     }
 }

@@ -208,11 +208,12 @@ where
         let span = tracing::info_span!(
             target: crate::catalogue::targets::HTTP,
             "request",
-            otel.name = %format_args!("{method} {path}"),
+            otel.name = %format_args!("{} {path}", known_method(&method)),
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
             subsystem = %shared.subsystem,
-            http.request.method = method.as_str(),
+            http.request.method = known_method(&method),
+            http.request.method_original = tracing::field::Empty,
             http.route = &*path,
             http.response.status_code = tracing::field::Empty,
             url.scheme = "http",
@@ -221,6 +222,9 @@ where
         );
         if let Some(remote) = &remote {
             span.record("client.address", tracing::field::display(remote));
+        }
+        if known_method(&method) == "_OTHER" {
+            span.record("http.request.method_original", method.as_str());
         }
         crate::traces::set_parent(&span, &crate::traces::extract(req.headers()));
         shared.in_flight.add(1, &[]);
@@ -283,19 +287,20 @@ where
     }
 }
 
-/// A method label without allocating for the standard methods.
-fn label_value(method: &Method) -> opentelemetry::Value {
+/// The method as metrics and span names see it: one of the standard methods, or `_OTHER` (the
+/// OpenTelemetry HTTP conventions), so no request can create series or span names at will.
+pub(crate) fn known_method(method: &Method) -> &'static str {
     match *method {
-        Method::GET => "GET".into(),
-        Method::POST => "POST".into(),
-        Method::PUT => "PUT".into(),
-        Method::DELETE => "DELETE".into(),
-        Method::PATCH => "PATCH".into(),
-        Method::HEAD => "HEAD".into(),
-        Method::OPTIONS => "OPTIONS".into(),
-        Method::CONNECT => "CONNECT".into(),
-        Method::TRACE => "TRACE".into(),
-        _ => opentelemetry::Value::from(method.as_str().to_string()),
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "_OTHER",
     }
 }
 
@@ -343,7 +348,7 @@ impl Completion {
         let elapsed = self.start.elapsed();
         let status = self.status.as_u16();
         let labels = [
-            KeyValue::new("method", label_value(&self.method)),
+            KeyValue::new("method", known_method(&self.method)),
             KeyValue::new("path", opentelemetry::StringValue::from(self.path.clone())),
             KeyValue::new("status", status_label(status)),
         ];
