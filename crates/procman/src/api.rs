@@ -50,6 +50,8 @@ fn op_error(e: OpError) -> Response {
             "command_not_found",
             format!("command {c:?} was not found"),
         ),
+        OpError::NotExecutable(m) => error(StatusCode::UNPROCESSABLE_ENTITY, "not_executable", m),
+        OpError::Invalid(m) => error(StatusCode::BAD_REQUEST, "invalid_body", m),
         OpError::Internal(m) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
     }
 }
@@ -64,7 +66,45 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
     })
 }
 
-pub fn router(manager: Manager, telemetry: Option<watchpost::Telemetry>) -> Router {
+/// The largest request body accepted.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// Client errors answered by axum itself (plain text or empty) as JSON with a reason.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !status.is_client_error() {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method".to_string(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            format!("the request body is larger than {MAX_BODY} bytes"),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such route".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "send a JSON body".to_string())
+        }
+        _ => (
+            "bad_request",
+            "the request could not be read (path or query)".to_string(),
+        ),
+    };
+    error(status, code, message)
+}
+
+pub fn router(
+    manager: Manager,
+    telemetry: Option<watchpost::Telemetry>,
+    token: Option<&crate::auth::Token>,
+) -> Router {
     let app = App {
         manager,
         telemetry: telemetry.clone(),
@@ -78,6 +118,12 @@ pub fn router(manager: Manager, telemetry: Option<watchpost::Telemetry>) -> Rout
         .route("/instances/{id}/logs", get(logs))
         .route("/healthz", get(|| async { "ok\n" }))
         .with_state(Arc::new(app));
+    // Framework answers (405, 413, a path that does not parse) become JSON like ours.
+    router = router
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(json_errors));
+    // Inside the HTTP layer: refused requests are logged and counted like any other.
+    router = crate::auth::protect(router, token);
     if let Some(t) = &telemetry {
         router = router.layer(watchpost::http::HttpLayer::new(t).exclude("/healthz"));
     }
@@ -94,6 +140,9 @@ struct CreateRequest {
 }
 
 async fn create(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    if let Some(r) = refuse_if_stopping(&app) {
+        return r;
+    }
     let req: CreateRequest = match parse(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -140,10 +189,26 @@ async fn get_one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
 }
 
 async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    match app.manager.delete(&id, Duration::from_secs(2)).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => op_error(e),
+    // In a task of its own: a client that goes away mid-DELETE does not leave the instance
+    // half-deleted.
+    let manager = app.manager.clone();
+    let deleting = tokio::spawn(async move { manager.delete(&id, Duration::from_secs(2)).await });
+    match deleting.await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => op_error(e),
+        Err(e) => op_error(OpError::Internal(format!("delete failed: {e}"))),
     }
+}
+
+/// 503 while shutting down: no new instance or exec may start.
+fn refuse_if_stopping(app: &App) -> Option<Response> {
+    app.manager.is_stopping().then(|| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "procman is shutting down",
+        )
+    })
 }
 
 async fn standby(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
@@ -181,8 +246,17 @@ async fn exec_handler(
         Ok(r) => r,
         Err(r) => return *r,
     };
-    if app.manager.get(&id).is_none() {
-        return op_error(OpError::NotFound);
+    if let Some(r) = refuse_if_stopping(&app) {
+        return r;
+    }
+    match app.manager.get(&id) {
+        None => return op_error(OpError::NotFound),
+        Some(v) if v.state == crate::instances::State::Exited => {
+            return op_error(OpError::Conflict(
+                "instance has exited; exec needs a live instance".into(),
+            ))
+        }
+        Some(_) => {}
     }
     let Some(command) = req.command.filter(|c| !c.trim().is_empty()) else {
         return error(
@@ -226,7 +300,7 @@ async fn exec_handler(
                 "truncated": out.truncated,
             }),
         ),
-        Err(ExecError::CommandNotFound(c)) => op_error(OpError::CommandNotFound(c)),
+        Err(ExecError::Spawn(e)) => op_error(e),
         Err(ExecError::TimedOut(ms)) => error(
             StatusCode::GATEWAY_TIMEOUT,
             "exec_timeout",

@@ -10,7 +10,9 @@
 //! and exec output keeps at most a fixed number of bytes per stream while the rest is drained,
 //! so memory stays bounded whatever a child prints.
 
+use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
@@ -25,6 +27,8 @@ pub const TRUNCATED: &str = "…[truncated]";
 pub fn command(program: &str, args: &[String]) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(program);
     c.args(args)
+        // procman's own secret is not the child's business.
+        .env_remove("PROCMAN_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -38,6 +42,64 @@ pub fn signal_group(pgid: u32, sig: i32) {
     // SAFETY: kill(2) on a process group we created; a negative pid names the group.
     unsafe {
         libc::kill(-(pgid as i32), sig);
+    }
+}
+
+/// What a process group runs: an instance, or an exec next to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    Instance,
+    Exec,
+}
+
+/// Every live process group procman started, so that shutdown (and its deadline) can reach
+/// each one, including groups being stopped right now.
+#[derive(Clone, Default)]
+pub struct Groups(Arc<Mutex<HashMap<u32, GroupKind>>>);
+
+impl Groups {
+    /// Registers the group led by `pgid` until the returned guard drops.
+    pub fn track(&self, pgid: u32, kind: GroupKind) -> Group {
+        self.lock().insert(pgid, kind);
+        Group {
+            groups: self.clone(),
+            pgid,
+        }
+    }
+
+    /// SIGKILLs every registered group of `kind` (every group with `None`).
+    pub fn kill(&self, kind: Option<GroupKind>) {
+        for (pgid, k) in self.lock().iter() {
+            if kind.is_none_or(|want| want == *k) {
+                signal_group(*pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, GroupKind>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A live process group. Dropping it SIGKILLs whatever is left of the group and forgets it: a
+/// request cancelled mid-way (the client went away), an exec whose leader ended but left
+/// children, an instance removed or exited — none leaves processes behind.
+pub struct Group {
+    groups: Groups,
+    pgid: u32,
+}
+
+impl Group {
+    /// The group id (the leader's pid).
+    pub fn pgid(&self) -> u32 {
+        self.pgid
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        signal_group(self.pgid, libc::SIGKILL);
+        self.groups.lock().remove(&self.pgid);
     }
 }
 

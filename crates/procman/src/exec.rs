@@ -6,7 +6,7 @@ use opentelemetry::KeyValue;
 use tracing::Instrument;
 
 use crate::child;
-use crate::instances::Manager;
+use crate::instances::{Manager, OpError};
 
 pub struct ExecOutput {
     pub exit_code: Option<i32>,
@@ -19,7 +19,8 @@ pub struct ExecOutput {
 }
 
 pub enum ExecError {
-    CommandNotFound(String),
+    /// The command could not be started (not found, not executable, invalid).
+    Spawn(OpError),
     TimedOut(u64),
     Failed(String),
 }
@@ -42,13 +43,16 @@ pub async fn run(
     let result = async {
         let mut child = match child::command(command, args).spawn() {
             Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ExecError::CommandNotFound(command.to_string()))
-            }
-            Err(e) => return Err(ExecError::Failed(e.to_string())),
+            Err(e) => return Err(ExecError::Spawn(OpError::spawn_failed(command, &e))),
         };
         let pgid = child.id();
-        let _registered = pgid.map(|p| manager.track_exec(p));
+        // Dropped at the end, or when the request is cancelled: kills what is left of the group
+        // (children the command left running, or everything if the client went away).
+        let _group = pgid.map(|p| manager.track_exec(p));
+        if manager.is_stopping() {
+            // Shutdown began while this exec was starting: it goes with its group guard.
+            return Err(ExecError::Failed("procman is shutting down".into()));
+        }
         let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(ExecError::Failed(
                 "the command's output is not piped".into(),

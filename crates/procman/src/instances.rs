@@ -1,7 +1,7 @@
 //! The instance manager: OS processes with a small state machine, their output in the
 //! instance's `app` log, and the metrics of the reference catalogue.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,7 +11,7 @@ use tokio::io::BufReader;
 use tracing::Instrument;
 use watchpost::logs::ResourceLogs;
 
-use crate::child;
+use crate::child::{self, GroupKind};
 use crate::metrics::Metrics;
 
 /// Instance states: Created → Running ⇄ Standby → Stopped (deleted) / Exited (process ended).
@@ -58,9 +58,11 @@ pub struct InstanceView {
 struct Instance {
     view: InstanceView,
     child: Option<tokio::process::Child>,
-    /// The process group the instance leads (its pid): what stop signals go to, even after the
-    /// leader exited and left children behind.
-    pgid: Option<u32>,
+    /// The process group the instance leads (its pid): what stop signals go to; dropping it
+    /// kills what is left of the group.
+    group: Option<child::Group>,
+    /// A DELETE is under way: the instance is gone for every other request.
+    deleting: bool,
 }
 
 /// Errors of instance operations, mapped to HTTP statuses by the API.
@@ -69,7 +71,36 @@ pub enum OpError {
     NotFound,
     Conflict(String),
     CommandNotFound(String),
+    /// The command exists but cannot be run (not executable, a directory, …).
+    NotExecutable(String),
+    /// The request cannot be carried out as given (a NUL byte, arguments too long, …).
+    Invalid(String),
     Internal(String),
+}
+
+impl OpError {
+    /// What a failed spawn of `command` means for the caller.
+    pub fn spawn_failed(command: &str, e: &std::io::Error) -> OpError {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::NotFound => OpError::CommandNotFound(command.to_string()),
+            ErrorKind::PermissionDenied => {
+                OpError::NotExecutable(format!("command {command:?} cannot be executed: {e}"))
+            }
+            ErrorKind::InvalidInput => OpError::Invalid(format!(
+                "the command or an argument contains a NUL byte: {e}"
+            )),
+            ErrorKind::ArgumentListTooLong => {
+                OpError::Invalid(format!("arguments too long for the system: {e}"))
+            }
+            _ if e.raw_os_error() == Some(libc::ENOEXEC)
+                || e.raw_os_error() == Some(libc::EISDIR) =>
+            {
+                OpError::NotExecutable(format!("command {command:?} cannot be executed: {e}"))
+            }
+            _ => OpError::Internal(format!("cannot start {command:?}: {e}")),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -77,25 +108,10 @@ pub struct Manager {
     inner: Arc<Mutex<HashMap<String, Instance>>>,
     logs: Option<ResourceLogs>,
     metrics: Option<Arc<Metrics>>,
-    /// The process groups of running execs (cancelled at shutdown).
-    execs: Arc<Mutex<HashSet<u32>>>,
+    /// Every live process group (instances and execs), for shutdown and its deadline.
+    groups: child::Groups,
     /// Set when shutdown begins: log streams end, new work is refused.
     stopping: tokio::sync::watch::Sender<bool>,
-}
-
-/// Keeps an exec's process group registered while it runs.
-pub struct ExecGuard {
-    execs: Arc<Mutex<HashSet<u32>>>,
-    pgid: u32,
-}
-
-impl Drop for ExecGuard {
-    fn drop(&mut self) {
-        self.execs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.pgid);
-    }
 }
 
 fn new_id() -> String {
@@ -122,7 +138,10 @@ impl Manager {
                 .observe_u64(&crate::metrics::INSTANCES, move |o| {
                     let map = by_state.lock().unwrap_or_else(|p| p.into_inner());
                     for s in State::ALL {
-                        let n = map.values().filter(|i| i.view.state == s).count() as u64;
+                        let n = map
+                            .values()
+                            .filter(|i| !i.deleting && i.view.state == s)
+                            .count() as u64;
                         o.observe(n, &[KeyValue::new("state", s.as_str())]);
                     }
                 });
@@ -132,7 +151,7 @@ impl Manager {
             inner,
             logs: telemetry.and_then(|t| t.resource_logs().cloned()),
             metrics,
-            execs: Arc::default(),
+            groups: child::Groups::default(),
             stopping: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -161,7 +180,11 @@ impl Manager {
 
     pub fn list(&self) -> Vec<InstanceView> {
         let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let mut v: Vec<InstanceView> = map.values().map(|i| i.view.clone()).collect();
+        let mut v: Vec<InstanceView> = map
+            .values()
+            .filter(|i| !i.deleting)
+            .map(|i| i.view.clone())
+            .collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         v
     }
@@ -171,6 +194,7 @@ impl Manager {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
+            .filter(|i| !i.deleting)
             .map(|i| i.view.clone())
     }
 
@@ -201,7 +225,8 @@ impl Manager {
                 Instance {
                     view,
                     child: None,
-                    pgid: None,
+                    group: None,
+                    deleting: false,
                 },
             );
             let spawned = async {
@@ -220,11 +245,7 @@ impl Manager {
                     if let Some(l) = &self.logs {
                         let _ = l.remove("instance", &id);
                     }
-                    return Err(if e.kind() == std::io::ErrorKind::NotFound {
-                        OpError::CommandNotFound(command.clone())
-                    } else {
-                        OpError::Internal(format!("cannot start {command:?}: {e}"))
-                    });
+                    return Err(OpError::spawn_failed(&command, &e));
                 }
             };
             let pid = child.id();
@@ -265,7 +286,7 @@ impl Manager {
                 inst.view.pid = pid;
                 inst.view.state = State::Running;
                 inst.child = Some(child);
-                inst.pgid = pid;
+                inst.group = pid.map(|p| self.groups.track(p, GroupKind::Instance));
                 inst.view.clone()
             };
             self.transition(&id, State::Created, State::Running);
@@ -295,7 +316,10 @@ impl Manager {
         let span = tracing::info_span!("signal_instance", instance_id = %id, signal = op);
         let _g = span.enter();
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let inst = map.get_mut(id).ok_or(OpError::NotFound)?;
+        let inst = map
+            .get_mut(id)
+            .filter(|i| !i.deleting)
+            .ok_or(OpError::NotFound)?;
         if inst.view.state != from {
             return Err(OpError::Conflict(format!(
                 "instance is {}, {op} needs it {}",
@@ -304,7 +328,9 @@ impl Manager {
             )));
         }
         let pgid = inst
-            .pgid
+            .group
+            .as_ref()
+            .map(child::Group::pgid)
             .ok_or_else(|| OpError::Conflict("instance has no process".into()))?;
         // SAFETY: kill(2) on the process group we created (a negative pid names the group); its
         // leader is not reaped yet (the state says so), so the id is still ours.
@@ -333,17 +359,20 @@ impl Manager {
     pub async fn delete(&self, id: &str, grace: Duration) -> Result<(), OpError> {
         let span = tracing::info_span!("delete_instance", instance_id = %id);
         async {
-            let (child, pgid, state) = {
+            let (child, group, state) = {
                 let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-                let inst = map.get_mut(id).ok_or(OpError::NotFound)?;
-                (inst.child.take(), inst.pgid.take(), inst.view.state)
+                let inst = map
+                    .get_mut(id)
+                    .filter(|i| !i.deleting)
+                    .ok_or(OpError::NotFound)?;
+                inst.deleting = true;
+                (inst.child.take(), inst.group.take(), inst.view.state)
             };
-            match (child, pgid) {
-                (Some(mut child), _) => child::stop_group(&mut child, grace).await,
-                // The leader exited on its own: what it left in its group goes now.
-                (None, Some(pgid)) => child::signal_group(pgid, libc::SIGKILL),
-                (None, None) => {}
+            if let Some(mut child) = child {
+                child::stop_group(&mut child, grace).await;
             }
+            // Whatever is left of the group goes with its guard.
+            drop(group);
             self.inner
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -367,51 +396,39 @@ impl Manager {
         {
             let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             for inst in map.values_mut() {
-                match (inst.child.take(), inst.pgid.take()) {
-                    (Some(mut c), _) => {
-                        stopping.spawn(async move { child::stop_group(&mut c, grace).await });
+                let (child, group) = (inst.child.take(), inst.group.take());
+                stopping.spawn(async move {
+                    if let Some(mut c) = child {
+                        child::stop_group(&mut c, grace).await;
                     }
-                    (None, Some(pgid)) => child::signal_group(pgid, libc::SIGKILL),
-                    (None, None) => {}
-                }
+                    drop(group);
+                });
             }
         }
         while stopping.join_next().await.is_some() {}
     }
 
-    /// SIGKILLs every instance's and exec's process group now, without waiting (the shutdown
-    /// deadline).
+    /// SIGKILLs every live process group now, without waiting (the shutdown deadline).
     pub fn kill_all_now(&self) {
-        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        for pgid in map.values().filter_map(|i| i.pgid) {
-            child::signal_group(pgid, libc::SIGKILL);
-        }
-        self.kill_execs();
+        self.groups.kill(None);
     }
 
-    /// Registers a running exec's process group until the guard drops.
-    pub fn track_exec(&self, pgid: u32) -> ExecGuard {
-        self.execs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pgid);
-        ExecGuard {
-            execs: self.execs.clone(),
-            pgid,
-        }
+    /// Registers a running exec's process group until the guard drops (which kills what is
+    /// left of it).
+    pub fn track_exec(&self, pgid: u32) -> child::Group {
+        self.groups.track(pgid, GroupKind::Exec)
     }
 
-    fn kill_execs(&self) {
-        for pgid in self.execs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            child::signal_group(*pgid, libc::SIGKILL);
-        }
+    /// Whether shutdown has begun (new work is refused).
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
     }
 
     /// Shutdown begins: running execs are killed (their requests answer at once) and open log
     /// streams end, so the server can finish its requests.
     pub fn begin_shutdown(&self) {
         self.stopping.send_replace(true);
-        self.kill_execs();
+        self.groups.kill(Some(GroupKind::Exec));
     }
 
     /// Resolves once shutdown has begun.
@@ -435,9 +452,7 @@ impl Manager {
                         inst.view.exit_code = status.code();
                         inst.child = None;
                         // The instance is its group: what the leader left running goes too.
-                        if let Some(pgid) = inst.pgid.take() {
-                            child::signal_group(pgid, libc::SIGKILL);
-                        }
+                        inst.group = None;
                         exited.push((id.clone(), from, status.code()));
                     }
                 }

@@ -4,7 +4,8 @@
 //! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common]
 //! procman --catalogue json|yaml
 //! ```
-//! `--catalogue` prints the catalogue of every metric procman registers (the same list
+//! `PROCMAN_TOKEN` (or `--token-file`) sets a bearer token that every request to either listener
+//! must carry; without one procman refuses to listen beyond loopback. `--catalogue` prints the catalogue of every metric procman registers (the same list
 //! `GET /metrics/catalogue` serves) and exits.
 //! `LISTEN_ADDR` (default `127.0.0.1:8080`) and `DATA_DIR` (default `./procman-data`) may be
 //! given in the environment, with every Watchpost variable (`LOG_LEVEL`, `OTEL_ENABLED`, …).
@@ -12,6 +13,7 @@
 //! `--telemetry common` runs the hand-assembled stack services use today (the benchmark's peer).
 
 mod api;
+mod auth;
 mod child;
 mod common;
 mod exec;
@@ -39,6 +41,8 @@ struct Args {
     mode: Mode,
     /// `--catalogue json|yaml`: print the metric catalogue and exit.
     catalogue: Option<String>,
+    /// `--token-file PATH`: the bearer token (else `PROCMAN_TOKEN`).
+    token_file: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -46,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
     let mut data_dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "procman-data".into());
     let mut telemetry = "on".to_string();
     let mut catalogue = None;
+    let mut token_file = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -53,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
             "--listen" => listen = value("--listen")?,
             "--data-dir" => data_dir = value("--data-dir")?,
             "--telemetry" => telemetry = value("--telemetry")?,
+            "--token-file" => token_file = Some(PathBuf::from(value("--token-file")?)),
             "--catalogue" => {
                 let format = value("--catalogue")?;
                 if format != "json" && format != "yaml" {
@@ -64,7 +70,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common] | --catalogue json|yaml"
+                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common] [--token-file PATH] | --catalogue json|yaml"
                         .into(),
                 )
             }
@@ -89,6 +95,7 @@ fn parse_args() -> Result<Args, String> {
         data_dir: PathBuf::from(data_dir),
         mode,
         catalogue,
+        token_file,
     })
 }
 
@@ -126,6 +133,21 @@ async fn main() -> ExitCode {
     if let Some(format) = &args.catalogue {
         return print_catalogue(&args, format);
     }
+    let token = match auth::Token::load(args.token_file.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("procman: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Listeners beyond loopback (the metrics one is known once the configuration is read).
+    let mut exposed: Vec<String> = exposed_bind("LISTEN_ADDR", args.listen)
+        .into_iter()
+        .collect();
+    if let Some(refusal) = refuse_exposed(&exposed, token.as_ref()) {
+        eprintln!("procman: {refusal}");
+        return ExitCode::from(2);
+    }
     let common = if args.mode == Mode::Common {
         match common::init() {
             Ok(c) => Some(c),
@@ -145,6 +167,11 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        exposed.extend(exposed_bind("METRICS_LISTEN", config.metrics_listen()));
+        if let Some(refusal) = refuse_exposed(&exposed, token.as_ref()) {
+            eprintln!("procman: {refusal}");
+            return ExitCode::from(2);
+        }
         match watchpost::init(config) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -156,10 +183,19 @@ async fn main() -> ExitCode {
         None
     };
     let manager = instances::Manager::new(telemetry.as_ref());
+    for bind in &exposed {
+        tracing::warn!(target: "procman::api", bind = %bind, "listening beyond loopback; every request needs the bearer token");
+    }
 
     // The metrics + admin listener (loopback by default, outside the API's port).
     let metrics_server = match &telemetry {
-        Some(t) => match t.serve_metrics_with(api::admin_router(t.clone())).await {
+        Some(t) => match t
+            .serve_app(auth::protect(
+                watchpost::metrics::router(t.metrics().clone()).merge(api::admin_router(t.clone())),
+                token.as_ref(),
+            ))
+            .await
+        {
             Ok(s) => {
                 eprintln!("procman: metrics on http://{}/metrics", s.local_addr());
                 Some(s)
@@ -172,7 +208,7 @@ async fn main() -> ExitCode {
         None => None,
     };
 
-    let mut app = api::router(manager.clone(), telemetry.clone());
+    let mut app = api::router(manager.clone(), telemetry.clone(), token.as_ref());
     if common.is_some() {
         app = app.layer(common::layer());
     }
@@ -269,12 +305,7 @@ fn print_catalogue(args: &Args, format: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (telemetry, _dispatch) = watchpost::Telemetry::builder(config)
-        .writer(std::io::sink)
-        .into_dispatch();
-    let manager = instances::Manager::new(Some(&telemetry));
-    drop(api::router(manager, Some(telemetry.clone())));
-    let catalogue = telemetry.metrics().catalogue();
+    let catalogue = registered_catalogue(config);
     print!(
         "{}",
         if format == "yaml" {
@@ -284,6 +315,16 @@ fn print_catalogue(args: &Args, format: &str) -> ExitCode {
         }
     );
     ExitCode::SUCCESS
+}
+
+/// Everything procman registers, from a pipeline that is not installed and writes no log.
+fn registered_catalogue(config: Config) -> watchpost::catalogue::Catalogue {
+    let (telemetry, _dispatch) = watchpost::Telemetry::builder(config)
+        .writer(std::io::sink)
+        .into_dispatch();
+    let manager = instances::Manager::new(Some(&telemetry));
+    drop(api::router(manager, Some(telemetry.clone()), None));
+    telemetry.metrics().catalogue()
 }
 
 /// `SHUTDOWN_TIMEOUT` (milliseconds; default 10 000): the longest a SIGTERM or SIGINT may take
@@ -301,5 +342,39 @@ fn shutdown_timeout() -> Duration {
                 DEFAULT
             }
         },
+    }
+}
+
+/// `"NAME addr"` if `addr` is not a loopback address.
+fn exposed_bind(name: &str, addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| format!("{name} {addr}"))
+}
+
+/// Why procman must not start: a listener beyond loopback without a token.
+fn refuse_exposed(exposed: &[String], token: Option<&auth::Token>) -> Option<String> {
+    (!exposed.is_empty() && token.is_none()).then(|| {
+        format!(
+            "{} is not a loopback address: set PROCMAN_TOKEN (or --token-file) so that every request must carry `Authorization: Bearer <token>`",
+            exposed.join(" and ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use watchpost::catalogue::Catalogue;
+
+    /// `metrics::ALL` (what the README's table is generated from) is what procman registers.
+    #[test]
+    fn the_declared_metrics_are_the_registered_ones() {
+        let config = watchpost::Config::builder("procman").build().unwrap();
+        let live = super::registered_catalogue(config).markdown_table();
+        let live: Vec<&str> = live
+            .lines()
+            .filter(|l| l.starts_with("| `procman_"))
+            .collect();
+        let declared = Catalogue::new("procman", super::metrics::ALL.to_vec()).markdown_table();
+        let declared: Vec<&str> = declared.lines().filter(|l| l.starts_with("| `")).collect();
+        assert_eq!(live, declared);
     }
 }

@@ -53,7 +53,7 @@ pub const EXEC_BYTES: MetricDef = MetricDef::counter(
 .subsystem("EXEC");
 
 /// Every metric procman declares (the README's procman table is generated from it).
-#[allow(dead_code)] // read by the README test; the running service registers each one itself
+#[allow(dead_code)] // read by the tests; the running service registers each one itself
 pub const ALL: &[MetricDef] = &[
     INSTANCES,
     CREATE_DURATION,

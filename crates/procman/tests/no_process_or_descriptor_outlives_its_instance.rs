@@ -1,5 +1,5 @@
-//! Instances and execs run in process groups of their own: deleting 200 instances of a shell that
-//! forks, and timing out 20 execs that fork, leaves no process of theirs behind, and procman's
+//! Instances and execs run in process groups of their own: deleting 500 instances of a shell that
+//! forks, and timing out 50 execs that fork, leaves no process of theirs behind, and procman's
 //! descriptors return to their baseline (the forked children no longer hold its pipes).
 mod support;
 
@@ -44,7 +44,7 @@ async fn no_process_or_descriptor_outlives_its_instance() {
     let baseline = descriptors(pid);
 
     let mut ids = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..500 {
         let r = post(
             "/instances".into(),
             json!({"command": "sh", "args": ["-c", "echo hi; sleep 3001"]}),
@@ -57,7 +57,7 @@ async fn no_process_or_descriptor_outlives_its_instance() {
     }
     let exec_on = ids[0].clone();
     let mut timeouts = 0;
-    for _ in 0..20 {
+    for _ in 0..50 {
         let r = post(
             format!("/instances/{exec_on}/exec"),
             json!({"command": "sh", "args": ["-c", "sleep 3002 & sleep 3003"], "timeout_ms": 200}),
@@ -66,7 +66,7 @@ async fn no_process_or_descriptor_outlives_its_instance() {
         .unwrap();
         timeouts += usize::from(r.status() == 504);
     }
-    assert_eq!(timeouts, 20, "every forking exec timed out");
+    assert_eq!(timeouts, 50, "every forking exec timed out");
     assert!(
         !processes_running("sleep 3001").is_empty(),
         "the instances' forked children were running"

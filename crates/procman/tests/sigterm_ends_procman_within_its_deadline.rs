@@ -46,7 +46,7 @@ async fn sigterm_ends_procman_within_its_deadline() {
     assert_eq!(follow.status(), 200);
     let exec = tokio::spawn(
         c.post(pm.url(&format!("/instances/{first}/exec")))
-            .body(json!({"command": "sleep", "args": ["600"], "timeout_ms": 600000}).to_string())
+            .body(json!({"command": "sleep", "args": ["3609"], "timeout_ms": 600000}).to_string())
             .send(),
     );
     // Fill the stalled stdout: many DEBUG lines nobody reads.
@@ -82,5 +82,5 @@ async fn sigterm_ends_procman_within_its_deadline() {
     drop(follow);
     let _ = exec.await;
     assert_eq!(running("sleep 3006"), 0, "instances left running");
-    assert_eq!(running("sleep 600"), 0, "the exec left running");
+    assert_eq!(running("sleep 3609"), 0, "the exec left running");
 }

@@ -219,7 +219,26 @@ impl Telemetry {
     /// # Ok(()) }
     /// ```
     pub async fn serve_metrics_with(&self, extra: axum::Router) -> Result<MetricsServer, Error> {
-        let app = crate::metrics::router(self.inner.metrics.clone()).merge(extra);
+        self.serve_app(crate::metrics::router(self.inner.metrics.clone()).merge(extra))
+            .await
+    }
+
+    /// Serves `app` as it is on the metrics listener (`METRICS_LISTEN`): build it from
+    /// [`metrics::router`](crate::metrics::router) to put a layer — authentication, say — in
+    /// front of `/metrics` and any admin routes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Listen`] naming the address if it cannot be bound.
+    ///
+    /// ```no_run
+    /// # async fn f(telemetry: watchpost::Telemetry) -> Result<(), watchpost::Error> {
+    /// let app = watchpost::metrics::router(telemetry.metrics().clone())
+    ///     .route("/admin/ping", axum::routing::get(|| async { "pong" }));
+    /// // … .layer(your_auth_layer) …
+    /// let server = telemetry.serve_app(app).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_app(&self, app: axum::Router) -> Result<MetricsServer, Error> {
         MetricsServer::start(self.inner.metrics_listen, app)
             .await
             .map_err(|e| {

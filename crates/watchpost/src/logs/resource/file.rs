@@ -98,14 +98,10 @@ impl ResourceLogs {
             Some(f) => f.write_all(&st.buf),
             // No descriptor slot free (every open file is busy): write through a descriptor that
             // is closed right after, so the bound holds and nothing is lost.
-            None => OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&file.path)
-                .and_then(|mut f| {
-                    st.size = f.metadata().map(|m| m.len()).unwrap_or(st.size);
-                    f.write_all(&st.buf)
-                }),
+            None => open_append(&file.path).and_then(|mut f| {
+                st.size = f.metadata().map(|m| m.len()).unwrap_or(st.size);
+                f.write_all(&st.buf)
+            }),
         };
         match result {
             Ok(()) => st.size += st.buf.len() as u64,
@@ -134,11 +130,7 @@ impl ResourceLogs {
                 return; // every open file is busy right now: the caller writes without keeping one
             }
         }
-        match OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&file.path)
-        {
+        match open_append(&file.path) {
             Ok(f) => {
                 st.size = f.metadata().map(|m| m.len()).unwrap_or(0);
                 if st.size == 0 {
@@ -220,11 +212,7 @@ impl ResourceLogs {
         }
         // The next generation's file exists from now on (followers open it right away), even
         // if its first line is still buffered.
-        if let Err(e) = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&file.path)
-        {
+        if let Err(e) = open_append(&file.path) {
             self.io_error(&file.path, "rotate", &e);
         }
         st.size = 0;
@@ -247,7 +235,7 @@ impl ResourceLogs {
         let tmp = numbered(path, 0, ".gz.tmp");
         let result = (|| -> io::Result<()> {
             let mut src = File::open(numbered(path, 1, ""))?;
-            let out = File::create(&tmp)?;
+            let out = create_private(&tmp)?;
             let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
             io::copy(&mut src, &mut enc)?;
             enc.finish()?.sync_all()
@@ -355,4 +343,35 @@ pub(super) fn spawn_flusher(registry: Weak<Registry>) {
                 }
             }
         });
+}
+
+/// Opens `path` for appending, creating it readable and writable by the owner only (0600,
+/// whatever the umask): resource logs can hold what a process printed.
+pub(super) fn open_append(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Creates (truncates) `path` with mode 0600.
+fn create_private(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (whatever the umask).
+pub(super) fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }

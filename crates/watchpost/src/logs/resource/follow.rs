@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,7 @@ impl ResourceLogs {
             .create(true)
             .append(true)
             .read(true)
+            .mode(0o600)
             .open(&file.path)
             .map_err(|e| {
                 Error::invalid(

@@ -219,7 +219,7 @@ impl ResourceLogs {
         self.check_id("resource id", id)?;
         let path = self.path_of(k, id, &self.registry.service);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            file::create_private_dir_all(dir).map_err(|e| {
                 Error::invalid(
                     "resource log directory",
                     dir.display().to_string(),
