@@ -3,8 +3,8 @@
 //! A [`MetricDef`] names a metric and says what it is: its instrument, unit, help text, labels
 //! (each a closed set of values or a series budget), histogram buckets and the subsystem it
 //! belongs to. Registration ([`Metrics::counter`](crate::metrics::Metrics::counter) and
-//! friends), the cardinality limits, the README tables and the tools that lint a live service
-//! or generate rules and dashboards all read the same definitions, so they cannot drift.
+//! friends), the cardinality limits, the README tables — and the planned tools that lint a live
+//! service or generate rules and dashboards — read the same definitions, so they cannot drift.
 //!
 //! The library's own metrics are the constants of this module ([`BUILTIN`] lists those every
 //! pipeline registers, [`HTTP`] those of the HTTP layers). An application declares its own the
@@ -389,6 +389,8 @@ impl Catalogue {
 
     /// The catalogue as JSON: `{"service_prefix", "metrics": [{name, instrument, type, unit,
     /// help, subsystem, labels: [{name, values | budget}], buckets, series_budget}]}`.
+    /// `series_budget` is what the labels allow; the pipeline enforces it capped by its default
+    /// budget (or a configured per-metric budget).
     ///
     /// ```
     /// let c = watchpost::catalogue::Catalogue::new("svc", vec![watchpost::catalogue::TELEMETRY_DROPPED]);

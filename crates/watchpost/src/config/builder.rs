@@ -298,7 +298,9 @@ impl ConfigBuilder {
     }
 
     /// The series budget of every instrument without its own: over it, new label sets are folded
-    /// into one overflow series. Default: 2000. Must be at least 1.
+    /// into one overflow series. A metric registered from the [catalogue](crate::catalogue) gets
+    /// what its labels allow ([`MetricDef::series_budget`](crate::catalogue::MetricDef::series_budget)),
+    /// capped by this. Default: 2000. Must be at least 1.
     ///
     /// ```
     /// let b = watchpost::Config::builder("svc").default_metric_series_budget(500);
@@ -310,7 +312,8 @@ impl ConfigBuilder {
     }
 
     /// The series budget of one instrument, by the name it is created with (e.g. a guarded
-    /// per-resource exception: `("procman_instance_cpu_seconds_total", 200)`). Default: the
+    /// per-resource exception: `("procman_instance_cpu_seconds_total", 200)`); it wins over a
+    /// catalogue declaration. Default: what the catalogue declares, else the
     /// [`default_metric_series_budget`](Self::default_metric_series_budget).
     ///
     /// ```

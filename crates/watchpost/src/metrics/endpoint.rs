@@ -21,7 +21,8 @@ use super::{Format, Metrics};
 ///
 /// It also serves `GET /metrics/catalogue`: the [catalogue](crate::catalogue) of every metric
 /// registered so far, as JSON (default) or, with `?format=yaml`, as a Weaver-style registry —
-/// what `watchpost lint` and the rule generators read from a live service.
+/// what the planned `watchpost` tools (lint, rule and dashboard generators) are to read from a
+/// live service. Merged into a public router, it is public too.
 ///
 /// ```
 /// # let config = watchpost::Config::builder("demo").build().unwrap();

@@ -11,7 +11,8 @@
 //!   pipeline has. Histogram bucket presets: [`buckets`].
 //! * Cardinality guard: every instrument has a series budget (default 2000,
 //!   [`ConfigBuilder::metric_series_budget`](crate::ConfigBuilder::metric_series_budget) per
-//!   instrument). Over budget, new label sets are folded by the SDK into one series labelled
+//!   instrument; a catalogue declaration gets what its labels allow, capped by the default). Over
+//!   budget, new label sets are folded by the SDK into one series labelled
 //!   `otel_metric_overflow="true"`; memory stays bounded. Each collection that finds new
 //!   measurements in a metric's overflow series adds one to
 //!   `<svc>_metric_series_overflow_total{metric}` (visible from the next collection on), and the
@@ -161,14 +162,14 @@ impl Metrics {
             .with_reader(reader.clone())
             .with_view(move |i: &Instrument| {
                 let limit = budgets.get(i.name()).copied().unwrap_or_else(|| {
-                    // A declared metric gets the budget its labels allow (plus the overflow
-                    // series), never more than the default.
+                    // A declared metric gets the series its labels allow (the SDK adds the overflow
+                    // series on top), never more than the default.
                     let declared = declared.lock().unwrap_or_else(|p| p.into_inner());
                     declared
                         .iter()
                         .find(|(name, _)| name == i.name())
                         .map_or(default_budget, |(_, d)| {
-                            d.series_budget().saturating_add(1).min(default_budget)
+                            d.series_budget().min(default_budget)
                         })
                 });
                 Stream::builder().with_cardinality_limit(limit).build().ok()
