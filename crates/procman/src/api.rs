@@ -66,38 +66,47 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
     })
 }
 
-/// The largest request body accepted.
-const MAX_BODY: usize = 1024 * 1024;
+/// The largest request body accepted (axum's default limit).
+const MAX_BODY: usize = 2 * 1024 * 1024;
 
-/// Client errors answered by axum itself (plain text or empty) as JSON with a reason.
-async fn json_errors(response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json || !status.is_client_error() {
-        return response;
-    }
-    let (code, message) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            "this route does not take that method".to_string(),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "body_too_large",
-            format!("the request body is larger than {MAX_BODY} bytes"),
-        ),
-        StatusCode::NOT_FOUND => ("not_found", "no such route".to_string()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "send a JSON body".to_string())
+/// The `{id}` of a route, or a 400 JSON answer (a path that is not UTF-8, say).
+struct Id(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Id(id)),
+            Err(e) => Err(error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("invalid path: {}", e.body_text()),
+            )),
         }
-        _ => (
-            "bad_request",
-            "the request could not be read (path or query)".to_string(),
-        ),
-    };
-    error(status, code, message)
+    }
+}
+
+/// The request body, or a JSON answer: 413 naming the limit, 400 otherwise.
+struct Body(Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            )),
+            Err(e) => Err(error(e.status(), "invalid_body", e.body_text())),
+        }
+    }
 }
 
 pub fn router(
@@ -117,11 +126,16 @@ pub fn router(
         .route("/instances/{id}/exec", post(exec_handler))
         .route("/instances/{id}/logs", get(logs))
         .route("/healthz", get(|| async { "ok\n" }))
+        // JSON answers for what no handler takes, without a middleware on every request.
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .with_state(Arc::new(app));
-    // Framework answers (405, 413, a path that does not parse) become JSON like ours.
-    router = router
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::map_response(json_errors));
     // Inside the HTTP layer: refused requests are logged and counted like any other.
     router = crate::auth::protect(router, token);
     if let Some(t) = &telemetry {
@@ -139,7 +153,7 @@ struct CreateRequest {
     args: Vec<String>,
 }
 
-async fn create(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn create(State(app): State<Arc<App>>, Body(body): Body) -> Response {
     if let Some(r) = refuse_if_stopping(&app) {
         return r;
     }
@@ -181,14 +195,14 @@ async fn list(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-async fn get_one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+async fn get_one(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     match app.manager.get(&id) {
         Some(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
         None => op_error(OpError::NotFound),
     }
 }
 
-async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+async fn delete(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     // In a task of its own: a client that goes away mid-DELETE does not leave the instance
     // half-deleted.
     let manager = app.manager.clone();
@@ -211,14 +225,14 @@ fn refuse_if_stopping(app: &App) -> Option<Response> {
     })
 }
 
-async fn standby(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+async fn standby(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     match app.manager.standby(&id) {
         Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
         Err(e) => op_error(e),
     }
 }
 
-async fn restore(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+async fn restore(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     match app.manager.restore(&id) {
         Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
         Err(e) => op_error(e),
@@ -237,11 +251,7 @@ struct ExecRequest {
     max_output_bytes: Option<usize>,
 }
 
-async fn exec_handler(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn exec_handler(State(app): State<Arc<App>>, Id(id): Id, Body(body): Body) -> Response {
     let req: ExecRequest = match parse(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -312,7 +322,7 @@ async fn exec_handler(
 
 async fn logs(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    Id(id): Id,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
     let Some(logs) = app.telemetry.as_ref().and_then(|t| t.resource_logs()) else {

@@ -98,24 +98,16 @@ mod tests {
 
 #[cfg(test)]
 mod readme {
-    use watchpost::catalogue::{fill_markdown_section, Catalogue};
-
-    const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    use watchpost::catalogue::Catalogue;
 
     /// `UPDATE_README=1` rewrites the table.
     #[test]
     fn the_readme_table_is_procmans_catalogue() {
-        let readme = std::fs::read_to_string(README).unwrap();
         let table = Catalogue::new("procman", super::ALL.to_vec()).markdown_table();
-        let generated = fill_markdown_section(&readme, "procman", &table)
-            .expect("README lacks the catalogue:procman markers");
-        if std::env::var_os("UPDATE_README").is_some() {
-            std::fs::write(README, &generated).unwrap();
-        } else {
-            assert!(
-                readme == generated,
-                "README's procman table differs from the catalogue; run UPDATE_README=1 cargo test --workspace readme"
-            );
-        }
+        watchpost_testkit::tools::assert_markdown_section(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"),
+            "procman",
+            &table,
+        );
     }
 }

@@ -22,29 +22,18 @@ async fn a_childs_bytes_never_stop_or_bloat_procman() {
     let pm = support::Procman::spawn(&[("LOG_LEVEL", "error")]);
     let pid = pm.process.child.id();
     let c = reqwest::Client::new();
-    let post = |path: String, body: Value| c.post(pm.url(&path)).body(body.to_string()).send();
     let script = "printf 'a\\377b\\n'; head -c 10000000 /dev/zero | tr '\\0' x; echo; echo later; sleep 3005";
-    let r = post(
-        "/instances".into(),
-        json!({"command": "sh", "args": ["-c", script]}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201);
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-    let id = v["id"].as_str().unwrap().to_string();
+    let id = pm.create(&c, "sh", &["-c", script]).await;
 
     // The app log, once "later" has arrived (the writer's flusher runs every 50 ms).
     let mut log = String::new();
     for _ in 0..200 {
-        log = c
-            .get(pm.url(&format!("/instances/{id}/logs?source=app&tail=10")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        log = pm
+            .text(
+                &c,
+                &pm.url(&format!("/instances/{id}/logs?source=app&tail=10")),
+            )
+            .await;
         if log.contains("data: later") {
             break;
         }
@@ -68,23 +57,19 @@ async fn a_childs_bytes_never_stop_or_bloat_procman() {
         "cut at 64 KiB: {} bytes",
         long.len()
     );
-    let r = c
-        .get(pm.url(&format!("/instances/{id}")))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let view = pm.text(&c, &pm.url(&format!("/instances/{id}"))).await;
+    let v: Value = serde_json::from_str(&view).unwrap();
     assert_eq!(v["state"], "running", "the instance lives on");
 
     let before = peak_rss(pid);
-    let r = post(
-        format!("/instances/{id}/exec"),
-        json!({"command": "head", "args": ["-c", "100000000", "/dev/zero"]}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let (status, v) = pm
+        .post(
+            &c,
+            &format!("/instances/{id}/exec"),
+            json!({"command": "head", "args": ["-c", "100000000", "/dev/zero"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(v["truncated"], true);
     assert_eq!(v["exit_code"], 0);
     assert_eq!(v["stdout"].as_str().unwrap().len(), 1024 * 1024);

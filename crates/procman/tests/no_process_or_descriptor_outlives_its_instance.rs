@@ -4,29 +4,7 @@
 mod support;
 
 use serde_json::{json, Value};
-
-/// Processes on the machine whose command line is exactly `cmd`.
-fn processes_running(cmd: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let line = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if line.trim_end() == cmd
-            && !matches!(
-                watchpost_testkit::process::proc_state(pid as u64),
-                Some('Z') | None
-            )
-        {
-            found.push(pid);
-        }
-    }
-    found
-}
+use watchpost_testkit::process;
 
 fn descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -68,7 +46,7 @@ async fn no_process_or_descriptor_outlives_its_instance() {
     }
     assert_eq!(timeouts, 50, "every forking exec timed out");
     assert!(
-        !processes_running("sleep 3001").is_empty(),
+        !process::running("sleep 3001").is_empty(),
         "the instances' forked children were running"
     );
     for id in &ids {
@@ -81,7 +59,7 @@ async fn no_process_or_descriptor_outlives_its_instance() {
     }
 
     for cmd in ["sleep 3001", "sleep 3002", "sleep 3003"] {
-        let left = processes_running(cmd);
+        let left = process::running(cmd);
         assert!(
             left.is_empty(),
             "{} `{cmd}` left running: {left:?}",

@@ -4,35 +4,25 @@
 mod support;
 
 use serde_json::{json, Value};
-use watchpost_testkit::{process, tools};
+use watchpost_testkit::process;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn procmans_exposition_passes_promtool_with_zero_findings() {
     let pm = support::Procman::spawn(&[("LOG_LEVEL", "error")]);
     let c = reqwest::Client::new();
-    let post = |path: String, body: Value| c.post(pm.url(&path)).body(body.to_string()).send();
-    let r = post(
-        "/instances".into(),
-        json!({"command": "sleep", "args": ["60"]}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201);
-    let id = serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = post(
-        format!("/instances/{id}/exec"),
-        json!({"command": "echo", "args": ["hi"]}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = post(format!("/instances/{id}/standby"), Value::Null)
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let id = pm.create(&c, "sleep", &["60"]).await;
+    let (status, _) = pm
+        .post(
+            &c,
+            &format!("/instances/{id}/exec"),
+            json!({"command": "echo", "args": ["hi"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = pm
+        .post(&c, &format!("/instances/{id}/standby"), Value::Null)
+        .await;
+    assert_eq!(status, 200);
     let r = c
         .delete(pm.url(&format!("/instances/{id}")))
         .send()
@@ -42,32 +32,12 @@ async fn procmans_exposition_passes_promtool_with_zero_findings() {
     c.get(pm.url("/no-such-route")).send().await.unwrap();
 
     let text = process::metrics_text(&c, pm.metrics).await;
-    let catalogue = c
-        .get(format!("http://{}/metrics/catalogue", pm.metrics))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let catalogue: Value = serde_json::from_str(&catalogue).unwrap();
-    let yaml = c
-        .get(format!(
-            "http://{}/metrics/catalogue?format=yaml",
-            pm.metrics
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let catalogue_url = format!("http://{}/metrics/catalogue", pm.metrics);
+    let catalogue: Value = serde_json::from_str(&pm.text(&c, &catalogue_url).await).unwrap();
+    let yaml = pm.text(&c, &format!("{catalogue_url}?format=yaml")).await;
     assert!(yaml.starts_with("groups:\n"), "{yaml}");
     let bad = c
-        .get(format!(
-            "http://{}/metrics/catalogue?format=xml",
-            pm.metrics
-        ))
+        .get(format!("{catalogue_url}?format=xml"))
         .send()
         .await
         .unwrap();
@@ -99,12 +69,5 @@ async fn procmans_exposition_passes_promtool_with_zero_findings() {
         assert!(families.iter().any(|(n, _)| n == &name), "{name} missing");
     }
 
-    let Some((ok, report)) = tools::promtool_check(&text) else {
-        return;
-    };
-    assert!(ok, "promtool failed: {report}\n---\n{text}");
-    assert!(
-        report.trim().is_empty(),
-        "promtool reported problems: {report}\n---\n{text}"
-    );
+    watchpost_testkit::tools::assert_promtool_clean(&text);
 }

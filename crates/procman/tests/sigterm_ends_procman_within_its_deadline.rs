@@ -5,16 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-
-fn running(cmd: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|raw| String::from_utf8_lossy(raw).replace('\0', " ").trim_end() == cmd)
-        .count()
-}
+use serde_json::json;
+use watchpost_testkit::process;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_procman_within_its_deadline() {
@@ -23,20 +15,11 @@ async fn sigterm_ends_procman_within_its_deadline() {
         ("SHUTDOWN_TIMEOUT", "3000"),
     ]);
     let c = reqwest::Client::new();
-    let post = |path: String, body: Value| c.post(pm.url(&path)).body(body.to_string()).send();
     let mut first = String::new();
     for _ in 0..20 {
-        let r = post(
-            "/instances".into(),
-            json!({"command": "sleep", "args": ["3006"]}),
-        )
-        .await
-        .unwrap();
-        assert_eq!(r.status(), 201);
-        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-        first = v["id"].as_str().unwrap().to_string();
+        first = pm.create(&c, "sleep", &["3006"]).await;
     }
-    assert_eq!(running("sleep 3006"), 20);
+    assert_eq!(process::running("sleep 3006").len(), 20);
     // A follow stream that stays open, and an exec that would run for 600 s.
     let follow = c
         .get(pm.url(&format!("/instances/{first}/logs?follow=true")))
@@ -81,6 +64,14 @@ async fn sigterm_ends_procman_within_its_deadline() {
     drop(stdout);
     drop(follow);
     let _ = exec.await;
-    assert_eq!(running("sleep 3006"), 0, "instances left running");
-    assert_eq!(running("sleep 3609"), 0, "the exec left running");
+    assert_eq!(
+        process::running("sleep 3006").len(),
+        0,
+        "instances left running"
+    );
+    assert_eq!(
+        process::running("sleep 3609").len(),
+        0,
+        "the exec left running"
+    );
 }

@@ -142,6 +142,26 @@ pub fn proc_state_when(pid: u64, done: impl Fn(Option<char>) -> bool) -> Option<
     }
 }
 
+/// Live (not zombie) processes on the machine whose command line is exactly `cmd` (arguments
+/// joined by spaces): for tests that check nothing was left running. Give the processes a
+/// command line no other test uses (`sleep 3001`).
+pub fn running(cmd: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if line.trim_end() == cmd && !matches!(proc_state(pid as u64), Some('Z') | None) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
 /// The text of `/metrics` on the listener at `addr`.
 pub async fn metrics_text(client: &reqwest::Client, addr: SocketAddr) -> String {
     let response = client

@@ -50,6 +50,36 @@ pub fn promtool_check(text: &str) -> Option<(bool, String)> {
     Some((out.status.success(), report))
 }
 
+/// Asserts that `promtool check metrics` finds nothing in `text` (skips, with a notice, when
+/// promtool is missing outside CI).
+pub fn assert_promtool_clean(text: &str) {
+    let Some((ok, report)) = promtool_check(text) else {
+        return;
+    };
+    assert!(ok, "promtool failed: {report}\n---\n{text}");
+    assert!(
+        report.trim().is_empty(),
+        "promtool reported problems: {report}\n---\n{text}"
+    );
+}
+
+/// Keeps a generated section of a Markdown file (between `<!-- catalogue:{section} -->` markers)
+/// equal to `table`: rewrites the file when `UPDATE_README` is set, else asserts they match.
+pub fn assert_markdown_section(path: &str, section: &str, table: &str) {
+    let doc = std::fs::read_to_string(path).unwrap();
+    // Strings only: no type of the library crosses into the caller's build of it.
+    let generated = watchpost::catalogue::fill_markdown_section(&doc, section, table)
+        .unwrap_or_else(|| panic!("{path} lacks the catalogue:{section} markers"));
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    } else {
+        assert!(
+            doc == generated,
+            "{path}: the {section} table differs from the catalogue; run UPDATE_README=1 cargo test --workspace readme"
+        );
+    }
+}
+
 /// A fresh, empty directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 

@@ -2,31 +2,20 @@
 //! built-in metric is in a live scrape with the documented type, unit and labels: the docs
 //! cannot drift.
 use opentelemetry::KeyValue;
-use watchpost::catalogue::{self, fill_markdown_section, Catalogue, Instrument, MetricDef};
+use watchpost::catalogue::{self, Catalogue, Instrument, MetricDef};
 use watchpost::metrics::Format;
 
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_metrics_table_matches_the_live_exposition() {
-    let readme = std::fs::read_to_string(README).unwrap();
-    let mut generated = readme.clone();
     for (section, defs) in [
         ("builtin", catalogue::BUILTIN),
         ("resource_logs", catalogue::RESOURCE_LOGS),
         ("http", catalogue::HTTP),
     ] {
         let table = Catalogue::new("svc", defs.to_vec()).markdown_table();
-        generated = fill_markdown_section(&generated, section, &table)
-            .unwrap_or_else(|| panic!("README lacks the catalogue:{section} markers"));
-    }
-    if std::env::var_os("UPDATE_README").is_some() {
-        std::fs::write(README, &generated).unwrap();
-    } else {
-        assert!(
-            readme == generated,
-            "README metric tables differ from the catalogue; run UPDATE_README=1 cargo test --workspace readme"
-        );
+        watchpost_testkit::tools::assert_markdown_section(README, section, &table);
     }
 
     // A live pipeline inside a Tokio runtime, with per-resource logs, and one metric pushed over

@@ -4,7 +4,7 @@
 
 use opentelemetry::KeyValue;
 use watchpost::metrics::buckets;
-use watchpost_testkit::{http, tools};
+use watchpost_testkit::http;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exposition_passes_promtool_check_metrics() {
@@ -105,12 +105,5 @@ async fn the_exposition_passes_promtool_check_metrics() {
     assert_eq!(status, 400);
     server.shutdown().await;
 
-    let Some((ok, report)) = tools::promtool_check(&text) else {
-        return;
-    };
-    assert!(ok, "promtool failed: {report}\n---\n{text}");
-    assert!(
-        report.trim().is_empty(),
-        "promtool reported problems: {report}\n---\n{text}"
-    );
+    watchpost_testkit::tools::assert_promtool_clean(&text);
 }

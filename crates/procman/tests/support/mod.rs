@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::process::{ChildStdout, Stdio};
 use std::time::Duration;
 
+use serde_json::{json, Value};
 use watchpost_testkit::capture::Line;
 use watchpost_testkit::process::{self, Process};
 use watchpost_testkit::tools::TempDir;
@@ -64,6 +65,31 @@ impl Procman {
         format!("http://{}{path}", self.api)
     }
 
+    /// POSTs `body` (JSON) to `path` on the API; the status and the answer parsed as JSON.
+    pub async fn post(&self, c: &reqwest::Client, path: &str, body: Value) -> (u16, Value) {
+        let r = c
+            .post(self.url(path))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), json_of(r).await)
+    }
+
+    /// Creates an instance of `command args…`; its id.
+    pub async fn create(&self, c: &reqwest::Client, command: &str, args: &[&str]) -> String {
+        let (status, v) = self
+            .post(c, "/instances", json!({"command": command, "args": args}))
+            .await;
+        assert_eq!(status, 201, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// GETs `url` (any listener); the body as text.
+    pub async fn text(&self, c: &reqwest::Client, url: &str) -> String {
+        c.get(url).send().await.unwrap().text().await.unwrap()
+    }
+
     /// Log lines written since the last call (waiting `settle` for stragglers).
     pub fn drain(&self, settle: Duration) -> Vec<Line> {
         self.process.drain_json(settle)
@@ -74,4 +100,10 @@ impl Procman {
         self.process.sigterm();
         self.process.wait()
     }
+}
+
+/// A response's body as JSON (a JSON string holding the text if it is not JSON).
+pub async fn json_of(r: reqwest::Response) -> Value {
+    let text = r.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
