@@ -1,0 +1,62 @@
+//! Every metric the library registers is named in exactly one place of its code: its catalogue
+//! definition. Read from the source, outside comments and test modules: a string literal that
+//! holds the name (as declared, without the service prefix) counts.
+use watchpost::catalogue;
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The code of a file without line comments and without its `#[cfg(test)]` module.
+fn code(text: &str) -> String {
+    let text = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
+    text.lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_metric_name_is_written_once_in_the_library() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let sources: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&src).unwrap().display().to_string();
+            (rel, code(&std::fs::read_to_string(f).unwrap()))
+        })
+        .collect();
+    let defs = catalogue::BUILTIN
+        .iter()
+        .chain(catalogue::RESOURCE_LOGS)
+        .chain(catalogue::HTTP);
+    let mut problems = Vec::new();
+    for def in defs {
+        let literal = format!("\"{}\"", def.name());
+        let places: Vec<&str> = sources
+            .iter()
+            .filter(|(_, code)| code.contains(&literal))
+            .map(|(rel, _)| rel.as_str())
+            .collect();
+        let count: usize = sources
+            .iter()
+            .map(|(_, code)| code.matches(&literal).count())
+            .sum();
+        if count != 1 || places != ["catalogue/builtin.rs"] {
+            problems.push(format!("{} appears {count} times, in {places:?}", def.name()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
