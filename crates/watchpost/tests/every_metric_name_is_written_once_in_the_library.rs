@@ -1,6 +1,7 @@
 //! Every metric the library registers is named in exactly one place of its code: its catalogue
 //! definition. Read from the source, outside comments and test modules: a string literal that
-//! holds the name (as declared, without the service prefix) counts.
+//! holds the name (as declared, without the service prefix) counts. (`info`, `<svc>_info` as
+//! declared, is also a log level's name, so it cannot be told apart this way and is left out.)
 use watchpost::catalogue;
 
 fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -43,7 +44,7 @@ fn every_metric_name_is_written_once_in_the_library() {
         .chain(catalogue::RESOURCE_LOGS)
         .chain(catalogue::HTTP);
     let mut problems = Vec::new();
-    for def in defs {
+    for def in defs.filter(|d| d.name() != "info") {
         let literal = format!("\"{}\"", def.name());
         let places: Vec<&str> = sources
             .iter()
