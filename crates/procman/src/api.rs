@@ -180,10 +180,13 @@ async fn create(State(app): State<Arc<App>>, Body(body): Body) -> Response {
         return error(StatusCode::BAD_REQUEST, "invalid_body", "at most 256 args");
     }
     match app.manager.create(name, command, req.args).await {
-        Ok(view) => json(
-            StatusCode::CREATED,
-            &serde_json::to_value(view).unwrap_or_default(),
-        ),
+        Ok(view) => {
+            about_instance(&view.id);
+            json(
+                StatusCode::CREATED,
+                &serde_json::to_value(view).unwrap_or_default(),
+            )
+        }
         Err(e) => op_error(e),
     }
 }
@@ -197,7 +200,10 @@ async fn list(State(app): State<Arc<App>>) -> Response {
 
 async fn get_one(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     match app.manager.get(&id) {
-        Some(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
+        Some(v) => {
+            about_instance(&id);
+            json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default())
+        }
         None => op_error(OpError::NotFound),
     }
 }
@@ -214,6 +220,12 @@ async fn delete(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     }
 }
 
+/// The request is about instance `id`: its span (and so its access line) goes to the
+/// instance's service log.
+fn about_instance(id: &str) {
+    watchpost::logs::record_resource(&tracing::Span::current(), "instance", id);
+}
+
 /// 503 while shutting down: no new instance or exec may start.
 fn refuse_if_stopping(app: &App) -> Option<Response> {
     app.manager.is_stopping().then(|| {
@@ -227,14 +239,20 @@ fn refuse_if_stopping(app: &App) -> Option<Response> {
 
 async fn standby(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     match app.manager.standby(&id) {
-        Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
+        Ok(v) => {
+            about_instance(&id);
+            json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default())
+        }
         Err(e) => op_error(e),
     }
 }
 
 async fn restore(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     match app.manager.restore(&id) {
-        Ok(v) => json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()),
+        Ok(v) => {
+            about_instance(&id);
+            json(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default())
+        }
         Err(e) => op_error(e),
     }
 }
@@ -266,7 +284,7 @@ async fn exec_handler(State(app): State<Arc<App>>, Id(id): Id, Body(body): Body)
                 "instance has exited; exec needs a live instance".into(),
             ))
         }
-        Some(_) => {}
+        Some(_) => about_instance(&id),
     }
     let Some(command) = req.command.filter(|c| !c.trim().is_empty()) else {
         return error(

@@ -2,6 +2,7 @@
 //! instance's `app` log, and the metrics of the reference catalogue.
 
 use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -453,14 +454,14 @@ impl Manager {
                         inst.child = None;
                         // The instance is its group: what the leader left running goes too.
                         inst.group = None;
-                        exited.push((id.clone(), from, status.code()));
+                        exited.push((id.clone(), from, status.code(), status.signal()));
                     }
                 }
             }
         }
-        for (id, from, code) in exited {
+        for (id, from, code, signal) in exited {
             self.transition(&id, from, State::Exited);
-            tracing::info!(instance_id = %id, exit_code = code, "instance exited");
+            tracing::info!(instance_id = %id, exit_code = code, signal, "instance exited");
         }
     }
 }

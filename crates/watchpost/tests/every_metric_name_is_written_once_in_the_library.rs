@@ -56,7 +56,10 @@ fn every_metric_name_is_written_once_in_the_library() {
             .map(|(_, code)| code.matches(&literal).count())
             .sum();
         if count != 1 || places != ["catalogue/builtin.rs"] {
-            problems.push(format!("{} appears {count} times, in {places:?}", def.name()));
+            problems.push(format!(
+                "{} appears {count} times, in {places:?}",
+                def.name()
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

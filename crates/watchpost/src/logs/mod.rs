@@ -57,7 +57,7 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 }
 
 pub use crate::redact::{CARD_MASK, EMAIL_MASK, REDACTED};
-pub use layer::{JsonLayer, LogHandle, TRUNCATED_MARKER};
+pub use layer::{record_resource, JsonLayer, LogHandle, TRUNCATED_MARKER};
 pub use resource::{
     sse_handler, valid_id, LogQuery, ResourceLogConfig, ResourceLogStats, ResourceLogs, SseState,
     DEFAULT_TAIL, MAX_TAIL,

@@ -21,6 +21,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::bridge::LogSink;
+use super::encode;
 use super::filter::{self, verbosity, Filter, Route};
 use crate::config::Config;
 use crate::internal::{Counters, LogWriteFailed};
@@ -47,6 +48,9 @@ pub(crate) struct LayerState {
     pub(crate) log_crate: std::sync::atomic::AtomicBool,
     /// The id field of each resource kind, by kind index.
     id_fields: Vec<String>,
+    /// (kind, id field) by kind index; the names live as long as the process (a few per
+    /// pipeline), as span field names must.
+    kind_fields: Vec<(String, &'static str)>,
     redactor: Redactor,
     max_field_bytes: usize,
     id: u32,
@@ -67,6 +71,16 @@ impl LayerState {
                 .resource_logs
                 .as_ref()
                 .map(|rl| rl.kinds.iter().map(|(_, f)| f.clone()).collect())
+                .unwrap_or_default(),
+            kind_fields: config
+                .resource_logs
+                .as_ref()
+                .map(|rl| {
+                    rl.kinds
+                        .iter()
+                        .map(|(k, f)| (k.clone(), &*Box::leak(f.clone().into_boxed_str())))
+                        .collect()
+                })
                 .unwrap_or_default(),
             redactor: Redactor::new(&config.redaction),
             max_field_bytes: config.max_field_bytes,
@@ -125,6 +139,27 @@ impl LayerState {
         subsystem
     }
 
+    /// Adds resource `kind`'s id field with value `id` to a span's fields (replacing an earlier
+    /// value), so that the span's lines route to that resource.
+    fn record_resource(&self, data: &mut SpanFields, kind: &str, id: &str) -> bool {
+        let Some(field) = self
+            .kind_fields
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, f)| *f)
+        else {
+            return false;
+        };
+        if !crate::config::valid_id(id) {
+            return false;
+        }
+        let mut added = SpanFields::default();
+        encode::string_into(&mut added.buf, id);
+        added.fields.push((field, 0, added.buf.len() as u32));
+        data.merge(&added, self);
+        true
+    }
+
     /// The resource kind whose id field is `name`.
     #[inline]
     pub(crate) fn resource_kind_of(&self, name: &str) -> Option<u16> {
@@ -143,6 +178,55 @@ impl LayerState {
             self.redactor.is_secret_name(field.name())
         }
     }
+}
+
+/// Routes the lines of `span` — and of every span and event inside it — to resource `kind`'s
+/// log file for `id`, as if the span had been created with the kind's id field (`instance_id =
+/// "…"`), which the lines then carry too. For a span whose resource is known only later: an HTTP
+/// request span, once the handler has found the instance, so that the request's access line
+/// lands in the instance's log.
+///
+/// Returns `false` and records nothing if the span is disabled or not in a Watchpost pipeline,
+/// the kind is not declared, or `id` is not a valid id ([`valid_id`](crate::config::valid_id)).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("wp-doc-record-{}", std::process::id()));
+/// let config = watchpost::Config::builder("svc")
+///     .resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id"))
+///     .build()
+///     .unwrap();
+/// let (telemetry, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// let logs = telemetry.resource_logs().unwrap();
+/// logs.register("instance", "web-1").unwrap();
+/// tracing::dispatcher::with_default(&dispatch, || {
+///     let request = tracing::info_span!("request");
+///     assert!(watchpost::logs::record_resource(&request, "instance", "web-1"));
+///     assert!(!watchpost::logs::record_resource(&request, "volume", "v1"), "undeclared kind");
+///     request.in_scope(|| tracing::info!("request handled"));
+/// });
+/// logs.flush();
+/// let lines = logs.read("instance", "web-1", 10).unwrap();
+/// assert!(lines[0].contains(r#""instance_id":"web-1""#), "{lines:?}");
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub fn record_resource(span: &tracing::Span, kind: &str, id: &str) -> bool {
+    span.with_subscriber(|(span_id, dispatch)| {
+        let (Some(state), Some(registry)) = (
+            dispatch.downcast_ref::<LayerState>(),
+            dispatch.downcast_ref::<tracing_subscriber::Registry>(),
+        ) else {
+            return false;
+        };
+        let Some(span) = registry.span(span_id) else {
+            return false;
+        };
+        let mut ext = span.extensions_mut();
+        match ext.get_mut::<SpanFields>() {
+            Some(data) => state.record_resource(data, kind, id),
+            None => false,
+        }
+    })
+    .unwrap_or(false)
 }
 
 /// A `tracing_subscriber` [`Layer`](tracing_subscriber::Layer) that writes one JSON object per
@@ -315,6 +399,17 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
 {
+    /// Lets [`record_resource`] reach this layer's state through the dispatcher.
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else if id == std::any::TypeId::of::<LayerState>() {
+            Some(Arc::as_ptr(&self.shared) as *const ())
+        } else {
+            None
+        }
+    }
+
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         self.shared.filter.interest(meta)
     }
