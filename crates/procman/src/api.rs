@@ -90,20 +90,52 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
     }
 }
 
-/// The request body, or a JSON answer: 413 naming the limit, 400 otherwise.
+/// How long a request body may take to arrive (`BODY_TIMEOUT`, ms; default 30 000).
+static BODY_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Sets the body deadline (once, at start).
+pub fn set_body_timeout(ms: u64) {
+    let _ = BODY_TIMEOUT.set(Duration::from_millis(ms));
+}
+
+/// The request body, or a JSON answer: 413 naming the limit, 408 if it does not arrive within
+/// `BODY_TIMEOUT`, 400 otherwise.
 struct Body(Bytes);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        match Bytes::from_request(req, state).await {
-            Ok(b) => Ok(Body(b)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(error(
+        let too_large = || {
+            error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("the request body is larger than {MAX_BODY} bytes"),
-            )),
+            )
+        };
+        // An announced length over the limit is refused before anything is read.
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_large());
+        }
+        let deadline = *BODY_TIMEOUT.get_or_init(|| Duration::from_secs(30));
+        let Ok(read) = tokio::time::timeout(deadline, Bytes::from_request(req, state)).await else {
+            return Err(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} ms (BODY_TIMEOUT)",
+                    deadline.as_millis()
+                ),
+            ));
+        };
+        match read {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
             Err(e) => Err(error(e.status(), "invalid_body", e.body_text())),
         }
     }

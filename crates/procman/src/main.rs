@@ -19,6 +19,7 @@ mod common;
 mod exec;
 mod instances;
 mod metrics;
+mod serve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,6 +136,16 @@ async fn main() -> ExitCode {
     }
     let token = match auth::Token::load(args.token_file.as_deref()) {
         Ok(t) => t,
+        Err(e) => {
+            eprintln!("procman: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let limits = match serve::Limits::from_env().and_then(|l| {
+        api::set_body_timeout(serve::env_number("BODY_TIMEOUT", 30_000, 100, 600_000)?);
+        Ok(l)
+    }) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("procman: {e}");
             return ExitCode::from(2);
@@ -266,12 +277,7 @@ async fn main() -> ExitCode {
                 std::process::exit(1);
             });
     };
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    serve::serve(listener, app, limits, shutdown).await;
     reaper.abort();
     manager
         .stop_all(Duration::from_secs(2).min(deadline / 2))
@@ -286,13 +292,7 @@ async fn main() -> ExitCode {
         tracing::debug!(target: "procman::api", "shutting down");
         let _ = tokio::task::spawn_blocking(move || t.shutdown_with_timeout(deadline / 4)).await;
     }
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("procman: server error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    ExitCode::SUCCESS
 }
 
 /// Registers everything procman registers, in a pipeline that is not installed and writes no

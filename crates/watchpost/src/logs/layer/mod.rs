@@ -142,21 +142,32 @@ impl LayerState {
     /// Adds resource `kind`'s id field with value `id` to a span's fields (replacing an earlier
     /// value), so that the span's lines route to that resource.
     fn record_resource(&self, data: &mut SpanFields, kind: &str, id: &str) -> bool {
-        let Some(field) = self
+        let Some((index, field)) = self
             .kind_fields
             .iter()
-            .find(|(k, _)| k == kind)
-            .map(|(_, f)| *f)
+            .enumerate()
+            .find(|(_, (k, _))| k == kind)
+            .map(|(i, (_, f))| (i as u16, *f))
         else {
             return false;
         };
         if !crate::config::valid_id(id) {
             return false;
         }
-        let mut added = SpanFields::default();
-        encode::string_into(&mut added.buf, id);
-        added.fields.push((field, 0, added.buf.len() as u32));
-        data.merge(&added, self);
+        if data.fields.iter().any(|(n, _, _)| *n == field) {
+            // Recorded before: the new value replaces it.
+            let mut added = SpanFields::default();
+            encode::string_into(&mut added.buf, id);
+            added.fields.push((field, 0, added.buf.len() as u32));
+            data.merge(&added, self);
+        } else {
+            // The usual case, in place: the value, its field and its resource range.
+            let start = data.buf.len() as u32;
+            encode::string_into(&mut data.buf, id);
+            let end = data.buf.len() as u32;
+            data.fields.push((field, start, end));
+            data.resources.push((index, start, end));
+        }
         true
     }
 
