@@ -346,32 +346,25 @@ trait Queued: Sized {
     ) -> impl std::future::Future<Output = bool>;
 }
 
-impl Queued for SpanData {
-    const SIGNAL: Signal = Signal::Traces;
-    fn batch_size(settings: &ExportSettings) -> usize {
-        settings.spans.batch_size
-    }
-    fn export(
-        worker: &Worker,
-        ex: Option<&Exporters>,
-        items: &mut std::collections::VecDeque<Self>,
-        limit: Option<Duration>,
-    ) -> impl std::future::Future<Output = bool> {
-        worker.export_spans(ex, items, limit)
-    }
+/// `Queued` for an item type: its signal, the settings field of its batching, its export.
+macro_rules! queued {
+    ($item:ty, $signal:expr, $batching:ident, $export:ident) => {
+        impl Queued for $item {
+            const SIGNAL: Signal = $signal;
+            fn batch_size(settings: &ExportSettings) -> usize {
+                settings.$batching.batch_size
+            }
+            fn export(
+                worker: &Worker,
+                ex: Option<&Exporters>,
+                items: &mut std::collections::VecDeque<Self>,
+                limit: Option<Duration>,
+            ) -> impl std::future::Future<Output = bool> {
+                worker.$export(ex, items, limit)
+            }
+        }
+    };
 }
 
-impl Queued for PendingLog {
-    const SIGNAL: Signal = Signal::Logs;
-    fn batch_size(settings: &ExportSettings) -> usize {
-        settings.logs.batch_size
-    }
-    fn export(
-        worker: &Worker,
-        ex: Option<&Exporters>,
-        items: &mut std::collections::VecDeque<Self>,
-        limit: Option<Duration>,
-    ) -> impl std::future::Future<Output = bool> {
-        worker.export_logs(ex, items, limit)
-    }
-}
+queued!(SpanData, Signal::Traces, spans, export_spans);
+queued!(PendingLog, Signal::Logs, logs, export_logs);

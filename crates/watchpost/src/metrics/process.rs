@@ -12,21 +12,19 @@ pub(crate) fn register(metrics: &Metrics) {
             o.observe(s.cpu_seconds, &[]);
         }
     });
-    metrics.observe_u64(&catalogue::PROCESS_RESIDENT_MEMORY, |o| {
-        if let Some(s) = Stat::read() {
-            o.observe(s.rss_bytes, &[]);
-        }
-    });
-    metrics.observe_u64(&catalogue::PROCESS_VIRTUAL_MEMORY, |o| {
-        if let Some(s) = Stat::read() {
-            o.observe(s.vsize_bytes, &[]);
-        }
-    });
-    metrics.observe_u64(&catalogue::PROCESS_THREADS, |o| {
-        if let Some(s) = Stat::read() {
-            o.observe(s.threads, &[]);
-        }
-    });
+    type ReadStat = fn(&Stat) -> u64;
+    let from_stat: [(&catalogue::MetricDef, ReadStat); 3] = [
+        (&catalogue::PROCESS_RESIDENT_MEMORY, |s| s.rss_bytes),
+        (&catalogue::PROCESS_VIRTUAL_MEMORY, |s| s.vsize_bytes),
+        (&catalogue::PROCESS_THREADS, |s| s.threads),
+    ];
+    for (def, read) in from_stat {
+        metrics.observe_u64(def, move |o| {
+            if let Some(s) = Stat::read() {
+                o.observe(read(&s), &[]);
+            }
+        });
+    }
     metrics.observe_u64(&catalogue::PROCESS_OPEN_FDS, |o| {
         if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
             // One of them is the descriptor reading the directory.
