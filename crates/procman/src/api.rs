@@ -66,7 +66,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
     })
 }
 
-/// The largest request body accepted (axum's default limit).
+/// The largest request body accepted.
 const MAX_BODY: usize = 2 * 1024 * 1024;
 
 /// The `{id}` of a route, or a 400 JSON answer (a path that is not UTF-8, say).
@@ -105,7 +105,7 @@ struct Body(Bytes);
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     type Rejection = Response;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+    async fn from_request(req: axum::extract::Request, _state: &S) -> Result<Self, Response> {
         let too_large = || {
             error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -123,7 +123,9 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
             return Err(too_large());
         }
         let deadline = *BODY_TIMEOUT.get_or_init(|| Duration::from_secs(30));
-        let Ok(read) = tokio::time::timeout(deadline, Bytes::from_request(req, state)).await else {
+        // Read with our own limit (chunked bodies have no length to check up front).
+        let read = axum::body::to_bytes(req.into_body(), MAX_BODY);
+        let Ok(read) = tokio::time::timeout(deadline, read).await else {
             return Err(error(
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
@@ -135,8 +137,19 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
         };
         match read {
             Ok(b) => Ok(Body(b)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
-            Err(e) => Err(error(e.status(), "invalid_body", e.body_text())),
+            Err(e) => {
+                let over_limit = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if over_limit {
+                    Err(too_large())
+                } else {
+                    Err(error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_body",
+                        format!("the request body could not be read: {e}"),
+                    ))
+                }
+            }
         }
     }
 }

@@ -277,10 +277,10 @@ async fn main() -> ExitCode {
                 std::process::exit(1);
             });
     };
-    serve::serve(listener, app, limits, shutdown).await;
+    serve::serve(listener, app, limits, deadline / 4, shutdown).await;
     reaper.abort();
     manager
-        .stop_all(Duration::from_secs(2).min(deadline / 2))
+        .stop_all(Duration::from_secs(2).min(deadline / 3))
         .await;
     if let Some(s) = metrics_server {
         s.shutdown().await;

@@ -4,8 +4,11 @@
 //!
 //! * `HEADER_TIMEOUT` (ms, default 10 000): a client that has not sent a whole request head by
 //!   then is disconnected (slowloris), also between requests on a kept-alive connection.
-//! * `MAX_CONNECTIONS` (default 1 024): beyond it, new connections wait in the listen backlog
-//!   until one closes.
+//!   The same deadline closes a kept-alive connection that stays idle longer (hyper re-arms it
+//!   between requests); clients reconnect.
+//! * `MAX_CONNECTIONS` (default 1 024, at most half the descriptor limit): beyond it, new
+//!   connections wait in the listen backlog until one closes. A client that never reads its
+//!   response (an unread follow stream) keeps its slot until it goes away or shutdown.
 //!
 //! Bodies have their own deadline where they are read (`BODY_TIMEOUT`, see `api::Body`).
 
@@ -28,6 +31,8 @@ pub struct Limits {
 impl Limits {
     /// From `HEADER_TIMEOUT` and `MAX_CONNECTIONS`; an invalid value is an error naming it.
     pub fn from_env() -> Result<Limits, String> {
+        // Connections must leave descriptors for instances, pipes and log files.
+        let default_connections = 1024.min(descriptor_limit() / 2).max(1);
         Ok(Limits {
             header_timeout: Duration::from_millis(env_number(
                 "HEADER_TIMEOUT",
@@ -35,7 +40,8 @@ impl Limits {
                 100,
                 600_000,
             )?),
-            max_connections: env_number("MAX_CONNECTIONS", 1024, 1, 1_000_000)? as usize,
+            max_connections: env_number("MAX_CONNECTIONS", default_connections, 1, 1_000_000)?
+                as usize,
         })
     }
 }
@@ -53,14 +59,30 @@ pub fn env_number(name: &str, default: u64, min: u64, max: u64) -> Result<u64, S
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, lets every open
-/// connection finish its request in flight and waits for them.
+/// The soft limit on open descriptors (`RLIMIT_NOFILE`), or 1 024 if it cannot be read.
+fn descriptor_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; then closes the listener, lets open
+/// connections finish the request in flight for up to `drain`, and drops the rest.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     limits: Limits,
+    drain: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
+    let mut last_accept_error: Option<std::time::Instant> = None;
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
@@ -77,8 +99,13 @@ pub async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
-                // Out of descriptors and the like: wait a little rather than spin.
-                Err(_) => {
+                // Out of descriptors and the like: reported (at most once a minute), then a short
+                // pause rather than a spin.
+                Err(e) => {
+                    if last_accept_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                        last_accept_error = Some(std::time::Instant::now());
+                        tracing::warn!(target: "procman::api", error = %e, "cannot accept connections (reported at most once a minute)");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -111,6 +138,16 @@ pub async fn serve(
         // Reap finished connection tasks so the set stays small.
         while connections.try_join_next().is_some() {}
     }
+    drop(listener); // new connections are refused from now on
     let _ = stop_tx.send(true);
-    while connections.join_next().await.is_some() {}
+    // Idle connections close at once; one with a request in flight gets `drain` to finish it (a
+    // half-sent head or body would otherwise hold shutdown for its whole timeout).
+    let drained = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
 }

@@ -78,7 +78,7 @@ impl LayerState {
                 .map(|rl| {
                     rl.kinds
                         .iter()
-                        .map(|(k, f)| (k.clone(), &*Box::leak(f.clone().into_boxed_str())))
+                        .map(|(k, f)| (k.clone(), intern(f)))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -191,9 +191,23 @@ impl LayerState {
     }
 }
 
+/// `name` as a `&'static str` (span field names must be), stored once per distinct name for the
+/// life of the process however many pipelines are built.
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
 /// Routes the lines of `span` — and of every span and event inside it — to resource `kind`'s
 /// log file for `id`, as if the span had been created with the kind's id field (`instance_id =
-/// "…"`), which the lines then carry too. For a span whose resource is known only later: an HTTP
+/// "…"`), which the lines then carry too (unless the field name is dotted, like `job.id`: dotted
+/// span fields route lines but are not written into them). For a span whose resource is known only later: an HTTP
 /// request span, once the handler has found the instance, so that the request's access line
 /// lands in the instance's log.
 ///
