@@ -10,7 +10,9 @@
 //! * [`demo`]: drivers for `logdemo` and `otlpdemo` (given their paths);
 //! * [`http`]: a minimal HTTP/1.1 GET over a real socket;
 //! * [`otlp`]: a real OTLP gRPC receiver that counts or collects what it receives;
-//! * [`tools`]: external tools (`promtool`, `prometheus`) and temporary directories.
+//! * [`source`]: a crate's own source files and their code without comments (shape tests);
+//! * [`tools`]: external tools (`promtool`, `prometheus`), temporary directories, generated
+//!   README sections.
 
 #![warn(missing_docs)]
 
@@ -19,4 +21,5 @@ pub mod demo;
 pub mod http;
 pub mod otlp;
 pub mod process;
+pub mod source;
 pub mod tools;

@@ -3,40 +3,17 @@
 //! holds the name (as declared, without the service prefix) counts. (`info`, `<svc>_info` as
 //! declared, is also a log level's name, so it cannot be told apart this way and is left out.)
 use watchpost::catalogue;
-
-fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The code of a file without line comments and without its `#[cfg(test)]` module.
-fn code(text: &str) -> String {
-    let text = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
-    text.lines()
-        .map(|l| match l.find("//") {
-            Some(i) => &l[..i],
-            None => l,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use watchpost_testkit::source;
 
 #[test]
 fn every_metric_name_is_written_once_in_the_library() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let files = source::rust_files(&src);
     let sources: Vec<(String, String)> = files
         .iter()
         .map(|f| {
             let rel = f.strip_prefix(&src).unwrap().display().to_string();
-            (rel, code(&std::fs::read_to_string(f).unwrap()))
+            (rel, source::code(&std::fs::read_to_string(f).unwrap()))
         })
         .collect();
     let defs = catalogue::BUILTIN

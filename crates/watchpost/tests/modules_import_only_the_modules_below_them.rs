@@ -3,6 +3,8 @@
 //! every `crate::<module>` path outside comments counts, and so do the `crate::` re-exports of
 //! the crate root (`crate::Config` is `config`, `crate::Telemetry` is `telemetry`).
 
+use watchpost_testkit::source;
+
 /// Top to bottom. A module may use any module after it in this list, never one before it.
 const LAYERS: &[&str] = &[
     "http",
@@ -34,30 +36,6 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("TelemetryBuilder", "telemetry"),
 ];
 
-fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The code of a file without comments (doc links are not imports) and without its
-/// `#[cfg(test)]` module (tests may reach anywhere).
-fn code(text: &str) -> String {
-    let text = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
-    text.lines()
-        .map(|l| match l.find("//") {
-            Some(i) => &l[..i],
-            None => l,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The modules `code` refers to through `crate::`.
 fn uses(code: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -84,8 +62,7 @@ fn uses(code: &str) -> Vec<String> {
 #[test]
 fn modules_import_only_the_modules_below_them() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let files = source::rust_files(&src);
     let mut violations = Vec::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
@@ -106,7 +83,7 @@ fn modules_import_only_the_modules_below_them() {
             );
         };
         let text = std::fs::read_to_string(file).unwrap();
-        for used in uses(&code(&text)) {
+        for used in uses(&source::code(&text)) {
             if used == module {
                 continue;
             }

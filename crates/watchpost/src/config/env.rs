@@ -657,25 +657,15 @@ mod tests {
     /// endpoint variable, which mentions ours in backticks; no code looks such a string up.
     #[test]
     fn every_variable_name_is_written_once_in_the_library() {
+        let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
         let mut strings = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src"
-        ))];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    let source = std::fs::read_to_string(&path).unwrap();
-                    strings.extend(
-                        string_literals(&source)
-                            .into_iter()
-                            .map(|s| (s, path.clone())),
-                    );
-                }
-            }
+        for path in watchpost_testkit::source::rust_files(src) {
+            let source = std::fs::read_to_string(&path).unwrap();
+            strings.extend(
+                string_literals(&source)
+                    .into_iter()
+                    .map(|s| (s, path.clone())),
+            );
         }
         let mut wrong = Vec::new();
         for var in TABLE {
