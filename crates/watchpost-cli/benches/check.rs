@@ -1,0 +1,2 @@
+//! Throughput of the checks. (Stub: being written.)
+fn main() {}

@@ -1,0 +1,1 @@
+//! A service's metric catalogue, as exported by the library (`GET /metrics/catalogue`). (Stub.)

@@ -1,0 +1,1 @@
+//! The span rules. (Stub: being written.)
