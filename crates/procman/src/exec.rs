@@ -105,7 +105,6 @@ pub async fn run(
             Err(_) => "error",
         };
         let attrs = [KeyValue::new("status", status)];
-        m.exec_sessions.add(1, &attrs);
         m.exec_duration
             .record(started.elapsed().as_secs_f64(), &attrs);
         if let Ok(o) = &result {

@@ -23,7 +23,7 @@ async fn junk_methods_add_no_series() {
     let text = process::metrics_text(&c, pm.metrics).await;
     let series: Vec<&str> = text
         .lines()
-        .filter(|l| l.starts_with("procman_http_requests_total{"))
+        .filter(|l| l.starts_with("procman_http_request_duration_seconds_count{"))
         .collect();
     assert!(
         series.iter().all(|l| !l.contains("method=\"M")),
@@ -37,7 +37,7 @@ async fn junk_methods_add_no_series() {
     );
     assert!(
         text.contains(
-            r#"procman_http_requests_total{method="GET",path="/instances",status="200"} 1"#
+            r#"procman_http_request_duration_seconds_count{method="GET",path="/instances",status="200"} 1"#
         ),
         "{series:?}"
     );

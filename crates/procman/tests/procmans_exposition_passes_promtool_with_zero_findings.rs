@@ -65,7 +65,7 @@ async fn procmans_exposition_passes_promtool_with_zero_findings() {
             "{name} ({kind}) is on /metrics but not in the catalogue"
         );
     }
-    for name in ["procman_instances", "procman_exec_sessions_total"] {
+    for name in ["procman_instances", "procman_exec_output_bytes_total"] {
         assert!(families.iter().any(|(n, _)| n == &name), "{name} missing");
     }
 

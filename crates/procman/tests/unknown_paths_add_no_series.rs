@@ -37,13 +37,13 @@ async fn unknown_paths_add_no_series() {
     }
     let after = process::metrics_text(&c, pm.metrics).await;
     assert_eq!(
-        series(&after, "procman_http_requests_total{"),
-        series(&before, "procman_http_requests_total{"),
+        series(&after, "procman_http_request_duration_seconds_count{"),
+        series(&before, "procman_http_request_duration_seconds_count{"),
         "{after}"
     );
     assert!(
         after.contains(
-            r#"procman_http_requests_total{method="GET",path="__unmatched__",status="404"} 10001"#
+            r#"procman_http_request_duration_seconds_count{method="GET",path="__unmatched__",status="404"} 10001"#
         ),
         "{after}"
     );

@@ -1,14 +1,43 @@
-//! `watchpost check`: all three planes over a window of time. (Stub: being written.)
+//! `watchpost check`: a live review of a running service over a window of time, all three planes
+//! at once.
+//!
+//! - **metrics**: `--metrics URL` is scraped when the window opens and every
+//!   `--scrape-interval` after; the last good scrape is linted ([`crate::lint`]) and compared with
+//!   the first (`metric.series-growth`). A scrape that fails after a good one is counted, not
+//!   fatal (the service may already be gone when its log stream ends);
+//! - **logs**: `--logs FILE` (read from its start and followed) or `--logs -` (standard input,
+//!   e.g. `procman | watchpost check --logs -`), checked line by line ([`crate::logs`]);
+//! - **OTLP**: `--otlp ADDR` (gRPC) and `--otlp-http ADDR` (HTTP/protobuf) receive what the
+//!   service exports ([`crate::otlp`]), checked by [`crate::spans`].
+//!
+//! The window ends after `--duration`, when the logs on standard input end, or on Ctrl-C /
+//! SIGTERM; late exports get `--grace` more. Then the joins run (log trace ids against exported
+//! spans) and the report is complete.
 
+use std::io::{BufRead as _, Read as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::catalogue::Catalogue;
 use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::exposition::{self, Exposition};
+use crate::finding::Signal;
+use crate::lint::{self, LintOptions};
+use crate::logs::{LogChecker, LogFacts};
+use crate::otlp;
 use crate::report::Report;
+use crate::source;
+use crate::spans::SpanChecker;
+
+/// The longest log line read whole; longer lines are cut there (and are then not JSON).
+pub const MAX_LINE: usize = 1 << 20;
 
 /// What `watchpost check` reads.
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
-    /// The metrics URL, scraped at the start and the end.
+    /// The metrics URL, scraped at the start and every `scrape_interval`.
     pub metrics: Option<String>,
     /// A log file (followed) or `-`.
     pub logs: Option<String>,
@@ -20,15 +49,381 @@ pub struct CheckOptions {
     pub duration: Option<Duration>,
     /// Time for late exports after the window.
     pub grace: Duration,
+    /// Time between scrapes.
+    pub scrape_interval: Duration,
     /// The catalogue (file or URL).
     pub catalogue: Option<String>,
     /// Lint third-party metrics too.
     pub include_third_party: bool,
-    /// Print `watchpost: ready` on stderr once listening.
-    pub ready_line: bool,
 }
 
-/// Runs a check.
-pub async fn run(_options: CheckOptions, config: Config) -> crate::Result<Report> {
-    Ok(Report::new(config))
+/// A check in progress: listening, reading and scraping until its window ends.
+pub struct Running {
+    options: CheckOptions,
+    catalogue: Option<Catalogue>,
+    report: Arc<Mutex<Report>>,
+    stop_logs: Arc<AtomicBool>,
+    stop: Arc<tokio::sync::Notify>,
+    receiver: Option<otlp::Receiver>,
+    span_task: Option<tokio::task::JoinHandle<()>>,
+    spans: Arc<Mutex<SpanChecker>>,
+    logs: Arc<Mutex<LogChecker>>,
+    logs_done: Option<tokio::sync::oneshot::Receiver<Result<()>>>,
+    scrapes: Arc<tokio::sync::Mutex<Scrapes>>,
+    scraper: Option<(Arc<tokio::sync::Notify>, tokio::task::JoinHandle<()>)>,
+}
+
+/// Runs a check over its whole window and returns its report.
+pub async fn run(options: CheckOptions, config: Config) -> Result<Report> {
+    start(options, config).await?.wait().await
+}
+
+/// Starts a check: the OTLP receiver listens, the logs are being read and the first scrape is
+/// done when this returns.
+pub async fn start(options: CheckOptions, config: Config) -> Result<Running> {
+    if options.metrics.is_none()
+        && options.logs.is_none()
+        && options.otlp.is_none()
+        && options.otlp_http.is_none()
+    {
+        return Err(Error::new("nothing to check")
+            .hint("give --metrics URL, --logs FILE|- or --otlp ADDR (or several)"));
+    }
+    let settings = config.check.clone();
+    let catalogue = match &options.catalogue {
+        Some(spec) => Some(crate::catalogue::load(spec).await?),
+        None => None,
+    };
+    let report = Arc::new(Mutex::new(Report::new(config)));
+    let spans = Arc::new(Mutex::new(SpanChecker::new(&settings)));
+
+    // OTLP first: the service may start exporting as soon as it is told where.
+    let (receiver, span_task) = if options.otlp.is_some() || options.otlp_http.is_some() {
+        let (rx, mut batches) =
+            otlp::start(options.otlp.as_deref(), options.otlp_http.as_deref()).await?;
+        let (spans, report) = (spans.clone(), report.clone());
+        let task = tokio::spawn(async move {
+            while let Some(batch) = batches.recv().await {
+                let mut r = lock(&report);
+                lock(&spans).batch(&batch, &mut r);
+            }
+        });
+        (Some(rx), Some(task))
+    } else {
+        (None, None)
+    };
+
+    // Logs: a thread of their own (reading stdin blocks).
+    let logs = Arc::new(Mutex::new(LogChecker::new(&settings)));
+    let stop_logs = Arc::new(AtomicBool::new(false));
+    let logs_done = match options.logs.clone() {
+        Some(spec) => {
+            let (tx, rx) = tokio::sync::oneshot::channel::<Result<()>>();
+            let (logs, report, stop) = (logs.clone(), report.clone(), stop_logs.clone());
+            std::thread::Builder::new()
+                .name("watchpost-logs".into())
+                .spawn(move || {
+                    let _ = tx.send(read_logs(&spec, &logs, &report, &stop));
+                })
+                .map_err(|e| Error::new(format!("cannot start the log reader: {e}")))?;
+            Some(rx)
+        }
+        None => None,
+    };
+
+    // Metrics: scraped now and every interval until the window ends, in a task of their own.
+    let scrapes = Arc::new(tokio::sync::Mutex::new(Scrapes::default()));
+    let scraper = match options.metrics.clone() {
+        Some(url) => {
+            scrapes.lock().await.scrape(&url).await;
+            let (done, scrapes) = (Arc::new(tokio::sync::Notify::new()), scrapes.clone());
+            let interval = options.scrape_interval.max(Duration::from_millis(50));
+            let stop = done.clone();
+            let task = tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.notified() => return,
+                        _ = tokio::time::sleep(interval) => scrapes.lock().await.scrape(&url).await,
+                    }
+                }
+            });
+            Some((done, task))
+        }
+        None => None,
+    };
+    Ok(Running {
+        options,
+        catalogue,
+        report,
+        stop_logs,
+        stop: Arc::new(tokio::sync::Notify::new()),
+        receiver,
+        span_task,
+        spans,
+        logs,
+        logs_done,
+        scrapes,
+        scraper,
+    })
+}
+
+impl Running {
+    /// Where OTLP/gRPC is received, if it is.
+    pub fn otlp_grpc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.receiver.as_ref().and_then(|r| r.grpc_addr())
+    }
+
+    /// Where OTLP/HTTP is received, if it is.
+    pub fn otlp_http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.receiver.as_ref().and_then(|r| r.http_addr())
+    }
+
+    /// A handle that ends the window when notified (`notify_one`), for programs that embed a
+    /// check.
+    pub fn stop_handle(&self) -> Arc<tokio::sync::Notify> {
+        self.stop.clone()
+    }
+
+    /// Waits for the window to end (`--duration`, the end of the logs on standard input, Ctrl-C,
+    /// SIGTERM or the stop handle), lets late exports arrive, and returns the report.
+    pub async fn wait(mut self) -> Result<Report> {
+        let deadline = self
+            .options
+            .duration
+            .map(|d| tokio::time::Instant::now() + d);
+        let stdin_logs = self.options.logs.as_deref() == Some("-");
+        let metrics_url = self.options.metrics.clone();
+        let mut tick =
+            tokio::time::interval(self.options.scrape_interval.max(Duration::from_millis(50)));
+        tick.tick().await;
+        let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let stop = self.stop.clone();
+        loop {
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let logs_end = async {
+                match self.logs_done.as_mut() {
+                    Some(rx) => rx.await.unwrap_or(Ok(())),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = sleep => break,
+                _ = stop.notified() => break,
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
+                r = logs_end => {
+                    self.logs_done = None;
+                    r?;
+                    if stdin_logs && deadline.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((done, task)) = self.scraper.take() {
+            done.notify_one();
+            let _ = task.await;
+        }
+        if let Some(url) = &metrics_url {
+            self.scrapes.lock().await.scrape(url).await;
+        }
+        // A followed file is read to its end; standard input gets a moment (its read blocks).
+        self.stop_logs.store(true, Ordering::SeqCst);
+        if let Some(rx) = self.logs_done.take() {
+            let wait = if stdin_logs {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(5)
+            };
+            if let Ok(Ok(r)) = tokio::time::timeout(wait, rx).await {
+                r?;
+            }
+        }
+
+        // Late exports, then the receiver stops and what it holds is checked.
+        if let Some(rx) = self.receiver.take() {
+            tokio::time::sleep(self.options.grace).await;
+            if rx.dropped() > 0 {
+                rx.report_dropped(&mut lock(&self.report));
+            }
+            rx.shutdown().await;
+            if let Some(task) = self.span_task.take() {
+                let _ = task.await;
+            }
+        }
+
+        let mut report = std::mem::take(&mut *lock(&self.report));
+        let facts: LogFacts = lock(&self.logs).finish(&mut report);
+        if self.options.otlp.is_some() || self.options.otlp_http.is_some() {
+            lock(&self.spans).finish(&facts, &mut report);
+        }
+        if let Some(url) = &metrics_url {
+            let scrapes = std::mem::take(&mut *self.scrapes.lock().await);
+            scrapes.finish(
+                url,
+                self.catalogue.as_ref(),
+                self.options.include_third_party,
+                &mut report,
+            )?;
+        }
+        Ok(report)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind)
+        .map_err(|e| Error::new(format!("cannot listen for signals: {e}")))
+}
+
+/// The first and the last good scrape, and the failures.
+#[derive(Default)]
+struct Scrapes {
+    first: Option<Exposition>,
+    last: Option<Exposition>,
+    good: u64,
+    failed: u64,
+    last_error: Option<String>,
+}
+
+impl Scrapes {
+    async fn scrape(&mut self, url: &str) {
+        match source::read(url, source::SCRAPE_ACCEPT).await {
+            Ok(text) => {
+                let exp = exposition::parse(&text);
+                self.good += 1;
+                if self.first.is_none() {
+                    self.first = Some(exp);
+                } else {
+                    self.last = Some(exp);
+                }
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.last_error = Some(e.message().to_owned());
+            }
+        }
+    }
+
+    fn finish(
+        self,
+        url: &str,
+        catalogue: Option<&Catalogue>,
+        third_party: bool,
+        report: &mut Report,
+    ) -> Result<()> {
+        report.cover(Signal::Metric, "scrapes", self.good);
+        if self.failed > 0 {
+            report.cover(Signal::Metric, "failed scrapes", self.failed);
+        }
+        let Some(first) = self.first else {
+            return Err(Error::new(format!(
+                "no scrape of '{url}' succeeded: {}",
+                self.last_error.unwrap_or_default()
+            ))
+            .hint("is the service running, and is this its metrics address?"));
+        };
+        let options = LintOptions::from_config(report.config(), third_party);
+        match &self.last {
+            Some(last) => {
+                lint::lint(last, &options, catalogue, report);
+                lint::series_growth(&first, last, catalogue, report);
+            }
+            None => lint::lint(&first, &options, catalogue, report),
+        }
+        Ok(())
+    }
+}
+
+/// Reads log lines from `spec` until it ends (stdin) or `stop` is set (a followed file).
+fn read_logs(
+    spec: &str,
+    logs: &Mutex<LogChecker>,
+    report: &Mutex<Report>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    if spec == "-" {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        loop {
+            buf.clear();
+            let n = read_line(&mut input, &mut buf)
+                .map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
+            if n == 0 || stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            feed(&buf, logs, report);
+        }
+    }
+    let open = || {
+        std::fs::File::open(spec).map_err(|e| {
+            Error::new(format!("cannot read '{spec}': {e}"))
+                .hint("give a log file, or - for standard input")
+        })
+    };
+    let mut reader = std::io::BufReader::new(open()?);
+    let mut pos: u64 = 0;
+    let mut partial = Vec::new();
+    loop {
+        buf.clear();
+        let n = read_line(&mut reader, &mut buf)
+            .map_err(|e| Error::new(format!("cannot read '{spec}': {e}")))?;
+        if n > 0 && buf.last() == Some(&b'\n') {
+            pos += n as u64;
+            partial.extend_from_slice(&buf);
+            feed(&partial, logs, report);
+            partial.clear();
+            continue;
+        }
+        if n > 0 {
+            // A line still being written: keep it until its newline arrives.
+            pos += n as u64;
+            partial.extend_from_slice(&buf);
+        }
+        if stop.load(Ordering::Relaxed) {
+            if !partial.is_empty() {
+                feed(&partial, logs, report);
+            }
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        // Truncated or replaced (rotation): start again from the beginning of the new file.
+        if std::fs::metadata(spec)
+            .map(|m| m.len() < pos)
+            .unwrap_or(false)
+        {
+            reader = std::io::BufReader::new(open()?);
+            pos = 0;
+            partial.clear();
+        }
+    }
+}
+
+/// Reads up to a newline, at most [`MAX_LINE`] bytes kept (the rest of a longer line is skipped).
+fn read_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let n = r.by_ref().take(MAX_LINE as u64).read_until(b'\n', buf)?;
+    if n == MAX_LINE && buf.last() != Some(&b'\n') {
+        let mut skipped = Vec::new();
+        let more = r.read_until(b'\n', &mut skipped)?;
+        if skipped.last() == Some(&b'\n') {
+            buf.push(b'\n');
+        }
+        return Ok(n + more);
+    }
+    Ok(n)
+}
+
+fn feed(line: &[u8], logs: &Mutex<LogChecker>, report: &Mutex<Report>) {
+    let mut r = lock(report);
+    lock(logs).line(line, &mut r);
 }

@@ -52,9 +52,12 @@ enum Command {
         /// Ctrl-C.
         #[arg(long, value_name = "DURATION")]
         duration: Option<String>,
-        /// After the window, wait this long for late OTLP exports (default 2s).
+        /// After the window, wait this long for late OTLP exports.
         #[arg(long, value_name = "DURATION", default_value = "2s")]
         grace: String,
+        /// Time between scrapes of --metrics (the last good scrape is linted).
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        scrape_interval: String,
         /// Print this line on standard error once every receiver listens (for scripts).
         #[arg(long, hide = true)]
         ready_line: bool,
@@ -169,6 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             otlp_http,
             duration,
             grace,
+            scrape_interval,
             ready_line,
             common,
         } => {
@@ -183,12 +187,25 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     .map(|d| parse_duration(d, "--duration"))
                     .transpose()?,
                 grace: parse_duration(&grace, "--grace")?,
+                scrape_interval: parse_duration(&scrape_interval, "--scrape-interval")?,
                 catalogue: common.catalogue.clone(),
                 include_third_party: common.include_third_party,
-                ready_line,
             };
             let rt = runtime()?;
-            let report = rt.block_on(check::run(options, config))?;
+            let report = rt.block_on(async {
+                let running = check::start(options, config).await?;
+                if ready_line {
+                    let addr = |a: Option<std::net::SocketAddr>| {
+                        a.map_or("-".to_owned(), |a| a.to_string())
+                    };
+                    eprintln!(
+                        "watchpost: listening otlp-grpc={} otlp-http={}",
+                        addr(running.otlp_grpc_addr()),
+                        addr(running.otlp_http_addr())
+                    );
+                }
+                running.wait().await
+            })?;
             finish(&report, &common)
         }
         Command::Docs {

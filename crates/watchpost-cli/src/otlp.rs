@@ -1,1 +1,742 @@
-//! The OTLP receiver (gRPC and HTTP/protobuf). (Stub: being written.)
+//! The OTLP receiver: gRPC (the official `opentelemetry-proto` services through tonic) and
+//! HTTP/protobuf (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`, optionally gzip-compressed),
+//! answering as the OTLP specification says. Every export becomes one [`Batch`] on a bounded
+//! channel; an export that finds the channel full is refused with a retryable answer (gRPC
+//! `UNAVAILABLE`, HTTP 503) and counted ([`Receiver::dropped`]), so nothing is lost silently.
+//! Payloads that cannot be read become [`Batch::Invalid`] (the `otlp.invalid` rule).
+//!
+//! ```no_run
+//! # async fn demo() -> watchpost_cli::Result<()> {
+//! let (receiver, mut batches) =
+//!     watchpost_cli::otlp::start(Some("127.0.0.1:0"), Some("127.0.0.1:0")).await?;
+//! println!("gRPC on {:?}, HTTP on {:?}", receiver.grpc_addr(), receiver.http_addr());
+//! while let Some(batch) = batches.recv().await {
+//!     // check it…
+//! #   let _ = batch;
+//! }
+//! receiver.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::codec::CompressionEncoding;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message as _;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::finding::Signal;
+use crate::report::Report;
+
+/// Exports waiting to be checked before further ones are refused.
+pub const QUEUE: usize = 256;
+/// The largest export accepted, compressed or not (gRPC messages and HTTP bodies).
+pub const MAX_EXPORT_BYTES: usize = 32 << 20;
+/// How long [`Receiver::shutdown`] lets exports in progress finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// One export as it arrived, or why it could not be read.
+#[derive(Debug, Clone)]
+pub enum Batch {
+    /// `TraceService/Export` or `POST /v1/traces`.
+    Traces(ExportTraceServiceRequest),
+    /// `LogsService/Export` or `POST /v1/logs`.
+    Logs(ExportLogsServiceRequest),
+    /// `MetricsService/Export` or `POST /v1/metrics`.
+    Metrics(ExportMetricsServiceRequest),
+    /// An export that could not be read: an undecodable body, an unsupported content type or
+    /// encoding.
+    Invalid {
+        /// `grpc` or `http`.
+        transport: &'static str,
+        /// What was wrong, naming the path.
+        message: String,
+    },
+}
+
+#[derive(Clone)]
+struct Shared {
+    tx: mpsc::Sender<Batch>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Shared {
+    /// Queues a batch; `false` (and counted) when the queue is full or the checker is gone.
+    fn offer(&self, batch: Batch) -> bool {
+        match self.tx.try_send(batch) {
+            Ok(()) => true,
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+}
+
+/// The running receiver. Dropping it stops nothing; call [`Receiver::shutdown`].
+#[derive(Debug)]
+pub struct Receiver {
+    grpc_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
+    dropped: Arc<AtomicU64>,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Where OTLP/gRPC is received (the bound address: port 0 resolved).
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
+    }
+
+    /// Where OTLP/HTTP is received (the bound address: port 0 resolved).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// Exports refused because the check fell behind (the queue of [`QUEUE`] batches was full)
+    /// or had stopped. Exporters retry such refusals, so a retried export may have arrived later.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Adds the refused exports to the report's span coverage as `otlp exports refused` (always,
+    /// so a report shows the 0 too).
+    pub fn report_dropped(&self, report: &mut Report) {
+        report.cover(Signal::Span, "otlp exports refused", self.dropped());
+    }
+
+    /// Stops listening, lets exports in progress finish (up to 5 s), and closes the batch
+    /// channel once they have: the channel's receiver then drains and ends.
+    pub async fn shutdown(self) {
+        for stop in self.stops {
+            let _ = stop.send(());
+        }
+        for mut task in self.tasks {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+/// Listens for OTLP over gRPC on `grpc` and over HTTP/protobuf on `http` (each optional; port 0
+/// picks a free port, see [`Receiver::grpc_addr`]) and returns the receiver and the channel its
+/// exports arrive on ([`QUEUE`] batches deep).
+pub async fn start(
+    grpc: Option<&str>,
+    http: Option<&str>,
+) -> crate::Result<(Receiver, mpsc::Receiver<Batch>)> {
+    let grpc_listener = match grpc {
+        Some(addr) => Some(bind(addr, "OTLP/gRPC", "--otlp").await?),
+        None => None,
+    };
+    let http_listener = match http {
+        Some(addr) => Some(bind(addr, "OTLP/HTTP", "--otlp-http").await?),
+        None => None,
+    };
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let shared = Shared {
+        tx,
+        dropped: Arc::default(),
+    };
+    let mut receiver = Receiver {
+        grpc_addr: None,
+        http_addr: None,
+        dropped: shared.dropped.clone(),
+        stops: Vec::new(),
+        tasks: Vec::new(),
+    };
+    if let Some(listener) = grpc_listener {
+        receiver.grpc_addr = listener.local_addr().ok();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let s = shared.clone();
+        receiver.stops.push(stop);
+        receiver.tasks.push(tokio::spawn(async move {
+            let result = tonic::transport::Server::builder()
+                .add_service(Watch {
+                    inner: TraceServiceServer::new(s.clone())
+                        .accept_compressed(CompressionEncoding::Gzip)
+                        .max_decoding_message_size(MAX_EXPORT_BYTES),
+                    shared: s.clone(),
+                })
+                .add_service(Watch {
+                    inner: LogsServiceServer::new(s.clone())
+                        .accept_compressed(CompressionEncoding::Gzip)
+                        .max_decoding_message_size(MAX_EXPORT_BYTES),
+                    shared: s.clone(),
+                })
+                .add_service(Watch {
+                    inner: MetricsServiceServer::new(s.clone())
+                        .accept_compressed(CompressionEncoding::Gzip)
+                        .max_decoding_message_size(MAX_EXPORT_BYTES),
+                    shared: s.clone(),
+                })
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
+                .await;
+            if let Err(e) = result {
+                eprintln!("watchpost: the OTLP/gRPC receiver stopped: {e}");
+            }
+        }));
+    }
+    if let Some(listener) = http_listener {
+        receiver.http_addr = listener.local_addr().ok();
+        let (stop, stopped) = oneshot::channel::<()>();
+        receiver.stops.push(stop);
+        let app = axum::Router::new()
+            .route("/v1/traces", post(http_traces))
+            .route("/v1/logs", post(http_logs))
+            .route("/v1/metrics", post(http_metrics))
+            .layer(DefaultBodyLimit::max(MAX_EXPORT_BYTES))
+            .with_state(shared.clone());
+        receiver.tasks.push(tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = result {
+                eprintln!("watchpost: the OTLP/HTTP receiver stopped: {e}");
+            }
+        }));
+    }
+    // The servers hold the only senders: the channel ends when they stop.
+    drop(shared);
+    Ok((receiver, rx))
+}
+
+async fn bind(addr: &str, what: &str, flag: &str) -> crate::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::new(format!("cannot listen for {what} on '{addr}': {e}")).hint(format!(
+            "give another address with {flag} (port 0 picks a free one, e.g. {flag} 127.0.0.1:0)"
+        ))
+    })
+}
+
+#[tonic::async_trait]
+impl TraceService for Shared {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        grpc_answer(self.offer(Batch::Traces(request.into_inner())))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Shared {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        grpc_answer(self.offer(Batch::Logs(request.into_inner())))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Shared {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        grpc_answer(self.offer(Batch::Metrics(request.into_inner())))
+    }
+}
+
+fn grpc_answer<T: Default>(queued: bool) -> Result<tonic::Response<T>, tonic::Status> {
+    if queued {
+        Ok(tonic::Response::new(T::default()))
+    } else {
+        Err(tonic::Status::unavailable(
+            "watchpost is behind with checking; retry later",
+        ))
+    }
+}
+
+/// A generated gRPC service, watched: an export that tonic refuses before our handler sees it
+/// (an undecodable message, one over [`MAX_EXPORT_BYTES`], an unknown method) becomes a
+/// [`Batch::Invalid`] too, so gRPC and HTTP report unreadable exports alike.
+#[derive(Clone)]
+struct Watch<S> {
+    inner: S,
+    shared: Shared,
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for Watch<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tonic::codegen::Service<axum::http::Request<B>> for Watch<S>
+where
+    S: tonic::codegen::Service<
+            axum::http::Request<B>,
+            Response = axum::http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = axum::http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        let answer = self.inner.call(request);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let response = answer.await?;
+            if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+                use tonic::Code;
+                if matches!(
+                    status.code(),
+                    Code::InvalidArgument
+                        | Code::Internal
+                        | Code::ResourceExhausted
+                        | Code::Unimplemented
+                ) {
+                    shared.offer(Batch::Invalid {
+                        transport: "grpc",
+                        message: format!("{path}: {:?}: {}", status.code(), status.message()),
+                    });
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// `google.rpc.Status`, the body of OTLP/HTTP error answers.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+fn protobuf(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// An error answer: the status and a protobuf `google.rpc.Status` saying why.
+fn http_error(status: StatusCode, grpc_code: i32, message: String) -> Response {
+    protobuf(
+        status,
+        RpcStatus {
+            code: grpc_code,
+            message,
+        }
+        .encode_to_vec(),
+    )
+}
+
+/// The export body, checked and decompressed; or the status to answer and why.
+fn http_body(path: &str, headers: &HeaderMap, body: Bytes) -> Result<Bytes, (StatusCode, String)> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/x-protobuf") {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "{path}: content type '{content_type}' is not supported; send application/x-protobuf (OTLP/HTTP JSON is not read)"
+            ),
+        ));
+    }
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim();
+    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return Ok(body);
+    }
+    if !encoding.eq_ignore_ascii_case("gzip") {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("{path}: content encoding '{encoding}' is not supported; send gzip or none"),
+        ));
+    }
+    let mut out = Vec::new();
+    match flate2::read::GzDecoder::new(&body[..])
+        .take(MAX_EXPORT_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+    {
+        Err(e) => Err((
+            StatusCode::BAD_REQUEST,
+            format!("{path}: the gzip body cannot be decompressed: {e}"),
+        )),
+        Ok(n) if n > MAX_EXPORT_BYTES => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{path}: the body decompresses to more than {MAX_EXPORT_BYTES} bytes"),
+        )),
+        Ok(_) => Ok(Bytes::from(out)),
+    }
+}
+
+/// Decodes one HTTP export into a batch and answers. Exports that cannot be read are answered
+/// with their error and handed on as [`Batch::Invalid`].
+fn http_export<Req: prost::Message + Default, Resp: prost::Message + Default>(
+    shared: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    batch: impl FnOnce(Req) -> Batch,
+) -> Response {
+    let decoded = http_body(path, headers, body).and_then(|body| {
+        Req::decode(body).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("{path}: the body is not a protobuf export request: {e}"),
+            )
+        })
+    });
+    match decoded {
+        Ok(req) => {
+            if shared.offer(batch(req)) {
+                protobuf(StatusCode::OK, Resp::default().encode_to_vec())
+            } else {
+                let mut r = http_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    14,
+                    "watchpost is behind with checking; retry later".to_owned(),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
+        }
+        Err((status, message)) => {
+            shared.offer(Batch::Invalid {
+                transport: "http",
+                message: message.clone(),
+            });
+            // google.rpc.Code INVALID_ARGUMENT.
+            http_error(status, 3, message)
+        }
+    }
+}
+
+async fn http_traces(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    http_export::<ExportTraceServiceRequest, ExportTraceServiceResponse>(
+        &s,
+        "/v1/traces",
+        &headers,
+        body,
+        Batch::Traces,
+    )
+}
+
+async fn http_logs(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    http_export::<ExportLogsServiceRequest, ExportLogsServiceResponse>(
+        &s,
+        "/v1/logs",
+        &headers,
+        body,
+        Batch::Logs,
+    )
+}
+
+async fn http_metrics(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    http_export::<ExportMetricsServiceRequest, ExportMetricsServiceResponse>(
+        &s,
+        "/v1/metrics",
+        &headers,
+        body,
+        Batch::Metrics,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    async fn post(
+        addr: SocketAddr,
+        path: &str,
+        content_type: &str,
+        encoding: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Vec<u8>) {
+        let mut req = reqwest::Client::new()
+            .post(format!("http://{addr}{path}"))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(e) = encoding {
+            req = req.header("content-encoding", e);
+        }
+        let resp = req.send().await.expect("the receiver answers");
+        let status = resp.status().as_u16();
+        (status, resp.bytes().await.unwrap().to_vec())
+    }
+
+    fn traces() -> Vec<u8> {
+        ExportTraceServiceRequest::default().encode_to_vec()
+    }
+
+    #[tokio::test]
+    async fn http_exports_are_answered_as_the_otlp_specification_says() {
+        let (receiver, mut rx) = start(None, Some("127.0.0.1:0")).await.unwrap();
+        let addr = receiver.http_addr().unwrap();
+        assert_eq!(receiver.grpc_addr(), None);
+
+        let (status, body) =
+            post(addr, "/v1/traces", "application/x-protobuf", None, traces()).await;
+        assert_eq!((status, body.len()), (200, 0));
+        assert!(matches!(rx.recv().await, Some(Batch::Traces(_))));
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&ExportLogsServiceRequest::default().encode_to_vec())
+            .unwrap();
+        let (status, _) = post(
+            addr,
+            "/v1/logs",
+            "application/x-protobuf",
+            Some("gzip"),
+            gz.finish().unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(matches!(rx.recv().await, Some(Batch::Logs(_))));
+
+        let (status, _) = post(addr, "/v1/metrics", "application/x-protobuf", None, vec![]).await;
+        assert_eq!(status, 200);
+        assert!(matches!(rx.recv().await, Some(Batch::Metrics(_))));
+
+        let (status, body) =
+            post(addr, "/v1/traces", "application/json", None, b"{}".to_vec()).await;
+        assert_eq!(status, 415);
+        let why = RpcStatus::decode(&body[..]).unwrap();
+        assert!(why.message.contains("application/json"), "{why:?}");
+        assert!(matches!(
+            rx.recv().await,
+            Some(Batch::Invalid {
+                transport: "http",
+                ..
+            })
+        ));
+
+        let (status, body) = post(
+            addr,
+            "/v1/traces",
+            "application/x-protobuf",
+            None,
+            vec![0xff; 7],
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(RpcStatus::decode(&body[..])
+            .unwrap()
+            .message
+            .contains("/v1/traces"));
+        assert!(matches!(rx.recv().await, Some(Batch::Invalid { .. })));
+
+        let (status, _) = post(
+            addr,
+            "/v1/traces",
+            "application/x-protobuf",
+            Some("gzip"),
+            vec![1, 2, 3],
+        )
+        .await;
+        assert_eq!(status, 400);
+        let (status, _) = post(
+            addr,
+            "/v1/traces",
+            "application/x-protobuf",
+            Some("br"),
+            traces(),
+        )
+        .await;
+        assert_eq!(status, 415);
+        let (status, _) = post(addr, "/v1/nope", "application/x-protobuf", None, traces()).await;
+        assert_eq!(status, 404);
+
+        receiver.shutdown().await;
+        let mut rest = 0;
+        while rx.recv().await.is_some() {
+            rest += 1;
+        }
+        assert_eq!(rest, 2, "the two refused encodings, then the channel ends");
+    }
+
+    /// Sends raw bytes as a gRPC message (what a broken exporter might send).
+    #[derive(Clone, Copy)]
+    struct RawCodec;
+    struct RawEncoder;
+    struct RawDecoder;
+
+    impl tonic::codec::Encoder for RawEncoder {
+        type Item = Vec<u8>;
+        type Error = tonic::Status;
+        fn encode(
+            &mut self,
+            item: Vec<u8>,
+            dst: &mut tonic::codec::EncodeBuf<'_>,
+        ) -> Result<(), tonic::Status> {
+            use prost::bytes::BufMut as _;
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl tonic::codec::Decoder for RawDecoder {
+        type Item = Vec<u8>;
+        type Error = tonic::Status;
+        fn decode(
+            &mut self,
+            src: &mut tonic::codec::DecodeBuf<'_>,
+        ) -> Result<Option<Vec<u8>>, tonic::Status> {
+            use prost::bytes::Buf as _;
+            let mut out = vec![0; src.remaining()];
+            src.copy_to_slice(&mut out);
+            Ok(Some(out))
+        }
+    }
+
+    impl tonic::codec::Codec for RawCodec {
+        type Encode = Vec<u8>;
+        type Decode = Vec<u8>;
+        type Encoder = RawEncoder;
+        type Decoder = RawDecoder;
+        fn encoder(&mut self) -> RawEncoder {
+            RawEncoder
+        }
+        fn decoder(&mut self) -> RawDecoder {
+            RawDecoder
+        }
+    }
+
+    #[tokio::test]
+    async fn grpc_exports_are_queued_and_undecodable_ones_reported() {
+        let (receiver, mut rx) = start(Some("127.0.0.1:0"), None).await.unwrap();
+        let addr = receiver.grpc_addr().unwrap();
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = tonic::client::Grpc::new(channel);
+        let path = axum::http::uri::PathAndQuery::from_static(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        );
+        client.ready().await.unwrap();
+        let ok = client
+            .unary(tonic::Request::new(traces()), path.clone(), RawCodec)
+            .await;
+        assert!(ok.is_ok(), "{ok:?}");
+        assert!(matches!(rx.recv().await, Some(Batch::Traces(_))));
+
+        client.ready().await.unwrap();
+        let bad = client
+            .unary(tonic::Request::new(vec![0xff; 7]), path, RawCodec)
+            .await;
+        assert!(bad.is_err(), "{bad:?}");
+        match rx.recv().await {
+            Some(Batch::Invalid { transport, message }) => {
+                assert_eq!(transport, "grpc");
+                assert!(message.contains("TraceService/Export"), "{message}");
+            }
+            other => panic!("expected an invalid batch, got {other:?}"),
+        }
+        receiver.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_exports_and_counts_them() {
+        let (receiver, mut rx) = start(None, Some("127.0.0.1:0")).await.unwrap();
+        let addr = receiver.http_addr().unwrap();
+        for _ in 0..QUEUE {
+            let (status, _) =
+                post(addr, "/v1/traces", "application/x-protobuf", None, traces()).await;
+            assert_eq!(status, 200);
+        }
+        assert_eq!(receiver.dropped(), 0);
+        let (status, _) = post(addr, "/v1/traces", "application/x-protobuf", None, traces()).await;
+        assert_eq!(status, 503);
+        assert_eq!(receiver.dropped(), 1);
+        let mut report = Report::new(crate::config::Config::default());
+        receiver.report_dropped(&mut report);
+        assert_eq!(
+            report.coverage(Signal::Span).unwrap()["otlp exports refused"],
+            1
+        );
+        // Once the checker catches up, exports are accepted again.
+        assert!(rx.recv().await.is_some());
+        let (status, _) = post(addr, "/v1/traces", "application/x-protobuf", None, traces()).await;
+        assert_eq!(status, 200);
+        receiver.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_taken_address_is_named_with_the_flag_to_change() {
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let e = start(Some(&addr), None).await.unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("cannot listen for OTLP/gRPC on '{addr}'")),
+            "{e}"
+        );
+        assert!(e.contains("--otlp "), "{e}");
+        let e = start(None, Some(&addr)).await.unwrap_err().to_string();
+        assert!(e.contains("OTLP/HTTP") && e.contains("--otlp-http"), "{e}");
+    }
+}

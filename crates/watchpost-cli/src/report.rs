@@ -54,8 +54,22 @@ impl Report {
         }
     }
 
-    /// Adds a finding (or counts it as excluded).
-    pub fn add(&mut self, finding: Finding) {
+    /// The configuration the report applies.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Adds a finding (or counts it as excluded). Secrets and personal data in its name and
+    /// context are masked first: a report never repeats what it found.
+    pub fn add(&mut self, mut finding: Finding) {
+        if let Some(clean) = scrub(&finding.signal_name) {
+            finding.signal_name = clean;
+        }
+        for v in finding.context.values_mut() {
+            if let Some(clean) = v.as_str().and_then(scrub) {
+                *v = Value::String(clean);
+            }
+        }
         let Some(rule) = rules::by_id(finding.id) else {
             debug_assert!(false, "unknown rule {}", finding.id);
             return;
@@ -272,6 +286,25 @@ impl Report {
         out.push_str(&json!({"summary": self.summary_json()}).to_string());
         out.push('\n');
         out
+    }
+}
+
+/// `s` with personal data masked as the library masks it, or `[REDACTED]` if it holds a secret;
+/// `None` when it is clean.
+fn scrub(s: &str) -> Option<String> {
+    match crate::privacy::scan_value(s)? {
+        crate::privacy::Privacy::Secret(_) => Some(watchpost::redact::REDACTED.to_owned()),
+        crate::privacy::Privacy::PersonalData(_) => {
+            let mut out = String::new();
+            let mut rest = s;
+            while let Some((range, kind)) = watchpost::redact::find_personal_data(rest) {
+                out.push_str(&rest[..range.start]);
+                out.push_str(kind.mask());
+                rest = &rest[range.end..];
+            }
+            out.push_str(rest);
+            Some(out)
+        }
     }
 }
 

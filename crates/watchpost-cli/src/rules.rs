@@ -178,12 +178,12 @@ pub const METRIC_CATALOGUE_MISMATCH: Rule = rule(
     "A family's type, labels or label values differ from its catalogue entry.",
 );
 
-/// `metric.series-growth`: A family gained series between the first and the last scrape of a check.
+/// `metric.series-growth`: A family gained 100 series or more between the first and the last scrape of a check, or grew past half its catalogue budget.
 pub const METRIC_SERIES_GROWTH: Rule = rule(
     "metric.series-growth",
     Level::Information,
     Signal::Metric,
-    "A family gained series between the first and the last scrape of a check.",
+    "A family gained 100 series or more between the first and the last scrape of a check, or grew past half its catalogue budget.",
 );
 
 /// `metric.parse-error`: A line of the exposition cannot be read (the rest is still linted).

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bad;
 pub mod capture;
 pub mod demo;
 pub mod http;

@@ -305,3 +305,31 @@ pub async fn black_hole(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// An OTLP attribute with a string value.
+pub fn str_attr(key: &str, value: &str) -> opentelemetry_proto::tonic::common::v1::KeyValue {
+    attr(
+        key,
+        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(value.to_owned()),
+    )
+}
+
+/// An OTLP attribute with an integer value.
+pub fn int_attr(key: &str, value: i64) -> opentelemetry_proto::tonic::common::v1::KeyValue {
+    attr(
+        key,
+        opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(value),
+    )
+}
+
+/// An OTLP attribute.
+pub fn attr(
+    key: &str,
+    value: opentelemetry_proto::tonic::common::v1::any_value::Value,
+) -> opentelemetry_proto::tonic::common::v1::KeyValue {
+    opentelemetry_proto::tonic::common::v1::KeyValue {
+        key: key.to_owned(),
+        value: Some(opentelemetry_proto::tonic::common::v1::AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}

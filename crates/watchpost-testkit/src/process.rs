@@ -54,11 +54,14 @@ pub struct Process {
 }
 
 impl Process {
-    /// Spawns `cmd` (see [`command`]) and reads its stdout and stderr; panics naming `what` if it
-    /// does not start.
+    /// Spawns `cmd` (see [`command`]) and reads its stdout (unless the command sends it
+    /// elsewhere, e.g. to a file) and stderr; panics naming `what` if it does not start.
     pub fn spawn(cmd: &mut Command, what: &str) -> Process {
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let stdout = lines(child.stdout.take().unwrap());
+        let stdout = match child.stdout.take() {
+            Some(out) => lines(out),
+            None => mpsc::channel().1,
+        };
         let stderr = lines(child.stderr.take().unwrap());
         Process {
             child,
@@ -181,4 +184,13 @@ pub async fn metric(client: &reqwest::Client, addr: SocketAddr, series: &str) ->
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("{series} not on /metrics:\n{text}"))
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a program that must be told its
+/// address before it starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
 }

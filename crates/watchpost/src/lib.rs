@@ -30,7 +30,9 @@
 //! * [`metrics`] — OpenTelemetry metrics registered from the catalogue, the
 //!   Prometheus/OpenMetrics exposition and the `/metrics` endpoint;
 //! * [`traces`] — the `tracing` → OpenTelemetry bridge, W3C propagation, tail sampling;
-//! * [`http`] — the axum/tower server layer, client layers and the `reqwest` middleware.
+//! * [`http`] — the axum/tower server layer, client layers and the `reqwest` middleware;
+//! * [`redact`] — what redaction hides: the masks, the secret field names and the personal data
+//!   found in values (for checkers that look for what should have been redacted).
 //!
 //! OTLP export, redaction and the pipeline's telemetry about itself work behind these (see
 //! `ARCHITECTURE.md` in the repository for the layers and how data flows between them).
@@ -45,7 +47,7 @@ pub mod http;
 mod internal;
 pub mod logs;
 pub mod metrics;
-mod redact;
+pub mod redact;
 mod telemetry;
 pub mod traces;
 mod util;

@@ -4,9 +4,28 @@
 //! Field-name verdicts are computed once per callsite (a bit mask over its fields, cached by the
 //! layer), so the hot path pays a bit test, not a word split. Value masking first checks cheaply
 //! whether a string could contain anything to mask (an `@`, or 13+ digits) and only then scans.
+//!
+//! The public part is what a checker needs to find, in someone else's signals, what this library
+//! would have redacted — one source of truth for both: the masks ([`REDACTED`], [`EMAIL_MASK`],
+//! [`CARD_MASK`]), [`is_secret_name`] (the default sensitive field names of
+//! [`Redaction`](crate::Redaction)) and [`find_personal_data`] (the e-mail addresses and card
+//! numbers the library masks).
+//!
+//! ```
+//! use watchpost::redact::{find_personal_data, is_secret_name, PersonalData};
+//!
+//! assert!(is_secret_name("db_password") && is_secret_name("X-Api-Key"));
+//! assert!(!is_secret_name("instance_id"));
+//! let s = "paid by bob@example.com";
+//! let (at, kind) = find_personal_data(s).unwrap();
+//! assert_eq!((&s[at], kind), ("bob@example.com", PersonalData::Email));
+//! assert_eq!(find_personal_data("paid by [REDACTED:email]"), None);
+//! ```
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 use crate::config::Redaction;
 use crate::util::TwoWayCache;
@@ -50,13 +69,7 @@ impl Redactor {
     /// Whether a field with this name must be written as [`REDACTED`]. Callers cache the
     /// verdict per callsite.
     pub(crate) fn is_secret_name(&self, name: &str) -> bool {
-        if !self.enabled {
-            return false;
-        }
-        let w = words(name);
-        self.patterns
-            .iter()
-            .any(|p| w.windows(p.len()).any(|win| win == p.as_slice()))
+        self.enabled && matches_patterns(name, &self.patterns)
     }
 
     /// [`is_secret_name`](Self::is_secret_name) for a `'static` name (a `tracing` field name),
@@ -115,6 +128,151 @@ impl Redactor {
         }
         out.push_str(&s[at..]);
         Cow::Owned(out)
+    }
+}
+
+/// The kind of personal data [`find_personal_data`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PersonalData {
+    /// An e-mail address (masked as [`EMAIL_MASK`]).
+    Email,
+    /// A Luhn-valid payment card number of 13–19 digits (masked as [`CARD_MASK`]).
+    Card,
+}
+
+impl PersonalData {
+    /// What the library writes in its place.
+    pub fn mask(self) -> &'static str {
+        match self {
+            PersonalData::Email => EMAIL_MASK,
+            PersonalData::Card => CARD_MASK,
+        }
+    }
+
+    /// A short name: `email` or `card`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonalData::Email => "email",
+            PersonalData::Card => "card",
+        }
+    }
+}
+
+/// Whether the library redacts a field with this name under the default [`Redaction`]
+/// settings (the names are matched as whole words in any case style: `db_password`,
+/// `X-Api-Key`, `refreshToken`).
+///
+/// Does not allocate for ASCII names.
+///
+/// [`Redaction`]: crate::Redaction
+pub fn is_secret_name(name: &str) -> bool {
+    static DEFAULT: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    let patterns = DEFAULT.get_or_init(|| {
+        crate::config::Redaction::default()
+            .field_names
+            .iter()
+            .map(|n| words(n))
+            .filter(|w| !w.is_empty())
+            .collect()
+    });
+    matches_patterns(name, patterns)
+}
+
+/// The first e-mail address or card number in `s` that the library would mask (by position),
+/// with its byte range in `s`; `None` when there is none. The masks themselves never match.
+///
+/// Cheap when there is nothing to find: a string without `@` and with fewer than 13 digits is
+/// ruled out in one pass, and nothing is allocated unless something is found.
+pub fn find_personal_data(s: &str) -> Option<(Range<usize>, PersonalData)> {
+    let bytes = s.as_bytes();
+    let maybe_email = bytes.contains(&b'@');
+    let maybe_card = bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 13;
+    if !maybe_email && !maybe_card {
+        return None;
+    }
+    let mut spans = Vec::new();
+    if maybe_email {
+        find_emails(bytes, &mut spans);
+    }
+    if maybe_card {
+        find_cards(bytes, &mut spans);
+    }
+    spans
+        .into_iter()
+        .min_by_key(|s| s.0)
+        .map(|(start, end, mask)| {
+            let kind = if mask == EMAIL_MASK {
+                PersonalData::Email
+            } else {
+                PersonalData::Card
+            };
+            (start..end, kind)
+        })
+}
+
+/// Whether the words of `name` contain one of `patterns` (each a run of lowercase words).
+/// ASCII names are split in place, without allocating.
+fn matches_patterns(name: &str, patterns: &[Vec<String>]) -> bool {
+    const MAX: usize = 16;
+    if !name.is_ascii() {
+        let w = words(name);
+        return patterns
+            .iter()
+            .any(|p| w.windows(p.len()).any(|win| win == p.as_slice()));
+    }
+    let mut ranges = [(0usize, 0usize); MAX];
+    let mut n = 0;
+    let mut overflow = false;
+    ascii_words(name.as_bytes(), |start, end| {
+        if n < MAX {
+            ranges[n] = (start, end);
+            n += 1;
+        } else {
+            overflow = true;
+        }
+    });
+    if overflow {
+        let w = words(name);
+        return patterns
+            .iter()
+            .any(|p| w.windows(p.len()).any(|win| win == p.as_slice()));
+    }
+    let ranges = &ranges[..n];
+    patterns.iter().any(|p| {
+        !p.is_empty()
+            && ranges.windows(p.len()).any(|win| {
+                win.iter()
+                    .zip(p)
+                    .all(|(&(s, e), word)| name[s..e].eq_ignore_ascii_case(word))
+            })
+    })
+}
+
+/// [`words`] for an ASCII name: calls `f` with each word's byte range.
+fn ascii_words(name: &[u8], mut f: impl FnMut(usize, usize)) {
+    let mut start = None::<usize>;
+    let mut prev_lower = false;
+    for (i, &c) in name.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            if let Some(s) = start.take() {
+                f(s, i);
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower {
+            if let Some(s) = start.take() {
+                f(s, i);
+            }
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        f(s, name.len());
     }
 }
 
@@ -312,6 +470,41 @@ mod tests {
         ] {
             assert!(!r.is_secret_name(name), "{name} should not be secret");
         }
+    }
+
+    #[test]
+    fn the_public_verdicts_agree_with_the_default_redactor() {
+        let r = r();
+        for name in [
+            "password",
+            "userPassword",
+            "x-api-key",
+            "ApiKey",
+            "aws.secret.access_key",
+            "session_id",
+            "instance_id",
+            "tokenizer",
+            "api",
+            "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.password",
+            "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s",
+            "Ünïcode_password",
+            "Ünïcode",
+            "HTTPToken",
+            "",
+        ] {
+            assert_eq!(is_secret_name(name), r.is_secret_name(name), "{name}");
+        }
+        for (input, want) in CORPUS {
+            let found = find_personal_data(input);
+            assert_eq!(found.is_some(), input != want, "{input:?}");
+            if let Some((at, kind)) = found {
+                assert!(want.contains(kind.mask()), "{input:?}");
+                assert!(r.mask(&input[at]) == kind.mask(), "{input:?}");
+            }
+        }
+        assert_eq!(find_personal_data(REDACTED), None);
+        assert_eq!(find_personal_data(EMAIL_MASK), None);
+        assert_eq!(find_personal_data(CARD_MASK), None);
     }
 
     #[test]

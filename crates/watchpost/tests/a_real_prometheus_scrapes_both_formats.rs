@@ -2,7 +2,7 @@
 //! default `Accept` header) and once forced to text 0.0.4; both scrapes are healthy and the
 //! counter, histogram quantile and gauge it stores are the values the test recorded.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,14 +15,6 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn encode_query(q: &str) -> String {
@@ -104,7 +96,9 @@ async fn a_real_prometheus_scrapes_both_formats() {
         ),
     )
     .unwrap();
-    let prom_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let prom_addr: SocketAddr = format!("127.0.0.1:{}", watchpost_testkit::process::free_port())
+        .parse()
+        .unwrap();
     let _prom = KillOnDrop(
         Command::new(prometheus)
             .arg(format!("--config.file={}", config_file.display()))

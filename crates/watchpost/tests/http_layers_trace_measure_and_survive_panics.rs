@@ -144,7 +144,9 @@ async fn http_layers_trace_measure_and_survive_panics() {
 
     let text = telemetry.metrics().encode(watchpost::metrics::Format::Text);
     assert!(
-        text.contains(r#"web_http_requests_total{method="GET",path="/boom",status="500"} 1"#),
+        text.contains(
+            r#"web_http_request_duration_seconds_count{method="GET",path="/boom",status="500"} 1"#
+        ),
         "{text}"
     );
     assert!(text.contains("web_http_panics_total 1"), "{text}");

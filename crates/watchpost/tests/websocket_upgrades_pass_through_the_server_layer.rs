@@ -63,7 +63,9 @@ async fn websocket_upgrades_pass_through_the_server_layer() {
     assert_eq!(access[0]["path"], "/echo");
     let text = telemetry.metrics().encode(watchpost::metrics::Format::Text);
     assert!(
-        text.contains(r#"ws_http_requests_total{method="GET",path="/echo",status="101"} 1"#),
+        text.contains(
+            r#"ws_http_request_duration_seconds_count{method="GET",path="/echo",status="101"} 1"#
+        ),
         "{text}"
     );
     assert!(text.contains("ws_http_requests_in_flight 0"), "{text}");

@@ -211,17 +211,8 @@ const ROUTES: usize = 64;
 /// Distinct status codes expected.
 const STATUSES: usize = 20;
 
-/// HTTP requests served.
-pub const HTTP_REQUESTS: MetricDef =
-    MetricDef::counter("http_requests_total", "HTTP requests served")
-        .labels(&[
-            Label::closed("method", HTTP_METHODS),
-            Label::budget("path", ROUTES),
-            Label::budget("status", STATUSES),
-        ])
-        .subsystem("API")
-        .per_service();
-/// HTTP request latency.
+/// HTTP request latency; its `_count` is the number of requests (there is no separate request
+/// counter: it would be a denormalized copy of it, which the standard forbids).
 pub const HTTP_REQUEST_DURATION: MetricDef = MetricDef::histogram(
     "http_request_duration_seconds",
     "HTTP request latency, until the response body ended",
@@ -266,7 +257,6 @@ pub const MAX_CLIENT_HOSTS: usize = 64;
 
 /// What the HTTP server layer ([`crate::http::HttpLayer`]) and the client layers register.
 pub const HTTP: &[MetricDef] = &[
-    HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
     HTTP_REQUESTS_IN_FLIGHT,
     HTTP_PANICS,

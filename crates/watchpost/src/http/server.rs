@@ -31,7 +31,6 @@ const ACCESS_LOG_TARGET: &str = targets::HTTP_ACCESS;
 
 #[derive(Debug, Clone)]
 struct ServerInstruments {
-    requests: Counter<u64>,
     duration: Histogram<f64>,
     in_flight: UpDownCounter<i64>,
     panics: Counter<u64>,
@@ -43,10 +42,10 @@ struct ServerInstruments {
 /// template — `MatchedPath` — is known):
 ///
 /// * a server span `"{METHOD} {route}"` continuing the caller's `traceparent`, with the HTTP
-///   semantic-convention attributes, status Error on 5xx and on panics;
-/// * `<svc>_http_requests_total{method,path,status}`,
-///   `<svc>_http_request_duration_seconds{method,path,status}` (the standard's buckets) and
-///   `<svc>_http_requests_in_flight`; `path` is the route template, [`UNMATCHED`] for 404s;
+///   semantic-convention attributes, status Error and `error.type` (the status code) on 5xx and
+///   on panics;
+/// * `<svc>_http_request_duration_seconds{method,path,status}` (the standard's buckets; its
+///   `_count` counts requests) and `<svc>_http_requests_in_flight`; `path` is the route template, [`UNMATCHED`] for 404s;
 /// * exactly one access log line per request (INFO, WARN for 5xx) with method, path, status,
 ///   bytes, duration, remote address, request id — and the trace id;
 /// * `x-request-id` taken from the request (if sane) or generated, and returned;
@@ -80,7 +79,6 @@ impl HttpLayer {
     pub fn new(telemetry: &crate::Telemetry) -> Self {
         let metrics = telemetry.metrics();
         let shared = ServerInstruments {
-            requests: metrics.counter(&catalogue::HTTP_REQUESTS),
             duration: metrics.histogram(&catalogue::HTTP_REQUEST_DURATION),
             in_flight: metrics.up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT),
             panics: metrics.counter(&catalogue::HTTP_PANICS),
@@ -216,6 +214,7 @@ where
             http.request.method_original = tracing::field::Empty,
             http.route = &*path,
             http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
             url.scheme = "http",
             client.address = tracing::field::Empty,
             request_id = rid_str(&rid),
@@ -263,6 +262,8 @@ where
             span2.record("http.response.status_code", status.as_u16());
             if status.is_server_error() {
                 span2.record("otel.status_code", "ERROR");
+                // The HTTP conventions: a 5xx's error type is its status code, as a string.
+                span2.record("error.type", status.as_str());
             }
             let done = Completion {
                 shared,
@@ -352,7 +353,6 @@ impl Completion {
             KeyValue::new("path", opentelemetry::StringValue::from(self.path.clone())),
             KeyValue::new("status", status_label(status)),
         ];
-        self.shared.requests.add(1, &labels);
         self.shared.duration.record(elapsed.as_secs_f64(), &labels);
         self.shared.in_flight.add(-1, &[]);
         let duration_ms = elapsed.as_secs_f64() * 1000.0;

@@ -1,1 +1,0 @@
-//! The span rules. (Stub: being written.)
