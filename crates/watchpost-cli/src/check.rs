@@ -14,7 +14,6 @@
 //! SIGTERM; late exports get `--grace` more. Then the joins run (log trace ids against exported
 //! spans) and the report is complete.
 
-use std::io::{BufRead as _, Read as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,7 +64,7 @@ pub struct Running {
     stop_logs: Arc<AtomicBool>,
     stop: Arc<tokio::sync::Notify>,
     receiver: Option<otlp::Receiver>,
-    span_task: Option<tokio::task::JoinHandle<()>>,
+    span_task: Option<(Arc<tokio::sync::Notify>, tokio::task::JoinHandle<()>)>,
     spans: Arc<Mutex<SpanChecker>>,
     logs: Arc<Mutex<LogChecker>>,
     logs_done: Option<tokio::sync::oneshot::Receiver<Result<()>>>,
@@ -102,19 +101,44 @@ pub async fn start(options: CheckOptions, config: Config) -> Result<Running> {
         let (rx, mut batches) =
             otlp::start(options.otlp.as_deref(), options.otlp_http.as_deref()).await?;
         let (spans, report) = (spans.clone(), report.clone());
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
         let task = tokio::spawn(async move {
-            while let Some(batch) = batches.recv().await {
+            let check = |batch: &otlp::Batch| {
                 let mut r = lock(&report);
-                lock(&spans).batch(&batch, &mut r);
+                lock(&spans).batch(batch, &mut r);
+            };
+            loop {
+                tokio::select! {
+                    batch = batches.recv() => match batch {
+                        Some(b) => check(&b),
+                        None => return,
+                    },
+                    _ = stopped.notified() => {
+                        // What was accepted is checked; nothing more is taken.
+                        batches.close();
+                        while let Ok(b) = batches.try_recv() {
+                            check(&b);
+                        }
+                        return;
+                    }
+                }
             }
         });
-        (Some(rx), Some(task))
+        (Some(rx), Some((stop, task)))
     } else {
         (None, None)
     };
 
     // Logs: a thread of their own (reading stdin blocks).
-    let logs = Arc::new(Mutex::new(LogChecker::new(&settings)));
+    let mut checker = LogChecker::new(&settings);
+    // A file's history (and any line stamped before now) is checked but not joined with spans
+    // that could not have reached this receiver.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    checker.join_from(now - 1_000_000_000);
+    let logs = Arc::new(Mutex::new(checker));
     let stop_logs = Arc::new(AtomicBool::new(false));
     let logs_done = match options.logs.clone() {
         Some(spec) => {
@@ -247,13 +271,14 @@ impl Running {
         }
 
         // Late exports, then the receiver stops and what it holds is checked.
+        let mut partial_spans = false;
         if let Some(rx) = self.receiver.take() {
             tokio::time::sleep(self.options.grace).await;
-            if rx.dropped() > 0 {
-                rx.report_dropped(&mut lock(&self.report));
-            }
-            rx.shutdown().await;
-            if let Some(task) = self.span_task.take() {
+            let refused = rx.shutdown().await;
+            lock(&self.report).cover(Signal::Span, "otlp exports refused", refused);
+            partial_spans = refused > 0;
+            if let Some((stop, task)) = self.span_task.take() {
+                stop.notify_one();
                 let _ = task.await;
             }
         }
@@ -261,7 +286,11 @@ impl Running {
         let mut report = std::mem::take(&mut *lock(&self.report));
         let facts: LogFacts = lock(&self.logs).finish(&mut report);
         if self.options.otlp.is_some() || self.options.otlp_http.is_some() {
-            lock(&self.spans).finish(&facts, &mut report);
+            let mut spans = lock(&self.spans);
+            if partial_spans {
+                spans.set_partial();
+            }
+            spans.finish(&facts, &mut report);
         }
         if let Some(url) = &metrics_url {
             let scrapes = std::mem::take(&mut *self.scrapes.lock().await);
@@ -344,25 +373,27 @@ impl Scrapes {
     }
 }
 
-/// Reads log lines from `spec` until it ends (stdin) or `stop` is set (a followed file).
+/// Reads log lines from `spec` until it ends (stdin) or `stop` is set (a followed file, then read
+/// up to the size it had at that moment).
 fn read_logs(
     spec: &str,
     logs: &Mutex<LogChecker>,
     report: &Mutex<Report>,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let mut buf = Vec::with_capacity(4096);
+    let mut lines = Lines::default();
+    let mut on_line = |line: &[u8]| feed(line, logs, report);
     if spec == "-" {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         loop {
-            buf.clear();
-            let n = read_line(&mut input, &mut buf)
+            let n = lines
+                .pump(&mut input, &mut on_line)
                 .map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
             if n == 0 || stop.load(Ordering::Relaxed) {
+                lines.flush(&mut on_line);
                 return Ok(());
             }
-            feed(&buf, logs, report);
         }
     }
     let open = || {
@@ -371,59 +402,124 @@ fn read_logs(
                 .hint("give a log file, or - for standard input")
         })
     };
+    let size = || std::fs::metadata(spec).map(|m| m.len()).unwrap_or(0);
     let mut reader = std::io::BufReader::new(open()?);
     let mut pos: u64 = 0;
-    let mut partial = Vec::new();
+    let mut end: Option<u64> = None;
     loop {
-        buf.clear();
-        let n = read_line(&mut reader, &mut buf)
+        if end.is_none() && stop.load(Ordering::Relaxed) {
+            end = Some(size());
+        }
+        if end.is_some_and(|e| pos >= e) {
+            lines.unfinished(report);
+            return Ok(());
+        }
+        let n = lines
+            .pump(&mut reader, &mut on_line)
             .map_err(|e| Error::new(format!("cannot read '{spec}': {e}")))?;
-        if n > 0 && buf.last() == Some(&b'\n') {
-            pos += n as u64;
-            partial.extend_from_slice(&buf);
-            feed(&partial, logs, report);
-            partial.clear();
+        pos += n as u64;
+        if n > 0 {
             continue;
         }
-        if n > 0 {
-            // A line still being written: keep it until its newline arrives.
-            pos += n as u64;
-            partial.extend_from_slice(&buf);
-        }
-        if stop.load(Ordering::Relaxed) {
-            if !partial.is_empty() {
-                feed(&partial, logs, report);
-            }
+        if end.is_some() {
+            lines.unfinished(report);
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
         // Truncated or replaced (rotation): start again from the beginning of the new file.
-        if std::fs::metadata(spec)
-            .map(|m| m.len() < pos)
-            .unwrap_or(false)
-        {
+        if size() < pos {
             reader = std::io::BufReader::new(open()?);
             pos = 0;
-            partial.clear();
+            lines = Lines::default();
         }
     }
 }
 
-/// Reads up to a newline, at most [`MAX_LINE`] bytes kept (the rest of a longer line is skipped).
-fn read_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    let n = r.by_ref().take(MAX_LINE as u64).read_until(b'\n', buf)?;
-    if n == MAX_LINE && buf.last() != Some(&b'\n') {
-        let mut skipped = Vec::new();
-        let more = r.read_until(b'\n', &mut skipped)?;
-        if skipped.last() == Some(&b'\n') {
-            buf.push(b'\n');
+/// Splits a byte stream into lines of at most [`MAX_LINE`] bytes (the rest of a longer line is
+/// dropped, so it reads as the truncated line it is), without ever holding more than that.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Lines {
+    /// Consumes what the reader has buffered (reading once if nothing is), calling `on_line` for
+    /// each complete line; returns the bytes consumed (0 at end of input).
+    fn pump(
+        &mut self,
+        r: &mut impl std::io::BufRead,
+        on_line: &mut impl FnMut(&[u8]),
+    ) -> std::io::Result<usize> {
+        let chunk = r.fill_buf()?;
+        let len = chunk.len();
+        let mut rest = chunk;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            self.push(&rest[..i]);
+            on_line(&self.partial);
+            self.partial.clear();
+            rest = &rest[i + 1..];
         }
-        return Ok(n + more);
+        self.push(rest);
+        r.consume(len);
+        Ok(len)
     }
-    Ok(n)
+
+    fn push(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// A last line still being written when the window ended is not checked (it would read as
+    /// broken JSON); it is counted.
+    fn unfinished(&mut self, report: &Mutex<Report>) {
+        if !self.partial.is_empty() {
+            lock(report).cover(Signal::Log, "unfinished last line (not checked)", 1);
+            self.partial.clear();
+        }
+    }
+
+    /// Hands on a last line that had no newline (standard input ended).
+    fn flush(&mut self, on_line: &mut impl FnMut(&[u8])) {
+        if !self.partial.is_empty() {
+            on_line(&self.partial);
+            self.partial.clear();
+        }
+    }
 }
 
 fn feed(line: &[u8], logs: &Mutex<LogChecker>, report: &Mutex<Report>) {
     let mut r = lock(report);
     lock(logs).line(line, &mut r);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(input: &[u8], reads: usize) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let mut lines = Lines::default();
+        let mut out = Vec::new();
+        let mut r = std::io::BufReader::with_capacity(reads, input);
+        while lines
+            .pump(&mut r, &mut |l: &[u8]| out.push(l.to_vec()))
+            .unwrap()
+            > 0
+        {}
+        (out, lines.partial)
+    }
+
+    #[test]
+    fn lines_are_split_across_reads_and_a_long_one_is_cut_without_holding_it() {
+        let (out, rest) = split(b"a\nbc\nd", 1);
+        assert_eq!(out, vec![b"a".to_vec(), b"bc".to_vec()]);
+        assert_eq!(rest, b"d");
+        let mut long = vec![b'x'; 3 * MAX_LINE];
+        long.extend_from_slice(b"\nnext\n");
+        let (out, rest) = split(&long, 8192);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].len(), MAX_LINE);
+        assert_eq!(out[1], b"next");
+        assert!(rest.is_empty());
+    }
 }

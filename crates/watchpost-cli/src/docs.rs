@@ -124,17 +124,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_config_table_is_the_one_in_the_readme() {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-                .unwrap();
-        assert!(
-            readme.contains(&config_table()),
-            "README's configuration table differs from watchpost docs --table config"
-        );
-    }
-
-    #[test]
     fn a_section_is_checked_written_and_refused_when_missing() {
         let dir = std::env::temp_dir().join(format!("watchpost-docs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -248,7 +248,8 @@ pub struct Duplicate {
     pub family: String,
     /// The line of the second description (1-based).
     pub line: usize,
-    /// What was repeated, e.g. `second HELP line` or `series foo{a="b"} again (first on line 3)`.
+    /// What was repeated, e.g. `second HELP line` or `series foo{a} again (first on line 3)`
+    /// (label names only: messages do not repeat label values).
     pub what: String,
 }
 
@@ -403,7 +404,12 @@ impl Parser {
             }
             _ => {
                 let Some(kind) = Kind::parse(value.trim()) else {
-                    self.error(n, format!("unknown type '{}' for {name}", value.trim()));
+                    self.error(
+                        n,
+                        format!(
+                            "{name}: unknown type (not counter, gauge, histogram, summary, info, stateset, gaugehistogram, unknown or untyped)"
+                        ),
+                    );
                     return;
                 };
                 if !family.samples.is_empty() {
@@ -506,7 +512,7 @@ impl Parser {
                         line: again.line,
                         what: format!(
                             "series {} again (first on line {})",
-                            series_text(again),
+                            series_shape(again),
                             first.line
                         ),
                     });
@@ -522,7 +528,35 @@ impl Parser {
     }
 }
 
-/// `name{a="b",c="d"}` for messages.
+/// `name{a, c}`: a series by its name and label names, without the values (for messages, which
+/// must not repeat label values: one may be an e-mail address).
+pub fn series_shape(s: &Sample) -> String {
+    if s.labels.is_empty() {
+        return s.name.clone();
+    }
+    let labels: Vec<&str> = s.labels.iter().map(|(k, _)| k.as_str()).collect();
+    format!("{}{{{}}}", s.name, labels.join(", "))
+}
+
+/// What is wrong with a metric name that is not valid: the first character it cannot have
+/// (never the name: a line like `DB_PASSWORD=hunter2` is read as a name up to the first space).
+fn invalid_name(name: &str) -> String {
+    let bad = name.char_indices().find(|&(i, c)| {
+        !(c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()))
+    });
+    match bad {
+        None => "no metric name".to_owned(),
+        Some((0, c)) if c.is_ascii_digit() => {
+            "invalid metric name: it starts with a digit".to_owned()
+        }
+        Some((i, c)) => format!(
+            "invalid metric name: the character {c:?} after {} valid ones",
+            name[..i].chars().count()
+        ),
+    }
+}
+
+/// `name{a="b",c="d"}`, for a finding's context (not its message: label values may be anything).
 pub fn series_text(s: &Sample) -> String {
     if s.labels.is_empty() {
         return s.name.clone();
@@ -567,7 +601,7 @@ fn parse_sample(line: &str, format: Format) -> Result<Parsed<'_>, String> {
     let end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
     let name = &line[..end];
     if !valid_metric_name(name) {
-        return Err(format!("invalid metric name '{}'", truncate(name)));
+        return Err(invalid_name(name));
     }
     let mut rest = &line[end..];
     let mut labels = Vec::new();
@@ -583,24 +617,18 @@ fn parse_sample(line: &str, format: Format) -> Result<Parsed<'_>, String> {
     let Some(value) = tokens.next() else {
         return Err(format!("{name}: no value"));
     };
-    let value = parse_value(value).ok_or_else(|| {
-        format!(
-            "{name}: cannot read the value '{}' as a number",
-            truncate(value)
-        )
-    })?;
+    let value = parse_value(value).ok_or_else(|| format!("{name}: the value is not a number"))?;
     match tokens.next() {
         None => {}
         Some("#") if format == Format::OpenMetrics => {}
         Some(ts) if parse_value(ts).is_some_and(f64::is_finite) => match tokens.next() {
             None => {}
             Some("#") if format == Format::OpenMetrics => {}
-            Some(extra) => return Err(format!("{name}: unexpected '{}'", truncate(extra))),
+            Some(_) => return Err(format!("{name}: unexpected text after the timestamp")),
         },
-        Some(ts) => {
+        Some(_) => {
             return Err(format!(
-                "{name}: cannot read the timestamp '{}'",
-                truncate(ts)
+                "{name}: the text after the value is neither a timestamp nor an exemplar"
             ))
         }
     }
@@ -633,7 +661,12 @@ fn parse_labels(mut s: &str) -> Result<Labels<'_>, String> {
             .unwrap_or(s.len());
         let name = &s[..end];
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(format!("invalid label name at '{}'", truncate(s)));
+            return Err(match s.chars().next() {
+                Some(c) if !c.is_ascii_digit() => {
+                    format!("invalid label name: it starts with the character {c:?}")
+                }
+                _ => "invalid label name".to_owned(),
+            });
         }
         s = s[end..].trim_start();
         s = s
@@ -665,13 +698,6 @@ fn parse_labels(mut s: &str) -> Result<Labels<'_>, String> {
         } else if !s.starts_with('}') {
             return Err(format!("expected ',' or '}}' after label '{name}'"));
         }
-    }
-}
-
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(40) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 

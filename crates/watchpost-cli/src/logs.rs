@@ -42,6 +42,10 @@ pub const MAX_TRACES: usize = 100_000;
 pub const MAX_IDS: usize = 100_000;
 /// Idle INFO+ lines kept until the end of the window.
 pub const MAX_IDLE_LINES: usize = 100_000;
+/// Request windows kept for `log.noisy-when-idle` (overlapping ones are merged as they come).
+pub const MAX_WINDOWS: usize = 1_000_000;
+/// The longest message kept for a later finding (longer ones are cut).
+pub const MAX_KEPT_MESSAGE: usize = 200;
 /// How often one message must repeat while idle to be noise.
 pub const IDLE_REPEATS: usize = 3;
 /// The keys every line must have.
@@ -108,6 +112,12 @@ pub struct LogChecker {
     /// INFO+ lines with no trace and no resource id: (time, message, line).
     idle: Vec<(i128, String, u64)>,
     untracked_idle: u64,
+    untracked_windows: u64,
+    untracked_joins: u64,
+    /// Access lines read.
+    requests: u64,
+    /// Lines older than this (nanoseconds since the epoch) are not joined with spans.
+    join_from: Option<i128>,
     facts: LogFacts,
 }
 
@@ -124,8 +134,19 @@ impl LogChecker {
             windows: Vec::new(),
             idle: Vec::new(),
             untracked_idle: 0,
+            untracked_windows: 0,
+            untracked_joins: 0,
+            requests: 0,
+            join_from: None,
             facts: LogFacts::default(),
         }
+    }
+
+    /// Lines whose `time` is before `unix_nanos` (e.g. a log file's history, from before the
+    /// OTLP receiver listened) still go through every line rule, but are not joined with
+    /// exported spans (`trace.error-without-span`): their spans were never ours to receive.
+    pub fn join_from(&mut self, unix_nanos: i128) {
+        self.join_from = Some(unix_nanos);
     }
 
     /// Checks one line (without its newline). Blank lines are skipped.
@@ -158,7 +179,7 @@ impl LogChecker {
         let msg = obj
             .get("msg")
             .and_then(Value::as_str)
-            .unwrap_or("")
+            .map_or("", |m| truncate(m, MAX_KEPT_MESSAGE))
             .to_owned();
         let name = if msg.is_empty() {
             "(no msg)".to_owned()
@@ -183,7 +204,9 @@ impl LogChecker {
         let trace_id = obj
             .get("trace_id")
             .and_then(Value::as_str)
-            .filter(|t| !t.is_empty());
+            .filter(|t| !t.is_empty())
+            .map(lowercase);
+        let trace_id = trace_id.as_deref();
         let status = obj.get("status").and_then(Value::as_u64);
         let is_access =
             status.is_some() && (obj.contains_key("method") || obj.contains_key("path"));
@@ -246,21 +269,37 @@ impl LogChecker {
             .and_then(Value::as_str)
             .and_then(parse_rfc3339);
         if is_access {
-            if let (Some(end), Some(ms)) = (time, obj.get("duration_ms").and_then(Value::as_f64)) {
-                let start = end - (ms * 1e6) as i128;
-                self.windows.push((start - 1_000_000, end + 1_000_000));
+            self.requests += 1;
+            let ms = obj.get("duration_ms").and_then(Value::as_f64);
+            if let (Some(end), Some(ms)) = (time, ms.filter(|m| m.is_finite() && *m >= 0.0)) {
+                let start = end.saturating_sub((ms * 1e6) as i128);
+                self.window(
+                    start.saturating_sub(1_000_000),
+                    end.saturating_add(1_000_000),
+                );
             }
         }
+        let joined = self
+            .join_from
+            .is_none_or(|from| time.is_some_and(|t| t >= from));
         if let Some(t) = trace_id {
-            if level >= Some(Severity::Warn) && !is_access {
-                self.facts.warn_trace_ids.insert(t.to_owned());
-            }
             let server_error = is_access && status.is_some_and(|s| s >= 500);
-            if level == Some(Severity::Error) || server_error {
-                self.facts.error_trace_ids.insert(t.to_owned());
+            let facts = &mut self.facts;
+            let mut remember = |set: &mut HashSet<String>| {
+                if set.len() < MAX_TRACES || set.contains(t) {
+                    set.insert(t.to_owned());
+                } else {
+                    self.untracked_joins += 1;
+                }
+            };
+            if level >= Some(Severity::Warn) && !is_access {
+                remember(&mut facts.warn_trace_ids);
+            }
+            if joined && (level == Some(Severity::Error) || server_error) {
+                remember(&mut facts.error_trace_ids);
             }
             if server_error {
-                self.facts.server_error_trace_ids.insert(t.to_owned());
+                remember(&mut facts.server_error_trace_ids);
             }
             let state = if self.traces.contains_key(t) || self.traces.len() < MAX_TRACES {
                 Some(self.traces.entry(t.to_owned()).or_default())
@@ -357,12 +396,14 @@ impl LogChecker {
                 .with("lines", lines.iter().take(5).copied().collect::<Vec<_>>()),
             );
         }
-        report.cover(Signal::Log, "requests", self.windows.len() as u64);
+        report.cover(Signal::Log, "requests", self.requests);
         report.cover(Signal::Log, "traces", self.traces.len() as u64);
         for (what, n) in [
             ("untracked traces", self.untracked_traces),
             ("untracked resource ids", self.untracked_ids),
             ("untracked idle lines", self.untracked_idle),
+            ("untracked request windows", self.untracked_windows),
+            ("untracked trace ids for joins", self.untracked_joins),
         ] {
             if n > 0 {
                 report.cover(Signal::Log, what, n);
@@ -380,6 +421,46 @@ fn privacy_finding(key: &str, value: &str, name: &str) -> Option<Finding> {
             .with("key", key)
             .with("found", p.what()),
     )
+}
+
+impl LogChecker {
+    /// Records a request window, merged with the last one when they overlap (access lines come
+    /// nearly in time order, so a busy service keeps few windows).
+    fn window(&mut self, start: i128, end: i128) {
+        if let Some(last) = self.windows.last_mut() {
+            if start <= last.1 && end >= last.0 {
+                last.0 = last.0.min(start);
+                last.1 = last.1.max(end);
+                return;
+            }
+        }
+        if self.windows.len() < MAX_WINDOWS {
+            self.windows.push((start, end));
+        } else {
+            self.untracked_windows += 1;
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Trace ids compare in lower case (the W3C form); most already are, and cost nothing.
+fn lowercase(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 fn trim(line: &[u8]) -> &[u8] {

@@ -35,7 +35,8 @@ enum Command {
     /// Review a running service over a window of time: its /metrics, its JSON log lines and the
     /// OTLP it exports to us.
     Check {
-        /// The service's metrics URL, scraped at the start and at the end of the window.
+        /// The service's metrics URL, scraped when the window opens, every --scrape-interval and
+        /// when it closes (the last good scrape is linted, growth is measured from the first).
         #[arg(long, value_name = "URL")]
         metrics: Option<String>,
         /// JSON log lines: a file (read from its start and followed) or - (standard input, until
@@ -55,7 +56,7 @@ enum Command {
         /// After the window, wait this long for late OTLP exports.
         #[arg(long, value_name = "DURATION", default_value = "2s")]
         grace: String,
-        /// Time between scrapes of --metrics (the last good scrape is linted).
+        /// Time between scrapes of --metrics.
         #[arg(long, value_name = "DURATION", default_value = "10s")]
         scrape_interval: String,
         /// Print this line on standard error once every receiver listens (for scripts).
@@ -97,6 +98,10 @@ struct Common {
     /// Also lint third-party metrics (process_*, go_*, …), exempt by default.
     #[arg(long)]
     include_third_party: bool,
+    /// Distinct values one label may have in one family (overrides watchpost.toml's
+    /// `[check] max_label_values`; default 100).
+    #[arg(long, value_name = "N")]
+    max_label_values: Option<usize>,
     /// Exclusions, level overrides and settings (default: ./watchpost.toml if it exists).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -142,7 +147,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::new(format!("cannot start the runtime: {e}")))
 }
 
-fn load_config(path: Option<&PathBuf>) -> Result<Config, Error> {
+fn load_config(common: &Common) -> Result<Config, Error> {
+    let mut config = read_config(common.config.as_ref())?;
+    if let Some(n) = common.max_label_values {
+        config.check.max_label_values = n;
+    }
+    Ok(config)
+}
+
+fn read_config(path: Option<&PathBuf>) -> Result<Config, Error> {
     match path {
         Some(p) => Config::load(p),
         None if std::path::Path::new("watchpost.toml").exists() => {
@@ -155,7 +168,7 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, Error> {
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Lint { source, common } => {
-            let config = load_config(common.config.as_ref())?;
+            let config = load_config(&common)?;
             let rt = runtime()?;
             let report = rt.block_on(lint::run(
                 &source,
@@ -176,7 +189,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             ready_line,
             common,
         } => {
-            let config = load_config(common.config.as_ref())?;
+            let config = load_config(&common)?;
             let options = CheckOptions {
                 metrics,
                 logs,

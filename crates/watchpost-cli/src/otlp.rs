@@ -5,6 +5,11 @@
 //! `UNAVAILABLE`, HTTP 503) and counted ([`Receiver::dropped`]), so nothing is lost silently.
 //! Payloads that cannot be read become [`Batch::Invalid`] (the `otlp.invalid` rule).
 //!
+//! Memory is bounded: at most [`QUEUE`] batches wait, each decoded from at most
+//! [`MAX_EXPORT_BYTES`] (after decompression), so the queue holds at most 256 MiB of exports as
+//! received — decoded, somewhat more (protobuf messages take more room in memory than on the
+//! wire) — besides the exports being received and decoded at that moment.
+//!
 //! ```no_run
 //! # async fn demo() -> watchpost_cli::Result<()> {
 //! let (receiver, mut batches) =
@@ -22,7 +27,7 @@
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 
@@ -57,10 +62,12 @@ use crate::error::Error;
 use crate::finding::Signal;
 use crate::report::Report;
 
-/// Exports waiting to be checked before further ones are refused.
-pub const QUEUE: usize = 256;
-/// The largest export accepted, compressed or not (gRPC messages and HTTP bodies).
-pub const MAX_EXPORT_BYTES: usize = 32 << 20;
+/// Exports waiting to be checked before further ones are refused (with [`MAX_EXPORT_BYTES`]:
+/// at most 256 MiB of exports queued, as received).
+pub const QUEUE: usize = 16;
+/// The largest export accepted, compressed or not (gRPC messages and HTTP bodies); four times the
+/// OpenTelemetry Collector's default gRPC limit.
+pub const MAX_EXPORT_BYTES: usize = 16 << 20;
 /// How long [`Receiver::shutdown`] lets exports in progress finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -83,21 +90,34 @@ pub enum Batch {
     },
 }
 
+/// What the servers and their connection tasks share. The channel's only sender is in `tx`:
+/// [`Receiver::shutdown`] takes it out, which closes the channel even while connections that a
+/// client holds open (each served by a task of its own, which outlives an aborted server) are
+/// still alive.
 #[derive(Clone)]
 struct Shared {
-    tx: mpsc::Sender<Batch>,
+    tx: Arc<RwLock<Option<mpsc::Sender<Batch>>>>,
     dropped: Arc<AtomicU64>,
 }
 
 impl Shared {
-    /// Queues a batch; `false` (and counted) when the queue is full or the checker is gone.
+    /// Queues a batch; `false` (and counted) when the queue is full, the checker is gone or the
+    /// receiver has shut down.
     fn offer(&self, batch: Batch) -> bool {
-        match self.tx.try_send(batch) {
-            Ok(()) => true,
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        let queued = match self.tx.read() {
+            Ok(tx) => tx.as_ref().is_some_and(|tx| tx.try_send(batch).is_ok()),
+            Err(_) => false,
+        };
+        if !queued {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        queued
+    }
+
+    /// Drops the sender: the channel ends once the batches already queued are read.
+    fn close(&self) {
+        if let Ok(mut tx) = self.tx.write() {
+            tx.take();
         }
     }
 }
@@ -108,8 +128,15 @@ pub struct Receiver {
     grpc_addr: Option<SocketAddr>,
     http_addr: Option<SocketAddr>,
     dropped: Arc<AtomicU64>,
+    shared: Shared,
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 impl Receiver {
@@ -129,27 +156,39 @@ impl Receiver {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Adds the refused exports to the report's span coverage as `otlp exports refused` (always,
-    /// so a report shows the 0 too).
+    /// Adds the refused exports so far to the report's span coverage as `otlp exports refused`
+    /// (always, so a report shows the 0 too). [`Receiver::shutdown`] returns the final count.
     pub fn report_dropped(&self, report: &mut Report) {
         report.cover(Signal::Span, "otlp exports refused", self.dropped());
     }
 
-    /// Stops listening, lets exports in progress finish (up to 5 s), and closes the batch
-    /// channel once they have: the channel's receiver then drains and ends.
-    pub async fn shutdown(self) {
+    /// Stops listening, lets exports in progress finish (up to 5 s for both servers together),
+    /// then closes the batch channel: the channel's receiver drains what was queued and ends.
+    /// Returns the exports refused in all, as [`Receiver::dropped`] would say then (refusals
+    /// during the grace included), for a caller that reports them after shutting down.
+    ///
+    /// Returns within the 5 s (and the moment it takes to abort the servers) even when a client
+    /// holds a connection open mid-request: the servers stop waiting for such connections then
+    /// (their tasks live on until the client lets go). No batch is queued after it returns: an
+    /// export finished on such a connection later is refused (HTTP 503, gRPC `UNAVAILABLE`), and
+    /// counted in no report.
+    pub async fn shutdown(self) -> u64 {
+        self.shutdown_within(SHUTDOWN_GRACE).await
+    }
+
+    async fn shutdown_within(self, grace: Duration) -> u64 {
         for stop in self.stops {
             let _ = stop.send(());
         }
+        let deadline = tokio::time::Instant::now() + grace;
         for mut task in self.tasks {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
                 task.abort();
                 let _ = task.await;
             }
         }
+        self.shared.close();
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -170,13 +209,14 @@ pub async fn start(
     };
     let (tx, rx) = mpsc::channel(QUEUE);
     let shared = Shared {
-        tx,
+        tx: Arc::new(RwLock::new(Some(tx))),
         dropped: Arc::default(),
     };
     let mut receiver = Receiver {
         grpc_addr: None,
         http_addr: None,
         dropped: shared.dropped.clone(),
+        shared: shared.clone(),
         stops: Vec::new(),
         tasks: Vec::new(),
     };
@@ -238,8 +278,6 @@ pub async fn start(
             }
         }));
     }
-    // The servers hold the only senders: the channel ends when they stop.
-    drop(shared);
     Ok((receiver, rx))
 }
 
@@ -723,7 +761,54 @@ mod tests {
         assert!(rx.recv().await.is_some());
         let (status, _) = post(addr, "/v1/traces", "application/x-protobuf", None, traces()).await;
         assert_eq!(status, 200);
-        receiver.shutdown().await;
+        assert_eq!(receiver.shutdown().await, 1, "the final count of refusals");
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_channel_while_a_client_holds_a_request_open() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (receiver, mut rx) = start(None, Some("127.0.0.1:0")).await.unwrap();
+        let addr = receiver.http_addr().unwrap();
+        let dropped = receiver.dropped.clone();
+        // Five empty `resource_spans`: a valid export, sent in two parts.
+        let body = [0x0a, 0x00].repeat(5);
+        let mut held = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        held.write_all(head.as_bytes()).await.unwrap();
+        held.write_all(&body[..4]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // The server waits for the request, gives up after the grace; the channel ends anyway.
+        let ended = tokio::time::timeout(Duration::from_secs(3), async {
+            let refused = receiver.shutdown_within(Duration::from_millis(200)).await;
+            assert_eq!(refused, 0);
+            while rx.recv().await.is_some() {}
+        })
+        .await;
+        assert!(
+            ended.is_ok(),
+            "the channel did not end while a request was open"
+        );
+
+        // The request, finished after shutdown, is refused and counted: nothing is queued late.
+        held.write_all(&body[4..]).await.unwrap();
+        let mut answer = vec![0; 12];
+        held.read_exact(&mut answer).await.unwrap();
+        assert_eq!(
+            &answer[..],
+            b"HTTP/1.1 503",
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn the_queue_holds_at_most_256_mib_of_exports() {
+        const { assert!(QUEUE * MAX_EXPORT_BYTES <= 256 << 20) };
     }
 
     #[tokio::test]

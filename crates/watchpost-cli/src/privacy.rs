@@ -186,7 +186,8 @@ fn is_token_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
-/// `Bearer <token>` (any case of the `B`), the token at least 8 characters and not a mask.
+/// `Bearer <token>` (any case of the `B`), the token plausible ([`plausible_token`]) and not a
+/// mask. Each `earer ` is looked at once and a token ends at the next space, so this is linear.
 fn bearer(b: &[u8], mut at: usize) -> bool {
     loop {
         if at >= 1
@@ -195,7 +196,7 @@ fn bearer(b: &[u8], mut at: usize) -> bool {
         {
             let tok = &b[at + 6..];
             let n = tok.iter().take_while(|&&c| is_token_char(c)).count();
-            if n >= 8 && !tok.starts_with(REDACTED.as_bytes()) {
+            if !tok.starts_with(REDACTED.as_bytes()) && plausible_token(&tok[..n]) {
                 return true;
             }
         }
@@ -204,6 +205,22 @@ fn bearer(b: &[u8], mut at: usize) -> bool {
             None => return false,
         }
     }
+}
+
+/// Whether what follows `Bearer ` looks like a credential rather than a word of prose
+/// (`expected Bearer credentials`, `Bearer authentication failed`): at least 8 token characters
+/// and either a digit beside a letter, an upper-case letter after a lower-case one (random
+/// base64), or 16+ characters of letters and digits alone (no word separators `-_./`).
+fn plausible_token(tok: &[u8]) -> bool {
+    if tok.len() < 8 {
+        return false;
+    }
+    let letter = tok.iter().any(u8::is_ascii_alphabetic);
+    let digit = tok.iter().any(u8::is_ascii_digit);
+    let camel = tok
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+    (letter && digit) || camel || (tok.len() >= 16 && tok.iter().all(u8::is_ascii_alphanumeric))
 }
 
 fn is_b64url(c: u8) -> bool {
@@ -247,20 +264,29 @@ fn aws_key(b: &[u8]) -> bool {
 
 /// `key=value` where the key is a secret name (`password=`, `api_key=`, `token=`) and the value is
 /// neither empty nor a mask.
+///
+/// Linear in the length of `s` (OTLP string attributes can be megabytes): a key runs back from
+/// its `=` to the previous non-key byte (an `=` is one), a value runs on to the next delimiter or
+/// `=`, and only values of secret-named keys are looked at, so no byte is scanned more than
+/// twice.
 fn secret_pair(s: &str) -> bool {
     let b = s.as_bytes();
-    for (eq, _) in b.iter().enumerate().filter(|(_, &c)| c == b'=') {
+    let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.');
+    let mut from = 0;
+    while let Some(p) = b[from..].iter().position(|&c| c == b'=') {
+        let eq = from + p;
+        from = eq + 1;
         let start = b[..eq]
             .iter()
-            .rposition(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')))
+            .rposition(|&c| !is_key(c))
             .map_or(0, |p| p + 1);
-        if start == eq {
+        if start == eq || !redact::is_secret_name(&s[start..eq]) {
             continue;
         }
         let value = &b[eq + 1..];
         let n = value
             .iter()
-            .take_while(|&&c| !matches!(c, b' ' | b'&' | b',' | b';' | b'"' | b'\'' | b'\n'))
+            .take_while(|&&c| !matches!(c, b' ' | b'&' | b',' | b';' | b'"' | b'\'' | b'\n' | b'='))
             .count();
         let value = &value[..n];
         // Counts and flags (`session_count=3`, `token_cache=true`) are not secrets.
@@ -270,9 +296,7 @@ fn secret_pair(s: &str) -> bool {
         if n == 0 || plain || value.starts_with(REDACTED.as_bytes()) || value.starts_with(b"***") {
             continue;
         }
-        if redact::is_secret_name(&s[start..eq]) {
-            return true;
-        }
+        return true;
     }
     false
 }
@@ -329,6 +353,53 @@ mod tests {
             ("postgres://app:s3cret@db:5432/app", "credentials in a URL"),
         ] {
             assert_eq!(scan_value(value), Some(Privacy::Secret(what)), "{value}");
+        }
+    }
+
+    #[test]
+    fn key_value_scans_are_linear_in_the_value() {
+        // Quadratic before: every `=` scanned on to the end of the string (1 MiB: ~1e11 steps).
+        let started = std::time::Instant::now();
+        let long = "a=".repeat(512 << 10);
+        assert_eq!(scan_value(&long), None);
+        let long = "password=[REDACTED]&".repeat(64 << 10);
+        assert_eq!(scan_value(&long), None);
+        let long = format!("{}password=hunter2", "x=1 ".repeat(128 << 10));
+        assert_eq!(scan_value(&long), Some(Privacy::Secret("password=… pair")));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // A value ends at the next `=` too, still found when the key is secret-named.
+        assert_eq!(
+            scan_value("token=abc=def"),
+            Some(Privacy::Secret("password=… pair"))
+        );
+    }
+
+    #[test]
+    fn bearer_in_prose_is_not_a_token() {
+        for value in [
+            "expected Bearer credentials",
+            "Bearer authentication failed",
+            "missing bearer authorization header",
+            "Bearer token_expired_for_user",
+            "the Bearer Authentication scheme",
+        ] {
+            assert_eq!(scan_value(value), None, "{value}");
+        }
+        for value in [
+            "Bearer abcdefghijklmnopqrst",
+            "Bearer abc12345",
+            "Bearer aGVsbG9Xb3JsZA",
+            "Bearer sk-live-abc123def",
+        ] {
+            assert_eq!(
+                scan_value(value),
+                Some(Privacy::Secret("bearer token")),
+                "{value}"
+            );
         }
     }
 

@@ -65,6 +65,9 @@ impl Report {
         if let Some(clean) = scrub(&finding.signal_name) {
             finding.signal_name = clean;
         }
+        if let Some(clean) = scrub(&finding.message) {
+            finding.message = clean;
+        }
         for v in finding.context.values_mut() {
             if let Some(clean) = v.as_str().and_then(scrub) {
                 *v = Value::String(clean);

@@ -130,12 +130,12 @@ pub const METRIC_HIGH_CARDINALITY: Rule = rule(
     "A label has more distinct values in one family than the limit (`--max-label-values`, default 100) or than its catalogue budget.",
 );
 
-/// `metric.id-like-label`: A label value looks like an id: a UUID, long hex, an IP address, a number in a path, an e-mail address.
+/// `metric.id-like-label`: A label value looks like an id: a UUID, long hex, an IP address, a number in a path, an e-mail address (a label with a catalogue budget may carry per-instance UUIDs, hex ids and addresses: the standard's guarded exception).
 pub const METRIC_ID_LIKE_LABEL: Rule = rule(
     "metric.id-like-label",
     Level::Violation,
     Signal::Metric,
-    "A label value looks like an id: a UUID, long hex, an IP address, a number in a path, an e-mail address.",
+    "A label value looks like an id: a UUID, long hex, an IP address, a number in a path, an e-mail address (a label with a catalogue budget may carry per-instance UUIDs, hex ids and addresses: the standard's guarded exception).",
 );
 
 /// `metric.denormalized`: A series can be derived from others: a counter equal to a histogram's `_count` with the same labels, or a series equal to the sum of its siblings.
@@ -298,12 +298,12 @@ pub const SPAN_NO_CLIENT_SPAN: Rule = rule(
     "A request's trace has only its server span while other requests of the service trace their calls out.",
 );
 
-/// `trace.error-without-span`: A WARN/ERROR line names a trace id for which no span was exported (logs and traces do not join).
+/// `trace.error-without-span`: An ERROR line or record, or a 5xx access line, names a trace of which no span was exported (logs and traces do not join).
 pub const TRACE_ERROR_WITHOUT_SPAN: Rule = rule(
     "trace.error-without-span",
     Level::Violation,
     Signal::Log,
-    "A WARN/ERROR line names a trace id for which no span was exported (logs and traces do not join).",
+    "An ERROR line or record, or a 5xx access line, names a trace of which no span was exported (logs and traces do not join).",
 );
 
 /// `otlp.invalid`: An OTLP export could not be decoded, or carries invalid ids.

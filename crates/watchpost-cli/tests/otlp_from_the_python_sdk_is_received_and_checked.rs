@@ -1,6 +1,6 @@
 //! The OpenTelemetry Python SDK — someone else's exporter — sends spans and log records over
 //! OTLP/gRPC and over OTLP/HTTP (protobuf, gzip) to the receiver of `watchpost check`; the span
-//! checker counts every one and finds exactly the offences the sender planted
+//! checker of the real `watchpost check` command counts every one and finds exactly the offences the sender planted
 //! (tests/support/otlp_sender.py says which).
 //!
 //! Needs Python with `opentelemetry-sdk` and both OTLP exporters: `$WATCHPOST_PYTHON` (.ci/run
@@ -9,12 +9,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use watchpost_cli::config::{CheckSettings, Config};
-use watchpost_cli::finding::Signal;
-use watchpost_cli::logs::LogFacts;
-use watchpost_cli::otlp;
-use watchpost_cli::report::Report;
-use watchpost_cli::spans::SpanChecker;
+use serde_json::Value;
 
 /// The Python interpreter with the SDK, or `None` (with a notice) outside CI.
 fn python() -> Option<PathBuf> {
@@ -45,85 +40,94 @@ fn python() -> Option<PathBuf> {
     None
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn otlp_from_the_python_sdk_is_received_and_checked() {
+#[test]
+fn otlp_from_the_python_sdk_is_received_and_checked() {
     let Some(python) = python() else {
         return;
     };
-    let (receiver, mut batches) = otlp::start(Some("127.0.0.1:0"), Some("127.0.0.1:0"))
-        .await
-        .expect("the receiver starts");
-    let grpc = receiver.grpc_addr().expect("gRPC address").to_string();
-    let http = receiver.http_addr().expect("HTTP address").to_string();
-
-    let checking = tokio::spawn(async move {
-        let mut report = Report::new(Config::default());
-        let mut checker = SpanChecker::new(&CheckSettings::default());
-        let mut invalid = Vec::new();
-        while let Some(batch) = batches.recv().await {
-            if let otlp::Batch::Invalid { message, .. } = &batch {
-                invalid.push(message.clone());
-            }
-            checker.batch(&batch, &mut report);
-        }
-        checker.finish(&LogFacts::default(), &mut report);
-        (report, invalid)
-    });
+    // The real command, as a user runs it: it says where it listens, then checks until SIGTERM.
+    let mut check = watchpost_testkit::process::Process::spawn(
+        watchpost_testkit::process::command(env!("CARGO_BIN_EXE_watchpost")).args([
+            "check",
+            "--otlp",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--ready-line",
+            "--grace",
+            "500ms",
+            "--format",
+            "json",
+        ]),
+        "watchpost check",
+    );
+    let ready = check
+        .stderr
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("watchpost check says where it listens");
+    let addr = |key: &str| {
+        ready
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} in {ready:?}"))
+            .to_owned()
+    };
+    let (grpc, http) = (addr("otlp-grpc="), addr("otlp-http="));
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/otlp_sender.py");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .args([&grpc, &http])
-            .output()
-            .expect("run the Python sender")
-    })
-    .await
-    .unwrap();
+    let out = Command::new(python)
+        .arg(script)
+        .args([&grpc, &http])
+        .output()
+        .expect("run the Python sender");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the sender failed: {stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "sent");
 
-    let dropped = receiver.dropped();
-    receiver.shutdown().await;
-    let (report, invalid) = checking.await.unwrap();
-    let human = report.render_human(false);
-    assert!(invalid.is_empty(), "unreadable exports: {invalid:?}");
-    assert_eq!(dropped, 0);
-
-    // Everything arrived, over both transports.
-    let spans = report.coverage(Signal::Span).expect("spans were read");
-    assert_eq!(spans["spans"], 10, "{human}");
-    assert_eq!(spans["server spans"], 4, "{human}");
-    assert_eq!(spans["traces"], 6, "{human}");
-    let logs = report.coverage(Signal::Log).expect("log records were read");
-    assert_eq!(logs["otlp log records"], 4, "{human}");
-
-    // Exactly the planted offences: a span named by its path, per transport…
-    assert_eq!(report.count("span.name-not-route"), 2, "{human}");
-    let name_not_route = report
-        .tallies()
-        .into_iter()
-        .find(|t| t.rule.id == "span.name-not-route")
-        .unwrap();
+    check.sigterm();
+    let code = check.wait();
+    let report: String = check.stdout.iter().collect::<Vec<_>>().join("\n");
     assert_eq!(
-        name_not_route.names.keys().collect::<Vec<_>>(),
-        ["GET /orders/12345"]
+        code, 1,
+        "violations were sent, so the check fails: {report}"
     );
-    // …and an e-mail address in a span attribute and in a log record attribute, per transport.
-    assert_eq!(report.count("privacy.personal-data"), 4, "{human}");
-    let personal = report
-        .tallies()
-        .into_iter()
-        .find(|t| t.rule.id == "privacy.personal-data")
-        .unwrap();
-    let mut where_found: Vec<(Signal, String)> = personal
-        .samples
+    let report: Value = serde_json::from_str(&report).expect("a JSON report");
+    let summary = &report["summary"];
+    let spans = &summary["coverage"]["span"];
+    assert_eq!(spans["spans"], 10, "{report:#}");
+    assert_eq!(spans["server spans"], 4, "{report:#}");
+    assert_eq!(spans["traces"], 6, "{report:#}");
+    assert_eq!(spans["otlp exports refused"], 0, "{report:#}");
+    assert_eq!(
+        summary["coverage"]["log"]["otlp log records"], 4,
+        "{report:#}"
+    );
+
+    let count = |id: &str| -> u64 {
+        summary["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map_or(0, |r| r["count"].as_u64().unwrap())
+    };
+    assert_eq!(count("span.name-not-route"), 2, "{report:#}");
+    assert_eq!(count("privacy.personal-data"), 4, "{report:#}");
+    assert_eq!(count("otlp.invalid"), 0, "unreadable exports: {report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    let names: Vec<&str> = findings
         .iter()
+        .filter(|f| f["id"] == "span.name-not-route")
+        .map(|f| f["signal_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["GET /orders/12345"]);
+    let mut where_found: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f["id"] == "privacy.personal-data")
         .map(|f| {
             (
-                f.signal_type,
-                f.context["attribute"].as_str().unwrap_or("").to_owned(),
+                f["signal_type"].as_str().unwrap().to_owned(),
+                f["context"]["attribute"].as_str().unwrap_or("").to_owned(),
             )
         })
         .collect();
@@ -132,13 +136,21 @@ async fn otlp_from_the_python_sdk_is_received_and_checked() {
     assert_eq!(
         where_found,
         [
-            (Signal::Log, "contact".to_owned()),
-            (Signal::Span, "customer".to_owned())
+            ("log".to_owned(), "contact".to_owned()),
+            ("span".to_owned(), "customer".to_owned())
         ],
-        "{human}"
+        "{report:#}"
     );
-    // Nothing else: the e-mail addresses are not repeated in the report either.
-    let total: u64 = report.tallies().iter().map(|t| t.count).sum();
-    assert_eq!(total, 6, "{human}");
-    assert!(!human.contains("alice@example.com") && !human.contains("bob@example.com"));
+    assert_eq!(
+        summary["violation"].as_u64().unwrap()
+            + summary["improvement"].as_u64().unwrap()
+            + summary["information"].as_u64().unwrap(),
+        6,
+        "{report:#}"
+    );
+    let text = report.to_string();
+    assert!(
+        !text.contains("alice@example.com") && !text.contains("bob@example.com"),
+        "the report repeats an address"
+    );
 }

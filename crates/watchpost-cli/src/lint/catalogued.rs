@@ -63,7 +63,10 @@ pub(super) fn unit_suffix(
 const REQUEST_WORDS: &[&str] = &["request", "requests", "calls", "operations"];
 
 /// `metric.requests-without-histogram`: a counter named with a request word and no histogram
-/// (or summary) whose name starts with the same prefix up to that word.
+/// (or summary) beside it that times them: one whose name starts with the same prefix up to that
+/// word, or any timing one (its name ending in `_seconds`) of the same service (the first word,
+/// the service prefix). `svc_rejected_requests_total` is timed by
+/// `svc_http_request_duration_seconds`.
 pub(super) fn requests_without_histogram(linted: &[&Family], all: &[Family], report: &mut Report) {
     let timings: Vec<&str> = all
         .iter()
@@ -76,6 +79,13 @@ pub(super) fn requests_without_histogram(linted: &[&Family], all: &[Family], rep
         .map(|f| f.name.as_str())
         .collect();
     for f in linted.iter().filter(|f| f.kind == Kind::Counter) {
+        let service = f.name.split('_').next().unwrap_or("");
+        let timed = timings
+            .iter()
+            .any(|t| t.ends_with("_seconds") && t.split('_').next() == Some(service));
+        if timed {
+            continue;
+        }
         let words: Vec<&str> = stem(f).split('_').collect();
         let Some(at) = words.iter().position(|w| REQUEST_WORDS.contains(w)) else {
             continue;
@@ -151,16 +161,31 @@ pub(super) fn mismatch(linted: &[&Family], catalogue: &Catalogue, report: &mut R
         for l in &undeclared {
             problems.push(format!("label '{l}' is not declared"));
         }
-        for (k, v) in outside.iter().take(5) {
-            problems.push(format!(
-                "label '{k}' has the value {v:?}, outside its closed set"
-            ));
+        // Label values stay out of the message (one might be an e-mail address): it names the
+        // labels and how many values fall outside; the values are in the context.
+        let mut outside_by_label: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (k, _) in &outside {
+            *outside_by_label.entry(k).or_default() += 1;
+        }
+        for (k, n) in &outside_by_label {
+            problems.push(if *n == 1 {
+                format!("label '{k}' has a value outside its closed set")
+            } else {
+                format!("label '{k}' has {n} values outside its closed set")
+            });
         }
         if !problems.is_empty() {
-            report.add(
-                about(&rules::METRIC_CATALOGUE_MISMATCH, f, problems.join("; "))
-                    .with("declared_type", def.kind.clone()),
-            );
+            let mut finding = about(&rules::METRIC_CATALOGUE_MISMATCH, f, problems.join("; "))
+                .with("declared_type", def.kind.clone());
+            if !outside.is_empty() {
+                let values: Vec<String> = outside
+                    .iter()
+                    .take(5)
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect();
+                finding = finding.with("outside_values", values.join(", "));
+            }
+            report.add(finding);
         }
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! * A counter whose series equal a histogram's `_count` series, label set for label set (the
 //!   same sets, every value equal, at least one non-zero), the two names sharing their first word
-//!   (the service prefix): the histogram already counts them.
+//!   (the service prefix): the histogram already counts them. Equal counts alone can be a
+//!   coincidence (`svc_jobs_started_total 3` beside `svc_job_duration_seconds_count 3`), so one
+//!   of two more signs is required: the counter's name without `_total`, its last word singular
+//!   or not, begins the histogram's name (`svc_http_requests_total` and
+//!   `svc_http_request_duration_seconds`), or two or more non-zero series agree label set for
+//!   label set (several labelled counts that all match are no coincidence).
 //! * A series equal to the sum of its siblings (non-zero): a series without label `L` equal to
 //!   the sum of two or more series that have `L` and otherwise the same labels, or a series whose
 //!   `L` is an aggregate value (`all`, `total`, `any`, `sum`, `*`) equal to the sum of two or more
@@ -56,6 +61,10 @@ pub(super) fn histogram_counts(linted: &[&Family], all: &[Family], report: &mut 
         }
         let first_word = |n: &str| n.split('_').next().unwrap_or("").to_owned();
         let word = first_word(&c.name);
+        let labelled_non_zero = series
+            .iter()
+            .filter(|s| !s.labels.is_empty() && s.value != 0.0)
+            .count();
         for (h, count) in &counts {
             if count.len() != series.len() || first_word(&h.name) != word {
                 continue;
@@ -63,7 +72,7 @@ pub(super) fn histogram_counts(linted: &[&Family], all: &[Family], report: &mut 
             let same = series
                 .iter()
                 .all(|s| count.get(&key(s)).is_some_and(|&v| equal(v, s.value)));
-            if same {
+            if same && (labelled_non_zero >= 2 || same_stem(&c.name, &h.name)) {
                 report.add(
                     about(
                         &rules::METRIC_DENORMALIZED,
@@ -81,28 +90,56 @@ pub(super) fn histogram_counts(linted: &[&Family], all: &[Family], report: &mut 
     }
 }
 
+/// Whether the counter's name without `_total` (its last word with or without a plural `s`)
+/// begins the histogram's name, word for word: `svc_http_requests_total` and
+/// `svc_http_request_duration_seconds`, not `svc_jobs_started_total` and
+/// `svc_job_duration_seconds`.
+fn same_stem(counter: &str, histogram: &str) -> bool {
+    let stem = counter.strip_suffix("_total").unwrap_or(counter);
+    let singular = stem.strip_suffix('s').filter(|s| !s.ends_with('_'));
+    std::iter::once(stem).chain(singular).any(|stem| {
+        histogram
+            .strip_prefix(stem)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    })
+}
+
 /// Series equal to the sum of their siblings. One finding per family at most.
 pub(super) fn sibling_sums(linted: &[&Family], report: &mut Report) {
     for f in linted {
-        if let Some((series, label, siblings)) = sibling_sum(f) {
+        if let Some(sum) = sibling_sum(f) {
+            // The message names the label, not the series' other values (they are in the
+            // context: a label value may be anything, an e-mail address too).
             report.add(
                 about(
                     &rules::METRIC_DENORMALIZED,
                     f,
                     format!(
-                        "{series} equals the sum of its {siblings} siblings by label '{label}': drop it and sum in the query"
+                        "{} equals the sum of its {} siblings by label '{}': drop it and sum in the query",
+                        sum.which, sum.siblings, sum.label
                     ),
                 )
-                .with("series", series)
-                .with("label", label),
+                .with("series", sum.series)
+                .with("label", sum.label),
             );
         }
     }
 }
 
-/// The first series of `f` that is the sum of its siblings: (the series, the label, how many
-/// siblings).
-fn sibling_sum(f: &Family) -> Option<(String, String, usize)> {
+/// A series that is the sum of its siblings.
+struct SiblingSum {
+    /// The series as written (`name{a="b"}`), for the context.
+    series: String,
+    /// Which series, for the message: `the series without label 'L'` or `the series with L="all"`.
+    which: String,
+    /// The label the siblings differ by.
+    label: String,
+    /// How many siblings.
+    siblings: usize,
+}
+
+/// The first series of `f` that is the sum of its siblings.
+fn sibling_sum(f: &Family) -> Option<SiblingSum> {
     let mut by_name: HashMap<&str, Vec<&Sample>> = HashMap::new();
     for s in &f.samples {
         if !s.name.ends_with("_bucket") {
@@ -145,7 +182,17 @@ fn sibling_sum(f: &Family) -> Option<(String, String, usize)> {
                 let rest: Key<'_> = key(s).into_iter().filter(|(k, _)| *k != label).collect();
                 if let Some(&(sum, n)) = sums.get(&rest) {
                     if n >= 2 && equal(sum, s.value) {
-                        return Some((crate::exposition::series_text(s), label.to_owned(), n));
+                        let which = match s.label(label) {
+                            None => format!("the series without label '{label}'"),
+                            // One of AGGREGATE_VALUES: safe to name.
+                            Some(v) => format!("the series with {label}=\"{v}\""),
+                        };
+                        return Some(SiblingSum {
+                            series: crate::exposition::series_text(s),
+                            which,
+                            label: label.to_owned(),
+                            siblings: n,
+                        });
                     }
                 }
             }

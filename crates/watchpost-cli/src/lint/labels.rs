@@ -25,7 +25,8 @@ fn values_by_label(f: &Family) -> BTreeMap<&str, HashSet<&str>> {
 }
 
 /// `metric.high-cardinality`: one finding per family and label with more distinct values than
-/// `max`, or than the label's budget in the catalogue.
+/// the label's budget in the catalogue or, for a label without one, than `max`. A declared
+/// budget replaces `max` (it may be larger: the catalogue knows the label best).
 pub(super) fn cardinality(
     families: &[&Family],
     max: usize,
@@ -41,11 +42,11 @@ pub(super) fn cardinality(
                     LabelValues::Budget(n) => usize::try_from(n).ok(),
                     LabelValues::Closed(_) => None,
                 });
-            let limit = budget.map_or(max, |b| b.min(max));
+            let limit = budget.unwrap_or(max);
             if values.len() <= limit {
                 continue;
             }
-            let source = if budget.is_some_and(|b| b < max) {
+            let source = if budget.is_some() {
                 "its catalogue budget"
             } else {
                 "the limit"
@@ -130,32 +131,48 @@ fn is_uuid(v: &str) -> bool {
         })
 }
 
+/// Id kinds a label declared with a budget in the catalogue may carry: the standard's exception
+/// for per-VM labels (`instance_id`, `instance_name`) when operationally required and guarded by
+/// a budget. E-mail addresses (personal data) and numbers in a path (a route not templated) are
+/// never excused.
+const BUDGETED_ID_KINDS: &[&str] = &["a UUID", "long hex", "an IP address"];
+
 /// `metric.id-like-label`: one finding per family and label with a value that looks like an id.
 /// Info families (type `info`, or a name ending in `_info`: build information with a commit
-/// hash, one series) are exempt.
-pub(super) fn id_like(families: &[&Family], report: &mut Report) {
+/// hash, one series) are exempt, and so are UUIDs, long hex and IP addresses in a label the
+/// catalogue declares with a budget ([`BUDGETED_ID_KINDS`]). The message names the label and the
+/// kind of value; the value itself is only in the context.
+pub(super) fn id_like(families: &[&Family], catalogue: Option<&Catalogue>, report: &mut Report) {
     for f in families {
         if f.kind == Kind::Info || f.name.ends_with("_info") {
             continue;
         }
+        let def = catalogue.and_then(|c| c.get(&f.name));
+        let budgeted = |label: &str| {
+            def.and_then(|d| d.label(label))
+                .is_some_and(|l| matches!(l.values, LabelValues::Budget(_)))
+        };
         let mut flagged: Vec<&str> = Vec::new();
         for s in &f.samples {
             for (k, v) in &s.labels {
                 if k == "le" || k == "quantile" || flagged.contains(&k.as_str()) {
                     continue;
                 }
-                if let Some(kind) = id_kind(v) {
-                    flagged.push(k);
-                    report.add(
-                        about(
-                            &rules::METRIC_ID_LIKE_LABEL,
-                            f,
-                            format!("label '{k}' has a value that looks like {kind}: {v:?}"),
-                        )
-                        .with("label", k.as_str())
-                        .with("value", v.as_str()),
-                    );
+                let Some(kind) = id_kind(v) else { continue };
+                if BUDGETED_ID_KINDS.contains(&kind) && budgeted(k) {
+                    continue;
                 }
+                flagged.push(k);
+                report.add(
+                    about(
+                        &rules::METRIC_ID_LIKE_LABEL,
+                        f,
+                        format!("label '{k}' has a value that looks like {kind}"),
+                    )
+                    .with("label", k.as_str())
+                    .with("kind", kind)
+                    .with("value", v.as_str()),
+                );
             }
         }
     }

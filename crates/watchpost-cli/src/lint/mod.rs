@@ -188,7 +188,7 @@ pub fn lint(
     promlint::duplicates(exp, &linted, report);
     catalogued::unit_suffix(&linted, catalogue, report);
     labels::cardinality(&linted, opts.max_label_values, catalogue, report);
-    labels::id_like(&linted, report);
+    labels::id_like(&linted, catalogue, report);
     denormalized::histogram_counts(&linted, &exp.families, report);
     denormalized::sibling_sums(&linted, report);
     catalogued::requests_without_histogram(&linted, &exp.families, report);

@@ -277,8 +277,191 @@ fn catalogue_mismatch() {
         "{message}"
     );
     assert!(
-        message.contains("label 'kind' has the value \"x\""),
+        message.contains("label 'kind' has a value outside its closed set"),
         "{message}"
+    );
+    assert_eq!(
+        report.tallies()[0].samples[0].context["outside_values"],
+        "kind=\"x\""
+    );
+}
+
+#[test]
+fn messages_name_labels_not_their_values() {
+    // The value is in the context, never in the message.
+    let t = "# HELP a A.\n# TYPE a gauge\na{who=\"ada@example.com\"} 1\n";
+    let report = report_of(&format!("{t}{GOOD_FAMILY}"), None, false);
+    let sample = &report.tallies()[0].samples[0];
+    assert_eq!(
+        sample.message,
+        "label 'who' has a value that looks like an e-mail address"
+    );
+    let c = format!(
+        r#"{{"metrics": [{GOOD_CATALOGUE_ENTRY}, {{"name": "a", "type": "gauge", "labels": [{{"name": "who", "values": ["x"]}}]}}]}}"#
+    );
+    let report = report_of(&format!("{t}{GOOD_FAMILY}"), Some(&c), false);
+    for tally in report.tallies() {
+        for sample in &tally.samples {
+            assert!(!sample.message.contains("ada@"), "{}", sample.message);
+        }
+    }
+    assert_eq!(report.count("metric.catalogue-mismatch"), 1);
+    // A sum of siblings names the label; the series (with its values) is in the context.
+    let t = "# HELP b B.\n# TYPE b gauge\nb{who=\"ada@example.com\",k=\"p\"} 1\nb{who=\"ada@example.com\",k=\"q\"} 2\nb{who=\"ada@example.com\"} 3\n";
+    let report = report_of(&format!("{t}{GOOD_FAMILY}"), None, false);
+    let d = report
+        .tallies()
+        .into_iter()
+        .find(|t| t.rule.id == "metric.denormalized")
+        .unwrap();
+    assert!(
+        !d.samples[0].message.contains("ada@"),
+        "{}",
+        d.samples[0].message
+    );
+    assert!(
+        d.samples[0]
+            .message
+            .starts_with("the series without label 'k' equals the sum of its 2 siblings"),
+        "{}",
+        d.samples[0].message
+    );
+    // A parse error names what is wrong, not the line (the line is in the context).
+    let report = report_of(&format!("{GOOD_FAMILY}DB_PASSWORD=hunter2\n"), None, false);
+    let pe = report
+        .tallies()
+        .into_iter()
+        .find(|t| t.rule.id == "metric.parse-error")
+        .unwrap();
+    assert!(
+        !pe.samples[0].message.contains("hunter2"),
+        "{}",
+        pe.samples[0].message
+    );
+    assert!(
+        !pe.samples[0].message.contains("PASSWORD"),
+        "{}",
+        pe.samples[0].message
+    );
+    // A duplicate series is named by its label names.
+    let t =
+        "# HELP c C.\n# TYPE c gauge\nc{who=\"ada@example.com\"} 1\nc{who=\"ada@example.com\"} 1\n";
+    let report = report_of(&format!("{t}{GOOD_FAMILY}"), None, false);
+    let dup = report
+        .tallies()
+        .into_iter()
+        .find(|t| t.rule.id == "metric.duplicate")
+        .unwrap();
+    assert_eq!(
+        dup.samples[0].message,
+        "metric not unique: series c{who} again (first on line 3)"
+    );
+}
+
+#[test]
+fn a_budgeted_label_may_carry_per_instance_ids_but_not_paths_or_addresses() {
+    let c = format!(
+        r#"{{"metrics": [{GOOD_CATALOGUE_ENTRY}, {{"name": "a", "type": "gauge", "labels": [{{"name": "instance_id", "budget": 50}}]}}]}}"#
+    );
+    for v in [
+        "3f2b1c9e-8a4d-4e6f-9b2a-1c3d5e7f9a0b",
+        "0123456789abcdef0123",
+        "10.1.2.3",
+    ] {
+        let t = format!("# HELP a A.\n# TYPE a gauge\na{{instance_id=\"{v}\"}} 1\n");
+        let report = report_of(&format!("{t}{GOOD_FAMILY}"), Some(&c), false);
+        assert_eq!(
+            fired(&report),
+            vec![],
+            "{v}: {}",
+            report.render_human(false)
+        );
+        // Without the catalogue's budget it is still an id.
+        only(&rules::METRIC_ID_LIKE_LABEL, "a", &t, None);
+    }
+    for v in ["/vms/12345", "ada@example.com"] {
+        let t = format!("# HELP a A.\n# TYPE a gauge\na{{instance_id=\"{v}\"}} 1\n");
+        only(&rules::METRIC_ID_LIKE_LABEL, "a", &t, Some(&c));
+    }
+}
+
+#[test]
+fn a_catalogue_budget_above_the_limit_replaces_it() {
+    let mut t = String::from("# HELP a A.\n# TYPE a gauge\n");
+    for i in 0..150 {
+        t.push_str(&format!("a{{shard=\"s{i}\"}} 1\n"));
+    }
+    let c = |budget: u32| {
+        format!(
+            r#"{{"metrics": [{GOOD_CATALOGUE_ENTRY}, {{"name": "a", "type": "gauge", "labels": [{{"name": "shard", "budget": {budget}}}]}}]}}"#
+        )
+    };
+    let report = report_of(&format!("{t}{GOOD_FAMILY}"), Some(&c(200)), false);
+    assert_eq!(fired(&report), vec![], "{}", report.render_human(false));
+    let report = report_of(&format!("{t}{GOOD_FAMILY}"), Some(&c(120)), false);
+    assert_eq!(fired(&report), vec![("metric.high-cardinality", 1)]);
+    assert_eq!(report.tallies()[0].samples[0].context["limit"], 120);
+    assert!(report.tallies()[0].samples[0]
+        .message
+        .contains("more than its catalogue budget (120)"));
+}
+
+#[test]
+fn equal_counts_by_coincidence_are_not_denormalized() {
+    let t = "\
+# HELP svc_jobs_started_total J.
+# TYPE svc_jobs_started_total counter
+svc_jobs_started_total 3
+# HELP svc_job_duration_seconds D.
+# TYPE svc_job_duration_seconds histogram
+svc_job_duration_seconds_bucket{le=\"+Inf\"} 3
+svc_job_duration_seconds_sum 0.3
+svc_job_duration_seconds_count 3
+";
+    assert_eq!(
+        report_of(&format!("{t}{GOOD_FAMILY}"), None, false).count("metric.denormalized"),
+        0
+    );
+    // Several labelled series that all agree are no coincidence, whatever the names.
+    let t = "\
+# HELP svc_jobs_started_total J.
+# TYPE svc_jobs_started_total counter
+svc_jobs_started_total{queue=\"a\"} 3
+svc_jobs_started_total{queue=\"b\"} 4
+# HELP svc_job_duration_seconds D.
+# TYPE svc_job_duration_seconds histogram
+svc_job_duration_seconds_bucket{queue=\"a\",le=\"+Inf\"} 3
+svc_job_duration_seconds_sum{queue=\"a\"} 0.3
+svc_job_duration_seconds_count{queue=\"a\"} 3
+svc_job_duration_seconds_bucket{queue=\"b\",le=\"+Inf\"} 4
+svc_job_duration_seconds_sum{queue=\"b\"} 0.3
+svc_job_duration_seconds_count{queue=\"b\"} 4
+";
+    only(
+        &rules::METRIC_DENORMALIZED,
+        "svc_jobs_started_total",
+        t,
+        None,
+    );
+}
+
+#[test]
+fn any_timing_histogram_of_the_service_times_its_requests() {
+    let t = "# HELP svc_rejected_requests_total R.\n# TYPE svc_rejected_requests_total counter\nsvc_rejected_requests_total 1\n\
+             # HELP svc_http_request_duration_seconds D.\n# TYPE svc_http_request_duration_seconds histogram\nsvc_http_request_duration_seconds_count 1\n";
+    assert_eq!(
+        report_of(&format!("{t}{GOOD_FAMILY}"), None, false)
+            .count("metric.requests-without-histogram"),
+        0
+    );
+    // Another service's histogram, or one that is not a timing, does not.
+    let t = "# HELP svc_rejected_requests_total R.\n# TYPE svc_rejected_requests_total counter\nsvc_rejected_requests_total 1\n\
+             # HELP svc_payload_bytes D.\n# TYPE svc_payload_bytes histogram\nsvc_payload_bytes_count 1\n";
+    only(
+        &rules::METRIC_REQUESTS_WITHOUT_HISTOGRAM,
+        "svc_rejected_requests_total",
+        t,
+        None,
     );
 }
 

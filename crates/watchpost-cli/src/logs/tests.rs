@@ -280,3 +280,86 @@ fn secrets_and_personal_data_are_found_in_any_field_but_masks_are_not() {
         "the report repeats the secret: {json}"
     );
 }
+
+#[test]
+fn hostile_durations_and_upper_case_trace_ids_are_handled() {
+    let mut l = clean();
+    // A negative and an absurd duration: ignored for the request window, no overflow.
+    l.push(line(
+        9,
+        "INFO",
+        "request handled",
+        Some("44444444444444444444444444444444"),
+        r#","method":"GET","path":"/a","status":200,"duration_ms":-1e33"#,
+    ));
+    l.push(line(
+        9,
+        "INFO",
+        "request handled",
+        Some("55555555555555555555555555555555"),
+        r#","method":"GET","path":"/a","status":200,"duration_ms":1e300"#,
+    ));
+    only(&check(&l), "", 0);
+    // An upper-case trace id is the same trace as its lower-case form.
+    let mut report = Report::default();
+    let mut c = LogChecker::new(&CheckSettings::default());
+    c.line(
+        line(
+            9,
+            "ERROR",
+            "boom",
+            Some("ABCDEF0123456789ABCDEF0123456789"),
+            "",
+        )
+        .as_bytes(),
+        &mut report,
+    );
+    let facts = c.finish(&mut report);
+    assert!(
+        facts
+            .error_trace_ids
+            .contains("abcdef0123456789abcdef0123456789"),
+        "{facts:?}"
+    );
+}
+
+#[test]
+fn lines_from_before_the_check_are_checked_but_not_joined() {
+    let mut report = Report::default();
+    let mut c = LogChecker::new(&CheckSettings::default());
+    c.join_from(parse_rfc3339("2026-11-30T10:00:05Z").unwrap());
+    c.line(
+        line(1, "ERROR", "old error", Some(T), "").as_bytes(),
+        &mut report,
+    );
+    c.line(
+        line(9, "ERROR", "new error", Some(U), "").as_bytes(),
+        &mut report,
+    );
+    c.line(
+        line(2, "TRACE", "old trace line", None, "").as_bytes(),
+        &mut report,
+    );
+    let facts = c.finish(&mut report);
+    assert!(!facts.error_trace_ids.contains(T));
+    assert!(facts.error_trace_ids.contains(U));
+    assert_eq!(
+        report.count("log.trace-level"),
+        1,
+        "old lines still go through the line rules"
+    );
+}
+
+#[test]
+fn overlapping_request_windows_are_kept_as_one() {
+    let mut c = LogChecker::new(&CheckSettings::default());
+    let mut report = Report::default();
+    for i in 0..10_000u32 {
+        let t = format!("2026-11-30T10:00:{:02}.{:06}Z", i / 1000, (i % 1000) * 1000);
+        let l = format!(
+            r#"{{"time":"{t}","level":"INFO","msg":"request handled","subsystem":"API","trace_id":"{i:032x}","method":"GET","path":"/a","status":200,"duration_ms":0.5}}"#
+        );
+        c.line(l.as_bytes(), &mut report);
+    }
+    assert!(c.windows.len() <= 2, "{} windows kept", c.windows.len());
+}

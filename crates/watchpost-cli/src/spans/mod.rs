@@ -2,7 +2,9 @@
 //! spans with log lines at the end of a check.
 //!
 //! Per span: `span.name-not-route`, `span.missing-status-code`, `span.missing-error-type` (HTTP
-//! server spans: kind SERVER with `http.request.method`), `span.unbounded-attribute`, the privacy
+//! server spans: kind SERVER with `http.request.method`; server spans of the older HTTP semantic
+//! conventions, with `http.method` instead, are not checked but counted in the span coverage as
+//! `server spans (old HTTP conventions, not checked)`), `span.unbounded-attribute`, the privacy
 //! rules (attributes, event attributes, the status message) and `otlp.invalid` (ids of the wrong
 //! length or all zero). OTLP log records get `otlp.invalid` and the privacy rules (body and
 //! attributes). At the end ([`SpanChecker::finish`]): `span.no-client-span`,
@@ -40,6 +42,8 @@ pub const MAX_TRACES: usize = 100_000;
 pub const MAX_NAMES: usize = 10_000;
 /// OTLP log records at WARN or above (severity number 13+).
 const SEVERITY_WARN: i32 = 13;
+/// OTLP log records at ERROR or above (severity number 17+).
+const SEVERITY_ERROR: i32 = 17;
 
 type TraceId = [u8; 16];
 
@@ -48,7 +52,7 @@ type TraceId = [u8; 16];
 struct TraceState {
     /// Spans received.
     spans: u32,
-    /// The first HTTP server span: (name, service), interned.
+    /// The first HTTP server span that did not answer 4xx: (name, service), interned.
     server: Option<(u32, u32)>,
 }
 
@@ -99,9 +103,13 @@ pub struct SpanChecker {
     untracked_server_errors: u64,
     /// Trace ids of OTLP log records at WARN or above, at most [`MAX_TRACES`].
     otlp_warn_traces: HashSet<TraceId>,
+    /// Trace ids of OTLP log records at ERROR or above, at most [`MAX_TRACES`].
+    otlp_error_traces: HashSet<TraceId>,
     untracked_warn_records: u64,
     trace_batches: u64,
     log_records: u64,
+    /// Some exports were refused ([`SpanChecker::set_partial`]).
+    partial: bool,
 }
 
 impl SpanChecker {
@@ -116,10 +124,20 @@ impl SpanChecker {
             server_errors: Vec::new(),
             untracked_server_errors: 0,
             otlp_warn_traces: HashSet::new(),
+            otlp_error_traces: HashSet::new(),
             untracked_warn_records: 0,
             trace_batches: 0,
             log_records: 0,
+            partial: false,
         }
+    }
+
+    /// Says that what arrived is not all that was sent: the receiver refused exports
+    /// ([`crate::otlp::Receiver::dropped`] > 0). The joins that conclude from something missing
+    /// — a span, a child span, a log record — are then skipped at [`SpanChecker::finish`], and
+    /// what they would have judged is counted in the coverage instead.
+    pub fn set_partial(&mut self) {
+        self.partial = true;
     }
 
     /// Checks one export: spans, log records (`otlp log records` in the log coverage), metrics
@@ -130,6 +148,7 @@ impl SpanChecker {
                 self.trace_batches += 1;
                 let mut spans = 0;
                 let mut server = 0;
+                let mut old_server = 0;
                 for rs in &req.resource_spans {
                     let service = rs
                         .resource
@@ -139,12 +158,23 @@ impl SpanChecker {
                     for ss in &rs.scope_spans {
                         for span in &ss.spans {
                             spans += 1;
-                            server += u64::from(self.span(span, service, report));
+                            match self.span(span, service, report) {
+                                SpanSort::Server => server += 1,
+                                SpanSort::OldServer => old_server += 1,
+                                SpanSort::Other => {}
+                            }
                         }
                     }
                 }
                 report.cover(Signal::Span, "spans", spans);
                 report.cover(Signal::Span, "server spans", server);
+                if old_server > 0 {
+                    report.cover(
+                        Signal::Span,
+                        "server spans (old HTTP conventions, not checked)",
+                        old_server,
+                    );
+                }
             }
             Batch::Logs(req) => {
                 let mut n = 0;
@@ -182,8 +212,8 @@ impl SpanChecker {
         }
     }
 
-    /// Checks one span; returns whether it is an HTTP server span.
-    fn span(&mut self, span: &Span, service: &str, report: &mut Report) -> bool {
+    /// Checks one span; returns whether it is an HTTP server span (of either convention).
+    fn span(&mut self, span: &Span, service: &str, report: &mut Report) -> SpanSort {
         let trace_ok = valid_id(&span.trace_id, 16);
         let span_ok = valid_id(&span.span_id, 8);
         let parent_ok = span.parent_span_id.is_empty() || span.parent_span_id.len() == 8;
@@ -213,6 +243,7 @@ impl SpanChecker {
         let mut route = None;
         let mut status = None;
         let mut error_type = false;
+        let mut old_method = false;
         for kv in &span.attributes {
             let Some(value) = kv.value.as_ref() else {
                 continue;
@@ -222,6 +253,7 @@ impl SpanChecker {
                 "http.route" => route = attributes::string(value),
                 "http.response.status_code" => status = status_code(value),
                 "error.type" => error_type = true,
+                "http.method" => old_method = true,
                 _ => {}
             }
             if let Some(p) = attributes::privacy(&kv.key, value) {
@@ -293,7 +325,8 @@ impl SpanChecker {
             if self.traces.len() < MAX_TRACES || self.traces.contains_key(&id) {
                 let state = self.traces.entry(id).or_default();
                 state.spans = state.spans.saturating_add(1);
-                if server && state.server.is_none() {
+                let client_error = status.is_some_and(|s| (400..500).contains(&s));
+                if server && !client_error && state.server.is_none() {
                     let name = match name_index {
                         Some(n) => n,
                         None => self.names.intern(&span.name),
@@ -304,7 +337,13 @@ impl SpanChecker {
                 self.untracked_spans += 1;
             }
         }
-        server
+        if server {
+            SpanSort::Server
+        } else if kind == SpanKind::Server as i32 && old_method {
+            SpanSort::OldServer
+        } else {
+            SpanSort::Other
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -438,20 +477,27 @@ impl SpanChecker {
             let id = id16(&record.trace_id);
             if self.otlp_warn_traces.len() < MAX_TRACES || self.otlp_warn_traces.contains(&id) {
                 self.otlp_warn_traces.insert(id);
+                if record.severity_number >= SEVERITY_ERROR {
+                    self.otlp_error_traces.insert(id);
+                }
             } else {
                 self.untracked_warn_records += 1;
             }
         }
     }
 
-    /// The joins, once every batch is in: `span.no-client-span`, `trace.error-without-span`
-    /// (when any trace export arrived at all: a check without the trace plane joins nothing)
-    /// and `log.server-error-unlogged` (when any log line or OTLP log record was read), and the
+    /// The joins, once every batch is in: `span.no-client-span` (server spans that answered 4xx
+    /// left out: a request refused by validation has nothing to call), `trace.error-without-span`
+    /// (ERROR log lines and OTLP records at ERROR or above, severity number 17+; when any trace
+    /// export arrived at all: a check without the trace plane joins nothing) and
+    /// `log.server-error-unlogged` (when any log line or OTLP log record was read), and the
     /// `traces` coverage — which marks spans as checked, so call this only when the OTLP
     /// receiver ran.
     ///
-    /// `logs`' trace ids are matched as written by the library and the W3C format: 32 lowercase
-    /// hex digits (error ids in upper case are read too).
+    /// After [`SpanChecker::set_partial`] the three joins are skipped: what they would have
+    /// looked at is counted in the coverage (`… not joined (exports refused)`) instead.
+    ///
+    /// `logs`' trace ids are 32 hex digits (the W3C format), matched in either case.
     pub fn finish(&mut self, logs: &LogFacts, report: &mut Report) {
         report.cover(Signal::Span, "traces", self.traces.len() as u64);
         if self.untracked_spans > 0 {
@@ -482,6 +528,17 @@ impl SpanChecker {
                 }
             }
         }
+        if self.partial {
+            let n = lonely.values().map(|(n, _)| n).sum();
+            if n > 0 {
+                report.cover(
+                    Signal::Span,
+                    "lonely server spans not joined (exports refused)",
+                    n,
+                );
+            }
+            return;
+        }
         for ((service, name), (n, id)) in lonely {
             report.add(
                 Finding::new(
@@ -498,7 +555,7 @@ impl SpanChecker {
 
     fn error_without_span(&self, logs: &LogFacts, report: &mut Report) {
         let mut ids: BTreeMap<TraceId, &'static str> = BTreeMap::new();
-        for id in self.otlp_warn_traces.iter() {
+        for id in self.otlp_error_traces.iter() {
             ids.insert(*id, "OTLP log record");
         }
         for text in &logs.error_trace_ids {
@@ -506,45 +563,61 @@ impl SpanChecker {
                 ids.insert(id, "log line");
             }
         }
-        let partial = self.untracked_spans > 0;
+        let untracked = self.untracked_spans > 0;
         let mut unknown = 0;
         for (id, source) in ids {
             if self.traces.contains_key(&id) {
                 continue;
             }
-            if partial {
-                unknown += 1; // its spans may be among the untracked traces
+            if untracked || self.partial {
+                // Its spans may be among the untracked traces, or in a refused export.
+                unknown += 1;
                 continue;
             }
             report.add(
                 Finding::new(
                     &rules::TRACE_ERROR_WITHOUT_SPAN,
                     source,
-                    "a WARN/ERROR record names a trace of which no span arrived",
+                    "an ERROR log line or record names a trace of which no span arrived",
                 )
                 .with("trace_id", hex(&id)),
             );
         }
         if unknown > 0 {
-            report.cover(
-                Signal::Log,
-                "error trace ids not joined (too many traces)",
-                unknown,
-            );
+            let what = if self.partial {
+                "error trace ids not joined (exports refused)"
+            } else {
+                "error trace ids not joined (too many traces)"
+            };
+            report.cover(Signal::Log, what, unknown);
         }
     }
 
     fn server_error_unlogged(&self, logs: &LogFacts, report: &mut Report) {
+        if self.partial {
+            if !self.server_errors.is_empty() {
+                report.cover(
+                    Signal::Span,
+                    "5xx server spans not joined (exports refused)",
+                    self.server_errors.len() as u64,
+                );
+            }
+            return;
+        }
+        // The log side's ids as bytes, so that either case matches (as in `error_without_span`).
+        let explained: HashSet<TraceId> = logs
+            .warn_trace_ids
+            .iter()
+            .chain(&logs.server_error_trace_ids)
+            .filter_map(|t| parse_hex16(t))
+            .collect();
         let mut seen = HashSet::new();
         for (id, name) in &self.server_errors {
             let mut buf = [0u8; 32];
             let text = hex_into(id, &mut buf);
             // Explained by a line or record of its trace; or its access line was judged already
             // by the log checks (one request, one finding).
-            if logs.warn_trace_ids.contains(text)
-                || self.otlp_warn_traces.contains(id)
-                || logs.server_error_trace_ids.contains(text)
-            {
+            if explained.contains(id) || self.otlp_warn_traces.contains(id) {
                 continue;
             }
             if !seen.insert((*id, *name)) {
@@ -567,6 +640,16 @@ impl SpanChecker {
             );
         }
     }
+}
+
+/// What [`SpanChecker::span`] found a span to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SpanSort {
+    /// An HTTP server span (kind SERVER, `http.request.method`): the server-span rules apply.
+    Server,
+    /// A server span of the older HTTP conventions (`http.method`): counted, not checked.
+    OldServer,
+    Other,
 }
 
 fn privacy_finding(p: Privacy, name: &str, service: &str) -> Finding {

@@ -483,3 +483,134 @@ fn metrics_exports_are_counted() {
     let report = check(&[batch], &LogFacts::default());
     assert_eq!(report.coverage(Signal::Metric).unwrap()["otlp metrics"], 2);
 }
+
+fn check_partial(batches: &[Batch], facts: &LogFacts) -> Report {
+    let mut report = Report::new(Config::default());
+    let mut checker = SpanChecker::new(&CheckSettings::default());
+    checker.set_partial();
+    for b in batches {
+        checker.batch(b, &mut report);
+    }
+    checker.finish(facts, &mut report);
+    report
+}
+
+#[test]
+fn only_error_records_name_a_trace_without_spans() {
+    let batch = traces("svc", vec![procman_server(1, "GET", "/a", 200)]);
+    let record = |severity| {
+        logs(vec![LogRecord {
+            severity_number: severity,
+            trace_id: trace_id(9),
+            ..Default::default()
+        }])
+    };
+    // A WARN of an unsampled trace: its spans were dropped by sampling, not lost.
+    let report = check(&[batch.clone(), record(13)], &LogFacts::default());
+    assert_eq!(report.count("trace.error-without-span"), 0);
+    let report = check(&[batch, record(17)], &LogFacts::default());
+    only(&report, "trace.error-without-span", "OTLP log record");
+}
+
+#[test]
+fn refused_exports_turn_the_joins_into_coverage() {
+    let mut facts = LogFacts {
+        read: true,
+        ..LogFacts::default()
+    };
+    facts
+        .error_trace_ids
+        .insert("4b4b4b4b4b4b4b4b4b4b4b4b00000009".into());
+    let mut lonely = procman_server(2, "GET", "/b", 200);
+    lonely.trace_id = trace_id(2);
+    let mut failed = procman_server(3, "GET", "/c", 503);
+    failed.attributes.push(s("error.type", "timeout"));
+    let batch = traces(
+        "svc",
+        vec![
+            procman_server(1, "GET", "/a", 200),
+            span(1, 2, "GET", SpanKind::Client, vec![]),
+            lonely,
+            failed,
+            span(3, 2, "load", SpanKind::Internal, vec![]),
+        ],
+    );
+    let whole = check(std::slice::from_ref(&batch), &facts);
+    assert_eq!(
+        findings(&whole),
+        vec![
+            ("log.server-error-unlogged".into(), "GET /c".into()),
+            ("span.no-client-span".into(), "GET /b".into()),
+            ("trace.error-without-span".into(), "log line".into()),
+        ]
+    );
+    let report = check_partial(&[batch], &facts);
+    assert_eq!(findings(&report), vec![], "{}", report.render_human(false));
+    assert_eq!(
+        report.coverage(Signal::Log).unwrap()["error trace ids not joined (exports refused)"],
+        1
+    );
+    let spans = report.coverage(Signal::Span).unwrap();
+    assert_eq!(spans["lonely server spans not joined (exports refused)"], 1);
+    assert_eq!(spans["5xx server spans not joined (exports refused)"], 1);
+}
+
+#[test]
+fn a_lonely_server_span_that_answered_4xx_is_fine() {
+    let batch = traces(
+        "svc",
+        vec![
+            procman_server(1, "GET", "/a", 200),
+            span(1, 2, "GET", SpanKind::Client, vec![]),
+            procman_server(2, "POST", "/b", 422),
+            procman_server(3, "POST", "/b", 400),
+        ],
+    );
+    let report = check(&[batch], &LogFacts::default());
+    assert_eq!(findings(&report), vec![]);
+}
+
+#[test]
+fn trace_ids_of_log_lines_match_in_either_case() {
+    let mut failed = procman_server(1, "GET", "/a", 503);
+    failed.attributes.push(s("error.type", "timeout"));
+    let batch = traces(
+        "svc",
+        vec![failed, span(1, 2, "load", SpanKind::Internal, vec![])],
+    );
+    let mut facts = LogFacts {
+        read: true,
+        ..LogFacts::default()
+    };
+    facts
+        .warn_trace_ids
+        .insert("4B4B4B4B4B4B4B4B4B4B4B4B00000001".into());
+    assert_eq!(
+        findings(&check(std::slice::from_ref(&batch), &facts)),
+        vec![]
+    );
+    let mut facts = LogFacts {
+        read: true,
+        ..LogFacts::default()
+    };
+    facts
+        .server_error_trace_ids
+        .insert("4B4B4B4B4B4B4B4B4B4B4B4B00000001".into());
+    assert_eq!(findings(&check(&[batch], &facts)), vec![]);
+}
+
+#[test]
+fn server_spans_of_the_old_http_conventions_are_counted_as_unchecked() {
+    let old = span(
+        1,
+        1,
+        "GET /users/12345",
+        SpanKind::Server,
+        vec![s("http.method", "GET"), i("http.status_code", 500)],
+    );
+    let report = check(&[traces("svc", vec![old])], &LogFacts::default());
+    assert_eq!(findings(&report), vec![]);
+    let spans = report.coverage(Signal::Span).unwrap();
+    assert_eq!(spans["server spans (old HTTP conventions, not checked)"], 1);
+    assert_eq!(spans["server spans"], 0);
+}

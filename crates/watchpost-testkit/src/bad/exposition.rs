@@ -151,9 +151,9 @@ bad_high_cardinality_items{shard="s97"} 1
 bad_high_cardinality_items{shard="s98"} 1
 bad_high_cardinality_items{shard="s99"} 1
 bad_high_cardinality_items{shard="s100"} 1
-# HELP bad_id_label_items Items per user, labelled with an id.
+# HELP bad_id_label_items Items per path, labelled with a path that carries an id.
 # TYPE bad_id_label_items gauge
-bad_id_label_items{user="3f2b1c9e-8a4d-4e6f-9b2a-1c3d5e7f9a0b"} 1
+bad_id_label_items{path="/users/12345/items"} 1
 # HELP bad_denormalized_items Items by kind, with a series that sums the others.
 # TYPE bad_denormalized_items gauge
 bad_denormalized_items{kind="a"} 1
@@ -172,7 +172,10 @@ bad_catalogue_mismatch_items{kind="c"} 1
 
 /// A catalogue (the library's JSON) that declares every family of [`BAD_EXPOSITION`] but
 /// `bad_undeclared_items`, and gives `bad_catalogue_mismatch_items` a closed set without its
-/// value `c`; every other declaration matches (types, labels, units, budgets).
+/// value `c`; every other declaration matches (types, labels, units, budgets) but the budget of
+/// `bad_high_cardinality_items`' `shard` (100, with 101 values: a declared budget replaces the
+/// default limit). `bad_id_label_items`' `path` has a budget, which excuses UUIDs, long hex and
+/// IP addresses but not a number in a path.
 pub const BAD_CATALOGUE_JSON: &str = r#"{
   "service_prefix": "bad",
   "metrics": [
@@ -188,8 +191,8 @@ pub const BAD_CATALOGUE_JSON: &str = r#"{
     {"name": "bad_wait_ms", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [], "buckets": [], "series_budget": 1000},
     {"name": "bad_duplicate_series", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [{"name": "kind", "values": ["a"]}], "buckets": [], "series_budget": 1000},
     {"name": "bad_unit_mismatch_seconds", "instrument": "gauge", "type": "gauge", "unit": "seconds", "help": "", "subsystem": "", "labels": [], "buckets": [], "series_budget": 1000},
-    {"name": "bad_high_cardinality_items", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [{"name": "shard", "budget": 1000}], "buckets": [], "series_budget": 1000},
-    {"name": "bad_id_label_items", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [{"name": "user", "budget": 10}], "buckets": [], "series_budget": 1000},
+    {"name": "bad_high_cardinality_items", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [{"name": "shard", "budget": 100}], "buckets": [], "series_budget": 1000},
+    {"name": "bad_id_label_items", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [{"name": "path", "budget": 10}], "buckets": [], "series_budget": 1000},
     {"name": "bad_denormalized_items", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [{"name": "kind", "values": ["a", "b", "all"]}], "buckets": [], "series_budget": 1000},
     {"name": "bad_lonely_requests_total", "instrument": "counter", "type": "counter", "unit": "", "help": "", "subsystem": "", "labels": [], "buckets": [], "series_budget": 1000},
     {"name": "bad_catalogue_mismatch_items", "instrument": "gauge", "type": "gauge", "unit": "", "help": "", "subsystem": "", "labels": [{"name": "kind", "values": ["a", "b"]}], "buckets": [], "series_budget": 1000}

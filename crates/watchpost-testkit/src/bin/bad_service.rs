@@ -80,9 +80,16 @@ async fn main() {
     }
 
     if let Some(endpoint) = endpoint {
-        let mut traces = TraceServiceClient::connect(endpoint.clone())
-            .await
-            .expect("connect OTLP");
+        // The checker may start after us (`bad_service | watchpost check …`): retry for 10 s.
+        let mut tries = 0;
+        let mut traces = loop {
+            match TraceServiceClient::connect(endpoint.clone()).await {
+                Ok(c) => break c,
+                Err(e) if tries == 100 => panic!("connect OTLP {endpoint}: {e}"),
+                Err(_) => tries += 1,
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
         traces
             .export(bad::spans::bad_traces())
             .await
