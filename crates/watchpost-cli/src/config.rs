@@ -65,7 +65,7 @@ impl Default for CheckSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exclude {
-    /// A rule id (see `watchpost rules`).
+    /// A rule id (see `watchpost explain`).
     pub rule: String,
     /// A signal name pattern; `*` matches any run of characters. Default: every name.
     #[serde(default)]
@@ -93,7 +93,7 @@ impl Config {
             .map_err(|e| Error::new(format!("cannot read '{}': {e}", path.display())))?;
         Config::parse(&text).map_err(|e| {
             Error::new(format!("'{}': {}", path.display(), e.message()))
-                .hint("see `watchpost rules` for the rule ids; every exclusion and override needs a reason")
+                .hint("see `watchpost explain` for the rule ids; every exclusion and override needs a reason")
         })
     }
 

@@ -85,8 +85,11 @@ enum Command {
         #[arg(long)]
         section: Option<String>,
     },
-    /// List the rules with their ids, levels and what breaks them.
-    Rules,
+    /// List the rules of `lint` and `check` (ids, levels, what breaks them), or explain one.
+    Explain {
+        /// A rule id, e.g. metric.denormalized (default: all of them, as a Markdown table).
+        rule: Option<String>,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -250,8 +253,22 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rules => {
+        Command::Explain { rule: None } => {
             print!("{}", rules::markdown_table());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { rule: Some(id) } => {
+            let r = rules::by_id(&id).ok_or_else(|| {
+                Error::new(format!("unknown rule '{id}'"))
+                    .hint("`watchpost explain` lists every rule id")
+            })?;
+            println!(
+                "{} ({}, {}): {}",
+                r.id,
+                r.level,
+                r.signal.as_str(),
+                r.summary
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

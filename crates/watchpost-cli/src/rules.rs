@@ -377,7 +377,7 @@ pub fn by_id(id: &str) -> Option<&'static Rule> {
     ALL.iter().copied().find(|r| r.id == id)
 }
 
-/// The rules as a Markdown table (`watchpost docs --rules`, the README).
+/// The rules as a Markdown table (`watchpost explain`, `watchpost docs --table rules`).
 pub fn markdown_table() -> String {
     let mut out = String::from("| rule | level | signal | what breaks it |\n|---|---|---|---|\n");
     for r in ALL {
