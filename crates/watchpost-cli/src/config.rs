@@ -16,6 +16,9 @@
 //! level = "violation"                 # violation | improvement | information
 //! reason = "every route of this service calls the database"
 //! ```
+//!
+//! `[service]` and `[[slo]]` declare service-level objectives for `watchpost rules`: see
+//! [`crate::slo`].
 
 use std::path::Path;
 
@@ -38,6 +41,12 @@ pub struct Config {
     /// Rules whose level differs from the default.
     #[serde(default, rename = "override")]
     pub overrides: Vec<Override>,
+    /// `[service]`: the service the generated alert rules are for (see [`crate::slo`]).
+    #[serde(default)]
+    pub service: Option<crate::slo::ServiceSettings>,
+    /// `[[slo]]`: service-level objectives (see [`crate::slo`]).
+    #[serde(default)]
+    pub slo: Vec<crate::slo::Slo>,
 }
 
 /// `[check]`: what the checks need to know about the service.
@@ -125,6 +134,7 @@ impl Config {
                 )));
             }
         }
+        crate::slo::validate(&config)?;
         Ok(config)
     }
 

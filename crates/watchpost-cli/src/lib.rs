@@ -12,9 +12,12 @@
 //! - every rule is in [`rules`], every finding goes to a [`report::Report`], configured by
 //!   [`config`] (`watchpost.toml`); [`docs`] writes Markdown.
 
+pub mod alertmanager;
+pub mod bundle;
 pub mod catalogue;
 pub mod check;
 pub mod config;
+pub mod dashboard;
 pub mod docs;
 mod error;
 pub mod exposition;
@@ -23,8 +26,10 @@ pub mod lint;
 pub mod logs;
 pub mod otlp;
 pub mod privacy;
+pub mod promql;
 pub mod report;
 pub mod rules;
+pub mod slo;
 pub mod source;
 pub mod spans;
 

@@ -85,6 +85,18 @@ enum Command {
         #[arg(long)]
         section: Option<String>,
     },
+    /// Write a Grafana dashboard (JSON) for a service from its metric catalogue: RED per route,
+    /// saturation, telemetry health, SLOs and a row per subsystem.
+    Dashboard(watchpost_cli::dashboard::DashboardArgs),
+    /// Write Prometheus recording and alerting rules (SLO burn rates from watchpost.toml's
+    /// [[slo]], and the standard's symptom alerts) and their `promtool test rules` file.
+    Rules(watchpost_cli::slo::RulesArgs),
+    /// Write an Alertmanager configuration routing the generated alerts by severity.
+    Alertmanager(watchpost_cli::alertmanager::AlertmanagerArgs),
+    /// Write everything to run the service's monitoring on the usual engines (Prometheus with
+    /// the rules and their tests, Alertmanager, Grafana provisioning and dashboard, an
+    /// OpenTelemetry Collector, a compose file), or check that a directory holds it.
+    Bundle(watchpost_cli::bundle::BundleArgs),
     /// List the rules of `lint` and `check` (ids, levels, what breaks them), or explain one.
     Explain {
         /// A rule id, e.g. metric.denormalized (default: all of them, as a Markdown table).
@@ -252,6 +264,30 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             print!("{text}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Dashboard(args) => {
+            print!(
+                "{}",
+                runtime()?.block_on(watchpost_cli::dashboard::run(&args))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules(args) => watchpost_cli::slo::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bundle(args) => {
+            let config = read_config(args.config.as_ref())?;
+            let differ = runtime()?.block_on(watchpost_cli::bundle::run(&args, &config))?;
+            if args.check && !differ.is_empty() {
+                eprintln!(
+                    "watchpost: the bundle in '{}' is out of date: {}\nhint: run the same command without --check",
+                    args.out.display(),
+                    differ.join(", ")
+                );
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Alertmanager(args) => {
+            watchpost_cli::alertmanager::run(&args).map(|()| ExitCode::SUCCESS)
         }
         Command::Explain { rule: None } => {
             print!("{}", rules::markdown_table());

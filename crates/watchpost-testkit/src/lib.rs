@@ -10,6 +10,7 @@
 //! * [`demo`]: drivers for `logdemo` and `otlpdemo` (given their paths);
 //! * [`http`]: a minimal HTTP/1.1 GET over a real socket;
 //! * [`otlp`]: a real OTLP gRPC receiver that counts or collects what it receives;
+//! * [`prometheus`]: a real Prometheus server, queried over its API;
 //! * [`source`]: a crate's own source files and their code without comments (shape tests);
 //! * [`tools`]: external tools (`promtool`, `prometheus`), temporary directories, generated
 //!   README sections.
@@ -22,5 +23,6 @@ pub mod demo;
 pub mod http;
 pub mod otlp;
 pub mod process;
+pub mod prometheus;
 pub mod source;
 pub mod tools;

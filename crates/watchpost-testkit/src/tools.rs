@@ -14,11 +14,15 @@ pub fn tool(name: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
+        let package = match name {
+            "amtool" | "alertmanager" => "prometheus-alertmanager",
+            _ => "prometheus",
+        };
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{name} is required under CI=true but is not installed (apt-get install -y prometheus)");
+            panic!("{name} is required under CI=true but is not installed (apt-get install -y {package})");
         }
         eprintln!(
-            "SKIPPED: {name} is not installed (apt-get install -y prometheus); skipping this test"
+            "SKIPPED: {name} is not installed (apt-get install -y {package}); skipping this test"
         );
     }
     found
@@ -48,6 +52,33 @@ pub fn promtool_check(text: &str) -> Option<(bool, String)> {
         String::from_utf8_lossy(&out.stderr)
     );
     Some((out.status.success(), report))
+}
+
+/// Runs the external tool `name` with `args` in `dir`; `None` (with a notice) when it is
+/// missing outside CI. Returns whether it exited 0, and its standard output and error.
+pub fn run_tool(name: &str, args: &[&str], dir: &std::path::Path) -> Option<(bool, String)> {
+    let path = tool(name)?;
+    let out = Command::new(path)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.success(), report))
+}
+
+/// Runs `amtool check-config` on an Alertmanager configuration; `None` (with a notice) when
+/// amtool is missing outside CI. Returns whether it exited 0, and its report.
+pub fn amtool_check_config(yaml: &str) -> Option<(bool, String)> {
+    let dir = TempDir::new("amtool");
+    let file = dir.0.join("alertmanager.yml");
+    std::fs::write(&file, yaml).unwrap();
+    run_tool("amtool", &["check-config", file.to_str().unwrap()], &dir.0)
 }
 
 /// Asserts that `promtool check metrics` finds nothing in `text` (skips, with a notice, when

@@ -85,8 +85,10 @@ impl HttpLayer {
             exclude: Vec::new(),
             subsystem: "API".into(),
         };
-        // The in-flight gauge exists from the start (0), not only after the first request.
+        // The in-flight gauge and the panic counter exist from the start (0), not only after the
+        // first request or panic: a dashboard or an alert on them sees 0, not "no data".
         shared.in_flight.add(0, &[]);
+        shared.panics.add(0, &[]);
         Self {
             shared: Arc::new(shared),
         }
