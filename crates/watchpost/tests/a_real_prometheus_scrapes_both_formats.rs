@@ -17,22 +17,14 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn encode_query(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Runs an instant query; returns (job label, value) of each series.
 fn query(prom: SocketAddr, q: &str) -> Vec<(String, f64)> {
     let (status, _, body) = http::get(
         prom,
-        &format!("/api/v1/query?query={}", encode_query(q)),
+        &format!(
+            "/api/v1/query?query={}",
+            watchpost_testkit::prometheus::encode(q)
+        ),
         None,
     );
     assert_eq!(status, 200, "{q}: {body}");
