@@ -6,9 +6,11 @@
 //! - `severity="page"` goes to the paging receiver (repeated every 4h), `severity="ticket"` to
 //!   the ticket receiver (repeated every 1d), anything else to the receiver `null`, which
 //!   notifies nobody;
-//! - inhibitions, within one `service` and `slo`: a paging SLO alert silences the ticket SLO
-//!   alerts, and a faster burn tier (`burn_tier` 1 is the fastest) silences the slower ones.
-//!   Alerts without an `slo` label (the symptom alerts) are never inhibited.
+//! - inhibitions, within one `service` and `slo`: a paging alert silences the ticket alerts
+//!   (the latency SLO's p99 symptom alert carries its `slo` and is one of them), and a faster
+//!   burn tier (`burn_tier` 1 is the fastest) silences the slower ones of the same severity — a
+//!   tier turned into a ticket never silences a page. Alerts without an `slo` label (the other
+//!   symptom alerts) are never inhibited.
 //!
 //! ```
 //! use watchpost_cli::alertmanager::{generate, AlertmanagerOptions};
@@ -148,23 +150,29 @@ pub fn generate(opts: &AlertmanagerOptions) -> String {
         }
     }
     y.push_str("inhibit_rules:\n");
-    let rule = |y: &mut String, source: &str, target: &str| {
+    let rule = |y: &mut String, source: &str, target: &str, equal: &str| {
         let _ = write!(
             y,
-            "  - source_matchers: [{}, {}]\n    target_matchers: [{}, {}]\n    equal: [service, slo]\n",
+            "  - source_matchers: [{}, {}]\n    target_matchers: [{}, {}]\n    equal: [{equal}]\n",
             q(source),
             q("slo=~\".+\""),
             q(target),
             q("slo=~\".+\"")
         );
     };
-    rule(&mut y, "severity=\"page\"", "severity=\"ticket\"");
+    rule(
+        &mut y,
+        "severity=\"page\"",
+        "severity=\"ticket\"",
+        "service, slo",
+    );
     for (i, t) in TIERS.iter().enumerate().take(TIERS.len() - 1) {
         let slower: Vec<String> = TIERS[i + 1..].iter().map(|s| s.rank.to_string()).collect();
         rule(
             &mut y,
             &format!("burn_tier=\"{}\"", t.rank),
             &format!("burn_tier=~\"{}\"", slower.join("|")),
+            "service, slo, severity",
         );
     }
     y

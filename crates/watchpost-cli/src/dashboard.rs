@@ -511,7 +511,8 @@ impl<'c> Builder<'c> {
                 if !m.labels.is_empty() {
                     // A labelled counter of rare events has no series until its first event:
                     // show 0, not "No data".
-                    expr.push_str(" or vector(0)");
+                    // `or on() vector(0)`: the 0 only when there is no series at all.
+                    expr.push_str(" or on() vector(0)");
                 }
                 panels.push((title, m, vec![t(expr, legend)]));
             }
@@ -545,7 +546,7 @@ impl<'c> Builder<'c> {
         self.panel(
             "timeseries",
             "Burn rate",
-            "The error ratio over 5 minutes and 1 hour divided by the error budget (1 - objective): 1 spends the budget exactly over the window",
+            "The error ratio over 5 minutes and 1 hour divided by the error budget (1 - objective): at 1 the budget lasts exactly the SLO period; the page tiers fire at 14.4 (1h) and 6 (6h)",
             "short",
             vec![
                 t(burn(rate5m), "5m {{slo}}"),

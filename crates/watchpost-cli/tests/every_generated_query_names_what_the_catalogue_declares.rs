@@ -23,6 +23,8 @@ fn problems(catalogue: &Catalogue) -> Vec<String> {
         .collect();
     let mut extra: Vec<&str> = recorded.iter().map(String::as_str).collect();
     extra.extend_from_slice(dashboard::SLO_SERIES);
+    // Prometheus's own series of a scrape.
+    extra.push("up");
     let mut exprs = slo::expressions(&generated);
     assert!(exprs.len() >= 40, "{}", exprs.len());
     let board = dashboard::generate(catalogue, &dashboard::DashboardOptions::default());

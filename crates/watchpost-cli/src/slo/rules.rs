@@ -30,6 +30,8 @@ pub(crate) enum What {
     },
     /// `process_start_time_seconds` changed.
     Restart,
+    /// The scrape of the service's job failed.
+    Down,
 }
 
 pub(crate) struct Written {
@@ -66,6 +68,17 @@ pub(crate) fn le_value(v: f64) -> String {
     format!("{v}")
 }
 
+/// The matcher of the bucket at `v`: Prometheus 3 stores a whole-number bound the library writes
+/// as `le="1"` as `le="1.0"` (it normalises `le` on ingestion), Prometheus 2 as written; both
+/// match.
+pub(crate) fn le_matcher(v: f64) -> (&'static str, String) {
+    if v.fract() == 0.0 && v.is_finite() {
+        ("le=~", format!("{v}|{v}.0"))
+    } else {
+        ("le", le_value(v))
+    }
+}
+
 pub(crate) fn selectors(service: &Service<'_>, o: &Objective) -> Selectors {
     let h = service.http.as_deref().expect("checked by generate");
     let route: Vec<(&str, String)> = o.route.iter().map(|r| ("path", r.clone())).collect();
@@ -77,7 +90,7 @@ pub(crate) fn selectors(service: &Service<'_>, o: &Objective) -> Selectors {
             format!("{h}_count{}", matchers(&m))
         }
         SloKind::Latency => {
-            let mut m = vec![("le", le_value(o.threshold.as_ref().expect("latency").1))];
+            let mut m = vec![le_matcher(o.threshold.as_ref().expect("latency").1)];
             m.extend(route.iter().cloned());
             format!("{h}_bucket{}", matchers(&m))
         }
@@ -368,6 +381,22 @@ pub(crate) fn write(service: &Service<'_>, objectives: &[Objective]) -> Written 
             expr,
             0,
         ));
+    }
+    // Every SLO series goes empty, not high, when the service is down: say so (for a service that
+    // exposes the library's metrics; the scrape job is named after it, as `watchpost bundle` does).
+    let expr = format!("up{{job={}}} == 0", q(svc));
+    if has(&info) {
+        symptoms.push((
+        alert(
+            format!("{}Down", camel(svc)),
+            "page",
+            format!("{svc} cannot be scraped ({{{{ $labels.instance }}}})"),
+            format!("Prometheus has failed to scrape {svc} on {{{{ $labels.instance }}}} for 2 minutes: it is down or unreachable, and its SLO alerts cannot see it."),
+            What::Down,
+        ),
+        expr,
+        2,
+    ));
     }
     if !symptoms.is_empty() {
         out.group(&format!("{svc}-symptoms"));

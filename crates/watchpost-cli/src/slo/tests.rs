@@ -430,6 +430,26 @@ pub(crate) fn write(
                 );
                 any = true;
             }
+            What::Down => {
+                let target = [("instance", "procman:8080"), ("job", svc.as_str())];
+                let mut expr_labels = BTreeMap::new();
+                for (k, v) in target {
+                    expr_labels.insert(k.to_owned(), v.to_owned());
+                }
+                let series = Series {
+                    series: vec![(series_name("up", &target), "1x10 0x30 1x30".to_owned())],
+                    checks: vec![(5, None), (25, Some("0".to_owned())), (60, None)],
+                };
+                group(
+                    &mut out,
+                    &format!("{}: the scrape fails", alert.name),
+                    1,
+                    &series,
+                    alert,
+                    &expr_labels,
+                );
+                any = true;
+            }
             What::Restart => {
                 let target = [("instance", "procman:8080"), ("job", svc.as_str())];
                 let mut expr_labels = BTreeMap::new();
