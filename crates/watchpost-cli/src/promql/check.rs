@@ -280,6 +280,9 @@ impl<'a> Checker<'a> {
                         );
                         continue;
                     }
+                    if matcher.label == "le" && suffix == "_bucket" {
+                        self.bucket_bound(sel, &series, m, matcher);
+                    }
                     // A literal value outside a closed set matches nothing.
                     if let Some(LabelValues::Closed(values)) =
                         m.label(&matcher.label).map(|l| &l.values)
@@ -301,6 +304,44 @@ impl<'a> Checker<'a> {
                     }
                 }
                 (Labels::Known(labels), Some(m))
+            }
+        }
+    }
+
+    /// An `le` matcher names bucket bounds of the histogram, spelt so that Prometheus 2 (which
+    /// stores `le` as scraped: `"1"`) and 3 (which normalises whole bounds to `"1.0"`) both match.
+    fn bucket_bound(
+        &mut self,
+        sel: &Selector,
+        series: &str,
+        m: &CatalogueMetric,
+        matcher: &Matcher,
+    ) {
+        if m.buckets.is_empty() || matcher.value.contains('$') {
+            return;
+        }
+        let alternatives: Vec<&str> = match matcher.op {
+            MatchOp::Equal => vec![matcher.value.as_str()],
+            MatchOp::Regex => matcher.value.split('|').collect(),
+            _ => return,
+        };
+        for a in alternatives {
+            let plain = a.replace('\\', "");
+            let value = plain.parse::<f64>().ok();
+            if plain != "+Inf" && !value.is_some_and(|v| m.buckets.contains(&v)) {
+                let bounds: Vec<String> = m.buckets.iter().map(|b| b.to_string()).collect();
+                self.problem(
+                    Some(&sel.text),
+                    format!("'le' of '{series}' is never {a:?}: not a bucket bound (its bounds: {}, +Inf)", bounds.join(", ")),
+                );
+            } else if matcher.op == MatchOp::Equal
+                && value.is_some_and(|v| v.fract() == 0.0)
+                && !plain.contains(['.', 'e', 'E'])
+            {
+                self.problem(
+                    Some(&sel.text),
+                    format!("le=\"{a}\" of '{series}' matches nothing on Prometheus 3, which stores whole bounds as \"{a}.0\": write le=~\"{a}|{a}.0\""),
+                );
             }
         }
     }

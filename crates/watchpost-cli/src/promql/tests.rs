@@ -342,3 +342,31 @@ fn the_service_variable_stands_for_the_prefix() {
     assert!(is_variable("$x") && is_variable("${x}") && is_variable("$__range_s"));
     assert!(!is_variable("${x}_total") && !is_variable("$x${y}") && !is_variable("x"));
 }
+
+#[test]
+fn le_matchers_name_bucket_bounds_in_a_spelling_both_prometheus_versions_store() {
+    let c = catalogue();
+    let h = "procman_http_request_duration_seconds_bucket";
+    for (expr, problem) in [
+        (format!(r#"{h}{{le="0.25"}}"#), None),
+        (format!(r#"{h}{{le=~"1|1.0"}}"#), None),
+        (format!(r#"{h}{{le="+Inf"}}"#), None),
+        (format!(r#"{h}{{le="0.3"}}"#), Some("not a bucket bound")),
+        (
+            format!(r#"{h}{{le="1"}}"#),
+            Some("matches nothing on Prometheus 3"),
+        ),
+    ] {
+        let found: Vec<String> = check(&expr, &c, &[])
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        match problem {
+            None => assert!(found.is_empty(), "{expr}: {found:?}"),
+            Some(p) => assert!(
+                found.len() == 1 && found[0].contains(p),
+                "{expr}: {found:?}"
+            ),
+        }
+    }
+}
