@@ -45,6 +45,9 @@ pub(crate) struct OtelSpan {
     parent_span_id: SpanId,
     parent_remote: bool,
     trace_state: TraceState,
+    /// The sampled flag this span passes on (`traceparent`): the remote caller's decision, inherited
+    /// by every local span of the trace; sampled for a trace that starts here.
+    flags: TraceFlags,
     start: SystemTime,
     name: Cow<'static, str>,
     kind: SpanKind,
@@ -201,13 +204,14 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = span.parent();
         let mut remote_sampled = None;
-        let (trace_id, parent_span_id, parent_remote, trace_state) =
+        let (trace_id, parent_span_id, parent_remote, trace_state, flags) =
             match parent.as_ref().and_then(|p| {
                 p.extensions()
                     .get::<OtelSpan>()
-                    .map(|o| (o.trace_id, o.span_id))
+                    .map(|o| (o.trace_id, o.span_id, o.trace_state.clone(), o.flags))
             }) {
-                Some((t, s)) => (t, s, false, TraceState::default()),
+                // A local parent: its trace state and sampled flag are the trace's.
+                Some((t, s, state, flags)) => (t, s, false, state, flags),
                 None => {
                     // A root in `tracing` terms: continue an OTel context current on this thread.
                     let current = opentelemetry::Context::map_current(|cx| {
@@ -222,6 +226,7 @@ where
                                 sc.span_id(),
                                 sc.is_remote(),
                                 sc.trace_state().clone(),
+                                sampled_flag(&sc),
                             )
                         }
                         None => (
@@ -229,6 +234,7 @@ where
                             SpanId::INVALID,
                             false,
                             TraceState::default(),
+                            TraceFlags::SAMPLED,
                         ),
                     }
                 }
@@ -258,6 +264,7 @@ where
             parent_span_id,
             parent_remote,
             trace_state,
+            flags,
             start: SystemTime::now(),
             name: name.map_or(Cow::Borrowed(meta.name()), Cow::Owned),
             kind: kind.unwrap_or(SpanKind::Internal),
@@ -396,6 +403,7 @@ pub fn set_parent(span: &tracing::Span, cx: &opentelemetry::Context) {
         o.parent_span_id = sc.span_id();
         o.parent_remote = sc.is_remote();
         o.trace_state = sc.trace_state().clone();
+        o.flags = sampled_flag(&sc);
         o.attributes
             .retain(|kv| kv.key.as_str() != super::sampling::PARENT_SAMPLED);
         if sc.is_remote() {
@@ -442,7 +450,7 @@ pub fn context(span: &tracing::Span) -> opentelemetry::Context {
         sc = Some(SpanContext::new(
             o.trace_id,
             o.span_id,
-            TraceFlags::SAMPLED,
+            o.flags,
             false,
             o.trace_state.clone(),
         ))
@@ -450,6 +458,15 @@ pub fn context(span: &tracing::Span) -> opentelemetry::Context {
     match sc {
         Some(sc) => opentelemetry::Context::new().with_remote_span_context(sc),
         None => opentelemetry::Context::new(),
+    }
+}
+
+/// The sampled flag of a span context (the other flag bits are not passed on).
+fn sampled_flag(sc: &SpanContext) -> TraceFlags {
+    if sc.is_sampled() {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
     }
 }
 

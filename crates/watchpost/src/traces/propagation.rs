@@ -122,4 +122,8 @@ fn valid_traceparent(v: &str) -> bool {
 /// ```
 pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     propagator().inject_context(cx, &mut HeaderInjector(headers));
+    // The propagator writes `tracestate` even when there is none; W3C: send no empty header.
+    if headers.get("tracestate").is_some_and(|v| v.is_empty()) {
+        headers.remove("tracestate");
+    }
 }

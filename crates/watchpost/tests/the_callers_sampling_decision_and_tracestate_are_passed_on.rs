@@ -1,0 +1,64 @@
+//! What a service passes on to the services it calls: the caller's `tracestate` reaches outgoing
+//! requests unchanged from any span of the request (not only the server span), the caller's
+//! sampled flag is kept (a caller that did not sample is not told downstream that it did), a
+//! trace that starts here is sampled, and no empty `tracestate` header is ever sent.
+
+use axum::http::HeaderMap;
+
+fn outgoing(traceparent: Option<&str>, tracestate: Option<&str>) -> HeaderMap {
+    let config = watchpost::Config::builder("prop").build().unwrap();
+    let (_t, dispatch) = watchpost::Telemetry::builder(config)
+        .writer(std::io::sink)
+        .into_dispatch();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let mut incoming = HeaderMap::new();
+        if let Some(tp) = traceparent {
+            incoming.insert("traceparent", tp.parse().unwrap());
+        }
+        if let Some(ts) = tracestate {
+            incoming.insert("tracestate", ts.parse().unwrap());
+        }
+        let request = tracing::info_span!("request");
+        watchpost::traces::set_parent(&request, &watchpost::traces::extract(&incoming));
+        let _in_request = request.enter();
+        // A client call two spans below the request span.
+        let work = tracing::info_span!("work");
+        let _in_work = work.enter();
+        let call = tracing::info_span!("call");
+        let mut out = HeaderMap::new();
+        watchpost::traces::inject(&watchpost::traces::context(&call), &mut out);
+        out
+    })
+}
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+#[test]
+fn the_callers_sampling_decision_and_tracestate_are_passed_on() {
+    let sampled = outgoing(
+        Some(&format!("00-{TRACE}-00f067aa0ba902b7-01")),
+        Some("foo=1,bar=2"),
+    );
+    let tp = sampled["traceparent"].to_str().unwrap();
+    assert!(
+        tp.starts_with(&format!("00-{TRACE}-")) && tp.ends_with("-01"),
+        "{tp}"
+    );
+    assert_eq!(sampled["tracestate"], "foo=1,bar=2");
+
+    let unsampled = outgoing(Some(&format!("00-{TRACE}-00f067aa0ba902b7-00")), None);
+    let tp = unsampled["traceparent"].to_str().unwrap();
+    assert!(
+        tp.ends_with("-00"),
+        "the caller did not sample, so neither do we tell others to: {tp}"
+    );
+    assert!(
+        unsampled.get("tracestate").is_none(),
+        "an empty tracestate header: {unsampled:?}"
+    );
+
+    let root = outgoing(None, None);
+    let tp = root["traceparent"].to_str().unwrap();
+    assert!(tp.ends_with("-01") && !tp.contains(TRACE), "{tp}");
+    assert!(root.get("tracestate").is_none(), "{root:?}");
+}
