@@ -539,8 +539,11 @@ where
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer("watchpost");
         // The server span carries the access line's data (but the body size): not a span event.
-        let otel_layer =
-            crate::traces::Bridge::new(tail, &[crate::catalogue::targets::HTTP_ACCESS]);
+        let otel_layer = crate::traces::Bridge::new(
+            tail,
+            config.trace_ratio,
+            &[crate::catalogue::targets::HTTP_ACCESS],
+        );
         let telemetry = Telemetry {
             inner: Arc::new(Pipeline {
                 logs,

@@ -1,12 +1,20 @@
 //! What a service passes on to the services it calls: the caller's `tracestate` reaches outgoing
 //! requests unchanged from any span of the request (not only the server span), the caller's
 //! sampled flag is kept (a caller that did not sample is not told downstream that it did), a
-//! trace that starts here is sampled, and no empty `tracestate` header is ever sent.
+//! trace that starts here passes on the sampling ratio's decision (0: not sampled, 1: sampled),
+//! and no empty `tracestate` header is ever sent.
 
 use axum::http::HeaderMap;
 
 fn outgoing(traceparent: Option<&str>, tracestate: Option<&str>) -> HeaderMap {
-    let config = watchpost::Config::builder("prop").build().unwrap();
+    outgoing_at(0.1, traceparent, tracestate)
+}
+
+fn outgoing_at(ratio: f64, traceparent: Option<&str>, tracestate: Option<&str>) -> HeaderMap {
+    let config = watchpost::Config::builder("prop")
+        .trace_sampler_ratio(ratio)
+        .build()
+        .unwrap();
     let (_t, dispatch) = watchpost::Telemetry::builder(config)
         .writer(std::io::sink)
         .into_dispatch();
@@ -57,8 +65,16 @@ fn the_callers_sampling_decision_and_tracestate_are_passed_on() {
         "an empty tracestate header: {unsampled:?}"
     );
 
-    let root = outgoing(None, None);
-    let tp = root["traceparent"].to_str().unwrap();
-    assert!(tp.ends_with("-01") && !tp.contains(TRACE), "{tp}");
-    assert!(root.get("tracestate").is_none(), "{root:?}");
+    for (ratio, flag) in [(1.0, "-01"), (0.0, "-00")] {
+        let root = outgoing_at(ratio, None, None);
+        let tp = root["traceparent"].to_str().unwrap();
+        assert!(
+            tp.ends_with(flag) && !tp.contains(TRACE),
+            "ratio {ratio}: {tp}"
+        );
+        assert!(root.get("tracestate").is_none(), "{root:?}");
+    }
+    // At ratio 0 a sampled caller's decision still wins.
+    let sampled = outgoing_at(0.0, Some(&format!("00-{TRACE}-00f067aa0ba902b7-01")), None);
+    assert!(sampled["traceparent"].to_str().unwrap().ends_with("-01"));
 }

@@ -46,7 +46,7 @@ pub(crate) struct OtelSpan {
     parent_remote: bool,
     trace_state: TraceState,
     /// The sampled flag this span passes on (`traceparent`): the remote caller's decision, inherited
-    /// by every local span of the trace; sampled for a trace that starts here.
+    /// by every local span of the trace; for a trace that starts here, the sampling ratio's.
     flags: TraceFlags,
     start: SystemTime,
     name: Cow<'static, str>,
@@ -101,6 +101,8 @@ fn new_trace_id() -> TraceId {
 #[derive(Debug)]
 pub(crate) struct Bridge {
     tail: Option<Arc<TailSampler>>,
+    /// The sampling ratio: a trace that starts here passes on "sampled" when it keeps the trace.
+    root_ratio: f64,
     scope: InstrumentationScope,
     /// Targets whose events are not recorded as span events (their data is on the span
     /// already, such as the HTTP access line's).
@@ -110,10 +112,12 @@ pub(crate) struct Bridge {
 impl Bridge {
     pub(crate) fn new(
         tail: Option<Arc<TailSampler>>,
+        root_ratio: f64,
         no_span_events: &'static [&'static str],
     ) -> Self {
         Self {
             tail,
+            root_ratio,
             no_span_events,
             scope: InstrumentationScope::builder("watchpost")
                 .with_version(env!("CARGO_PKG_VERSION"))
@@ -229,13 +233,16 @@ where
                                 sampled_flag(&sc),
                             )
                         }
-                        None => (
-                            new_trace_id(),
-                            SpanId::INVALID,
-                            false,
-                            TraceState::default(),
-                            TraceFlags::SAMPLED,
-                        ),
+                        None => {
+                            // A trace starts here: our root decision is the ratio's.
+                            let t = new_trace_id();
+                            let flags = if super::sampling::ratio_keeps(self.root_ratio, t) {
+                                TraceFlags::SAMPLED
+                            } else {
+                                TraceFlags::default()
+                            };
+                            (t, SpanId::INVALID, false, TraceState::default(), flags)
+                        }
                     }
                 }
             };

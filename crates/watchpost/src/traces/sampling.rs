@@ -174,10 +174,7 @@ impl TailSampler {
     }
 
     fn ratio_keeps(&self, trace_id: TraceId) -> bool {
-        let bytes = trace_id.to_bytes();
-        let low = u64::from_be_bytes(bytes[8..16].try_into().unwrap_or([0; 8]));
-        let threshold = (self.settings.ratio.clamp(0.0, 1.0) * u64::MAX as f64) as u64;
-        self.settings.ratio >= 1.0 || low < threshold
+        ratio_keeps(self.settings.ratio, trace_id)
     }
 
     fn is_error(span: &SpanData) -> bool {
@@ -372,4 +369,13 @@ impl TailSampler {
             self.emit(spans, verdict);
         }
     }
+}
+
+/// Whether the ratio keeps a trace, decided by its id alone (the same answer wherever it is
+/// asked: the tail sampler's verdict and the sampled flag a trace that starts here passes on).
+pub(crate) fn ratio_keeps(ratio: f64, trace_id: TraceId) -> bool {
+    let bytes = trace_id.to_bytes();
+    let low = u64::from_be_bytes(bytes[8..16].try_into().unwrap_or([0; 8]));
+    let threshold = (ratio.clamp(0.0, 1.0) * u64::MAX as f64) as u64;
+    ratio >= 1.0 || low < threshold
 }
