@@ -301,12 +301,15 @@ impl LogChecker {
             if server_error {
                 remember(&mut facts.server_error_trace_ids);
             }
-            let state = if self.traces.contains_key(t) || self.traces.len() < MAX_TRACES {
-                Some(self.traces.entry(t.to_owned()).or_default())
-            } else {
-                self.untracked_traces += 1;
-                None
-            };
+            // A trace already tracked costs a lookup; only a new one allocates its key.
+            if !self.traces.contains_key(t) {
+                if self.traces.len() < MAX_TRACES {
+                    self.traces.insert(t.to_owned(), TraceState::default());
+                } else {
+                    self.untracked_traces += 1;
+                }
+            }
+            let state = self.traces.get_mut(t);
             if let Some(state) = state {
                 if level == Some(Severity::Info) {
                     state.info += 1;

@@ -59,8 +59,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
-use crate::finding::Signal;
-use crate::report::Report;
 
 /// Exports waiting to be checked before further ones are refused (with [`MAX_EXPORT_BYTES`]:
 /// at most 256 MiB of exports queued, as received).
@@ -154,12 +152,6 @@ impl Receiver {
     /// or had stopped. Exporters retry such refusals, so a retried export may have arrived later.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
-    }
-
-    /// Adds the refused exports so far to the report's span coverage as `otlp exports refused`
-    /// (always, so a report shows the 0 too). [`Receiver::shutdown`] returns the final count.
-    pub fn report_dropped(&self, report: &mut Report) {
-        report.cover(Signal::Span, "otlp exports refused", self.dropped());
     }
 
     /// Stops listening, lets exports in progress finish (up to 5 s for both servers together),
@@ -751,12 +743,6 @@ mod tests {
         let (status, _) = post(addr, "/v1/traces", "application/x-protobuf", None, traces()).await;
         assert_eq!(status, 503);
         assert_eq!(receiver.dropped(), 1);
-        let mut report = Report::new(crate::config::Config::default());
-        receiver.report_dropped(&mut report);
-        assert_eq!(
-            report.coverage(Signal::Span).unwrap()["otlp exports refused"],
-            1
-        );
         // Once the checker catches up, exports are accepted again.
         assert!(rx.recv().await.is_some());
         let (status, _) = post(addr, "/v1/traces", "application/x-protobuf", None, traces()).await;
