@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{
-    Event as OtelEvent, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
-    TraceId, TraceState,
+    Event as OtelEvent, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
 };
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
@@ -44,7 +44,11 @@ pub(crate) struct OtelSpan {
     pub(crate) span_id: SpanId,
     parent_span_id: SpanId,
     parent_remote: bool,
-    trace_state: TraceState,
+    /// The caller's `tracestate` (validated header text), passed on by every span of the trace.
+    trace_state: Option<Arc<str>>,
+    /// A context holding the caller's baggage (the one it came in, shared, not copied), passed
+    /// on by every span of the trace.
+    baggage: Option<opentelemetry::Context>,
     /// The sampled flag this span passes on (`traceparent`): the remote caller's decision, inherited
     /// by every local span of the trace; for a trace that starts here, the sampling ratio's.
     flags: TraceFlags,
@@ -208,28 +212,34 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = span.parent();
         let mut remote_sampled = None;
+        let mut baggage = None;
         let (trace_id, parent_span_id, parent_remote, trace_state, flags) =
             match parent.as_ref().and_then(|p| {
-                p.extensions()
-                    .get::<OtelSpan>()
-                    .map(|o| (o.trace_id, o.span_id, o.trace_state.clone(), o.flags))
+                p.extensions().get::<OtelSpan>().map(|o| {
+                    baggage = o.baggage.clone();
+                    (o.trace_id, o.span_id, o.trace_state.clone(), o.flags)
+                })
             }) {
-                // A local parent: its trace state and sampled flag are the trace's.
+                // A local parent: its trace state, baggage and sampled flag are the trace's.
                 Some((t, s, state, flags)) => (t, s, false, state, flags),
                 None => {
                     // A root in `tracing` terms: continue an OTel context current on this thread.
                     let current = opentelemetry::Context::map_current(|cx| {
-                        cx.has_active_span()
-                            .then(|| cx.span().span_context().clone())
+                        baggage = baggage_of(cx);
+                        cx.has_active_span().then(|| {
+                            let sc = cx.span().span_context().clone();
+                            let state = super::tracestate_of(cx, &sc);
+                            (sc, state)
+                        })
                     });
-                    match current.filter(|sc| sc.is_valid()) {
-                        Some(sc) => {
+                    match current.filter(|(sc, _)| sc.is_valid()) {
+                        Some((sc, state)) => {
                             remote_sampled = sc.is_remote().then(|| sc.is_sampled());
                             (
                                 sc.trace_id(),
                                 sc.span_id(),
                                 sc.is_remote(),
-                                sc.trace_state().clone(),
+                                state,
                                 sampled_flag(&sc),
                             )
                         }
@@ -241,7 +251,7 @@ where
                             } else {
                                 TraceFlags::default()
                             };
-                            (t, SpanId::INVALID, false, TraceState::default(), flags)
+                            (t, SpanId::INVALID, false, None, flags)
                         }
                     }
                 }
@@ -271,6 +281,7 @@ where
             parent_span_id,
             parent_remote,
             trace_state,
+            baggage,
             flags,
             start: SystemTime::now(),
             name: name.map_or(Cow::Borrowed(meta.name()), Cow::Owned),
@@ -365,7 +376,7 @@ where
                 o.span_id,
                 TraceFlags::SAMPLED,
                 false,
-                o.trace_state,
+                super::sdk_trace_state(o.trace_state.as_ref()),
             ),
             parent_span_id: o.parent_span_id,
             parent_span_is_remote: o.parent_remote,
@@ -386,8 +397,9 @@ where
 
 /// Makes `span` continue the trace of `cx` (typically [`extract`](super::extract)ed from an
 /// incoming request): same trace id, `cx`'s span as remote parent, its sampled flag honoured by
-/// the tail sampler. Call it right after creating the span, before its children exist. A `cx`
-/// without a valid span context is ignored (the span keeps its new trace).
+/// the tail sampler, its `tracestate` and baggage passed on by the span and its children. Call it
+/// right after creating the span, before its children exist. Without a valid span context in
+/// `cx` the span keeps its new trace (and takes `cx`'s baggage, if any).
 ///
 /// ```
 /// let mut headers = axum::http::HeaderMap::new();
@@ -402,14 +414,19 @@ where
 /// ```
 pub fn set_parent(span: &tracing::Span, cx: &opentelemetry::Context) {
     let sc = cx.span().span_context().clone();
+    let baggage = baggage_of(cx);
     if !sc.is_valid() {
+        if baggage.is_some() {
+            with_otel_span(span, |o| o.baggage = baggage);
+        }
         return;
     }
     with_otel_span(span, |o| {
+        o.baggage = baggage;
         o.trace_id = sc.trace_id();
         o.parent_span_id = sc.span_id();
         o.parent_remote = sc.is_remote();
-        o.trace_state = sc.trace_state().clone();
+        o.trace_state = super::tracestate_of(cx, &sc);
         o.flags = sampled_flag(&sc);
         o.attributes
             .retain(|kv| kv.key.as_str() != super::sampling::PARENT_SAMPLED);
@@ -438,34 +455,52 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
     out
 }
 
-/// An OpenTelemetry context whose active span is `span` (for injecting `traceparent` into
-/// outgoing requests, or for code using the OTel API).
+/// An OpenTelemetry context whose active span is `span`, with the trace's `tracestate` and
+/// baggage (what the caller sent, for every span of the request): for injecting into outgoing
+/// requests, for reading the baggage, or for code using the OTel API.
 ///
 /// ```
+/// use opentelemetry::baggage::BaggageExt;
 /// # let config = watchpost::Config::builder("demo").build().unwrap();
 /// # let (_t, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
 /// # tracing::dispatcher::with_default(&dispatch, || {
-/// let span = tracing::info_span!("call");
+/// let mut incoming = axum::http::HeaderMap::new();
+/// incoming.insert("baggage", "user_id=u1".parse().unwrap());
+/// let request = tracing::info_span!("request");
+/// watchpost::traces::set_parent(&request, &watchpost::traces::extract(&incoming));
+/// let call = request.in_scope(|| tracing::info_span!("call"));
+/// let cx = watchpost::traces::context(&call);
+/// assert_eq!(cx.baggage().get("user_id").unwrap().as_str(), "u1");
 /// let mut headers = axum::http::HeaderMap::new();
-/// watchpost::traces::inject(&watchpost::traces::context(&span), &mut headers);
+/// watchpost::traces::inject(&cx, &mut headers);
 /// assert!(headers.contains_key("traceparent"));
+/// assert_eq!(headers["baggage"], "user_id=u1");
 /// # });
 /// ```
 pub fn context(span: &tracing::Span) -> opentelemetry::Context {
-    let mut sc = None;
+    let mut cx = None;
     with_otel_span(span, |o| {
-        sc = Some(SpanContext::new(
+        let sc = SpanContext::new(
             o.trace_id,
             o.span_id,
             o.flags,
             false,
-            o.trace_state.clone(),
-        ))
+            super::sdk_trace_state(o.trace_state.as_ref()),
+        );
+        // Built on the context the baggage came in: it is shared, not copied.
+        let base = o.baggage.clone().unwrap_or_default();
+        let mut c = base.with_remote_span_context(sc);
+        if let Some(ts) = &o.trace_state {
+            c = c.with_value(super::propagation::TraceStateHeader(ts.clone()));
+        }
+        cx = Some(c);
     });
-    match sc {
-        Some(sc) => opentelemetry::Context::new().with_remote_span_context(sc),
-        None => opentelemetry::Context::new(),
-    }
+    cx.unwrap_or_default()
+}
+
+/// `cx` itself if it carries baggage (a cheap clone), to be passed on.
+fn baggage_of(cx: &opentelemetry::Context) -> Option<opentelemetry::Context> {
+    (!cx.baggage().is_empty()).then(|| cx.clone())
 }
 
 /// The sampled flag of a span context (the other flag bits are not passed on).

@@ -25,9 +25,11 @@
 mod bridge;
 mod propagation;
 mod sampling;
+mod w3c;
 
 pub use bridge::{context, set_parent, trace_id};
 pub(crate) use bridge::{random_u64, Bridge, OtelSpan};
 pub(crate) use propagation::new_propagator;
+use propagation::{sdk_trace_state, tracestate_of};
 pub use propagation::{extract, inject};
 pub(crate) use sampling::{MarkingSampler, SharedTail, SpanSink, TailSampler, TailSettings};

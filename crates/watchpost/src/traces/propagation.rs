@@ -1,26 +1,139 @@
-//! W3C Trace Context and Baggage propagation over HTTP headers, with a strict `traceparent`
-//! check (a malformed header starts a new trace instead of continuing a wrong one).
+//! W3C Trace Context and W3C Baggage over HTTP headers: our own propagator (strict
+//! `traceparent`, `tracestate` kept whole and validated, baggage with the spec's limits), used by
+//! [`extract`]/[`inject`], the HTTP layers and, as the global propagator, by OTel API code.
+
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::{
-    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
-};
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 
-/// W3C Trace Context and Baggage, in that order: what [`extract`]/[`inject`] use, and what
-/// [`crate::init`] installs as the global propagator.
-pub(crate) fn new_propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ])
+use super::w3c;
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+const BAGGAGE: &str = "baggage";
+/// Bytes of `traceparent` or `tracestate` (all lines of the header together) read at most; a
+/// larger one is ignored as a whole.
+const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Bytes of `baggage` read at most: more than the 8 KiB kept ([`w3c::MAX_BAGGAGE_BYTES`]), so
+/// that a list just over the limit loses its last members, not everything (the specification
+/// lets a platform drop members until the list fits); beyond this it is ignored as a whole.
+const MAX_BAGGAGE_HEADER_BYTES: usize = 4 * w3c::MAX_BAGGAGE_BYTES;
+
+/// The incoming `tracestate`, validated and normalised (`k=v,k=v`), as a context value. It is
+/// what we pass on: the SDK's `TraceState` rejects some keys the specification allows (such as
+/// `foo@@bar`), so the header text travels next to it.
+#[derive(Debug, Clone)]
+pub(crate) struct TraceStateHeader(pub(crate) Arc<str>);
+
+/// The `tracestate` to pass on for `cx`: ours if we parsed it, else the span context's.
+pub(crate) fn tracestate_of(cx: &Context, sc: &SpanContext) -> Option<Arc<str>> {
+    match cx.get::<TraceStateHeader>() {
+        Some(h) => Some(h.0.clone()),
+        None => {
+            let h = sc.trace_state().header();
+            (!h.is_empty()).then(|| Arc::from(h))
+        }
+    }
 }
 
-fn propagator() -> &'static TextMapCompositePropagator {
-    static P: std::sync::LazyLock<TextMapCompositePropagator> =
-        std::sync::LazyLock::new(new_propagator);
+/// The SDK form of a validated `tracestate` (empty if the SDK's stricter grammar rejects it).
+pub(crate) fn sdk_trace_state(header: Option<&Arc<str>>) -> TraceState {
+    header
+        .and_then(|h| h.parse::<TraceState>().ok())
+        .unwrap_or_default()
+}
+
+/// W3C Trace Context (Level 1; `tracestate` keys by Level 2's grammar, which accepts every
+/// Level 1 key) and W3C Baggage. What [`crate::init`] installs as the global propagator.
+#[derive(Debug)]
+pub(crate) struct W3cPropagator {
+    fields: [String; 3],
+}
+
+impl W3cPropagator {
+    fn new() -> Self {
+        Self {
+            fields: [TRACEPARENT.into(), TRACESTATE.into(), BAGGAGE.into()],
+        }
+    }
+}
+
+pub(crate) fn new_propagator() -> W3cPropagator {
+    W3cPropagator::new()
+}
+
+fn propagator() -> &'static W3cPropagator {
+    static P: std::sync::LazyLock<W3cPropagator> = std::sync::LazyLock::new(W3cPropagator::new);
     &P
+}
+
+/// Every value of a header (several lines of one header form one list), or `None` if there is
+/// none or they are too big together.
+fn values<'a>(extractor: &'a dyn Extractor, name: &str, max: usize) -> Option<Vec<&'a str>> {
+    let all = extractor.get_all(name)?;
+    (all.iter().map(|v| v.len() + 1).sum::<usize>() <= max).then_some(all)
+}
+
+impl TextMapPropagator for W3cPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            let flags = if sc.is_sampled() { "01" } else { "00" };
+            injector.set(
+                TRACEPARENT,
+                format!("00-{}-{}-{flags}", sc.trace_id(), sc.span_id()),
+            );
+            // W3C: no empty `tracestate` header.
+            if let Some(ts) = tracestate_of(cx, sc) {
+                injector.set(TRACESTATE, ts.to_string());
+            }
+        }
+        BaggagePropagator::new().inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let mut cx = cx.clone();
+        // Exactly one valid traceparent; several are ambiguous and start a new trace.
+        let parent = match values(extractor, TRACEPARENT, MAX_HEADER_BYTES).as_deref() {
+            Some([one]) => w3c::parse_traceparent(one),
+            _ => None,
+        };
+        if let Some(tp) = parent {
+            // tracestate only with a valid traceparent; an invalid list is discarded whole.
+            let ts = values(extractor, TRACESTATE, MAX_HEADER_BYTES)
+                .and_then(|v| w3c::parse_tracestate(v).ok())
+                .flatten();
+            let sc = SpanContext::new(
+                tp.trace_id,
+                tp.span_id,
+                tp.flags,
+                true,
+                sdk_trace_state(ts.as_ref()),
+            );
+            cx = cx.with_remote_span_context(sc);
+            if let Some(ts) = ts {
+                cx = cx.with_value(TraceStateHeader(ts));
+            }
+        }
+        if let Some(v) = values(extractor, BAGGAGE, MAX_BAGGAGE_HEADER_BYTES) {
+            let (baggage, _dropped) = w3c::parse_baggage(v);
+            if !baggage.is_empty() {
+                cx = cx.with_baggage(baggage);
+            }
+        }
+        cx
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&self.fields)
+    }
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
@@ -30,6 +143,15 @@ impl Extractor for HeaderExtractor<'_> {
     }
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
+    }
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let all: Option<Vec<&str>> = self
+            .0
+            .get_all(key)
+            .iter()
+            .map(|v| v.to_str().ok())
+            .collect();
+        all.filter(|v| !v.is_empty())
     }
 }
 
@@ -45,72 +167,43 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// The trace context (`traceparent`, `tracestate`) and baggage of incoming HTTP headers. A
-/// missing or malformed header gives a context without a remote span: the request starts a new
-/// trace. Oversized headers (over 8 KiB) are ignored.
+/// The trace context (`traceparent`, `tracestate`) and baggage of incoming HTTP headers.
+///
+/// * `traceparent`: exactly one, strictly valid (lower-case hex, ids not zero, version `ff`
+///   refused); otherwise the request starts a new trace and `tracestate` is ignored.
+/// * `tracestate`: several headers form one list; members trimmed of OWS, empty ones skipped,
+///   keys and values checked against the grammar, at most 32 members; an invalid list is
+///   discarded whole, a duplicated key keeps its first value. Passed on unchanged by [`inject`].
+/// * `baggage`: several headers form one list; at most 64 members and 8 KiB (the W3C minimums),
+///   values percent-decoded; a malformed member is skipped. Read it with
+///   `opentelemetry::baggage::BaggageExt::baggage` on this context, or on
+///   [`context`](super::context) of any span of the request.
+///
+/// `traceparent` and `tracestate` are ignored when their lines together exceed 8 KiB, `baggage`
+/// over 32 KiB.
 ///
 /// ```
+/// use opentelemetry::baggage::BaggageExt;
 /// use opentelemetry::trace::TraceContextExt;
 /// let mut headers = axum::http::HeaderMap::new();
 /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// headers.insert("baggage", "user_id=u1".parse().unwrap());
 /// let cx = watchpost::traces::extract(&headers);
 /// assert_eq!(cx.span().span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_eq!(cx.baggage().get("user_id").unwrap().as_str(), "u1");
 /// headers.insert("traceparent", "00-zzz-00f067aa0ba902b7-01".parse().unwrap());
 /// assert!(!watchpost::traces::extract(&headers).span().span_context().is_valid());
 /// ```
 pub fn extract(headers: &HeaderMap) -> Context {
-    const MAX: usize = 8 * 1024;
-    if !headers.contains_key("traceparent") && !headers.contains_key("baggage") {
+    if !headers.contains_key(TRACEPARENT) && !headers.contains_key(BAGGAGE) {
         return Context::new(); // the common case for untraced callers: nothing to parse
     }
-    let too_big = ["traceparent", "tracestate", "baggage"]
-        .iter()
-        .any(|h| headers.get_all(*h).iter().map(|v| v.len()).sum::<usize>() > MAX);
-    if too_big {
-        return Context::new();
-    }
-    let all: Vec<&HeaderValue> = headers.get_all("traceparent").iter().collect();
-    let valid = match all.as_slice() {
-        [] => true,
-        [one] => one.to_str().is_ok_and(valid_traceparent),
-        _ => false, // ambiguous: several traceparent headers
-    };
-    if valid {
-        return propagator().extract(&HeaderExtractor(headers));
-    }
-    // A malformed traceparent (the SDK's parser is lenient, e.g. it left-pads a 31-digit trace
-    // id): start a new trace, keep only the baggage.
-    let mut rest = headers.clone();
-    rest.remove("traceparent");
-    rest.remove("tracestate");
-    BaggagePropagator::new().extract(&HeaderExtractor(&rest))
+    propagator().extract(&HeaderExtractor(headers))
 }
 
-/// Strict W3C Trace Context check: `vv-<32 hex>-<16 hex>-ff` in lower case, version not `ff`,
-/// ids not all zero; version `00` has exactly four parts, later versions may add more.
-fn valid_traceparent(v: &str) -> bool {
-    let v = v.trim();
-    let hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let parts: Vec<&str> = v.split('-').collect();
-    if parts.len() < 4 {
-        return false;
-    }
-    let (version, trace, span, flags) = (parts[0], parts[1], parts[2], parts[3]);
-    hex(version, 2)
-        && version != "ff"
-        && (parts.len() == 4 || version != "00")
-        && hex(trace, 32)
-        && trace.bytes().any(|b| b != b'0')
-        && hex(span, 16)
-        && span.bytes().any(|b| b != b'0')
-        && hex(flags, 2)
-}
-
-/// Writes the trace context and baggage of `cx` into outgoing HTTP headers.
+/// Writes the trace context and baggage of `cx` into outgoing HTTP headers: `traceparent`
+/// (version `00`, the sampled flag only), the `tracestate` we received, unchanged (never an
+/// empty header), and `baggage`.
 ///
 /// ```
 /// use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, SpanId, TraceState};
@@ -119,11 +212,8 @@ fn valid_traceparent(v: &str) -> bool {
 /// let mut headers = axum::http::HeaderMap::new();
 /// watchpost::traces::inject(&cx, &mut headers);
 /// assert_eq!(headers["traceparent"], "00-00000000000000000000000000000001-0000000000000002-01");
+/// assert!(headers.get("tracestate").is_none());
 /// ```
 pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     propagator().inject_context(cx, &mut HeaderInjector(headers));
-    // The propagator writes `tracestate` even when there is none; W3C: send no empty header.
-    if headers.get("tracestate").is_some_and(|v| v.is_empty()) {
-        headers.remove("tracestate");
-    }
 }
