@@ -1,6 +1,7 @@
 //! With `OTEL_TRACES_SAMPLER_RATIO=0`, every span of an erroring request's local trace (root and
 //! children) is exported, successful traces are not, a slow trace is kept, and a caller's sampled
-//! `traceparent` is honoured (its trace id is kept and continued).
+//! `traceparent` is honoured (its trace id is kept and continued), and a request whose caller did
+//! not sample (`-00`) but that fails here is kept whole all the same.
 mod support;
 
 use std::collections::HashSet;
@@ -45,6 +46,16 @@ async fn error_traces_are_kept_whole_while_ratio_zero_drops_the_rest() {
             .status(),
         200
     );
+    let unsampled_failing = "00-2af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    assert_eq!(
+        get("/fail")
+            .header("traceparent", unsampled_failing)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        500
+    );
 
     let (code, _, ok) = tokio::task::spawn_blocking(move || service.terminate())
         .await
@@ -56,7 +67,13 @@ async fn error_traces_are_kept_whole_while_ratio_zero_drops_the_rest() {
     let names: Vec<&str> = r.spans.iter().map(|s| s.name.as_str()).collect();
 
     let fail_roots: Vec<_> = r.spans.iter().filter(|s| s.name == "GET /fail").collect();
-    assert_eq!(fail_roots.len(), 3, "{names:?}");
+    assert_eq!(fail_roots.len(), 4, "{names:?}");
+    assert!(
+        fail_roots
+            .iter()
+            .any(|s| hex(&s.trace_id) == "2af7651916cd43dd8448eb211c80319c"),
+        "the unsampled caller's failing request is kept here: {names:?}"
+    );
     for root in &fail_roots {
         let children: Vec<_> = r
             .spans
