@@ -150,7 +150,11 @@ impl FieldVisitor<'_> {
     }
     fn special(&mut self, field: &Field, s: &str) -> bool {
         match field.name() {
-            "otel.name" => *self.name = Some(s.to_string()),
+            "otel.name" => {
+                let mut name = Cow::Owned(s.to_string());
+                self.tail.mask_text(&mut name);
+                *self.name = Some(name.into_owned());
+            }
             "otel.status_code" => {
                 if s.eq_ignore_ascii_case("error") {
                     *self.status = Some(Status::error(""));
@@ -185,7 +189,12 @@ impl Visit for FieldVisitor<'_> {
         self.push(field, Value::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, Value::I64(value as i64));
+        // OpenTelemetry has no unsigned integer: above `i64::MAX` the exact value as a string
+        // (a cast would wrap it to a negative number).
+        match i64::try_from(value) {
+            Ok(v) => self.push(field, Value::I64(v)),
+            Err(_) => self.push(field, Value::from(value.to_string())),
+        }
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.push(field, Value::Bool(value));
@@ -341,6 +350,10 @@ where
             kind: &mut kind,
             message: Some(&mut message),
         });
+        // The message becomes the event's name and an error status's description: masked like
+        // the attribute values.
+        let mut message: Cow<'static, str> = Cow::Owned(message);
+        tail.mask_text(&mut message);
         let mut ext = span.extensions_mut();
         let Some(o) = ext.get_mut::<OtelSpan>() else {
             return;
@@ -353,7 +366,7 @@ where
                 if message.is_empty() {
                     Cow::Borrowed("event")
                 } else {
-                    Cow::Owned(message)
+                    message
                 },
                 SystemTime::now(),
                 attributes,

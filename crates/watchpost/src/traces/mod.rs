@@ -19,8 +19,12 @@
 //! error trace only if it saw the error itself or the caller said sampled; propagate
 //! `traceparent` with the sampled flag set for traces you must keep everywhere.
 //!
-//! **Hygiene.** Attributes whose names mean secrets (the log redaction list) are redacted, string
-//! values are cut at 1 KiB, and a span holds at most 128 attributes.
+//! **Hygiene.** The log redactor's rules hold in spans too, for `tracing` spans and for spans
+//! made with the OpenTelemetry API alike: attributes and event fields whose names mean secrets
+//! (the redaction list) are `[REDACTED]`; e-mail addresses and card numbers are masked in
+//! attribute values, event fields, event names (the message), error status messages and span
+//! names; string values are cut at 1 KiB, and a span holds at most 128 attributes. An unsigned
+//! field above `i64::MAX` is exported as its decimal string (OpenTelemetry has no `u64`).
 
 mod bridge;
 mod propagation;

@@ -186,34 +186,65 @@ impl TailSampler {
             })
     }
 
-    /// Redaction and truncation of one attribute as it is created (the bridge's path).
+    /// Redaction, masking and truncation of one attribute as it is created (the bridge's path):
+    /// a secret name's value becomes `[REDACTED]` (the verdict cached per name), e-mail
+    /// addresses and card numbers inside strings are masked, long strings are cut.
     pub(crate) fn clean_value(&self, key: &'static str, value: Value) -> Value {
         if self.redactor.is_secret_static(key) {
             return Value::from(crate::redact::REDACTED);
         }
-        match value {
-            Value::String(s) => {
-                match truncate_utf8(s.as_str(), self.settings.max_attribute_bytes) {
-                    Some(head) => Value::from(format!("{head}…")),
-                    None => Value::String(s),
-                }
-            }
-            v => v,
+        self.clean_string(value)
+    }
+
+    /// Masking and truncation of a string value (other values pass unchanged).
+    fn clean_string(&self, value: Value) -> Value {
+        let Value::String(s) = value else {
+            return value;
+        };
+        let masked = self.redactor.mask(s.as_str());
+        let text: &str = &masked;
+        match truncate_utf8(text, self.settings.max_attribute_bytes) {
+            Some(head) => Value::from(format!("{head}…")),
+            None => match masked {
+                std::borrow::Cow::Owned(m) => Value::from(m),
+                std::borrow::Cow::Borrowed(_) => Value::String(s),
+            },
         }
     }
 
+    /// `text` (a span name, an event name, a status message) with e-mail addresses and card
+    /// numbers masked; unchanged (not copied) when there is nothing to mask.
+    pub(crate) fn mask_text(&self, text: &mut std::borrow::Cow<'static, str>) {
+        if let std::borrow::Cow::Owned(m) = self.redactor.mask(text) {
+            *text = std::borrow::Cow::Owned(m);
+        }
+    }
+
+    /// The same rules for a span made by the OpenTelemetry API (not by our bridge): secret
+    /// names, masked values in attributes, event names and attributes, the status message and
+    /// the name.
     fn sanitize(&self, span: &mut SpanData) {
-        let max = self.settings.max_attribute_bytes;
         span.attributes
             .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
-        for kv in span.attributes.iter_mut() {
+        for kv in span.attributes.iter_mut().chain(
+            span.events
+                .events
+                .iter_mut()
+                .flat_map(|e| e.attributes.iter_mut()),
+        ) {
             if self.redactor.is_secret_name(kv.key.as_str()) {
                 kv.value = Value::from(crate::redact::REDACTED);
-            } else if let Value::String(s) = &kv.value {
-                if let Some(head) = truncate_utf8(s.as_str(), max) {
-                    kv.value = Value::from(format!("{head}…"));
-                }
+            } else if matches!(kv.value, Value::String(_)) {
+                let v = std::mem::replace(&mut kv.value, Value::Bool(false));
+                kv.value = self.clean_string(v);
             }
+        }
+        for e in span.events.events.iter_mut() {
+            self.mask_text(&mut e.name);
+        }
+        self.mask_text(&mut span.name);
+        if let Status::Error { description } = &mut span.status {
+            self.mask_text(description);
         }
     }
 
