@@ -1,5 +1,6 @@
 //! The log-line rules: JSON lines as the standard writes them (`time`, `level`, `msg`,
-//! `subsystem`, `trace_id`, `span_id`, then fields), read one at a time.
+//! `subsystem`, `service`, `version`, `environment`, `trace_id`, `span_id`, then fields), read
+//! one at a time. The standard fields are not required: a platform's log shipper may add them.
 //!
 //! Most rules decide on the line itself (`log.invalid-json`, `log.missing-key`,
 //! `log.trace-level`, `log.missing-trace-id`, `log.resource-without-id`, `privacy.*`). Three need

@@ -71,3 +71,48 @@ pub fn msgs(lines: &[Line]) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+/// The top-level keys of a JSON object line, in the order they are written (for tests of the
+/// key order that do not depend on `serde_json`'s `preserve_order` feature); panics if `line`
+/// is not one JSON object.
+///
+/// ```
+/// let keys = watchpost_testkit::capture::keys(r#"{"b":1,"a":{"x":[1,"}"]},"c":"\"q\""}"#);
+/// assert_eq!(keys, ["b", "a", "c"]);
+/// ```
+pub fn keys(line: &str) -> Vec<String> {
+    parse(line); // one JSON object, or the test fails here
+    let b = line.trim().as_bytes();
+    // The end of the string starting at `b[i] == '"'` (the index after its closing quote).
+    let string_end = |mut i: usize| {
+        i += 1;
+        while b[i] != b'"' {
+            i += if b[i] == b'\\' { 2 } else { 1 };
+        }
+        i + 1
+    };
+    let mut keys = Vec::new();
+    let mut i = 1; // after `{`
+    let mut depth = 0;
+    let mut expect_key = true;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let end = string_end(i);
+                if depth == 0 && expect_key {
+                    let key: String = serde_json::from_slice(&b[i..end]).unwrap();
+                    keys.push(key);
+                    expect_key = false;
+                }
+                i = end;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth -= 1,
+            b',' if depth == 0 => expect_key = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    keys
+}

@@ -1,12 +1,13 @@
 //! Every line a real process writes is one JSON object whose keys start with time, level, msg,
-//! subsystem, then `trace_id`/`span_id` inside spans, followed by event then span fields.
+//! subsystem, the standard fields service, version and environment, then `trace_id`/`span_id`
+//! inside spans, followed by event then span fields.
 mod support;
 
 use watchpost_testkit::capture;
 
 #[test]
 fn every_line_is_json_with_the_standard_keys() {
-    let mut demo = support::logdemo(&[("LOG_LEVEL", "debug")]);
+    let mut demo = support::logdemo(&[("LOG_LEVEL", "debug"), ("ENV", "e2e")]);
     let raw = demo.run("emit");
     let (code, rest, _) = demo.finish();
     assert_eq!(code, 0);
@@ -15,19 +16,28 @@ fn every_line_is_json_with_the_standard_keys() {
     assert_eq!(lines.len(), 5, "{raw:#?}");
     for (line, raw) in lines.iter().zip(&raw) {
         let keys: Vec<&str> = line.keys().map(String::as_str).collect();
-        assert_eq!(&keys[..4], ["time", "level", "msg", "subsystem"], "{raw}");
+        let standard = [
+            "time",
+            "level",
+            "msg",
+            "subsystem",
+            "service",
+            "version",
+            "environment",
+        ];
+        assert_eq!(&keys[..7], standard, "{raw}");
         // Also on the raw text, independent of the parser.
-        let order: Vec<usize> = ["\"time\":", "\"level\":", "\"msg\":", "\"subsystem\":"]
-            .iter()
-            .map(|k| raw.find(k).unwrap())
-            .collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "key order in {raw}");
+        assert_eq!(capture::keys(raw)[..7], standard, "{raw}");
+        // The standard fields: the service's name, version and environment (`ENV`).
+        assert_eq!(line["service"], "logdemo", "{raw}");
+        assert_eq!(line["version"], env!("CARGO_PKG_VERSION"), "{raw}");
+        assert_eq!(line["environment"], "e2e", "{raw}");
         let time = line["time"].as_str().unwrap();
         assert_eq!(time.len(), 27, "{time}");
         assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T' && time.as_bytes()[19] == b'.');
-        // Every line here is inside a span, so it carries the span's ids, right after subsystem.
-        let keys: Vec<&str> = line.keys().map(String::as_str).collect();
-        assert_eq!(&keys[4..6], ["trace_id", "span_id"], "{raw}");
+        // Every line here is inside a span, so it carries the span's ids, right after the
+        // standard fields.
+        assert_eq!(&keys[7..9], ["trace_id", "span_id"], "{raw}");
         let hex = |v: &serde_json::Value, n: usize| {
             let s = v.as_str().unwrap();
             s.len() == n

@@ -10,8 +10,16 @@ use watchpost_testkit::tools::TempDir;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followers_see_the_tail_then_new_lines_and_end_on_remove() {
     let dir = TempDir::new("follow");
-    let (telemetry, dispatch) =
-        support::resource_pipeline(&dir.0, |rl| rl.max_file_bytes = 4096, std::io::sink);
+    // Small files, so the lines below rotate several times; enough of them kept that the
+    // follower, which reads only after they are all written, loses none.
+    let (telemetry, dispatch) = support::resource_pipeline(
+        &dir.0,
+        |rl| {
+            rl.max_file_bytes = 4096;
+            rl.max_files = 20;
+        },
+        std::io::sink,
+    );
     let logs = telemetry.resource_logs().unwrap().clone();
     logs.register("instance", "f1").unwrap();
     let emit = |from: u32, to: u32| {

@@ -1,5 +1,6 @@
 //! Span fields follow the event's own fields, innermost span first; each key appears once; fields
-//! recorded later replace earlier values; reserved names do not clash with the line's own keys.
+//! recorded later replace earlier values; reserved names (the line's own keys, the standard
+//! fields among them) do not clash with the line's own keys, whether an event or a span has them.
 
 use watchpost::{Config, Subsystem};
 use watchpost_testkit::capture::Capture;
@@ -23,23 +24,38 @@ fn span_fields_follow_the_innermost_span() {
             c = tracing::field::Empty
         );
         let _o = outer.enter();
-        let inner = tracing::info_span!("inner", b = "inner", d = true, token = "t0ps3cret");
+        let inner = tracing::info_span!(
+            "inner",
+            b = "inner",
+            d = true,
+            token = "t0ps3cret",
+            service = "payments",
+            level = "outer"
+        );
         let _i = inner.enter();
         outer.record("c", 3.5);
         inner.record("b", "inner-again");
-        tracing::info!(a = "event", level = 9, "hello");
+        tracing::info!(a = "event", level = 9, version = "v2", "hello");
     });
     let raw = capture.lines();
     assert_eq!(raw.len(), 1);
     let after_subsystem = raw[0].split_once(",\"subsystem\":\"EXEC\",").unwrap().1;
-    // Inside spans, the line carries their trace and span ids, then the fields.
+    // Inside spans, the line carries the standard fields, their trace and span ids, then the
+    // fields.
     let (ids, fields) = after_subsystem.split_at(after_subsystem.find(",\"a\"").unwrap());
     assert!(
-        ids.starts_with("\"trace_id\":\"") && ids.contains("\"span_id\":\""),
+        ids.starts_with(
+            "\"service\":\"svc\",\"version\":\"unknown\",\"environment\":\"unset\",\"trace_id\":\""
+        ) && ids.contains("\"span_id\":\""),
         "{ids}"
     );
     assert_eq!(
         fields,
-        ",\"a\":\"event\",\"fields.level\":9,\"d\":true,\"token\":\"[REDACTED]\",\"b\":\"inner-again\",\"c\":3.5}"
+        ",\"a\":\"event\",\"fields.level\":9,\"fields.version\":\"v2\",\"d\":true,\"token\":\"[REDACTED]\",\"fields.service\":\"payments\",\"b\":\"inner-again\",\"c\":3.5}"
     );
+    let keys = watchpost_testkit::capture::keys(&raw[0]);
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), keys.len(), "a key twice: {keys:?}");
 }

@@ -48,6 +48,9 @@ pub(crate) struct Route {
     /// Bit `i` set: field `i` has a dotted name (`http.route`, `otel.name`): as a span field it
     /// belongs to the trace, not to log lines, so the log layer does not even encode it.
     pub(crate) dotted_mask: u64,
+    /// Bit `i` set: field `i` is named like a key the layer writes itself (`level`, `service`,
+    /// …): it is written as `fields.<name>`.
+    pub(crate) reserved_mask: u64,
 }
 
 /// Routing tables (immutable after start) and the live levels (atomics, changed at runtime).
@@ -116,6 +119,7 @@ impl Filter {
             secret_mask: 0,
             resource_mask: 0,
             dotted_mask: 0,
+            reserved_mask: 0,
         }
     }
 

@@ -1,5 +1,6 @@
 //! [`NonBlocking`]: log lines go into a bounded in-memory buffer; one background thread writes
-//! them to the real writer (stdout by default), many lines per system call.
+//! them to the real writer (stdout by default, or a rotated [`LogFile`] with
+//! [`NonBlocking::file`]), many lines per system call.
 //!
 //! Why: with one `write` per line, every request pays a system call, and a log consumer that
 //! stops reading (a full pipe, a stalled terminal, a slow disk) blocks every thread that logs —
@@ -20,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use tracing_subscriber::fmt::MakeWriter;
 
+use super::rotate::LogFile;
+use crate::config::LogFileConfig;
+
 /// Default size of the buffer: lines waiting to be written beyond it are dropped.
 pub const DEFAULT_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -28,6 +32,8 @@ pub const DEFAULT_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 const WAKE_AT: usize = 64 * 1024;
 /// How long the writer thread lets lines gather after the first one arrives.
 const GATHER: Duration = Duration::from_millis(5);
+/// How often an idle writer thread of a log file flushes it (which checks its age).
+const IDLE_FLUSH: Duration = Duration::from_secs(60);
 
 /// A log writer that never blocks the thread that logs: lines go into a bounded buffer
 /// (a full buffer drops and counts them) and one background thread writes many lines per
@@ -89,6 +95,9 @@ struct Queue {
     /// Of those, refused because the buffer was full (reported by the writer thread).
     refused: AtomicU64,
     last_report: AtomicU64,
+    /// Flush the writer every [`IDLE_FLUSH`] when there is nothing to write (a log file's
+    /// retention runs in its flush).
+    idle_flush: bool,
 }
 
 #[derive(Default)]
@@ -131,6 +140,31 @@ impl NonBlocking {
     /// # drop(writer);
     /// ```
     pub fn with_capacity(writer: impl Write + Send + 'static, bytes: usize) -> Self {
+        Self::build(Box::new(writer), bytes, false)
+    }
+
+    /// Writes to a log file of the service's own, rotated, compressed and kept as `config` says
+    /// (see [`LogFile`]), with a buffer of [`DEFAULT_BUFFER_BYTES`]. The file is opened by the
+    /// writer thread; while it cannot be, lines are counted as lost (and reported on stderr at
+    /// most once a minute). What [`crate::Telemetry::builder`] uses for
+    /// [`LogOutput::File`](crate::config::LogOutput::File).
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use tracing_subscriber::fmt::MakeWriter as _;
+    /// let dir = std::env::temp_dir().join(format!("wp-doc-nbfile-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let writer = watchpost::logs::NonBlocking::file(watchpost::config::LogFileConfig::new(dir.join("svc.log")));
+    /// writer.make_writer().write_all(b"{\"msg\":\"one\"}\n").unwrap();
+    /// assert!(writer.flush(std::time::Duration::from_secs(5)));
+    /// assert_eq!(std::fs::read_to_string(dir.join("svc.log")).unwrap(), "{\"msg\":\"one\"}\n");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn file(config: LogFileConfig) -> Self {
+        Self::build(Box::new(LogFile::new(config)), DEFAULT_BUFFER_BYTES, true)
+    }
+
+    fn build(writer: Box<dyn Write + Send>, bytes: usize, idle_flush: bool) -> Self {
         Self {
             handle: Arc::new(Handle {
                 queue: Arc::new(Queue {
@@ -141,9 +175,10 @@ impl NonBlocking {
                     failed: Arc::new(AtomicU64::new(0)),
                     refused: AtomicU64::new(0),
                     last_report: AtomicU64::new(0),
+                    idle_flush,
                 }),
                 started: Once::new(),
-                writer: Mutex::new(Some(Box::new(writer))),
+                writer: Mutex::new(Some(writer)),
             }),
         }
     }
@@ -259,8 +294,26 @@ fn run(queue: &Queue, mut writer: Box<dyn Write + Send>) {
     let mut reported_refused = 0;
     loop {
         let mut st = lock(&queue.state);
+        let mut idle = false;
         while st.buf.is_empty() && !st.stop && st.written == st.requested {
-            st = queue.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+            if !queue.idle_flush {
+                st = queue.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let (s, waited) = queue
+                .wake
+                .wait_timeout(st, IDLE_FLUSH)
+                .unwrap_or_else(|p| p.into_inner());
+            st = s;
+            if waited.timed_out() {
+                idle = true;
+                break;
+            }
+        }
+        if idle && st.buf.is_empty() && !st.stop && st.written == st.requested {
+            drop(st);
+            let _ = writer.flush();
+            continue;
         }
         if !st.stop && st.written == st.requested && st.buf.len() < WAKE_AT {
             st = queue
@@ -274,11 +327,13 @@ fn run(queue: &Queue, mut writer: Box<dyn Write + Send>) {
         let stop = st.stop;
         drop(st);
         if !out.is_empty() {
-            let result = writer.write_all(&out).and_then(|()| writer.flush());
+            let (written, result) = write_batch(&mut *writer, &out);
             let refused = queue.refused.load(Ordering::Relaxed);
             let failure = match result {
                 Err(e) => {
-                    let lines = out.iter().filter(|&&b| b == b'\n').count() as u64;
+                    // The lines not written (a writer such as `LogFile` takes whole lines, and
+                    // cuts off a line it could write only part of).
+                    let lines = out[written..].iter().filter(|&&b| b == b'\n').count() as u64;
                     queue.failed.fetch_add(lines, Ordering::Relaxed);
                     Some(e.to_string())
                 }
@@ -312,6 +367,24 @@ fn run(queue: &Queue, mut writer: Box<dyn Write + Send>) {
     }
 }
 
+/// Writes `out` and flushes; how many bytes the writer took, and the first error. A failed
+/// flush loses the whole batch (it may have been buffered), a failed write what was not taken.
+fn write_batch(writer: &mut dyn Write, out: &[u8]) -> (usize, std::io::Result<()>) {
+    let mut written = 0;
+    while written < out.len() {
+        match writer.write(&out[written..]) {
+            Ok(0) => return (written, Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (written, Err(e)),
+        }
+    }
+    match writer.flush() {
+        Ok(()) => (written, Ok(())),
+        Err(e) => (0, Err(e)),
+    }
+}
+
 /// One line's writer, as [`MakeWriter`] hands it to the log layer.
 #[derive(Debug)]
 pub struct LineWriter<'a> {
@@ -335,5 +408,44 @@ impl<'a> MakeWriter<'a> for NonBlocking {
 
     fn make_writer(&'a self) -> Self::Writer {
         LineWriter { target: self }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes `quota` bytes in all, then fails (a disk that fills up).
+    struct FailsAfter {
+        quota: usize,
+    }
+
+    impl Write for FailsAfter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.quota == 0 {
+                return Err(std::io::Error::other("no space left"));
+            }
+            let n = buf.len().min(self.quota);
+            self.quota -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_batch_that_fails_part_way_counts_only_the_lines_not_written() {
+        let line = b"{\"seq\":0}\n";
+        // Three lines and part of a fourth fit.
+        let writer = NonBlocking::new(FailsAfter {
+            quota: 3 * line.len() + 4,
+        });
+        for _ in 0..10 {
+            writer.make_writer().write_all(line).unwrap();
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        assert_eq!(writer.failed_lines(), 7);
     }
 }

@@ -186,6 +186,9 @@ pub(super) fn encode_event<S>(
                 seen.push(name);
                 fields.push(b',');
                 fields.push(b'"');
+                if visit::is_reserved(name) {
+                    fields.extend_from_slice(b"fields.");
+                }
                 encode::escape_into(fields, name);
                 fields.extend_from_slice(b"\":");
                 fields.extend_from_slice(&data.buf[s as usize..e as usize]);
@@ -202,6 +205,8 @@ pub(super) fn encode_event<S>(
     visit::write_text(shared, line, msg);
     line.extend_from_slice(b",\"subsystem\":");
     encode::string_into(line, &shared.filter.names[subsystem as usize]);
+    // `service`, `version`, `environment`: encoded once, copied (nothing when switched off).
+    line.extend_from_slice(&shared.standard_fields);
     let span_ids = span_ids.or_else(current_ids);
     if let Some((trace_id, span_id)) = span_ids {
         line.extend_from_slice(b",\"trace_id\":\"");

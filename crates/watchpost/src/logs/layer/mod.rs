@@ -53,6 +53,8 @@ pub(crate) struct LayerState {
     kind_fields: Vec<(String, &'static str)>,
     redactor: Redactor,
     max_field_bytes: usize,
+    /// `,"service":…,"version":…,"environment":…`, encoded once (empty when switched off).
+    standard_fields: Box<[u8]>,
     id: u32,
 }
 
@@ -84,6 +86,7 @@ impl LayerState {
                 .unwrap_or_default(),
             redactor: Redactor::new(&config.redaction),
             max_field_bytes: config.max_field_bytes,
+            standard_fields: standard_fields(config),
             id: NEXT_LAYER_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -104,6 +107,9 @@ impl LayerState {
         for field in meta.fields().iter().take(64) {
             if self.redactor.is_secret_name(field.name()) {
                 route.secret_mask |= 1 << field.index();
+            }
+            if visit::is_reserved(field.name()) {
+                route.reserved_mask |= 1 << field.index();
             }
             if self.resource_kind_of(field.name()).is_some() {
                 route.resource_mask |= 1 << field.index();
@@ -189,6 +195,67 @@ impl LayerState {
             self.redactor.is_secret_name(field.name())
         }
     }
+}
+
+/// Whether `name` is the id field of a per-resource log kind in `dispatch`'s pipeline.
+pub(crate) fn is_resource_id_field(dispatch: &tracing::Dispatch, name: &str) -> bool {
+    dispatch
+        .downcast_ref::<LayerState>()
+        .is_some_and(|state| state.resource_kind_of(name).is_some())
+}
+
+/// Adds request context field `name` = `value` to the log fields of `span` (the request's local
+/// root, found by [`crate::context`]): every later line inside it carries the field. Redacted when
+/// the name means a secret, masked and cut like any string value; a second value replaces the
+/// first. `false` when the dispatch has no Watchpost log layer or the span no log data.
+pub(crate) fn record_context(
+    dispatch: &tracing::Dispatch,
+    span: &tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>,
+    name: &'static str,
+    value: &str,
+) -> bool {
+    let Some(state) = dispatch.downcast_ref::<LayerState>() else {
+        return false;
+    };
+    if state.resource_kind_of(name).is_some() {
+        // A resource id field routes lines to that resource's file: not a context field.
+        return false;
+    }
+    let mut ext = span.extensions_mut();
+    let Some(data) = ext.get_mut::<SpanFields>() else {
+        return false;
+    };
+    let mut added = SpanFields::default();
+    if state.redactor.is_secret_name(name) {
+        encode::string_into(&mut added.buf, crate::redact::REDACTED);
+    } else {
+        visit::write_text(state, &mut added.buf, value);
+    }
+    added.fields.push((name, 0, added.buf.len() as u32));
+    data.merge(&added, state);
+    true
+}
+
+/// The standard fields of every line, `,"service":"…","version":"…","environment":"…"` (the
+/// OpenTelemetry resource's `service.name`, `service.version` and
+/// `deployment.environment.name`), JSON-escaped once here so that a line only copies them; empty
+/// when [`Config::log_standard_fields`] is off.
+fn standard_fields(config: &Config) -> Box<[u8]> {
+    if !config.log_standard_fields {
+        return Box::default();
+    }
+    let mut out = Vec::new();
+    for (key, value) in [
+        ("service", &config.service_name),
+        ("version", &config.service_version),
+        ("environment", &config.environment),
+    ] {
+        out.push(b',');
+        encode::string_into(&mut out, key);
+        out.push(b':');
+        encode::string_into(&mut out, value);
+    }
+    out.into_boxed_slice()
 }
 
 /// `name` as a `&'static str` (span field names must be), stored once per distinct name for the

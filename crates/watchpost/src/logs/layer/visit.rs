@@ -13,8 +13,26 @@ use crate::logs::filter::Route;
 use crate::redact::REDACTED;
 use crate::util::truncate_utf8;
 
-/// Keys the layer writes itself; event fields with these names are written as `fields.<name>`.
-const RESERVED: &[&str] = &["time", "level", "msg", "subsystem", "trace_id", "span_id"];
+/// Whether the layer writes a key called `name` itself (`time`, `level`, `msg`, `subsystem`, the
+/// standard fields `service`, `version`, `environment` — reserved even when they are switched
+/// off, as a log shipper then adds them —, `trace_id`, `span_id`): event and span fields with
+/// these names are written as `fields.<name>`, so that a line never has a key twice.
+#[inline]
+pub(super) fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "time"
+            | "level"
+            | "msg"
+            | "subsystem"
+            | "service"
+            | "version"
+            | "environment"
+            | "trace_id"
+            | "span_id"
+    )
+}
+
 /// Marker appended to a value cut at the size limit.
 pub const TRUNCATED_MARKER: &str = "…[truncated]";
 
@@ -39,6 +57,7 @@ pub(super) struct Visitor<'a> {
     shared: &'a LayerState,
     secret_mask: u64,
     resource_mask: u64,
+    reserved_mask: u64,
     /// Fields not written at all (see `skipped`).
     skip_mask: u64,
     /// Where the current field's value starts in its buffer.
@@ -61,6 +80,7 @@ impl<'a> Visitor<'a> {
             shared,
             secret_mask: route.secret_mask,
             resource_mask: route.resource_mask,
+            reserved_mask: route.reserved_mask,
             skip_mask,
             value_at: 0,
             text,
@@ -91,7 +111,13 @@ impl<'a> Visitor<'a> {
             Sink::Event { out, seen, .. } => {
                 out.push(b',');
                 out.push(b'"');
-                if RESERVED.contains(&name) {
+                let i = field.index();
+                let reserved = if i < 64 {
+                    self.reserved_mask & (1 << i) != 0
+                } else {
+                    is_reserved(name)
+                };
+                if reserved {
                     out.extend_from_slice(b"fields.");
                 }
                 encode::escape_into(out, name);

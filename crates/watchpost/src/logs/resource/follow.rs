@@ -1,15 +1,15 @@
 //! Reading a resource's log: a consistent snapshot of its current and rotated (gzipped) files
 //! for the last lines, and the async follower that continues from the snapshot across
-//! rotations until the resource is removed or the stream dropped.
+//! rotations (reading gzipped files too) until the resource is removed or the stream dropped.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::file::{numbered, ResourceFile};
+use super::file::ResourceFile;
 use super::{lock, ResourceLogs};
 use crate::error::{Error, ErrorKind};
 
@@ -74,12 +74,25 @@ impl ResourceLogs {
             return Err(not_found());
         }
         self.flush_locked(&file, &mut st);
-        let current = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .mode(0o600)
-            .open(&file.path)
+        let open = || {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .mode(0o600)
+                .open(&file.path)
+        };
+        let current = open()
+            .or_else(|e| {
+                // The directory of an idle resource may have been removed: create it again.
+                let dir = file
+                    .path
+                    .parent()
+                    .filter(|_| e.kind() == io::ErrorKind::NotFound);
+                dir.map_or(Err(e), |d| {
+                    crate::logs::rotate::create_private_dir_all(d).and_then(|()| open())
+                })
+            })
             .map_err(|e| {
                 Error::invalid(
                     "resource log file",
@@ -89,13 +102,10 @@ impl ResourceLogs {
             })?;
         let size = current.metadata().map(|m| m.len()).unwrap_or(0);
         let mut rotated = Vec::new();
-        for i in 1..=self.registry.cfg.max_files {
-            if let Ok(f) = File::open(numbered(&file.path, i, "")) {
-                rotated.push((f, false));
-            } else if let Ok(f) = File::open(numbered(&file.path, i, ".gz")) {
-                rotated.push((f, true));
-            } else {
-                break;
+        for (i, r) in st.rotated.iter().enumerate() {
+            // A hole (a file deleted by hand, a rotation that failed) is skipped.
+            if let Ok(f) = File::open(r.path(&file.path, i)) {
+                rotated.push((f, r.gz));
             }
         }
         let generation = st.generation;
@@ -183,7 +193,7 @@ impl ResourceLogs {
     async fn follow_task(
         &self,
         file: Arc<ResourceFile>,
-        mut reader: File,
+        mut current: File,
         mut generation: u64,
         offset: u64,
         tx: tokio::sync::mpsc::Sender<String>,
@@ -191,7 +201,7 @@ impl ResourceLogs {
         enum Next {
             Wait,
             End,
-            Rotated(Option<File>),
+            Rotated(Option<Box<dyn Read + Send>>),
         }
         let poll = self
             .registry
@@ -199,11 +209,24 @@ impl ResourceLogs {
             .flush_interval
             .max(Duration::from_millis(10));
         let mut carry: Vec<u8> = Vec::new();
-        if reader.seek(SeekFrom::Start(offset)).is_err() {
+        if current.seek(SeekFrom::Start(offset)).is_err() {
             return;
         }
+        let mut reader: Box<dyn Read + Send> = Box::new(current);
+        // The current file was missing when we moved on to it: opened as soon as it exists.
+        let mut missing = false;
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
+            if missing {
+                // Under the lock: the file must still be our generation's.
+                let st = lock(&file.state);
+                if st.generation == generation {
+                    if let Ok(f) = File::open(&file.path) {
+                        reader = Box::new(f);
+                        missing = false;
+                    }
+                }
+            }
             // Drain what is there.
             loop {
                 match reader.read(&mut chunk) {
@@ -217,33 +240,52 @@ impl ResourceLogs {
                 }
             }
             // At the end: rotated, removed, or just no new lines yet? The next file is opened
-            // under the lock, so names cannot shift while it is picked.
+            // under the lock, so names cannot shift while it is picked: the first generation
+            // after ours that still exists (rotated, perhaps gzipped, or the current file).
             let next = {
                 let st = lock(&file.state);
                 if st.removed {
                     Next::End
                 } else if st.generation > generation {
-                    let behind = (st.generation - generation - 1) as usize;
-                    let next_path = if behind == 0 {
-                        file.path.clone()
-                    } else {
-                        numbered(&file.path, behind, "")
-                    };
-                    match File::open(&next_path) {
-                        Ok(f) => {
-                            generation += 1;
-                            Next::Rotated(Some(f))
+                    let mut opened: Option<Box<dyn Read + Send>> = None;
+                    let mut skipped = 0;
+                    // Our own generation too if its file was never opened.
+                    let first = if missing { generation } else { generation + 1 };
+                    for g in first..st.generation {
+                        let found = st
+                            .rotated
+                            .iter()
+                            .enumerate()
+                            .find(|(_, r)| r.generation == g);
+                        let f = found.and_then(|(i, r)| {
+                            let f = File::open(r.path(&file.path, i)).ok()?;
+                            Some(if r.gz {
+                                Box::new(flate2::read::GzDecoder::new(f)) as Box<dyn Read + Send>
+                            } else {
+                                Box::new(f)
+                            })
+                        });
+                        generation = g;
+                        if f.is_some() {
+                            opened = f;
+                            break;
                         }
-                        Err(_) => {
-                            // The files in between are gone (or gzipped): jump to the current.
-                            self.registry
-                                .counters
-                                .follower_gaps
-                                .fetch_add(1, Ordering::Relaxed);
-                            generation = st.generation;
-                            Next::Rotated(File::open(&file.path).ok())
-                        }
+                        skipped += 1;
                     }
+                    if opened.is_none() {
+                        generation = st.generation;
+                        opened = File::open(&file.path)
+                            .ok()
+                            .map(|f| Box::new(f) as Box<dyn Read + Send>);
+                    }
+                    if skipped > 0 {
+                        // The files in between are gone (deleted for their age or the budget).
+                        self.registry
+                            .counters
+                            .follower_gaps
+                            .fetch_add(skipped, Ordering::Relaxed);
+                    }
+                    Next::Rotated(opened)
                 } else {
                     Next::Wait
                 }
@@ -266,16 +308,19 @@ impl ResourceLogs {
                     }
                     carry.clear();
                     match opened {
-                        Some(f) => reader = f,
+                        Some(f) => {
+                            reader = f;
+                            missing = false;
+                        }
                         None => {
-                            // The current file is missing (removed by hand?): wait for it.
+                            // The current file is missing (removed by hand, or it could not be
+                            // created): wait for it, trying at every poll until it exists, the
+                            // stream rotates again or the resource is removed.
+                            reader = Box::new(io::empty());
+                            missing = true;
                             tokio::select! {
                                 _ = tokio::time::sleep(poll) => {}
                                 _ = tx.closed() => return,
-                            }
-                            match File::open(&file.path) {
-                                Ok(f) => reader = f,
-                                Err(_) => continue,
                             }
                         }
                     }

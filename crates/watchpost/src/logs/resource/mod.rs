@@ -1,7 +1,8 @@
 //! Per-resource log files: every event that carries a declared id field (`instance_id`, …), on
 //! the event or an enclosing span, is also appended — as the same JSON line as the main log — to
-//! `<root>/<kind>/<id>/<service>.log` (layout configurable), with lossless size-based rotation,
-//! optional gzip of rotated files, reading and live following.
+//! `<root>/<kind>/<id>/<service>.log` (layout configurable), with lossless rotation by size and
+//! age, optional gzip of rotated files, retention by age and a disk budget over all resources,
+//! reading and live following.
 //!
 //! * Only resources the application registered ([`ResourceLogs::register`]) get files; events for
 //!   other ids are counted, never written, so stray ids never create files.
@@ -16,13 +17,17 @@
 //!   line is never split, lost or duplicated; followers track rotations by generation and read
 //!   every file in order.
 //! * Open descriptors are bounded (LRU, [`ResourceLogConfig::max_open_files`]).
+//! * Rotated files older than [`ResourceLogConfig::max_age`] are deleted, and all files together
+//!   stay within [`ResourceLogConfig::max_total_bytes`] (see [`ResourceLogs`], *Retention*);
+//!   every deletion is counted and reported at most once a minute.
 //!
 //! This module is the registry ([`ResourceLogs`]: which resources have files, and where);
-//! `config` holds its settings, `file` the files on disk and the flusher, `follow` reading and
-//! following, `sse` the HTTP handler.
+//! `config` holds its settings, `file` the files on disk and the flusher, `retention` age and
+//! budget, `follow` reading and following, `sse` the HTTP handler.
 
 mod file;
 mod follow;
+mod retention;
 mod sse;
 
 use std::collections::HashMap;
@@ -58,6 +63,16 @@ pub struct ResourceLogStats {
     pub rotations: u64,
     /// Rotated files a follower could not read because they were already deleted.
     pub follower_gaps: u64,
+    /// Files deleted because their last line was older than `max_age`.
+    pub evicted_age: u64,
+    /// Files deleted (or, for a registered resource's current file, emptied) to hold the disk
+    /// budget.
+    pub evicted_budget: u64,
+    /// Rotated files left uncompressed (with `compress`) because the gzip thread's queue was
+    /// full or the thread could not be started.
+    pub compress_skipped: u64,
+    /// Bytes on disk now (see [`ResourceLogs::disk_bytes`]).
+    pub disk_bytes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +83,7 @@ struct Counters {
     io_errors: AtomicU64,
     rotations: AtomicU64,
     follower_gaps: AtomicU64,
+    compress_skipped: AtomicU64,
 }
 
 /// One registered resource of one kind, with its streams (files), created on first use.
@@ -94,6 +110,9 @@ struct Registry {
     open: AtomicUsize,
     clock: AtomicU64,
     counters: Counters,
+    retention: retention::Retention,
+    /// The one thread that gzips rotated files (started by the first rotation with `compress`).
+    gzip: crate::logs::rotate::Compressor,
     last_error: Mutex<Option<String>>,
     /// The pipeline's dispatcher, for the flusher thread's WARN (weak: no reference cycle).
     dispatch: Mutex<Option<tracing::dispatcher::WeakDispatch>>,
@@ -101,6 +120,37 @@ struct Registry {
 
 /// Handle to the per-resource log files. Cheap to clone. Get it from
 /// [`Telemetry::resource_logs`](crate::Telemetry::resource_logs).
+///
+/// # Retention
+///
+/// * **Age.** A rotated file whose last line is older than
+///   [`max_age`](ResourceLogConfig::max_age) is deleted, and so is every older one of its
+///   stream; a current file whose first line is that old is rotated first. Checked every
+///   minute by a background thread, and by [`enforce_retention`](Self::enforce_retention).
+/// * **Disk budget.** All files under the root together — every resource's current, rotated and
+///   gzipped files, also those of resources not registered in this process (left by an earlier
+///   run, or written by another process: *orphans*) and files of registered resources that
+///   their stream does not track (rotated files beyond `max_files`, half-gzipped files, a plain
+///   twin of a gzipped file) — stay within [`max_total_bytes`](ResourceLogConfig::max_total_bytes).
+///   When writing out lines would go over it, the writing thread first deletes the oldest
+///   rotated files of any resource, then the files of the idlest resources: orphans, oldest
+///   first, then registered resources' current files, least recently written first (such a
+///   file is emptied: its stream goes on in a new file, and followers move to it). It never
+///   waits for another evicting thread or a busy file, and its pass is bounded: a few files,
+///   at least its own write's bytes; the background thread evicts the rest, down to the budget
+///   less one file, every `flush_interval`. This costs a few `unlink`s per file written, never
+///   anything per line. A file is never deleted while a writer has it open (it is closed under
+///   its lock first), the resource being written by the evicting thread keeps its current
+///   file, and an orphan's current file modified within the last minute is never deleted
+///   (another process may be appending to it): the total stays within the budget plus one
+///   write-out (64 KiB, or one file if smaller) per thread writing at that moment, and within
+///   the budget plus one file whenever no write-out is under way. Size the budget above
+///   (active resources × `max_file_bytes`): below that, active resources' current files are
+///   emptied too. A resource's files already on disk become its own again when it is
+///   registered.
+/// * Every deletion is counted (`<svc>_resource_log_evictions_total{reason="age|budget"}`,
+///   [`stats`](Self::stats)) and reported at most once a minute on the main log, as a WARN when
+///   the budget deleted files.
 ///
 /// ```
 /// use watchpost::logs::ResourceLogConfig;
@@ -149,6 +199,8 @@ impl ResourceLogs {
             open: AtomicUsize::new(0),
             clock: AtomicU64::new(0),
             counters: Counters::default(),
+            retention: retention::Retention::default(),
+            gzip: crate::logs::rotate::Compressor::default(),
             last_error: Mutex::new(None),
             dispatch: Mutex::new(None),
         });
@@ -201,6 +253,10 @@ impl ResourceLogs {
 
     /// Creates the resource's directory and starts accepting its lines. Idempotent.
     ///
+    /// The resource's files already on disk (left by an earlier run, or written by another
+    /// process on the same root) become its own again: they are counted as its files, no longer
+    /// as those of an unregistered resource, so the disk budget treats them as a live resource's.
+    ///
     /// # Errors
     /// An undeclared kind, an invalid id (counted), or a directory that cannot be created.
     ///
@@ -219,7 +275,7 @@ impl ResourceLogs {
         self.check_id("resource id", id)?;
         let path = self.path_of(k, id, &self.registry.service);
         if let Some(dir) = path.parent() {
-            file::create_private_dir_all(dir).map_err(|e| {
+            crate::logs::rotate::create_private_dir_all(dir).map_err(|e| {
                 Error::invalid(
                     "resource log directory",
                     dir.display().to_string(),
@@ -227,15 +283,61 @@ impl ResourceLogs {
                 )
             })?;
         }
-        let mut resources = self.registry.write_resources();
-        let entries = resources.entry(id.into()).or_default();
-        if !entries.iter().any(|e| e.kind == k) {
-            entries.push(ResourceStreams {
-                kind: k,
-                streams: Vec::new(),
-            });
+        {
+            let mut resources = self.registry.write_resources();
+            let entries = resources.entry(id.into()).or_default();
+            if !entries.iter().any(|e| e.kind == k) {
+                entries.push(ResourceStreams {
+                    kind: k,
+                    streams: Vec::new(),
+                });
+            }
+        }
+        for stream in self.existing_streams(k, id) {
+            let _ = self.file(k, id, &stream);
         }
         Ok(())
+    }
+
+    /// The streams of a resource to adopt when it is registered: the service's own, and every
+    /// other stream whose current file is in the resource's directory (when the layout puts
+    /// `{file}` in the file name).
+    fn existing_streams(&self, kind: u16, id: &str) -> Vec<String> {
+        let mut out = vec![self.registry.service.clone()];
+        let template = self.path_of(kind, id, "{file}");
+        let (Some(dir), Some(name)) = (
+            template.parent(),
+            template.file_name().and_then(|n| n.to_str()),
+        ) else {
+            return out;
+        };
+        let Some((prefix, suffix)) = name.split_once("{file}") else {
+            return out;
+        };
+        if suffix.contains("{file}") || dir.to_string_lossy().contains("{file}") {
+            return out;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return out;
+        };
+        for entry in entries.flatten() {
+            let Ok(file_name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if crate::logs::rotate::numbered_name(&file_name).is_some() {
+                continue;
+            }
+            let stream = file_name
+                .strip_prefix(prefix)
+                .and_then(|s| s.strip_suffix(suffix));
+            if let Some(stream) = stream.filter(|s| valid_id(s)) {
+                if !out.iter().any(|s| s == stream) && entry.file_type().is_ok_and(|t| t.is_file())
+                {
+                    out.push(stream.to_string());
+                }
+            }
+        }
+        out
     }
 
     /// Whether a resource is registered.
@@ -327,12 +429,21 @@ impl ResourceLogs {
                 return Some(f.clone());
             }
         }
+        // New: pick up what an earlier run left on disk, before taking the write lock.
+        let max_files = self.registry.cfg.max_files;
+        let (loaded, bytes) = ResourceFile::load(self.path_of(kind, id, stream), max_files);
         let mut resources = self.registry.write_resources();
         let entry = resources.get_mut(id)?.iter_mut().find(|e| e.kind == kind)?;
         if let Some((_, f)) = entry.streams.iter().find(|(s, _)| &**s == stream) {
             return Some(f.clone());
         }
-        let f = Arc::new(ResourceFile::new(self.path_of(kind, id, stream)));
+        let f = Arc::new(loaded);
+        // New counts as used now: not the least recently used of all.
+        f.last_used.store(
+            self.registry.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        self.adopt(&f, bytes);
         entry.streams.push((stream.into(), f.clone()));
         Some(f)
     }
@@ -364,6 +475,14 @@ impl ResourceLogs {
             io_errors: c.io_errors.load(Ordering::Relaxed),
             rotations: c.rotations.load(Ordering::Relaxed),
             follower_gaps: c.follower_gaps.load(Ordering::Relaxed),
+            compress_skipped: c.compress_skipped.load(Ordering::Relaxed),
+            evicted_age: self.registry.retention.evicted_age.load(Ordering::Relaxed),
+            evicted_budget: self
+                .registry
+                .retention
+                .evicted_budget
+                .load(Ordering::Relaxed),
+            disk_bytes: self.disk_bytes(),
         }
     }
 
@@ -421,6 +540,10 @@ impl ResourceLogs {
             st.removed = true;
             st.buf.clear();
             self.close_locked(&f, &mut st);
+            let bytes = st.size + st.rotated.drain(..).map(|r| r.bytes).sum::<u64>();
+            st.size = 0;
+            f.publish(&st);
+            self.forget(&f.path, bytes);
         }
         if let Some(dir) = self.path_of(k, id, "x").parent() {
             match std::fs::remove_dir_all(dir) {
