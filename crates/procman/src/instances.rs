@@ -199,6 +199,10 @@ impl Manager {
             .map(|i| i.view.clone())
     }
 
+    /// Per-call metrics with autometrics' names (`function_calls_total`,
+    /// `function_calls_duration_seconds`); a creation slower than a second marks its trace, so it
+    /// is kept whatever the sampling ratio, and logs a WARN (at most one a minute).
+    #[watchpost::measured(name = "Manager::create", slow = "1s")]
     pub async fn create(
         &self,
         name: String,
@@ -306,6 +310,7 @@ impl Manager {
         result
     }
 
+    #[watchpost::measured(name = "Manager::signal")]
     fn signal(
         &self,
         id: &str,

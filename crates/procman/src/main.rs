@@ -9,6 +9,8 @@
 //! `GET /metrics/catalogue` serves) and exits.
 //! `LISTEN_ADDR` (default `127.0.0.1:8080`) and `DATA_DIR` (default `./procman-data`) may be
 //! given in the environment, with every Watchpost variable (`LOG_LEVEL`, `OTEL_ENABLED`, …).
+//! A request's `x-user-id` header (1 to 64 visible ASCII characters, as a gateway in front
+//! would set it) is recorded as `user_id` on every log line and span of that request.
 //! `--telemetry off` runs with no logs, metrics or traces at all (the overhead baseline);
 //! `--telemetry common` runs the hand-assembled stack services use today (the benchmark's peer).
 

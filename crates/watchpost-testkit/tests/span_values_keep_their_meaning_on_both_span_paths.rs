@@ -2,8 +2,8 @@
 //! `i64::MAX` arrives as its exact decimal value (OpenTelemetry has no unsigned integer; a cast
 //! would wrap it negative), and a span made with the OpenTelemetry API (`Telemetry::tracer`)
 //! gets the same redaction and masking as a `tracing` span: secret names, e-mail addresses and
-//! card numbers in attribute values, event names and attributes, the status message and the
-//! span name.
+//! card numbers in attribute values (each string of an array too), event names and attributes,
+//! the status message and the span name; an event name is cut at the attribute limit.
 
 use opentelemetry::trace::{Span as _, Status, Tracer as _};
 use opentelemetry::KeyValue;
@@ -38,6 +38,14 @@ async fn span_values_keep_their_meaning_on_both_span_paths() {
     span.set_attribute(KeyValue::new("password", "hunter2"));
     span.set_attribute(KeyValue::new("card", "4111 1111 1111 1111"));
     span.set_attribute(KeyValue::new("order", "4111111111111112"));
+    span.set_attribute(KeyValue::new(
+        "recipients",
+        opentelemetry::Value::Array(opentelemetry::Array::String(vec![
+            "carol@example.com".into(),
+            "ops-team".into(),
+        ])),
+    ));
+    span.add_event(format!("huge {}", "x".repeat(5000)), vec![]);
     span.add_event(
         "mail sent to bob@example.com",
         vec![
@@ -79,7 +87,35 @@ async fn span_values_keep_their_meaning_on_both_span_paths() {
         s("4111111111111112"),
         "not a card: kept"
     );
-    let event = &api.events[0];
+    assert_eq!(
+        value(&api.attributes, "recipients"),
+        Some(Any::ArrayValue(
+            opentelemetry_proto::tonic::common::v1::ArrayValue {
+                values: ["[REDACTED:email]", "ops-team"]
+                    .iter()
+                    .map(|v| opentelemetry_proto::tonic::common::v1::AnyValue {
+                        value: Some(Any::StringValue(v.to_string())),
+                    })
+                    .collect(),
+            }
+        )),
+        "each string of an array is masked"
+    );
+    let huge = api
+        .events
+        .iter()
+        .find(|e| e.name.starts_with("huge"))
+        .unwrap();
+    assert!(
+        huge.name.len() <= 1024 + 3 && huge.name.ends_with('…'),
+        "an event name is cut like an attribute: {} bytes",
+        huge.name.len()
+    );
+    let event = api
+        .events
+        .iter()
+        .find(|e| e.name.starts_with("mail"))
+        .expect("mail event");
     assert_eq!(event.name, "mail sent to [REDACTED:email]");
     assert_eq!(value(&event.attributes, "to"), s("[REDACTED:email]"));
     assert_eq!(value(&event.attributes, "api_key"), s("[REDACTED]"));

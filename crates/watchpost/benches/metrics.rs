@@ -189,9 +189,51 @@ fn counter_add_existing_series(c: &mut Criterion) {
     g.finish();
 }
 
+/// What an exemplar adds to a histogram measurement made in a sampled span (the HTTP layer's
+/// case): the same histogram recorded plainly vs with its exemplar, in one span.
+fn histogram_record_with_exemplar(c: &mut Criterion) {
+    use watchpost::catalogue::{MetricDef, Unit};
+    const LATENCY: MetricDef =
+        MetricDef::histogram("bench_latency_seconds", "Latency", &[0.005, 0.05, 0.5, 5.0])
+            .unit(Unit::Seconds);
+    let mut g = c.benchmark_group("histogram_record_in_sampled_span");
+    let attrs = [
+        KeyValue::new("method", "GET"),
+        KeyValue::new("path", "/instances/{id}"),
+        KeyValue::new("status", "200"),
+    ];
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = watchpost::Config::builder("bench")
+        .otel_enabled(true)
+        .otel_endpoint(closed.to_string())
+        .trace_sampler_ratio(1.0)
+        .export_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let (t, d) = watchpost::Telemetry::builder(config)
+        .writer(std::io::sink)
+        .into_dispatch();
+    let with = t.metrics().exemplar_histogram(&LATENCY);
+    let plain = with.histogram().clone();
+    tracing::dispatcher::with_default(&d, || {
+        let span = tracing::info_span!("request");
+        g.bench_function("plain", |b| {
+            b.iter(|| plain.record(black_box(0.012), &attrs))
+        });
+        g.bench_function("with_exemplar", |b| {
+            b.iter(|| with.record_in(black_box(0.012), &attrs, &span, false))
+        });
+    });
+    let _ = t.shutdown_with_timeout(Duration::from_millis(500));
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    targets = scrape_10k_series, counter_add_existing_series
+    targets = scrape_10k_series, counter_add_existing_series, histogram_record_with_exemplar
 }
 criterion_main!(benches);

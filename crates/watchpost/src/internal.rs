@@ -8,9 +8,10 @@
 //!
 //! The export pipeline's events ([`TelemetryDropped`], [`ExportFailed`]) and counters
 //! ([`ExportCounters`], per [`Signal`]) and the tail sampler's ([`TailCounters`]) live here too;
-//! the background log writer reports through [`LogLinesLost`]. The per-resource log files count
+//! the background log writer reports through [`LogLinesLost`], the main log file's rotation
+//! through [`LogFileRetentionFailed`]. The per-resource log files count
 //! in their registry (`ResourceLogStats`, a public snapshot) and report through
-//! [`ResourceLogIoFailed`]. Every counter is on `/metrics`, declared in the catalogue (subsystems
+//! [`ResourceLogIoFailed`] and [`ResourceLogsEvicted`]. Every counter is on `/metrics`, declared in the catalogue (subsystems
 //! `TELEMETRY` and `LOGS`), registered by `metrics` from the sources `telemetry` wires in.
 
 use std::io::Write;
@@ -224,6 +225,30 @@ impl LogLinesLost<'_> {
     }
 }
 
+/// The main log file's rotated files could not be moved, gzipped or deleted, or one was left
+/// uncompressed because the gzip queue was full. Reported on stderr (the main log may be the file
+/// in trouble) at most once a minute, from the log writer's or the gzip thread; counted by the
+/// log file.
+pub(crate) struct LogFileRetentionFailed<'a> {
+    pub(crate) error: &'a str,
+    pub(crate) errors: u64,
+    pub(crate) uncompressed: u64,
+}
+
+impl LogFileRetentionFailed<'_> {
+    pub(crate) fn emit(&self, last_report: &AtomicU64) {
+        if claim_report(last_report) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "watchpost: log file rotation: {} ({} failures and {} rotated files left uncompressed so far; reported at most once a minute)",
+                self.error,
+                self.errors,
+                self.uncompressed
+            );
+        }
+    }
+}
+
 /// A log line could not be written.
 pub(crate) struct LogWriteFailed<'a> {
     pub(crate) error: &'a std::io::Error,
@@ -297,6 +322,41 @@ impl ResourceLogIoFailed<'_> {
             failures = self.total,
             "per-resource log files cannot be written; lines are being lost (reported at most once a minute)"
         );
+    }
+}
+
+/// Per-resource log files were deleted for their age or the disk budget since the last report
+/// (reported from the flusher thread at most once a minute; counted in `ResourceLogStats`,
+/// `<svc>_resource_log_evictions_total{reason}`).
+pub(crate) struct ResourceLogsEvicted {
+    pub(crate) age: u64,
+    pub(crate) budget: u64,
+    pub(crate) disk_bytes: u64,
+    pub(crate) max_total_bytes: Option<u64>,
+}
+
+impl ResourceLogsEvicted {
+    pub(crate) fn emit(&self) {
+        // On the main log (no resource id: it cannot recurse into a resource file). The budget
+        // deleting files is an operator's concern (logs went before their time); age is routine.
+        let budget = self.max_total_bytes.unwrap_or(0);
+        if self.budget > 0 {
+            tracing::warn!(
+                target: crate::catalogue::targets::LOGS,
+                evicted_budget = self.budget,
+                evicted_age = self.age,
+                disk_bytes = self.disk_bytes,
+                max_total_bytes = budget,
+                "per-resource log files deleted to stay within their disk budget (reported at most once a minute)"
+            );
+        } else {
+            tracing::info!(
+                target: crate::catalogue::targets::LOGS,
+                evicted_age = self.age,
+                disk_bytes = self.disk_bytes,
+                "per-resource log files older than their maximum age deleted (reported at most once a minute)"
+            );
+        }
     }
 }
 

@@ -41,6 +41,7 @@
 
 pub mod catalogue;
 pub mod config;
+pub mod context;
 mod error;
 mod export;
 pub mod http;
@@ -56,3 +57,45 @@ pub use config::{Config, ConfigBuilder, ExportPriority, Redaction, Subsystem};
 pub use error::{Error, ErrorKind};
 pub use internal::SelfStats;
 pub use telemetry::{init, Telemetry, TelemetryBuilder};
+
+/// Per-function metrics, with autometrics' names and labels: `function_calls_total`,
+/// `function_calls_duration_seconds` and (optionally) `function_calls_concurrent`, on sync and
+/// async functions and methods, with a slow-call threshold and objectives. The runtime and its
+/// rules are in [`metrics::function`]; the README's "Measured functions" section has the whole
+/// story.
+///
+/// ```
+/// #[watchpost::measured(slow = "100ms", objective = "api", success = 99.9, latency = "250ms")]
+/// async fn fetch(id: u32) -> Result<String, std::io::Error> {
+///     Ok(format!("item {id}"))
+/// }
+///
+/// #[watchpost::measured]
+/// fn parse(text: &str) -> Option<u32> {
+///     text.parse().ok()
+/// }
+///
+/// let config = watchpost::Config::builder("shop").build().unwrap();
+/// let (telemetry, _dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(rt.block_on(fetch(7)).unwrap(), "item 7");
+/// assert_eq!(parse("x"), None);
+/// let text = telemetry.metrics().encode(watchpost::metrics::Format::Text);
+/// assert!(text.contains(r#"function_calls_total{function="parse","#), "{text}");
+/// assert!(text.contains(r#"function_calls_duration_seconds_bucket{function="fetch","#), "{text}");
+/// ```
+///
+/// Options (all optional, in any order):
+///
+/// | option | meaning |
+/// |---|---|
+/// | `span`, `span = "debug"` | a span per call (off by default), named after the function |
+/// | `slow = "100ms"` | a call at or over it marks its trace slow (the tail sampler keeps it) and logs a WARN, at most one per function per `slow_warn_every` (default `"1m"`) |
+/// | `concurrency` | `function_calls_concurrent` tracks the calls in progress |
+/// | `objective = "name"`, `success = 99.9`, `latency = "250ms"`, `latency_percentile = 99` | an objective (autometrics' labels); the name defaults to the function's; percentiles are 90, 95, 99 or 99.9; the latency is a bucket boundary |
+/// | `name = "Type::method"` | the `function` label (default: the function's name; `Type::method` inside a measured `impl` block) |
+/// | `skip` | on a method of a measured `impl` block: not measured |
+pub use watchpost_macros::measured;
+
+#[doc(hidden)]
+pub use metrics::function::__private as __measured;

@@ -61,11 +61,18 @@ struct Pipeline {
     exporter: Option<crate::export::Exporter>,
     metrics_listen: std::net::SocketAddr,
     unknown_level_vars: Arc<[String]>,
+    /// The W3C baggage keys the HTTP layer copies into request context.
+    baggage_fields: Arc<[String]>,
     /// The background log writer, if the pipeline writes through one (flushed on shutdown).
     log_writer: Option<crate::logs::NonBlocking>,
 }
 
 impl Telemetry {
+    /// The W3C baggage keys copied into request context (`OTEL_BAGGAGE_FIELDS`).
+    pub(crate) fn baggage_fields(&self) -> Arc<[String]> {
+        self.inner.baggage_fields.clone()
+    }
+
     /// Starts setting up a pipeline from `config`; see [`TelemetryBuilder`].
     ///
     /// ```
@@ -74,9 +81,13 @@ impl Telemetry {
     /// # drop(builder);
     /// ```
     pub fn builder(config: Config) -> TelemetryBuilder<crate::logs::NonBlocking> {
+        let make_writer = match &config.log_output {
+            crate::config::LogOutput::File(file) => crate::logs::NonBlocking::file(file.clone()),
+            crate::config::LogOutput::Stdout => crate::logs::NonBlocking::stdout(),
+        };
         TelemetryBuilder {
             config,
-            make_writer: crate::logs::NonBlocking::stdout(),
+            make_writer,
         }
     }
 
@@ -397,7 +408,9 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     /// Where log lines go. Default: [`NonBlocking::stdout`](crate::logs::NonBlocking::stdout)
-    /// (a background thread writes to stdout; logging never waits for it). Each line is one
+    /// (a background thread writes to stdout; logging never waits for it), or
+    /// [`NonBlocking::file`](crate::logs::NonBlocking::file) when the configuration's
+    /// [`log_output`](crate::Config::log_output) is a file; this replaces either. Each line is one
     /// `write_all` call on a writer from `make_writer`: any other writer is written to by the
     /// thread that logs. Wrap it in a [`NonBlocking`](crate::logs::NonBlocking) to keep the
     /// guarantee; the pipeline then flushes it on shutdown.
@@ -480,6 +493,8 @@ where
                 resource_logs: logs.shared.resources.clone(),
             },
         );
+        // `#[measured]` functions: declared in this catalogue; recorded by the first pipeline.
+        crate::metrics::function::attach(&metrics, &config.service_name);
         let dispatch_slot = Arc::new(std::sync::Mutex::new(None));
 
         let exporter = config.otel_enabled.then(|| {
@@ -503,7 +518,9 @@ where
         });
         let mut provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
             .with_resource(resource)
-            .with_sampler(crate::traces::MarkingSampler)
+            .with_sampler(crate::traces::MarkingSampler {
+                ratio: config.trace_ratio,
+            })
             .with_max_attributes_per_span(128);
         let mut tail = None;
         if let Some(exporter) = &exporter {
@@ -553,6 +570,7 @@ where
                 exporter,
                 metrics_listen: config.metrics_listen,
                 unknown_level_vars: config.unknown_level_vars.clone().into(),
+                baggage_fields: config.baggage_fields.clone().into(),
                 log_writer: background,
             }),
         };

@@ -13,6 +13,7 @@ async fn readme_metrics_table_matches_the_live_exposition() {
         ("builtin", catalogue::BUILTIN),
         ("resource_logs", catalogue::RESOURCE_LOGS),
         ("http", catalogue::HTTP),
+        ("functions", catalogue::FUNCTIONS),
     ] {
         let table = Catalogue::new("svc", defs.to_vec()).markdown_table();
         watchpost_testkit::tools::assert_markdown_section(README, section, &table);

@@ -78,3 +78,44 @@ fn the_callers_sampling_decision_and_tracestate_are_passed_on() {
     let sampled = outgoing_at(0.0, Some(&format!("00-{TRACE}-00f067aa0ba902b7-01")), None);
     assert!(sampled["traceparent"].to_str().unwrap().ends_with("-01"));
 }
+
+/// Spans made with the OpenTelemetry API (`Telemetry::tracer`) pass on the same decision: the
+/// caller's flag, else the ratio's.
+#[test]
+fn api_spans_pass_on_the_callers_decision_too() {
+    use opentelemetry::trace::{TraceContextExt, Tracer};
+    for (ratio, incoming, want) in [
+        (1.0, Some("00"), "-00"),
+        (0.0, Some("01"), "-01"),
+        (0.0, None, "-00"),
+        (1.0, None, "-01"),
+    ] {
+        let config = watchpost::Config::builder("prop")
+            .trace_sampler_ratio(ratio)
+            .build()
+            .unwrap();
+        let (telemetry, _dispatch) = watchpost::Telemetry::builder(config)
+            .writer(std::io::sink)
+            .into_dispatch();
+        let mut headers = HeaderMap::new();
+        if let Some(flags) = incoming {
+            headers.insert(
+                "traceparent",
+                format!("00-{TRACE}-00f067aa0ba902b7-{flags}")
+                    .parse()
+                    .unwrap(),
+            );
+        }
+        let parent = watchpost::traces::extract(&headers);
+        let span = telemetry.tracer().start_with_context("api", &parent);
+        let cx = parent.with_span(span);
+        let mut out = HeaderMap::new();
+        watchpost::traces::inject(&cx, &mut out);
+        let tp = out["traceparent"].to_str().unwrap().to_string();
+        assert!(
+            tp.ends_with(want),
+            "ratio {ratio}, caller {incoming:?}: {tp}"
+        );
+        let _ = telemetry.shutdown_with_timeout(std::time::Duration::from_millis(100));
+    }
+}

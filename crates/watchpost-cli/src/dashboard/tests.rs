@@ -65,6 +65,8 @@ fn the_rows_are_red_saturation_telemetry_slo_and_the_subsystems() {
             "Subsystem LOGS",
             "Subsystem INSTANCES",
             "Subsystem EXEC",
+            // Metrics of no subsystem: procman's measured functions (`function_calls_*`).
+            "Other metrics",
         ]
     );
     let exprs = expressions(&d);

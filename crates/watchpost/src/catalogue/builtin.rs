@@ -183,6 +183,22 @@ pub const RESOURCE_LOG_FOLLOWER_GAPS: MetricDef = MetricDef::counter(
 )
 .subsystem("LOGS")
 .per_service();
+/// Per-resource log files deleted, by reason.
+pub const RESOURCE_LOG_EVICTIONS: MetricDef = MetricDef::counter(
+    "resource_log_evictions_total",
+    "Per-resource log files deleted: older than the maximum age, or to hold the disk budget",
+)
+.labels(&[Label::closed("reason", &["age", "budget"])])
+.subsystem("LOGS")
+.per_service();
+/// Bytes of per-resource log files on disk.
+pub const RESOURCE_LOG_DISK_BYTES: MetricDef = MetricDef::gauge(
+    "resource_log_disk_bytes",
+    "Bytes of per-resource log files on disk (held under the disk budget)",
+)
+.unit(Unit::Bytes)
+.subsystem("LOGS")
+.per_service();
 /// Open descriptors of per-resource log files.
 pub const RESOURCE_LOG_OPEN_FILES: MetricDef = MetricDef::gauge(
     "resource_log_open_files",
@@ -199,6 +215,8 @@ pub const RESOURCE_LOGS: &[MetricDef] = &[
     RESOURCE_LOG_ROTATIONS,
     RESOURCE_LOG_FOLLOWER_GAPS,
     RESOURCE_LOG_OPEN_FILES,
+    RESOURCE_LOG_EVICTIONS,
+    RESOURCE_LOG_DISK_BYTES,
 ];
 
 /// The `method` label values of the HTTP metrics: the standard methods, and `_OTHER` for any

@@ -39,9 +39,11 @@ use std::fmt::Write as _;
 
 pub mod buckets;
 mod builtin;
+mod function;
 pub mod targets;
 
 pub use builtin::*;
+pub use function::*;
 
 /// The kind of instrument a metric is recorded with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

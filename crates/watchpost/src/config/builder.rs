@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use tracing::Level;
 
 use super::env;
-use super::ResourceLogConfig;
+use super::log_output::RetentionOverrides;
 use super::{
     position, validate_service_name, Batching, Config, ExportPriority, Redaction, Subsystem,
     NOISY_TARGETS,
 };
+use super::{LogOutput, ResourceLogConfig};
 use crate::error::{Error, ErrorKind};
 
 /// Builds a [`Config`]. Every setter documents its default.
@@ -47,10 +48,17 @@ pub struct ConfigBuilder {
     pub(super) target_levels: Vec<(String, Level)>,
     pub(super) span_level: Level,
     pub(super) max_field_bytes: usize,
+    pub(super) log_standard_fields: bool,
+    pub(super) baggage_fields: Vec<String>,
     pub(super) redaction: Redaction,
     pub(super) default_metric_series_budget: usize,
     pub(super) metric_series_budgets: Vec<(String, usize)>,
     pub(super) resource_logs: Option<ResourceLogConfig>,
+    pub(super) log_output: LogOutput,
+    /// Whether `LOG_OUTPUT` chose the file (errors then name the variable).
+    pub(super) log_output_from_env: bool,
+    /// Rotation and retention from the environment, laid over both kinds of log file.
+    pub(super) retention_env: RetentionOverrides,
     pub(super) trace_ratio: f64,
     pub(super) trace_slow: std::time::Duration,
     pub(super) export_timeout: std::time::Duration,
@@ -86,10 +94,15 @@ impl ConfigBuilder {
                 .collect(),
             span_level: Level::INFO,
             max_field_bytes: 16 * 1024,
+            log_standard_fields: true,
+            baggage_fields: Vec::new(),
             redaction: Redaction::default(),
             default_metric_series_budget: 2000,
             metric_series_budgets: Vec::new(),
             resource_logs: None,
+            log_output: LogOutput::Stdout,
+            log_output_from_env: false,
+            retention_env: RetentionOverrides::default(),
             trace_ratio: 0.1,
             trace_slow: std::time::Duration::from_secs(1),
             export_timeout: std::time::Duration::from_secs(10),
@@ -136,6 +149,43 @@ impl ConfigBuilder {
     /// ```
     pub fn environment(mut self, env: impl Into<String>) -> Self {
         self.environment = env.into();
+        self
+    }
+
+    /// Whether every log line carries the standard fields `service`, `version` and
+    /// `environment` — the service name, [`service_version`](Self::service_version) and
+    /// [`environment`](Self::environment), the values of the OpenTelemetry resource — right after
+    /// `subsystem`. Turn it off on a platform whose log shipper adds them. They are JSON-encoded
+    /// once, when the pipeline is built, so a line pays a copy, not an encoding. Default: `true`.
+    /// Env: `LOG_STANDARD_FIELDS`.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").log_standard_fields(false).build().unwrap();
+    /// assert!(!c.log_standard_fields());
+    /// ```
+    pub fn log_standard_fields(mut self, on: bool) -> Self {
+        self.log_standard_fields = on;
+        self
+    }
+
+    /// W3C baggage keys that become request context: when an incoming request's `baggage`
+    /// carries one of them, the HTTP layer copies it onto every log line and span of the request,
+    /// as [`crate::context::set`] does (redaction and masking apply). Keys not listed never
+    /// appear. At most 16 names of `[A-Za-z0-9_-]`, up to 64 characters. Default: none.
+    /// Env: `OTEL_BAGGAGE_FIELDS` (comma-separated).
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").baggage_fields(["user_id", "tenant_id"]).build().unwrap();
+    /// assert_eq!(c.baggage_fields(), ["user_id", "tenant_id"]);
+    /// let bad = watchpost::Config::builder("svc").baggage_fields(["user id"]).build().unwrap_err();
+    /// assert!(bad.to_string().contains("baggage_fields"), "{bad}");
+    /// ```
+    pub fn baggage_fields<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.baggage_fields = keys.into_iter().map(Into::into).collect();
         self
     }
 
@@ -340,6 +390,28 @@ impl ConfigBuilder {
         self
     }
 
+    /// Where the main log goes: stdout, or a file of its own with rotation, compression and
+    /// retention ([`LogOutput::File`]). Default: [`LogOutput::Stdout`]. Env:
+    /// `LOG_OUTPUT=stdout|file:PATH` (a path given there keeps the file settings set here), and
+    /// `LOG_MAX_FILE_BYTES`, `LOG_MAX_FILES`, `LOG_MAX_AGE`, `LOG_COMPRESS` for its rotation.
+    /// `build` checks that the file's directory exists and is writable.
+    ///
+    /// ```
+    /// use watchpost::config::{LogFileConfig, LogOutput};
+    /// let dir = std::env::temp_dir();
+    /// let mut file = LogFileConfig::new(dir.join("svc.log"));
+    /// file.compress = true;
+    /// let c = watchpost::Config::builder("svc").log_output(LogOutput::File(file)).build().unwrap();
+    /// assert!(matches!(c.log_output(), LogOutput::File(f) if f.compress));
+    /// let bad = watchpost::Config::builder("svc").log_output(LogOutput::file("/no/such/dir/x.log"));
+    /// assert!(bad.build().is_err());
+    /// ```
+    pub fn log_output(mut self, output: LogOutput) -> Self {
+        self.log_output = output;
+        self.log_output_from_env = false;
+        self
+    }
+
     /// Share of ordinary traces kept by the tail sampler (errors and slow traces are always
     /// kept), 0 to 1. Default: 0.1. Env: `OTEL_TRACES_SAMPLER_RATIO`.
     ///
@@ -518,9 +590,6 @@ impl ConfigBuilder {
                 ));
             }
         }
-        if let Some(rl) = &self.resource_logs {
-            rl.validate()?;
-        }
         if !(0.0..=1.0).contains(&self.trace_ratio) {
             return Err(Error::invalid(
                 "ConfigBuilder::trace_sampler_ratio",
@@ -555,6 +624,8 @@ impl ConfigBuilder {
             Some(vars) => env::apply(&mut self, vars)?,
             None => env::Overridden::none(self.subsystems.len()),
         };
+        self.apply_retention()?;
+        check_baggage_fields(&self.baggage_fields)?;
         let subsystem_levels = (0..self.subsystems.len())
             .map(|i| env_levels[i].or(code_levels[i]).unwrap_or(self.log_level))
             .collect();
@@ -575,11 +646,14 @@ impl ConfigBuilder {
             target_levels: self.target_levels,
             span_level: self.span_level,
             max_field_bytes: self.max_field_bytes,
+            log_standard_fields: self.log_standard_fields,
+            baggage_fields: self.baggage_fields,
             redaction: self.redaction,
             unknown_level_vars,
             default_metric_series_budget: self.default_metric_series_budget,
             metric_series_budgets: self.metric_series_budgets,
             resource_logs: self.resource_logs,
+            log_output: self.log_output,
             trace_ratio: self.trace_ratio,
             trace_slow: self.trace_slow,
             export_timeout: self.export_timeout,
@@ -599,6 +673,27 @@ impl ConfigBuilder {
                 env::OTEL_BLRP_MAX_EXPORT_BATCH_SIZE.name,
             )?,
         })
+    }
+}
+
+impl ConfigBuilder {
+    /// Lays the environment's rotation and retention over the resource files and the main log
+    /// file, then checks both.
+    fn apply_retention(&mut self) -> Result<(), Error> {
+        if let Some(rl) = &mut self.resource_logs {
+            self.retention_env.apply_to_resources(rl);
+            rl.validate()?;
+        }
+        if let LogOutput::File(file) = &mut self.log_output {
+            self.retention_env.apply_to_file(file);
+            let input = if self.log_output_from_env {
+                env::LOG_OUTPUT.name
+            } else {
+                "ConfigBuilder::log_output"
+            };
+            file.validate(input)?;
+        }
+        Ok(())
     }
 }
 
@@ -649,6 +744,27 @@ fn hostname() -> String {
     "unknown".to_string()
 }
 
+/// The baggage keys copied into request context: at most 16, each a context field name.
+fn check_baggage_fields(keys: &[String]) -> Result<(), Error> {
+    let input = format!(
+        "ConfigBuilder::baggage_fields ({})",
+        env::OTEL_BAGGAGE_FIELDS.name
+    );
+    if keys.len() > 16 {
+        return Err(Error::invalid(input, keys.join(","), "at most 16 keys"));
+    }
+    for k in keys {
+        if !crate::config::valid_context_name(k) {
+            return Err(Error::invalid(
+                &input,
+                k,
+                "names of 1 to 64 characters from A-Z a-z 0-9 _ - (no dots: log lines leave dotted fields out)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,6 +785,10 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(c.environment(), documented("ENV"));
+        assert_eq!(
+            c.log_standard_fields().to_string(),
+            documented("LOG_STANDARD_FIELDS")
+        );
         assert_eq!(c.otel_enabled().to_string(), documented("OTEL_ENABLED"));
         assert_eq!(c.otel_endpoint(), documented("OTEL_ENDPOINT"));
         assert_eq!(c.otel_insecure().to_string(), documented("OTEL_INSECURE"));

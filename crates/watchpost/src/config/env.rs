@@ -9,7 +9,8 @@
 
 use tracing::Level;
 
-use super::{position, validate_service_name, Batching, ConfigBuilder, ExportPriority};
+use super::log_output::{parse_age, parse_bytes};
+use super::{position, validate_service_name, Batching, ConfigBuilder, ExportPriority, LogOutput};
 use crate::error::Error;
 
 const LEVELS_ALLOWED: &str = "one of debug, info, warn, error";
@@ -123,7 +124,14 @@ pub(crate) const TABLE: &[EnvVar] = &[
         apply: |o, k, v| set(&mut o.builder.log_level, parse_level(k, v)),
     },
     LOG_LEVEL_SUBSYSTEM,
+    EnvVar {
+        name: "LOG_STANDARD_FIELDS",
+        default: "true",
+        meaning: "Write `service`, `version` and `environment` (the resource's values) into every log line, after `subsystem`; `false` where the log shipper adds them",
+        apply: |o, k, v| set(&mut o.builder.log_standard_fields, parse_bool(k, v)),
+    },
     METRICS_LISTEN,
+    OTEL_BAGGAGE_FIELDS,
     EnvVar {
         name: "OTEL_TRACES_SAMPLER_RATIO",
         default: "0.1",
@@ -209,7 +217,76 @@ pub(crate) const TABLE: &[EnvVar] = &[
         meaning: "`otlp` or `none`: whether metrics are pushed when `OTEL_ENABLED=true` (`/metrics` is always served)",
         apply: |o, k, v| set(&mut o.builder.export_metrics, parse_exporter(k, v)),
     },
+    LOG_OUTPUT,
+    EnvVar {
+        name: "LOG_MAX_FILE_BYTES",
+        default: "50MiB",
+        meaning: "Size at which the main log file and each resource log file are rotated: bytes, or with `KiB`, `MiB`, `GiB` (at least 1024)",
+        apply: |o, k, v| set(&mut o.builder.retention_env.max_file_bytes, parse_bytes(k, v).map(Some)),
+    },
+    EnvVar {
+        name: "LOG_MAX_FILES",
+        default: "5",
+        meaning: "Rotated files kept per log file (`x.log.1` … `x.log.N`): 1 to 10000",
+        apply: |o, k, v| {
+            let n = v.trim().parse::<usize>().ok().filter(|n| (1..=10_000).contains(n));
+            let n = n.ok_or_else(|| Error::invalid(k, v, "a whole number from 1 to 10000"));
+            set(&mut o.builder.retention_env.max_files, n.map(Some))
+        },
+    },
+    EnvVar {
+        name: "LOG_MAX_AGE",
+        default: "30d",
+        meaning: "A log file is rotated once its first line is this old, and rotated files whose last line is older are deleted: e.g. `30d`, `12h`, `90m`, `45s`, or `off`",
+        apply: |o, k, v| set(&mut o.builder.retention_env.max_age, parse_age(k, v).map(Some)),
+    },
+    EnvVar {
+        name: "LOG_COMPRESS",
+        default: "false",
+        meaning: "Gzip rotated log files in the background (`x.log.1.gz`); reading and following still read them",
+        apply: |o, k, v| set(&mut o.builder.retention_env.compress, parse_bool(k, v).map(Some)),
+    },
+    EnvVar {
+        name: "RESOURCE_LOG_MAX_BYTES",
+        default: "10GiB",
+        meaning: "Disk budget of all per-resource log files together; over it the oldest rotated files go first, then the idlest resources' files (counted in `<svc>_resource_log_evictions_total`): a size as for `LOG_MAX_FILE_BYTES`, or `off`",
+        apply: |o, k, v| {
+            let budget = match v.trim() {
+                off if off.eq_ignore_ascii_case("off") => Ok(None),
+                _ => parse_bytes(k, v).map(Some).map_err(|_| {
+                    let allowed = "a size of at least 1024 bytes such as 512MiB or 10GiB, or off";
+                    Error::invalid(k, v, allowed)
+                }),
+            };
+            set(&mut o.builder.retention_env.max_total_bytes, budget.map(Some))
+        },
+    },
 ];
+
+/// Named by the error of a log file that cannot be written.
+pub(crate) const LOG_OUTPUT: EnvVar = EnvVar {
+    name: "LOG_OUTPUT",
+    default: "stdout",
+    meaning: "Where the main log goes: `stdout`, or `file:PATH` for a file of its own, rotated, compressed and kept as the `LOG_MAX_*` and `LOG_COMPRESS` variables say",
+    apply: |o, k, v| {
+        let v = v.trim();
+        if v.trim().eq_ignore_ascii_case("stdout") {
+            o.builder.log_output = LogOutput::Stdout;
+            return Ok(());
+        }
+        let path = v.strip_prefix("file:").filter(|p| !p.trim().is_empty());
+        let Some(path) = path else {
+            let allowed = "stdout, or file:PATH such as file:/var/log/svc/svc.log";
+            return Err(Error::invalid(k, v, allowed));
+        };
+        match &mut o.builder.log_output {
+            LogOutput::File(file) => file.path = path.into(),
+            other => *other = LogOutput::file(path),
+        }
+        o.builder.log_output_from_env = true;
+        Ok(())
+    },
+};
 
 // The entries that other code names (a rule between variables, an error or a warning that names
 // the variable) are constants of their own, placed in `TABLE` above.
@@ -240,6 +317,23 @@ pub(crate) const LOG_LEVEL_SUBSYSTEM: EnvVar = EnvVar {
 };
 
 /// Named by the error of a listener that cannot bind.
+/// The W3C baggage keys copied into request context (its name is in `check_baggage_fields`'s
+/// errors).
+pub(crate) const OTEL_BAGGAGE_FIELDS: EnvVar = EnvVar {
+    name: "OTEL_BAGGAGE_FIELDS",
+    default: "unset",
+    meaning: "W3C baggage keys copied onto every log line and span of a request (comma-separated, e.g. `user_id,tenant_id`; at most 16)",
+    apply: |o, _k, v| {
+        o.builder.baggage_fields = v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(())
+    },
+};
+
 pub(crate) const METRICS_LISTEN: EnvVar = EnvVar {
     name: "METRICS_LISTEN",
     default: "127.0.0.1:9464",
@@ -514,6 +608,7 @@ mod tests {
             ("LOG_LEVEL", "loud", "debug, info, warn, error"),
             ("OTEL_ENABLED", "maybe", "true, false"),
             ("OTEL_INSECURE", "yes please", "true, false"),
+            ("LOG_STANDARD_FIELDS", "sometimes", "true, false"),
             ("METRICS_LISTEN", "nonsense", "IP address and port"),
             ("OTEL_ENDPOINT", "no port here", "host:port"),
             ("LOG_LEVEL_API", "trace", "TRACE is not allowed"),

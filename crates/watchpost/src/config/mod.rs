@@ -17,10 +17,12 @@ use crate::error::Error;
 
 mod builder;
 pub(crate) mod env;
+mod log_output;
 mod resource_logs;
 
 pub use builder::ConfigBuilder;
 pub use env::{parse_level, ENV_VARS};
+pub use log_output::{LogFileConfig, LogOutput};
 pub use resource_logs::{valid_id, ResourceLogConfig};
 
 /// Crates whose INFO/DEBUG output is noise in a service log: they default to WARN.
@@ -139,6 +141,23 @@ impl Default for Redaction {
     }
 }
 
+/// Whether `name` may be a request context field (see [`crate::context::set`]): 1 to 64
+/// characters from `A-Z a-z 0-9 _ -`. No dots: a dotted span field is a trace attribute that log
+/// lines leave out, and a context field must reach both.
+///
+/// ```
+/// assert!(watchpost::config::valid_context_name("user_id"));
+/// assert!(!watchpost::config::valid_context_name("user id"));
+/// assert!(!watchpost::config::valid_context_name("user.id"));
+/// assert!(!watchpost::config::valid_context_name(""));
+/// ```
+pub fn valid_context_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
 /// The frozen configuration that [`crate::init`] consumes. Build it with [`Config::builder`].
 ///
 /// ```
@@ -172,12 +191,16 @@ pub struct Config {
     pub(crate) target_levels: Vec<(String, Level)>,
     pub(crate) span_level: Level,
     pub(crate) max_field_bytes: usize,
+    /// Whether every log line carries `service`, `version` and `environment`.
+    pub(crate) log_standard_fields: bool,
+    pub(crate) baggage_fields: Vec<String>,
     pub(crate) redaction: Redaction,
     /// `LOG_LEVEL_<X>` variables naming no declared subsystem; reported once at start.
     pub(crate) unknown_level_vars: Vec<String>,
     pub(crate) default_metric_series_budget: usize,
     pub(crate) metric_series_budgets: Vec<(String, usize)>,
     pub(crate) resource_logs: Option<ResourceLogConfig>,
+    pub(crate) log_output: LogOutput,
     pub(crate) trace_ratio: f64,
     pub(crate) trace_slow: std::time::Duration,
     pub(crate) export_timeout: std::time::Duration,
@@ -315,6 +338,31 @@ impl Config {
         &self.environment
     }
 
+    /// Whether every log line carries the standard fields `service`, `version` and
+    /// `environment` (the values above). Default: `true`; see
+    /// [`ConfigBuilder::log_standard_fields`].
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").build().unwrap();
+    /// assert!(c.log_standard_fields());
+    /// let off = watchpost::Config::builder("svc").env_vars([("LOG_STANDARD_FIELDS", "false")]).build().unwrap();
+    /// assert!(!off.log_standard_fields());
+    /// ```
+    pub fn log_standard_fields(&self) -> bool {
+        self.log_standard_fields
+    }
+
+    /// The W3C baggage keys copied into request context (see
+    /// [`ConfigBuilder::baggage_fields`]). Default: none.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_BAGGAGE_FIELDS", "user_id, tenant_id")]).build().unwrap();
+    /// assert_eq!(c.baggage_fields(), ["user_id", "tenant_id"]);
+    /// ```
+    pub fn baggage_fields(&self) -> &[String] {
+        &self.baggage_fields
+    }
+
     /// Whether OTLP export is on. Default: `false`.
     ///
     /// ```
@@ -385,6 +433,17 @@ impl Config {
     /// ```
     pub fn default_subsystem(&self) -> &str {
         &self.subsystems[self.default_subsystem].name
+    }
+
+    /// Where the main log goes. Default: [`LogOutput::Stdout`]; see
+    /// [`ConfigBuilder::log_output`].
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").build().unwrap();
+    /// assert_eq!(*c.log_output(), watchpost::config::LogOutput::Stdout);
+    /// ```
+    pub fn log_output(&self) -> &LogOutput {
+        &self.log_output
     }
 
     pub(crate) fn subsystem_index(&self, name: &str) -> Option<usize> {

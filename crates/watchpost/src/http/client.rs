@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use axum::http::{Request, Response};
 use futures_util::future::BoxFuture;
-use opentelemetry::metrics::Histogram;
 use opentelemetry::KeyValue;
 use tracing::Instrument as _;
 
@@ -18,7 +17,7 @@ pub use crate::catalogue::MAX_CLIENT_HOSTS as MAX_HOSTS;
 /// The client metric and span, shared by the tower layer and the reqwest middleware.
 #[derive(Debug)]
 pub(crate) struct ClientInstruments {
-    duration: Histogram<f64>,
+    duration: crate::metrics::ExemplarHistogram,
     hosts: Mutex<HashSet<String>>,
 }
 
@@ -26,7 +25,7 @@ impl ClientInstruments {
     pub(crate) fn new(telemetry: &crate::Telemetry) -> Self {
         let duration = telemetry
             .metrics()
-            .histogram(&crate::catalogue::HTTP_CLIENT_REQUEST_DURATION);
+            .exemplar_histogram(&crate::catalogue::HTTP_CLIENT_REQUEST_DURATION);
         Self {
             duration,
             hosts: Mutex::new(HashSet::new()),
@@ -56,6 +55,7 @@ impl ClientInstruments {
         status: Option<u16>,
         start: Instant,
     ) {
+        let status_code = status;
         let status = match status {
             Some(s) => {
                 span.record("http.response.status_code", s);
@@ -69,13 +69,18 @@ impl ClientInstruments {
                 "error".to_string()
             }
         };
-        self.duration.record(
+        // The exemplar: the client span, when its trace is sampled (or fails: the tail sampler
+        // keeps a trace with an error span).
+        let failed = status_code.is_none_or(|s| s >= 500);
+        self.duration.record_in(
             start.elapsed().as_secs_f64(),
             &[
                 KeyValue::new("method", bounded_method(method)),
                 KeyValue::new("host", self.host_label(host)),
                 KeyValue::new("status", status),
             ],
+            span,
+            failed,
         );
     }
 

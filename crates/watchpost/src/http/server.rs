@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 use http_body::{Body as _, Frame};
-use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
+use opentelemetry::metrics::{Counter, UpDownCounter};
 use opentelemetry::KeyValue;
 use tracing::Instrument as _;
 
@@ -31,7 +31,11 @@ const ACCESS_LOG_TARGET: &str = targets::HTTP_ACCESS;
 
 #[derive(Debug, Clone)]
 struct ServerInstruments {
-    duration: Histogram<f64>,
+    duration: crate::metrics::ExemplarHistogram,
+    /// The tail sampler's slow threshold (the server span is the local root).
+    slow: std::time::Duration,
+    /// W3C baggage keys copied into request context (`OTEL_BAGGAGE_FIELDS`).
+    baggage_fields: Arc<[String]>,
     in_flight: UpDownCounter<i64>,
     panics: Counter<u64>,
     exclude: Vec<String>,
@@ -79,7 +83,9 @@ impl HttpLayer {
     pub fn new(telemetry: &crate::Telemetry) -> Self {
         let metrics = telemetry.metrics();
         let shared = ServerInstruments {
-            duration: metrics.histogram(&catalogue::HTTP_REQUEST_DURATION),
+            duration: metrics.exemplar_histogram(&catalogue::HTTP_REQUEST_DURATION),
+            slow: metrics.trace_slow(),
+            baggage_fields: telemetry.baggage_fields(),
             in_flight: metrics.up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT),
             panics: metrics.counter(&catalogue::HTTP_PANICS),
             exclude: Vec::new(),
@@ -227,7 +233,17 @@ where
         if known_method(&method) == "_OTHER" {
             span.record("http.request.method_original", method.as_str());
         }
-        crate::traces::set_parent(&span, &crate::traces::extract(req.headers()));
+        let cx = crate::traces::extract(req.headers());
+        crate::traces::set_parent(&span, &cx);
+        if !shared.baggage_fields.is_empty() {
+            use opentelemetry::baggage::BaggageExt as _;
+            let baggage = cx.baggage();
+            for key in shared.baggage_fields.iter() {
+                if let Some(v) = baggage.get(key.as_str()) {
+                    crate::context::set_on(&span, key, v.as_str());
+                }
+            }
+        }
         shared.in_flight.add(1, &[]);
         let fut = inner.call(req);
         let span2 = span.clone();
@@ -355,7 +371,18 @@ impl Completion {
             KeyValue::new("path", opentelemetry::StringValue::from(self.path.clone())),
             KeyValue::new("status", status_label(status)),
         ];
-        self.shared.duration.record(elapsed.as_secs_f64(), &labels);
+        // The exemplar points at this request's trace when it is exported: sampled, or kept by
+        // the tail sampler anyway (an error, or a slow local root).
+        let slow = elapsed >= self.shared.slow;
+        if slow {
+            // Kept by the tail sampler whatever else happened to the trace (even if the buffer
+            // overflowed and the trace was decided before its root ended).
+            crate::traces::mark_slow(&self.span);
+        }
+        let kept = self.status.is_server_error() || slow;
+        self.shared
+            .duration
+            .record_in(elapsed.as_secs_f64(), &labels, &self.span, kept);
         self.shared.in_flight.add(-1, &[]);
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         let (method, path, request_id) =

@@ -469,6 +469,16 @@ fn write_sample(
 /// # Errors
 /// Only those of the writer.
 pub fn encode(out: &mut impl Write, rm: &ResourceMetrics, format: Format) -> fmt::Result {
+    encode_with(out, rm, format, None)
+}
+
+/// [`encode`], with the exemplars of `exemplars` after their buckets (OpenMetrics only).
+pub(crate) fn encode_with(
+    out: &mut impl Write,
+    rm: &ResourceMetrics,
+    format: Format,
+    exemplars: Option<&super::exemplars::ExemplarStore>,
+) -> fmt::Result {
     // Name every metric, then sort by family name so that same-named metrics from different
     // scopes are adjacent (merged into one family) and the output is deterministic.
     let mut metrics: Vec<(PromName, Kind, &Metric)> = rm
@@ -500,7 +510,14 @@ pub fn encode(out: &mut impl Write, rm: &ResourceMetrics, format: Format) -> fmt
             if other_kind != kind || other_name.unit != name.unit {
                 continue; // conflicting definition under the same name: keep the first
             }
+            let slots = match format {
+                Format::OpenMetrics => exemplars.and_then(|e| e.find(m.name())),
+                Format::Text => None,
+            };
             match m.data() {
+                AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                    write_histogram(out, &name.family, h, &mut labels, slots.as_deref())?
+                }
                 AggregatedMetrics::F64(d) => {
                     write_points(out, &name.family, *kind, d, &mut labels)?
                 }
@@ -606,7 +623,7 @@ fn write_points<T: Num>(
                 out.write_char('\n')?;
             }
         }
-        MetricData::Histogram(h) => write_histogram(out, family, h, labels)?,
+        MetricData::Histogram(h) => write_histogram(out, family, h, labels, None)?,
         MetricData::ExponentialHistogram(_) => {}
     }
     Ok(())
@@ -617,22 +634,29 @@ fn write_histogram<T: Num>(
     family: &str,
     h: &Histogram<T>,
     labels: &mut String,
+    exemplars: Option<&super::exemplars::Slots>,
 ) -> fmt::Result {
     let mut le = String::with_capacity(24);
     for p in h.data_points() {
         labels.clear();
         write_labels(labels, || p.attributes());
+        let by_bucket = exemplars.and_then(|s| s.of(p.attributes()));
+        let exemplar = |i: usize| by_bucket.as_ref().and_then(|b| b.get(i).copied().flatten());
         let mut cumulative = 0u64;
+        let mut n = 0;
         for (bound, count) in p.bounds().zip(p.bucket_counts()) {
             cumulative += count;
             le.clear();
             write_float(&mut le, bound)?;
             write_sample(out, family, "_bucket", labels, Some(("le", &le)))?;
             cumulative.write(out)?;
+            write_exemplar(out, exemplar(n))?;
             out.write_char('\n')?;
+            n += 1;
         }
         write_sample(out, family, "_bucket", labels, Some(("le", "+Inf")))?;
         p.count().write(out)?;
+        write_exemplar(out, exemplar(n))?;
         out.write_char('\n')?;
         write_sample(out, family, "_sum", labels, None)?;
         p.sum().write(out)?;
@@ -642,6 +666,24 @@ fn write_histogram<T: Num>(
         out.write_char('\n')?;
     }
     Ok(())
+}
+
+/// ` # {trace_id="…",span_id="…"} value timestamp` (OpenMetrics' exemplar: 63 characters of
+/// labels, within the format's 128), or nothing.
+fn write_exemplar(out: &mut impl Write, e: Option<super::exemplars::Exemplar>) -> fmt::Result {
+    let Some(e) = e else { return Ok(()) };
+    out.write_str(" # {trace_id=\"")?;
+    for b in e.trace_id {
+        write!(out, "{b:02x}")?;
+    }
+    out.write_str("\",span_id=\"")?;
+    for b in e.span_id {
+        write!(out, "{b:02x}")?;
+    }
+    out.write_str("\"} ")?;
+    write_float(out, e.value)?;
+    out.write_char(' ')?;
+    write!(out, "{:.3}", e.time)
 }
 
 #[cfg(test)]
@@ -744,6 +786,34 @@ mod tests {
                 "{name} [{unit}]"
             );
         }
+    }
+
+    #[test]
+    fn an_exemplar_is_written_in_the_openmetrics_syntax() {
+        let e = super::super::exemplars::Exemplar {
+            value: 0.042,
+            time: 1_764_500_000.25,
+            trace_id: [
+                0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
+                0x31, 0x9c,
+            ],
+            span_id: [0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31],
+        };
+        let mut out = String::from("demo_seconds_bucket{le=\"0.05\"} 3");
+        write_exemplar(&mut out, Some(e)).unwrap();
+        assert_eq!(
+            out,
+            "demo_seconds_bucket{le=\"0.05\"} 3 # {trace_id=\"0af7651916cd43dd8448eb211c80319c\",\
+             span_id=\"b7ad6b7169203331\"} 0.042 1764500000.250"
+        );
+        let labels = &out[out.find("# {").unwrap() + 3..out.find("} 0.042").unwrap()];
+        assert!(
+            labels.chars().count() <= 128,
+            "OpenMetrics: exemplar labels within 128 characters"
+        );
+        let mut none = String::new();
+        write_exemplar(&mut none, None).unwrap();
+        assert_eq!(none, "");
     }
 
     #[test]

@@ -21,7 +21,9 @@
 //!   message.
 
 mod endpoint;
+mod exemplars;
 pub mod exposition;
+pub mod function;
 mod process;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +44,7 @@ use opentelemetry_sdk::Resource;
 
 pub use crate::catalogue::buckets;
 pub use endpoint::{router, MetricsServer};
+pub use exemplars::{ExemplarHistogram, MAX_SERIES as MAX_EXEMPLAR_SERIES};
 pub use exposition::Format;
 
 use crate::catalogue::{self, Catalogue, Instrument as Kind, MetricDef};
@@ -125,6 +128,12 @@ struct MetricPipeline {
     overflow: Arc<Mutex<OverflowState>>,
     /// The definitions registered so far, by full name (read by the cardinality view).
     registered: Arc<Mutex<Vec<(String, MetricDef)>>>,
+    /// The exemplars of the histograms that keep them.
+    exemplars: exemplars::ExemplarStore,
+    /// Whether traces are exported (exemplars point at exported traces only).
+    traces_exported: bool,
+    /// The tail sampler's slow threshold: a local root at least this long is kept.
+    trace_slow: Duration,
 }
 
 /// The metric pipeline: provider, reader, built-in metrics, exposition. Cheap to clone.
@@ -186,6 +195,9 @@ impl Metrics {
                 scratch: Mutex::new(ResourceMetrics::default()),
                 overflow: overflow.clone(),
                 registered,
+                exemplars: exemplars::ExemplarStore::default(),
+                traces_exported: config.otel_enabled,
+                trace_slow: config.trace_slow,
             }),
         };
         metrics.register_builtin(config, overflow, sources);
@@ -237,6 +249,30 @@ impl Metrics {
         instrument!(self, def, Kind::Histogram, f64_histogram)
             .with_boundaries(def.buckets().to_vec())
             .build()
+    }
+
+    /// An `f64` histogram for `def` that keeps exemplars: per series and bucket, the trace and
+    /// span of the newest measurement made in a sampled span, written in the OpenMetrics
+    /// exposition (see [`ExemplarHistogram`]). Without trace export it keeps none.
+    ///
+    /// ```
+    /// use watchpost::catalogue::{MetricDef, Unit};
+    /// const WAIT: MetricDef = MetricDef::histogram("demo_wait_seconds", "Wait", &[0.1, 1.0]).unit(Unit::Seconds);
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// telemetry.metrics().exemplar_histogram(&WAIT).record(0.5, &[]);
+    /// assert!(telemetry.metrics().encode(watchpost::metrics::Format::Text).contains("demo_wait_seconds_bucket{le=\"1\"} 1\n"));
+    /// ```
+    pub fn exemplar_histogram(&self, def: &MetricDef) -> ExemplarHistogram {
+        let inner = self.histogram(def);
+        let name = def.name_for(&self.pipeline.prefix);
+        let slots = self.pipeline.exemplars.slots(&name, def.buckets());
+        ExemplarHistogram::new(inner, slots, self.pipeline.traces_exported)
+    }
+
+    /// The tail sampler's slow threshold (a local root that took this long is kept whole).
+    pub(crate) fn trace_slow(&self) -> Duration {
+        self.pipeline.trace_slow
     }
 
     /// Registers `def` as an observable instrument (counter, up-down counter or gauge, as
@@ -465,7 +501,7 @@ impl Metrics {
     /// ```
     pub fn encode_into(&self, out: &mut String, format: Format) {
         self.collect(|rm| {
-            let _ = exposition::encode(out, rm, format);
+            let _ = exposition::encode_with(out, rm, format, Some(&self.pipeline.exemplars));
         });
     }
 
@@ -631,6 +667,16 @@ impl Metrics {
             let s = r.stats();
             o.observe(s.unregistered, &[KeyValue::new("reason", "unregistered")]);
             o.observe(s.rejected_ids, &[KeyValue::new("reason", "rejected_id")]);
+        });
+        let r = logs.clone();
+        self.observe_u64(&catalogue::RESOURCE_LOG_EVICTIONS, move |o| {
+            let s = r.stats();
+            o.observe(s.evicted_age, &[KeyValue::new("reason", "age")]);
+            o.observe(s.evicted_budget, &[KeyValue::new("reason", "budget")]);
+        });
+        let r = logs.clone();
+        self.observe_u64(&catalogue::RESOURCE_LOG_DISK_BYTES, move |o| {
+            o.observe(r.disk_bytes(), &[])
         });
         self.observe_u64(&catalogue::RESOURCE_LOG_OPEN_FILES, move |o| {
             o.observe(logs.open_files() as u64, &[])

@@ -49,6 +49,9 @@ pub(crate) struct OtelSpan {
     /// A context holding the caller's baggage (the one it came in, shared, not copied), passed
     /// on by every span of the trace.
     baggage: Option<opentelemetry::Context>,
+    /// Request context attributes ([`crate::context`]), set on the local root and inherited
+    /// by every span created inside it afterwards.
+    context: Option<Arc<Vec<KeyValue>>>,
     /// The sampled flag this span passes on (`traceparent`): the remote caller's decision, inherited
     /// by every local span of the trace; for a trace that starts here, the sampling ratio's.
     flags: TraceFlags,
@@ -222,10 +225,12 @@ where
         let parent = span.parent();
         let mut remote_sampled = None;
         let mut baggage = None;
+        let mut context: Option<Arc<Vec<KeyValue>>> = None;
         let (trace_id, parent_span_id, parent_remote, trace_state, flags) =
             match parent.as_ref().and_then(|p| {
                 p.extensions().get::<OtelSpan>().map(|o| {
                     baggage = o.baggage.clone();
+                    context = o.context.clone();
                     (o.trace_id, o.span_id, o.trace_state.clone(), o.flags)
                 })
             }) {
@@ -283,6 +288,15 @@ where
             if let Some(sampled) = remote_sampled {
                 attributes.push(KeyValue::new(super::sampling::PARENT_SAMPLED, sampled));
             }
+            if let Some(c) = &context {
+                for kv in c.iter() {
+                    if attributes.len() < MAX_ATTRIBUTES
+                        && !attributes.iter().any(|a| a.key == kv.key)
+                    {
+                        attributes.push(kv.clone());
+                    }
+                }
+            }
         }
         span.extensions_mut().insert(OtelSpan {
             trace_id,
@@ -291,6 +305,7 @@ where
             parent_remote,
             trace_state,
             baggage,
+            context,
             flags,
             start: SystemTime::now(),
             name: name.map_or(Cow::Borrowed(meta.name()), Cow::Owned),
@@ -452,6 +467,21 @@ pub fn set_parent(span: &tracing::Span, cx: &opentelemetry::Context) {
     });
 }
 
+/// Marks `span` slow (a measured function over its threshold): the tail sampler keeps its trace
+/// like an error trace. The span carries `watchpost.slow = true` when exported.
+pub(crate) fn mark_slow(span: &tracing::Span) {
+    with_otel_span(span, |o| {
+        if !o
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == super::sampling::SLOW)
+        {
+            o.attributes
+                .push(KeyValue::new(super::sampling::SLOW, true));
+        }
+    });
+}
+
 /// The trace id of a span (lowercase hex), if it has one (Watchpost installed as its subscriber).
 ///
 /// ```
@@ -514,6 +544,78 @@ pub fn context(span: &tracing::Span) -> opentelemetry::Context {
 /// `cx` itself if it carries baggage (a cheap clone), to be passed on.
 fn baggage_of(cx: &opentelemetry::Context) -> Option<opentelemetry::Context> {
     (!cx.baggage().is_empty()).then(|| cx.clone())
+}
+
+/// The trace id, span id and sampled flag (the one passed on: the caller's or the ratio's
+/// decision) of `span`, if it has OpenTelemetry ids (for exemplars).
+pub(crate) fn span_ids(span: &tracing::Span) -> Option<SpanIds> {
+    let mut out = None;
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let s = registry.span(id)?;
+        let ext = s.extensions();
+        let o = ext.get::<OtelSpan>()?;
+        out = Some(SpanIds {
+            trace_id: o.trace_id.to_bytes(),
+            span_id: o.span_id.to_bytes(),
+            sampled: o.flags.is_sampled(),
+        });
+        Some(())
+    });
+    out
+}
+
+/// Whether `span` is a server span: the HTTP layer's request span, or any span with
+/// `otel.kind = "server"` (known only when spans are exported).
+pub(crate) fn is_server_span(
+    span: &tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>,
+) -> bool {
+    span.metadata().target() == crate::catalogue::targets::HTTP
+        || span
+            .extensions()
+            .get::<OtelSpan>()
+            .is_some_and(|o| o.kind == SpanKind::Server)
+}
+
+/// Adds request context attribute `name` = `value` to `span` (a local root, see
+/// [`crate::context`]) and to every span created inside it from now on: redacted and masked like
+/// any attribute, a second value replacing the first. `false` when spans are not exported (there
+/// is nothing to add them to) or the span has no trace data.
+pub(crate) fn record_context(
+    dispatch: &tracing::Dispatch,
+    span: &tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>,
+    name: &'static str,
+    value: &str,
+) -> bool {
+    let Some(tail) = dispatch
+        .downcast_ref::<Bridge>()
+        .and_then(|b| b.tail.as_ref())
+    else {
+        return false;
+    };
+    let kv = KeyValue::new(name, tail.clean_value(name, Value::from(value.to_string())));
+    let mut ext = span.extensions_mut();
+    let Some(o) = ext.get_mut::<OtelSpan>() else {
+        return false;
+    };
+    let mut context: Vec<KeyValue> = o.context.as_deref().cloned().unwrap_or_default();
+    context.retain(|c| c.key.as_str() != name);
+    context.push(kv.clone());
+    o.context = Some(Arc::new(context));
+    o.attributes.retain(|a| a.key.as_str() != name);
+    if o.attributes.len() < MAX_ATTRIBUTES {
+        o.attributes.push(kv);
+    }
+    true
+}
+
+/// What [`span_ids`] reads of a span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanIds {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+    /// The sampled flag passed on (the caller's or the ratio's decision).
+    pub(crate) sampled: bool,
 }
 
 /// The sampled flag of a span context (the other flag bits are not passed on).

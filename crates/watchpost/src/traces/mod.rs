@@ -8,7 +8,8 @@
 //! **Sampling.** Every span is recorded; the decision is made when a trace's *local root* ends
 //! (the span without a parent in this process), over every span of that trace this process
 //! finished (an in-process tail decision). A trace is kept if any of its spans has status Error
-//! or an ERROR event, if the local root took at least the slow threshold, if the caller's
+//! or an ERROR event or was marked slow by a measured function (`#[measured(slow = …)]`), if the
+//! local root took at least the slow threshold, if the caller's
 //! `traceparent` said sampled (parent-based), or else with probability `OTEL_TRACES_SAMPLER_RATIO`
 //! (default 0.1, decided from the trace id, so every service that uses the same rule on the same
 //! trace agrees). Spans ending after their trace was decided follow the decision. The buffer is
@@ -32,8 +33,10 @@ mod sampling;
 mod w3c;
 
 pub use bridge::{context, set_parent, trace_id};
-pub(crate) use bridge::{random_u64, Bridge, OtelSpan};
+pub(crate) use bridge::{
+    is_server_span, mark_slow, random_u64, record_context, span_ids, Bridge, OtelSpan,
+};
 pub(crate) use propagation::new_propagator;
-use propagation::{sdk_trace_state, tracestate_of};
 pub use propagation::{extract, inject};
+use propagation::{sdk_trace_state, tracestate_of};
 pub(crate) use sampling::{MarkingSampler, SharedTail, SpanSink, TailSampler, TailSettings};

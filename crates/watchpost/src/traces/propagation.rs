@@ -10,7 +10,6 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::BaggagePropagator;
 
 use super::w3c;
 
@@ -95,7 +94,7 @@ impl TextMapPropagator for W3cPropagator {
                 injector.set(TRACESTATE, ts.to_string());
             }
         }
-        BaggagePropagator::new().inject_context(cx, injector);
+        inject_baggage(cx, injector);
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
@@ -134,6 +133,40 @@ impl TextMapPropagator for W3cPropagator {
     fn fields(&self) -> FieldIter<'_> {
         FieldIter::new(&self.fields)
     }
+}
+
+/// Writes `cx`'s baggage as one `baggage` header: `key=value;properties`, each value
+/// percent-encoded wherever it is not a `baggage-octet`, and `%` always (the SDK's encoder leaves
+/// `%` and `\` alone, so `100%25` came out as `100%`, which the next hop decodes wrongly).
+fn inject_baggage(cx: &Context, injector: &mut dyn Injector) {
+    let baggage = cx.baggage();
+    if baggage.is_empty() {
+        return;
+    }
+    let mut out = String::new();
+    for (key, (value, metadata)) in baggage.iter() {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(key.as_str());
+        out.push('=');
+        for b in value.as_str().bytes() {
+            let octet = matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
+            if octet && b != b'%' {
+                out.push(char::from(b));
+            } else {
+                out.push('%');
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+            }
+        }
+        let properties = metadata.as_str().trim();
+        if !properties.is_empty() {
+            out.push(';');
+            out.push_str(properties);
+        }
+    }
+    injector.set(BAGGAGE, out);
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
@@ -216,4 +249,43 @@ pub fn extract(headers: &HeaderMap) -> Context {
 /// ```
 pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     propagator().inject_context(cx, &mut HeaderInjector(headers));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baggage_values_round_trip_whatever_they_hold() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "baggage",
+            "a=100%2541,b=x%5Cy,c=caf%C3%A9 ;p=1,d=a%20b%2Cc"
+                .parse()
+                .unwrap(),
+        );
+        let cx = extract(&headers);
+        assert_eq!(cx.baggage().get("a").unwrap().as_str(), "100%41");
+        assert_eq!(cx.baggage().get("b").unwrap().as_str(), "x\\y");
+        assert_eq!(cx.baggage().get("c").unwrap().as_str(), "café");
+        assert_eq!(cx.baggage().get("d").unwrap().as_str(), "a b,c");
+        let mut out = HeaderMap::new();
+        inject(&cx, &mut out);
+        let again = extract(&out);
+        for k in ["a", "b", "c", "d"] {
+            assert_eq!(
+                again.baggage().get(k),
+                cx.baggage().get(k),
+                "{k}: {:?}",
+                out["baggage"]
+            );
+        }
+        assert_eq!(
+            again
+                .baggage()
+                .get_with_metadata("c")
+                .map(|(_, m)| m.as_str()),
+            Some("p=1")
+        );
+    }
 }

@@ -19,10 +19,20 @@ use crate::util::truncate_utf8;
 /// The attribute put on local roots with a remote parent: the parent's sampled flag.
 pub(crate) const PARENT_SAMPLED: &str = "watchpost.parent_sampled";
 
+/// The attribute of a span marked slow by a measured function: its trace is kept like an error
+/// trace (`#[measured(slow = …)]`).
+pub(crate) const SLOW: &str = "watchpost.slow";
+
 /// Records every span (the tail sampler decides later) and marks local roots whose remote parent
-/// was sampled.
+/// was sampled. The sampled *flag* a span gets (what it passes on in `traceparent`) is the
+/// parent's decision when there is a parent, else the ratio's — as for `tracing` spans — so an
+/// unsampled caller is never passed on as sampled. Spans not flagged sampled are still recorded
+/// (`RecordOnly`) and reach the tail sampler, which may keep them (errors, slow traces).
 #[derive(Debug, Clone)]
-pub(crate) struct MarkingSampler;
+pub(crate) struct MarkingSampler {
+    /// The sampling ratio (`OTEL_TRACES_SAMPLER_RATIO`) for traces that start here.
+    pub(crate) ratio: f64,
+}
 
 impl ShouldSample for MarkingSampler {
     fn should_sample(
@@ -42,16 +52,25 @@ impl ShouldSample for MarkingSampler {
             attributes,
             links,
         );
-        result.decision = SamplingDecision::RecordAndSample;
-        if let Some(cx) = parent_context {
-            let span = cx.span();
-            let sc = span.span_context();
-            if sc.is_valid() && sc.is_remote() {
-                result
-                    .attributes
-                    .push(KeyValue::new(PARENT_SAMPLED, sc.is_sampled()));
+        let parent = parent_context
+            .map(|cx| cx.span().span_context().clone())
+            .filter(|sc| sc.is_valid());
+        let sampled = match &parent {
+            Some(sc) => {
+                if sc.is_remote() {
+                    result
+                        .attributes
+                        .push(KeyValue::new(PARENT_SAMPLED, sc.is_sampled()));
+                }
+                sc.is_sampled()
             }
-        }
+            None => ratio_keeps(self.ratio, trace_id),
+        };
+        result.decision = if sampled {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::RecordOnly
+        };
         result
     }
 }
@@ -196,10 +215,22 @@ impl TailSampler {
         self.clean_string(value)
     }
 
-    /// Masking and truncation of a string value (other values pass unchanged).
+    /// Masking and truncation of a string value, or of each string of an array (other values
+    /// pass unchanged).
     fn clean_string(&self, value: Value) -> Value {
-        let Value::String(s) = value else {
-            return value;
+        let s = match value {
+            Value::String(s) => s,
+            Value::Array(opentelemetry::Array::String(items)) => {
+                let items = items
+                    .into_iter()
+                    .map(|item| match self.clean_string(Value::String(item)) {
+                        Value::String(s) => s,
+                        other => other.as_str().into_owned().into(),
+                    })
+                    .collect();
+                return Value::Array(opentelemetry::Array::String(items));
+            }
+            other => return other,
         };
         let masked = self.redactor.mask(s.as_str());
         let text: &str = &masked;
@@ -213,10 +244,14 @@ impl TailSampler {
     }
 
     /// `text` (a span name, an event name, a status message) with e-mail addresses and card
-    /// numbers masked; unchanged (not copied) when there is nothing to mask.
+    /// numbers masked; unchanged (not copied) when there is nothing to mask or cut.
+    /// Cut at the attribute limit too, with the same marker.
     pub(crate) fn mask_text(&self, text: &mut std::borrow::Cow<'static, str>) {
         if let std::borrow::Cow::Owned(m) = self.redactor.mask(text) {
             *text = std::borrow::Cow::Owned(m);
+        }
+        if let Some(head) = truncate_utf8(text, self.settings.max_attribute_bytes) {
+            *text = std::borrow::Cow::Owned(format!("{head}…"));
         }
     }
 
@@ -224,17 +259,29 @@ impl TailSampler {
     /// names, masked values in attributes, event names and attributes, the status message and
     /// the name.
     fn sanitize(&self, span: &mut SpanData) {
-        span.attributes
-            .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
-        for kv in span.attributes.iter_mut().chain(
-            span.events
-                .events
-                .iter_mut()
-                .flat_map(|e| e.attributes.iter_mut()),
-        ) {
+        // (`PARENT_SAMPLED` stays: `on_end_clean` reads it, then removes it.)
+        for kv in span
+            .attributes
+            .iter_mut()
+            .chain(
+                span.events
+                    .events
+                    .iter_mut()
+                    .flat_map(|e| e.attributes.iter_mut()),
+            )
+            .chain(
+                span.links
+                    .links
+                    .iter_mut()
+                    .flat_map(|l| l.attributes.iter_mut()),
+            )
+        {
+            if kv.key.as_str() == PARENT_SAMPLED {
+                continue;
+            }
             if self.redactor.is_secret_name(kv.key.as_str()) {
                 kv.value = Value::from(crate::redact::REDACTED);
-            } else if matches!(kv.value, Value::String(_)) {
+            } else if matches!(kv.value, Value::String(_) | Value::Array(_)) {
                 let v = std::mem::replace(&mut kv.value, Value::Bool(false));
                 kv.value = self.clean_string(v);
             }
@@ -319,7 +366,9 @@ impl TailSampler {
         });
         let is_local_root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID
             || span.parent_span_is_remote;
-        let error = Self::is_error(&span);
+        // A span marked slow (by a measured function) makes its trace important like an error.
+        let error =
+            Self::is_error(&span) || span.attributes.iter().any(|kv| kv.key.as_str() == SLOW);
         let slow = span
             .end_time
             .duration_since(span.start_time)
@@ -337,9 +386,14 @@ impl TailSampler {
             let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(&verdict) = buf.decided.get(&trace_id) {
                 // A late span of a decided trace follows the decision (and an error upgrades it
-                // for itself: better a partial error trace than none).
-                let verdict = if error {
+                // for itself: better a partial error trace than none). A local root decided early
+                // (the buffer overflowed) is judged again on what only it knows: slow, or a
+                // caller that sampled.
+                let verdict = if error || (is_local_root && slow) {
                     Verdict::KeepImportant
+                } else if is_local_root && parent_sampled == Some(true) && verdict == Verdict::Drop
+                {
+                    Verdict::Keep
                 } else {
                     verdict
                 };

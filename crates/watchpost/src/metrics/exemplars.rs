@@ -1,0 +1,331 @@
+//! Exemplars: the step from a latency bucket to a trace that landed in it.
+//!
+//! A histogram that opts in ([`ExemplarHistogram`]) keeps, per series and per bucket, the newest
+//! measurement made inside a span whose trace is exported — its value, time, trace id and span
+//! id — and the OpenMetrics exposition writes it after the bucket's count
+//! (`… 3 # {trace_id="…",span_id="…"} 0.042 1764500000.123`).
+//! The OpenTelemetry Rust SDK
+//! collects no exemplars (opentelemetry-rust#3369), so they are kept here, beside its data.
+//!
+//! Cost: a measurement outside a kept trace pays one span lookup and nothing else; one inside
+//! pays an order-independent hash of its attributes, a clock read and a short lock.
+//! Memory: at most [`MAX_SERIES`] series per histogram, one exemplar per bucket.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry::metrics::Histogram;
+use opentelemetry::{KeyValue, Value};
+
+/// Series per histogram that keep exemplars; measurements of further series keep none.
+pub const MAX_SERIES: usize = 2048;
+
+/// One exemplar: a measurement and the span it was made in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Exemplar {
+    pub(crate) value: f64,
+    /// Seconds since the Unix epoch.
+    pub(crate) time: f64,
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Identity(u64);
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Series (by attribute hash) → one exemplar slot per bucket.
+type SeriesMap = HashMap<u64, Box<[Option<Exemplar>]>, BuildHasherDefault<Identity>>;
+
+/// The exemplars of one histogram: per series (by attribute hash), one slot per bucket.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    /// The instrument's name, as the SDK reports it at collection.
+    pub(crate) name: String,
+    bounds: Arc<[f64]>,
+    series: Mutex<SeriesMap>,
+}
+
+impl Slots {
+    fn new(name: String, bounds: &[f64]) -> Self {
+        Slots {
+            name,
+            bounds: bounds.into(),
+            series: Mutex::new(HashMap::default()),
+        }
+    }
+
+    fn put(&self, attrs_hash: u64, e: Exemplar) {
+        // OpenTelemetry buckets are (previous bound, bound]; the last is (last bound, +Inf).
+        let bucket = self.bounds.partition_point(|b| *b < e.value);
+        let n = self.bounds.len() + 1;
+        let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let len = series.len();
+        match series.get_mut(&attrs_hash) {
+            Some(slots) => slots[bucket] = Some(e),
+            None if len < MAX_SERIES => {
+                let mut slots = vec![None; n].into_boxed_slice();
+                slots[bucket] = Some(e);
+                series.insert(attrs_hash, slots);
+            }
+            None => {}
+        }
+    }
+
+    /// The exemplars of the series with these attributes, by bucket (`+Inf` last).
+    pub(crate) fn of<'a>(
+        &self,
+        attrs: impl Iterator<Item = &'a KeyValue>,
+    ) -> Option<Box<[Option<Exemplar>]>> {
+        let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        series.get(&attrs_hash(attrs)).cloned()
+    }
+}
+
+/// Every histogram's exemplars, for the exposition.
+#[derive(Debug, Default)]
+pub(crate) struct ExemplarStore {
+    all: Mutex<Vec<Arc<Slots>>>,
+}
+
+impl ExemplarStore {
+    pub(crate) fn slots(&self, name: &str, bounds: &[f64]) -> Arc<Slots> {
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = all.iter().find(|s| s.name == name) {
+            return s.clone();
+        }
+        let s = Arc::new(Slots::new(name.to_string(), bounds));
+        all.push(s.clone());
+        s
+    }
+
+    /// The slots of the histogram named `name`, if it keeps exemplars.
+    pub(crate) fn find(&self, name: &str) -> Option<Arc<Slots>> {
+        let all = self.all.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter().find(|s| s.name == name).cloned()
+    }
+}
+
+/// An order-independent hash of an attribute set (the SDK may hand the attributes back in
+/// another order than they were recorded in): the sum of each pair's hash.
+fn attrs_hash<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> u64 {
+    attrs.fold(0u64, |acc, kv| acc.wrapping_add(pair_hash(kv)))
+}
+
+/// A word-at-a-time hash (FxHash's step) of `bytes` into `h`: whole words, then the last bytes
+/// read as (overlapping) words, and the length, so that `"ab"` + `"c"` and `"a"` + `"bc"` differ.
+#[inline]
+fn feed(mut h: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut step = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let n = bytes.len();
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let half = |at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
+    };
+    let mut at = 0;
+    while at + 8 <= n {
+        step(word(at));
+        at += 8;
+    }
+    if at < n {
+        step(if n >= 8 {
+            word(n - 8)
+        } else if n >= 4 {
+            half(0) | (half(n - 4) << 32)
+        } else {
+            u64::from(bytes[0]) | (u64::from(bytes[n / 2]) << 8) | (u64::from(bytes[n - 1]) << 16)
+        });
+    }
+    step(n as u64);
+    h
+}
+
+#[inline]
+fn pair_hash(kv: &KeyValue) -> u64 {
+    let h = feed(0, kv.key.as_str().as_bytes());
+    let mut h = match &kv.value {
+        Value::String(s) => feed(h ^ 1, s.as_str().as_bytes()),
+        Value::I64(i) => feed(h ^ 2, &i.to_le_bytes()),
+        Value::F64(f) => feed(h ^ 3, &f.to_bits().to_le_bytes()),
+        Value::Bool(b) => feed(h ^ 4, &[u8::from(*b)]),
+        _ => feed(h ^ 5, &[]),
+    };
+    // Spread the bits so that sums of pair hashes do not cancel out.
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// A histogram that keeps exemplars: what [`Metrics::exemplar_histogram`] makes. Records like
+/// the SDK's `Histogram<f64>` and, inside a span whose trace is exported, keeps that span's ids
+/// as the exemplar of the bucket the value falls in (the newest wins). Cheap to clone.
+///
+/// ```
+/// use watchpost::catalogue::{MetricDef, Unit};
+/// const WAIT: MetricDef = MetricDef::histogram("demo_wait_seconds", "Wait", &[0.1, 1.0]).unit(Unit::Seconds);
+/// # let config = watchpost::Config::builder("demo").otel_enabled(true).otel_endpoint("127.0.0.1:9").trace_sampler_ratio(1.0).build().unwrap();
+/// # let (telemetry, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// let wait = telemetry.metrics().exemplar_histogram(&WAIT);
+/// tracing::dispatcher::with_default(&dispatch, || {
+///     let span = tracing::info_span!("job");
+///     let _in = span.enter();
+///     wait.record(0.5, &[]);
+/// });
+/// let om = telemetry.metrics().encode(watchpost::metrics::Format::OpenMetrics);
+/// let line = om.lines().find(|l| l.starts_with("demo_wait_seconds_bucket{le=\"1\"}")).unwrap();
+/// assert!(line.starts_with("demo_wait_seconds_bucket{le=\"1\"} 1 # {trace_id=\""), "{line}");
+/// # telemetry.shutdown_with_timeout(std::time::Duration::from_millis(100)).ok();
+/// ```
+///
+/// [`Metrics::exemplar_histogram`]: super::Metrics::exemplar_histogram
+#[derive(Debug, Clone)]
+pub struct ExemplarHistogram {
+    inner: Histogram<f64>,
+    slots: Arc<Slots>,
+    /// Whether traces leave the process at all (no exemplar can point at a trace otherwise).
+    traces_exported: bool,
+}
+
+impl ExemplarHistogram {
+    pub(crate) fn new(inner: Histogram<f64>, slots: Arc<Slots>, traces_exported: bool) -> Self {
+        Self {
+            inner,
+            slots,
+            traces_exported,
+        }
+    }
+
+    /// Records `value` with `attributes`; the exemplar comes from the current `tracing` span, if
+    /// its trace is sampled.
+    pub fn record(&self, value: f64, attributes: &[KeyValue]) {
+        self.inner.record(value, attributes);
+        if self.traces_exported {
+            self.keep(value, attributes, &tracing::Span::current(), false);
+        }
+    }
+
+    /// Records `value` with `attributes`; the exemplar comes from `span` if its trace is
+    /// sampled, or whatever its sampling when `kept` says the tail sampler keeps the trace
+    /// anyway (an error or a slow request: the HTTP layer knows).
+    pub fn record_in(&self, value: f64, attributes: &[KeyValue], span: &tracing::Span, kept: bool) {
+        self.inner.record(value, attributes);
+        if self.traces_exported {
+            self.keep(value, attributes, span, kept);
+        }
+    }
+
+    fn keep(&self, value: f64, attributes: &[KeyValue], span: &tracing::Span, kept: bool) {
+        if !value.is_finite() {
+            return; // the SDK ignores it too
+        }
+        let Some(ids) = crate::traces::span_ids(span) else {
+            return;
+        };
+        if !(ids.sampled || kept) {
+            return;
+        }
+        // The time of the measurement (not the span's start: Prometheus refuses an exemplar
+        // older than the last one it stored for the series).
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.slots.put(
+            attrs_hash(attributes.iter()),
+            Exemplar {
+                value,
+                time,
+                trace_id: ids.trace_id,
+                span_id: ids.span_id,
+            },
+        );
+    }
+
+    /// The SDK histogram underneath (records without exemplars).
+    pub fn histogram(&self) -> &Histogram<f64> {
+        &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(value: f64) -> Exemplar {
+        Exemplar {
+            value,
+            time: 1.0,
+            trace_id: [1; 16],
+            span_id: [2; 8],
+        }
+    }
+
+    #[test]
+    fn the_hash_ignores_attribute_order_and_tells_values_apart() {
+        let a = [
+            KeyValue::new("method", "GET"),
+            KeyValue::new("status", "200"),
+        ];
+        let b = [
+            KeyValue::new("status", "200"),
+            KeyValue::new("method", "GET"),
+        ];
+        assert_eq!(attrs_hash(a.iter()), attrs_hash(b.iter()));
+        let c = [
+            KeyValue::new("method", "GET"),
+            KeyValue::new("status", "500"),
+        ];
+        assert_ne!(attrs_hash(a.iter()), attrs_hash(c.iter()));
+        let swapped = [
+            KeyValue::new("method", "200"),
+            KeyValue::new("status", "GET"),
+        ];
+        assert_ne!(attrs_hash(a.iter()), attrs_hash(swapped.iter()));
+        assert_ne!(
+            attrs_hash([KeyValue::new("n", 1i64)].iter()),
+            attrs_hash([KeyValue::new("n", "1")].iter())
+        );
+    }
+
+    #[test]
+    fn each_value_lands_in_its_bucket_and_the_newest_wins() {
+        let s = Slots::new("h".into(), &[0.1, 1.0]);
+        s.put(7, e(0.1)); // (.., 0.1]
+        s.put(7, e(0.5));
+        s.put(7, e(0.7)); // newest of (0.1, 1]
+        s.put(7, e(5.0)); // +Inf
+        let by_bucket = s.series.lock().unwrap()[&7].clone();
+        let values: Vec<Option<f64>> = by_bucket.iter().map(|x| x.map(|e| e.value)).collect();
+        assert_eq!(values, [Some(0.1), Some(0.7), Some(5.0)]);
+    }
+
+    #[test]
+    fn series_beyond_the_bound_keep_no_exemplar() {
+        let s = Slots::new("h".into(), &[1.0]);
+        for i in 0..MAX_SERIES as u64 + 10 {
+            s.put(i, e(0.5));
+        }
+        assert_eq!(s.series.lock().unwrap().len(), MAX_SERIES);
+    }
+}
