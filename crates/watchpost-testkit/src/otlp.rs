@@ -333,3 +333,28 @@ pub fn attr(
         ..Default::default()
     }
 }
+
+/// The value of attribute `key` in a received span's, event's or log record's attributes.
+pub fn attr_value(
+    attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.clone())
+}
+
+/// [`attr_value`] as text: a string as it is, an integer in decimal; `None` for other types.
+pub fn attr_text(
+    attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    match attr_value(attrs, key)? {
+        Value::StringValue(s) => Some(s),
+        Value::IntValue(i) => Some(i.to_string()),
+        _ => None,
+    }
+}

@@ -6,8 +6,7 @@
 //! personal data is masked; no other value is touched.
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
-use watchpost_testkit::otlp::Receiver;
+use watchpost_testkit::otlp::{attr_text as attr, Receiver};
 
 /// Personal data: each value must reach no signal as it is, and its mask must appear instead.
 const PERSONAL: &[(&str, &str)] = &[
@@ -92,16 +91,8 @@ const PLAIN: &[&str] = &[
 fn text(v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> Option<String> {
     match v.as_ref().and_then(|v| v.value.as_ref()) {
         Some(Any::StringValue(s)) => Some(s.clone()),
-        Some(Any::IntValue(i)) => Some(i.to_string()),
         _ => None,
     }
-}
-
-fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| text(&kv.value))
 }
 
 /// What each case's value became in each signal, by where it was seen.

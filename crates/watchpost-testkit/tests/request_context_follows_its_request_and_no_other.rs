@@ -12,10 +12,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::Path;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use tracing::Instrument as _;
 use watchpost_testkit::capture::Capture;
-use watchpost_testkit::otlp::{hex, Receiver};
+use watchpost_testkit::otlp::{attr_text as attr, hex, Receiver};
 
 const N: usize = 16;
 
@@ -40,17 +39,6 @@ async fn handler(Path(n): Path<usize>) -> &'static str {
     .instrument(handler)
     .await;
     "ok"
-}
-
-fn attr(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &str) -> Option<String> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| match &v.value {
-            Some(Any::StringValue(s)) => Some(s.clone()),
-            _ => None,
-        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,15 +8,7 @@
 use opentelemetry::trace::{Span as _, Status, Tracer as _};
 use opentelemetry::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
-use watchpost_testkit::otlp::Receiver;
-
-fn value(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &str) -> Option<Any> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.clone())
-        .and_then(|v| v.value)
-}
+use watchpost_testkit::otlp::{attr_value as value, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn span_values_keep_their_meaning_on_both_span_paths() {

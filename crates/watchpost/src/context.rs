@@ -103,15 +103,6 @@ pub fn set_on(span: &tracing::Span, name: &str, value: &str) -> bool {
 
 /// `name` as a `&'static str` (span field names must be), at most [`MAX_NAMES`] of them.
 fn intern(name: &str) -> Option<&'static str> {
-    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(n) = names.iter().find(|n| **n == name) {
-        return Some(n);
-    }
-    if names.len() >= MAX_NAMES {
-        return None;
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.push(leaked);
-    Some(leaked)
+    static NAMES: crate::util::Interner = crate::util::Interner::new(MAX_NAMES);
+    NAMES.intern(name)
 }

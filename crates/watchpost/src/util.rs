@@ -1,4 +1,5 @@
-//! Small helpers shared by the modules above: UTF-8 truncation and a per-thread cache.
+//! Small helpers shared by the modules above: UTF-8 truncation, a per-thread cache and an
+//! interner of names.
 
 use std::cell::RefCell;
 
@@ -100,5 +101,36 @@ mod tests {
         assert_eq!(truncate_utf8("aé", 2), Some("a"));
         assert_eq!(truncate_utf8("🦀🦀", 5), Some("🦀"));
         assert_eq!(truncate_utf8("🦀", 0), Some(""));
+    }
+}
+
+/// Names kept as `&'static str` for the life of the process (span field names must be), each
+/// stored once, at most `max` of them.
+#[derive(Debug)]
+pub(crate) struct Interner {
+    names: std::sync::Mutex<Vec<&'static str>>,
+    max: usize,
+}
+
+impl Interner {
+    pub(crate) const fn new(max: usize) -> Self {
+        Interner {
+            names: std::sync::Mutex::new(Vec::new()),
+            max,
+        }
+    }
+
+    /// `name` as a `&'static str`; `None` once `max` distinct names are stored.
+    pub(crate) fn intern(&self, name: &str) -> Option<&'static str> {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = names.iter().find(|n| **n == name) {
+            return Some(n);
+        }
+        if names.len() >= self.max {
+            return None;
+        }
+        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.push(leaked);
+        Some(leaked)
     }
 }

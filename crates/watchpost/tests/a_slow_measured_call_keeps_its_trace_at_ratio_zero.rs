@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use tracing::instrument::WithSubscriber as _;
-use watchpost_testkit::otlp::Receiver;
+use watchpost_testkit::otlp::{attr_value, Receiver};
 
 #[watchpost::measured(slow = "20ms")]
 fn step(ms: u64) {
@@ -21,11 +21,7 @@ async fn job(ms: u64) -> u64 {
 }
 
 fn slow_attr(span: &opentelemetry_proto::tonic::trace::v1::Span) -> Option<Any> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key == "watchpost.slow")
-        .and_then(|kv| kv.value.clone())
-        .and_then(|v| v.value)
+    attr_value(&span.attributes, "watchpost.slow")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,12 +68,7 @@ async fn a_slow_measured_call_keeps_its_trace_at_ratio_zero() {
     assert_eq!(child.trace_id, root.trace_id);
     let job = r.spans.iter().find(|s| s.name == "job").unwrap();
     assert_eq!(slow_attr(job), Some(Any::BoolValue(true)));
-    let code = job
-        .attributes
-        .iter()
-        .find(|kv| kv.key == "code.function.name")
-        .and_then(|kv| kv.value.clone())
-        .and_then(|v| v.value);
+    let code = attr_value(&job.attributes, "code.function.name");
     assert_eq!(
         code,
         Some(Any::StringValue(

@@ -160,37 +160,44 @@ pub(crate) struct RetentionOverrides {
 impl RetentionOverrides {
     /// Applies the overrides to the resource files' settings.
     pub(crate) fn apply_to_resources(&self, rl: &mut ResourceLogConfig) {
-        if let Some(v) = self.max_file_bytes {
-            rl.max_file_bytes = v;
-        }
-        if let Some(v) = self.max_files {
-            rl.max_files = v;
-        }
-        if let Some(v) = self.max_age {
-            rl.max_age = v;
-        }
-        if let Some(v) = self.compress {
-            rl.compress = v;
-        }
-        if let Some(v) = self.max_total_bytes {
-            rl.max_total_bytes = v;
-        }
+        self.apply(
+            &mut rl.max_file_bytes,
+            &mut rl.max_files,
+            &mut rl.max_age,
+            &mut rl.compress,
+        );
+        put(&mut rl.max_total_bytes, self.max_total_bytes);
     }
 
     /// Applies the overrides to the main log file's settings.
     pub(crate) fn apply_to_file(&self, f: &mut LogFileConfig) {
-        if let Some(v) = self.max_file_bytes {
-            f.max_file_bytes = v;
-        }
-        if let Some(v) = self.max_files {
-            f.max_files = v;
-        }
-        if let Some(v) = self.max_age {
-            f.max_age = v;
-        }
-        if let Some(v) = self.compress {
-            f.compress = v;
-        }
+        self.apply(
+            &mut f.max_file_bytes,
+            &mut f.max_files,
+            &mut f.max_age,
+            &mut f.compress,
+        );
+    }
+
+    /// The settings both kinds of log file share.
+    fn apply(
+        &self,
+        max_file_bytes: &mut u64,
+        max_files: &mut usize,
+        max_age: &mut Option<Duration>,
+        compress: &mut bool,
+    ) {
+        put(max_file_bytes, self.max_file_bytes);
+        put(max_files, self.max_files);
+        put(max_age, self.max_age);
+        put(compress, self.compress);
+    }
+}
+
+/// Overwrites `dst` with `v` if an override was given.
+fn put<T>(dst: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *dst = v;
     }
 }
 

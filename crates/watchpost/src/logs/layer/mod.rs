@@ -261,14 +261,8 @@ fn standard_fields(config: &Config) -> Box<[u8]> {
 /// `name` as a `&'static str` (span field names must be), stored once per distinct name for the
 /// life of the process however many pipelines are built.
 fn intern(name: &str) -> &'static str {
-    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(n) = names.iter().find(|n| **n == name) {
-        return n;
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.push(leaked);
-    leaked
+    static NAMES: crate::util::Interner = crate::util::Interner::new(usize::MAX);
+    NAMES.intern(name).unwrap_or("field")
 }
 
 /// Routes the lines of `span` — and of every span and event inside it — to resource `kind`'s
