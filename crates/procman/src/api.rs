@@ -170,7 +170,6 @@ pub fn router(
         .route("/instances/{id}/restore", post(restore))
         .route("/instances/{id}/exec", post(exec_handler))
         .route("/instances/{id}/logs", get(logs))
-        .route("/healthz", get(|| async { "ok\n" }))
         // JSON answers for what no handler takes, without a middleware on every request.
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -181,13 +180,36 @@ pub fn router(
             )
         })
         .with_state(Arc::new(app));
+    router = match &telemetry {
+        // `/healthz` (live) and `/readyz` (listeners, exporter, log writer), JSON.
+        Some(t) => router.merge(watchpost::health::router(t.health().clone())),
+        // Without telemetry there is nothing to judge: live and ready while it answers.
+        None => router
+            .route(
+                "/healthz",
+                get(|| async { json(StatusCode::OK, &serde_json::json!({"status": "live"})) }),
+            )
+            .route(
+                "/readyz",
+                get(|| async {
+                    json(
+                        StatusCode::OK,
+                        &serde_json::json!({"status": "ready", "checks": {}}),
+                    )
+                }),
+            ),
+    };
     if telemetry.is_some() {
         router = router.layer(axum::middleware::from_fn(caller));
     }
     // Inside the HTTP layer: refused requests are logged and counted like any other.
     router = crate::auth::protect(router, token);
     if let Some(t) = &telemetry {
-        router = router.layer(watchpost::http::HttpLayer::new(t).exclude("/healthz"));
+        router = router.layer(
+            watchpost::http::HttpLayer::new(t)
+                .exclude("/healthz")
+                .exclude("/readyz"),
+        );
     }
     router
 }

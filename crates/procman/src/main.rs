@@ -1,14 +1,19 @@
 //! `procman`: Watchpost's reference service, a small process supervisor.
 //!
 //! ```text
-//! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common]
+//! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common] [--token-file PATH]
 //! procman --catalogue json|yaml
+//! procman --help
 //! ```
+//! `procman --help` lists every environment variable procman reads ([`cli::VARS`] and
+//! Watchpost's `ENV_VARS`): `LISTEN_ADDR` (default `127.0.0.1:8080`), `DATA_DIR` (default
+//! `$XDG_STATE_HOME/procman`, else `~/.local/state/procman`: never the working directory),
+//! `PROCMAN_TOKEN`, the timeouts and limits, and every Watchpost variable (`LOG_LEVEL`,
+//! `METRICS_LISTEN`, `OTEL_ENABLED`, …).
 //! `PROCMAN_TOKEN` (or `--token-file`) sets a bearer token that every request to either listener
-//! must carry; without one procman refuses to listen beyond loopback. `--catalogue` prints the catalogue of every metric procman registers (the same list
-//! `GET /metrics/catalogue` serves) and exits.
-//! `LISTEN_ADDR` (default `127.0.0.1:8080`) and `DATA_DIR` (default `./procman-data`) may be
-//! given in the environment, with every Watchpost variable (`LOG_LEVEL`, `OTEL_ENABLED`, …).
+//! must carry; without one procman refuses to listen beyond loopback. `--catalogue` prints the
+//! catalogue of every metric procman registers (the same list `GET /metrics/catalogue` serves)
+//! and exits.
 //! A request's `x-user-id` header (1 to 64 visible ASCII characters, as a gateway in front
 //! would set it) is recorded as `user_id` on every log line and span of that request.
 //! `--telemetry off` runs with no logs, metrics or traces at all (the overhead baseline);
@@ -17,6 +22,7 @@
 mod api;
 mod auth;
 mod child;
+mod cli;
 mod common;
 mod exec;
 mod instances;
@@ -24,83 +30,12 @@ mod metrics;
 mod serve;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use cli::{parse_args, Args, Mode};
 use watchpost::logs::ResourceLogConfig;
 use watchpost::{Config, Subsystem};
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Watchpost,
-    Off,
-    Common,
-}
-
-struct Args {
-    listen: SocketAddr,
-    data_dir: PathBuf,
-    mode: Mode,
-    /// `--catalogue json|yaml`: print the metric catalogue and exit.
-    catalogue: Option<String>,
-    /// `--token-file PATH`: the bearer token (else `PROCMAN_TOKEN`).
-    token_file: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let mut data_dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "procman-data".into());
-    let mut telemetry = "on".to_string();
-    let mut catalogue = None;
-    let mut token_file = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match a.as_str() {
-            "--listen" => listen = value("--listen")?,
-            "--data-dir" => data_dir = value("--data-dir")?,
-            "--telemetry" => telemetry = value("--telemetry")?,
-            "--token-file" => token_file = Some(PathBuf::from(value("--token-file")?)),
-            "--catalogue" => {
-                let format = value("--catalogue")?;
-                if format != "json" && format != "yaml" {
-                    return Err(format!(
-                        "invalid --catalogue {format:?}: expected json or yaml"
-                    ));
-                }
-                catalogue = Some(format);
-            }
-            "-h" | "--help" => {
-                return Err(
-                    "usage: procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common] [--token-file PATH] | --catalogue json|yaml"
-                        .into(),
-                )
-            }
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
-        }
-    }
-    let listen = listen.parse().map_err(|_| {
-        format!("invalid listen address {listen:?}: expected IP:PORT such as 127.0.0.1:8080")
-    })?;
-    let mode = match telemetry.as_str() {
-        "on" => Mode::Watchpost,
-        "off" => Mode::Off,
-        "common" => Mode::Common,
-        other => {
-            return Err(format!(
-                "invalid --telemetry {other:?}: expected on, off or common"
-            ))
-        }
-    };
-    Ok(Args {
-        listen,
-        data_dir: PathBuf::from(data_dir),
-        mode,
-        catalogue,
-        token_file,
-    })
-}
 
 fn config(args: &Args) -> Result<Config, watchpost::Error> {
     Config::builder("procman")
@@ -186,7 +121,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         match watchpost::init(config) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                // Panics anywhere (a task, a thread) become one JSON ERROR line, counted.
+                t.install_panic_hook();
+                Some(t)
+            }
             Err(e) => {
                 eprintln!("procman: {e}");
                 return ExitCode::from(2);
@@ -200,16 +139,24 @@ async fn main() -> ExitCode {
         tracing::warn!(target: "procman::api", bind = %bind, "listening beyond loopback; every request needs the bearer token");
     }
 
+    // `/readyz` waits for both listeners, and turns unready when shutdown begins.
+    let metrics_up = telemetry.as_ref().map(|t| t.health().listener("metrics"));
+    let api_up = telemetry.as_ref().map(|t| t.health().listener("api"));
     // The metrics + admin listener (loopback by default, outside the API's port).
     let metrics_server = match &telemetry {
         Some(t) => match t
             .serve_app(auth::protect(
-                watchpost::metrics::router(t.metrics().clone()).merge(api::admin_router(t.clone())),
+                watchpost::metrics::router(t.metrics().clone())
+                    .merge(watchpost::health::router(t.health().clone()))
+                    .merge(api::admin_router(t.clone())),
                 token.as_ref(),
             ))
             .await
         {
             Ok(s) => {
+                if let Some(up) = &metrics_up {
+                    up.up();
+                }
                 eprintln!("procman: metrics on http://{}/metrics", s.local_addr());
                 Some(s)
             }
@@ -232,6 +179,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(up) = &api_up {
+        up.up();
+    }
     eprintln!(
         "procman: listening on http://{}",
         listener
@@ -239,6 +189,12 @@ async fn main() -> ExitCode {
             .map(|a| a.to_string())
             .unwrap_or_default()
     );
+    if telemetry.is_some() {
+        eprintln!(
+            "procman: instance logs in {} (DATA_DIR)",
+            args.data_dir.join("logs").display()
+        );
+    }
 
     // The reaper: notices exited children, silent while idle.
     let reaper = {
@@ -264,6 +220,8 @@ async fn main() -> ExitCode {
     let watchdog = manager.clone();
     let shutdown = async move {
         shutdown.await;
+        // Not ready from here on: load balancers stop sending requests while these drain.
+        drop(api_up);
         watchdog.begin_shutdown();
         // From here on, procman exits within the deadline whatever a client (an open follow
         // stream), a child (a long exec) or a stalled stdout reader does.
@@ -287,6 +245,7 @@ async fn main() -> ExitCode {
     if let Some(s) = metrics_server {
         s.shutdown().await;
     }
+    drop(metrics_up);
     if let Some(c) = common {
         let _ = tokio::task::spawn_blocking(move || c.shutdown()).await;
     }

@@ -47,6 +47,8 @@ async fn procmans_tour_passes_watchpost_check_with_zero_violations() {
     let (pm, mut stdout) = support::Procman::spawn_holding_stdout(&[
         ("OTEL_ENABLED", "true"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        // The check's receiver here is its gRPC one (the standard default is OTLP/HTTP).
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
         // Every trace exported, so that every request's spans are checked.
         ("OTEL_TRACES_SAMPLER_RATIO", "1"),

@@ -52,6 +52,8 @@ async fn the_door_is_locked() {
         ("POST", api("/instances/x/exec")),
         ("GET", api("/instances/x/logs")),
         ("GET", api("/healthz")),
+        ("GET", api("/readyz")),
+        ("GET", admin("/readyz")),
         ("GET", admin("/metrics")),
         ("GET", admin("/metrics/catalogue")),
         ("PUT", admin("/admin/log-level/API")),

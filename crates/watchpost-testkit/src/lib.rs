@@ -9,7 +9,8 @@
 //!   listeners, a graceful stop, and their `/metrics`;
 //! * [`demo`]: drivers for `logdemo` and `otlpdemo` (given their paths);
 //! * [`http`]: a minimal HTTP/1.1 GET over a real socket;
-//! * [`otlp`]: a real OTLP gRPC receiver that counts or collects what it receives;
+//! * [`otlp`]: a real OTLP receiver (gRPC or HTTP/protobuf) that counts or collects what it
+//!   receives, with each request's headers;
 //! * [`prometheus`]: a real Prometheus server, queried over its API;
 //! * [`source`]: a crate's own source files and their code without comments (shape tests);
 //! * [`tools`]: external tools (`promtool`, `prometheus`), temporary directories, generated

@@ -1,6 +1,7 @@
-//! A real OTLP gRPC receiver (the tonic services generated from the official opentelemetry-proto
-//! definitions) that counts what it receives, collects it unless told not to, and can misbehave
-//! on demand.
+//! A real OTLP receiver built from the official opentelemetry-proto definitions: over gRPC (the
+//! generated tonic services) or over HTTP/protobuf (`/v1/traces`, `/v1/metrics`, `/v1/logs`, in
+//! `otlp_http.rs`), both accepting gzip. It counts what it receives, collects it unless told not
+//! to (with each request's headers and each batch's resource), and can misbehave on demand.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,22 +25,71 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
+use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
+
+#[path = "otlp_http.rs"]
+mod over_http;
 
 /// How the receiver answers exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Accepts at once.
     Accept,
-    /// Refuses with UNAVAILABLE.
+    /// Refuses with UNAVAILABLE (HTTP: 503).
     Unavailable,
-    /// Refuses with RESOURCE_EXHAUSTED.
+    /// Refuses with RESOURCE_EXHAUSTED (HTTP: 429).
     ResourceExhausted,
     /// Accepts, after this long (a slow collector).
     Slow(std::time::Duration),
+}
+
+/// One signal, as the receiver files what it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Spans.
+    Traces,
+    /// Metrics.
+    Metrics,
+    /// Log records.
+    Logs,
+}
+
+/// One export request that was accepted: how it came and its headers.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// `grpc` or `http`.
+    pub transport: &'static str,
+    /// What it carried.
+    pub signal: Signal,
+    /// Its headers (gRPC: its metadata), names in lower case, in the order they came.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ExportRequest {
+    /// The value of header `name` (lower case), if it came.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The resource of one batch of items (a `ResourceSpans`, `ResourceMetrics` or `ResourceLogs`).
+#[derive(Debug, Clone)]
+pub struct ReceivedResource {
+    /// The batch's signal.
+    pub signal: Signal,
+    /// How many spans, metrics or log records the batch held.
+    pub items: usize,
+    /// The resource's attributes (none when the batch had no resource).
+    pub attributes: Vec<KeyValue>,
 }
 
 /// What a collecting receiver has accepted.
@@ -53,6 +103,10 @@ pub struct Received {
     pub metrics: Vec<Metric>,
     /// The `service.name` of each span batch's resource that has one.
     pub service_names: Vec<String>,
+    /// Every accepted request, with its headers.
+    pub requests: Vec<ExportRequest>,
+    /// The resource of every batch of every signal.
+    pub resources: Vec<ReceivedResource>,
 }
 
 /// How many items of each signal the receiver has accepted (counted also when not collected).
@@ -75,8 +129,15 @@ struct State {
     mode: Arc<Mutex<Mode>>,
 }
 
+/// Why the receiver refuses an export (its [`Mode`]).
+enum Refusal {
+    Unavailable,
+    Exhausted,
+}
+
 impl State {
-    async fn check(&self) -> Result<(), Status> {
+    /// Waits or refuses as the mode says.
+    async fn verdict(&self) -> Result<(), Refusal> {
         let mode = *self.mode.lock().unwrap();
         match mode {
             Mode::Accept => Ok(()),
@@ -84,13 +145,100 @@ impl State {
                 tokio::time::sleep(d).await;
                 Ok(())
             }
-            Mode::Unavailable => Err(Status::unavailable("receiver told to be unavailable")),
-            Mode::ResourceExhausted => Err(Status::resource_exhausted("receiver told to be full")),
+            Mode::Unavailable => Err(Refusal::Unavailable),
+            Mode::ResourceExhausted => Err(Refusal::Exhausted),
+        }
+    }
+
+    async fn check(&self) -> Result<(), Status> {
+        self.verdict().await.map_err(|r| match r {
+            Refusal::Unavailable => Status::unavailable("receiver told to be unavailable"),
+            Refusal::Exhausted => Status::resource_exhausted("receiver told to be full"),
+        })
+    }
+
+    /// Counts and (when collecting) keeps an accepted request's spans.
+    fn traces(&self, req: ExportTraceServiceRequest, request: ExportRequest) {
+        let n = (req.resource_spans.iter())
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len() as u64)
+            .sum();
+        self.counts.spans.fetch_add(n, Ordering::Relaxed);
+        if !self.collect {
+            return;
+        }
+        let mut r = self.received.lock().unwrap();
+        r.requests.push(request);
+        for rs in req.resource_spans {
+            if let Some(n) = rs
+                .resource
+                .as_ref()
+                .and_then(|r| service_name(&r.attributes))
+            {
+                r.service_names.push(n);
+            }
+            let items = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
+            r.resources
+                .push(resource(Signal::Traces, items, rs.resource));
+            for ss in rs.scope_spans {
+                r.spans.extend(ss.spans);
+            }
+        }
+    }
+
+    /// Counts and (when collecting) keeps an accepted request's log records.
+    fn logs(&self, req: ExportLogsServiceRequest, request: ExportRequest) {
+        let n = (req.resource_logs.iter())
+            .flat_map(|rl| &rl.scope_logs)
+            .map(|sl| sl.log_records.len() as u64)
+            .sum();
+        self.counts.logs.fetch_add(n, Ordering::Relaxed);
+        if !self.collect {
+            return;
+        }
+        let mut r = self.received.lock().unwrap();
+        r.requests.push(request);
+        for rl in req.resource_logs {
+            let items = rl.scope_logs.iter().map(|sl| sl.log_records.len()).sum();
+            r.resources.push(resource(Signal::Logs, items, rl.resource));
+            for sl in rl.scope_logs {
+                r.logs.extend(sl.log_records);
+            }
+        }
+    }
+
+    /// Counts and (when collecting) keeps an accepted request's metrics.
+    fn metrics(&self, req: ExportMetricsServiceRequest, request: ExportRequest) {
+        let n = (req.resource_metrics.iter())
+            .flat_map(|rm| &rm.scope_metrics)
+            .map(|sm| sm.metrics.len() as u64)
+            .sum();
+        self.counts.metrics.fetch_add(n, Ordering::Relaxed);
+        if !self.collect {
+            return;
+        }
+        let mut r = self.received.lock().unwrap();
+        r.requests.push(request);
+        for rm in req.resource_metrics {
+            let items = rm.scope_metrics.iter().map(|sm| sm.metrics.len()).sum();
+            r.resources
+                .push(resource(Signal::Metrics, items, rm.resource));
+            for sm in rm.scope_metrics {
+                r.metrics.extend(sm.metrics);
+            }
         }
     }
 }
 
-fn service_name(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Option<String> {
+fn resource(signal: Signal, items: usize, resource: Option<Resource>) -> ReceivedResource {
+    ReceivedResource {
+        signal,
+        items,
+        attributes: resource.map(|r| r.attributes).unwrap_or_default(),
+    }
+}
+
+fn service_name(attrs: &[KeyValue]) -> Option<String> {
     attrs
         .iter()
         .find(|kv| kv.key == "service.name")
@@ -102,6 +250,27 @@ fn service_name(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> O
         })
 }
 
+/// A gRPC request's metadata as an [`ExportRequest`].
+fn grpc_request<T>(req: &Request<T>, signal: Signal) -> ExportRequest {
+    ExportRequest {
+        transport: "grpc",
+        signal,
+        headers: header_pairs(req.metadata().clone().into_headers().iter()),
+    }
+}
+
+/// Header pairs, names lower case, values as text (lossily).
+fn header_pairs<'h>(
+    headers: impl Iterator<Item = (&'h axum::http::HeaderName, &'h axum::http::HeaderValue)>,
+) -> Vec<(String, String)> {
+    headers
+        .map(|(k, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_ascii_lowercase(), v)
+        })
+        .collect()
+}
+
 #[tonic::async_trait]
 impl TraceService for State {
     async fn export(
@@ -109,28 +278,8 @@ impl TraceService for State {
         req: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         self.check().await?;
-        let resource_spans = req.into_inner().resource_spans;
-        let n = resource_spans
-            .iter()
-            .flat_map(|rs| &rs.scope_spans)
-            .map(|ss| ss.spans.len() as u64)
-            .sum();
-        self.counts.spans.fetch_add(n, Ordering::Relaxed);
-        if self.collect {
-            let mut r = self.received.lock().unwrap();
-            for rs in resource_spans {
-                if let Some(n) = rs
-                    .resource
-                    .as_ref()
-                    .and_then(|r| service_name(&r.attributes))
-                {
-                    r.service_names.push(n);
-                }
-                for ss in rs.scope_spans {
-                    r.spans.extend(ss.spans);
-                }
-            }
-        }
+        let request = grpc_request(&req, Signal::Traces);
+        self.traces(req.into_inner(), request);
         Ok(Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -142,13 +291,8 @@ impl LogsService for State {
         req: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         self.check().await?;
-        let records = req
-            .into_inner()
-            .resource_logs
-            .into_iter()
-            .flat_map(|rl| rl.scope_logs)
-            .flat_map(|sl| sl.log_records);
-        self.collect_into(records, &self.counts.logs, |r| &mut r.logs);
+        let request = grpc_request(&req, Signal::Logs);
+        self.logs(req.into_inner(), request);
         Ok(Response::new(ExportLogsServiceResponse::default()))
     }
 }
@@ -160,38 +304,21 @@ impl MetricsService for State {
         req: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         self.check().await?;
-        let metrics = req
-            .into_inner()
-            .resource_metrics
-            .into_iter()
-            .flat_map(|rm| rm.scope_metrics)
-            .flat_map(|sm| sm.metrics);
-        self.collect_into(metrics, &self.counts.metrics, |r| &mut r.metrics);
+        let request = grpc_request(&req, Signal::Metrics);
+        self.metrics(req.into_inner(), request);
         Ok(Response::new(ExportMetricsServiceResponse::default()))
     }
 }
 
-impl State {
-    /// Counts `items` in `count`, and keeps them in the list `list` picks when collecting.
-    fn collect_into<T>(
-        &self,
-        items: impl Iterator<Item = T>,
-        count: &AtomicU64,
-        list: impl FnOnce(&mut Received) -> &mut Vec<T>,
-    ) {
-        if self.collect {
-            let mut r = self.received.lock().unwrap();
-            let list = list(&mut r);
-            let before = list.len();
-            list.extend(items);
-            count.fetch_add((list.len() - before) as u64, Ordering::Relaxed);
-        } else {
-            count.fetch_add(items.count() as u64, Ordering::Relaxed);
-        }
-    }
+/// How a receiver is reached.
+enum Transport {
+    /// gRPC, with TLS when an identity is given.
+    Grpc(Option<tonic::transport::Identity>),
+    /// HTTP/protobuf, over TLS when a configuration is given.
+    Http(Option<rustls::ServerConfig>),
 }
 
-/// A running receiver (traces, logs and metrics services on one address).
+/// A running receiver (traces, logs and metrics on one address, over one transport).
 pub struct Receiver {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -205,29 +332,43 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Starts collecting on `addr` (port 0 for any), adding to what an earlier receiver received
-    /// if given. Serves on the current tokio runtime until stopped or dropped.
+    /// Starts collecting OTLP/gRPC on `addr` (port 0 for any), adding to what an earlier
+    /// receiver received if given. Serves on the current tokio runtime until stopped or dropped.
     pub async fn start(addr: SocketAddr, received: Option<Arc<Mutex<Received>>>) -> Receiver {
-        Self::start_with(addr, received, true, None).await
+        Self::start_with(addr, received, true, Transport::Grpc(None)).await
     }
 
-    /// Starts collecting, serving TLS with this certificate chain and key (PEM).
+    /// Starts collecting OTLP/HTTP with protobuf bodies on `addr`: `POST /v1/traces`,
+    /// `/v1/metrics` and `/v1/logs` ([`Receiver::url`] is the base endpoint). A body that is
+    /// not `application/x-protobuf` gets 415, one that cannot be decoded 400; gzip is accepted.
+    pub async fn start_http(addr: SocketAddr, received: Option<Arc<Mutex<Received>>>) -> Receiver {
+        Self::start_with(addr, received, true, Transport::Http(None)).await
+    }
+
+    /// Starts collecting OTLP/HTTP over TLS with this certificate chain and key (PEM): the base
+    /// endpoint is `https://localhost:<port>` for a certificate of `localhost`.
+    pub async fn start_http_tls(addr: SocketAddr, cert_pem: &str, key_pem: &str) -> Receiver {
+        let tls = over_http::server_config(cert_pem, key_pem);
+        Self::start_with(addr, None, true, Transport::Http(Some(tls))).await
+    }
+
+    /// Starts collecting, serving gRPC over TLS with this certificate chain and key (PEM).
     pub async fn start_tls(addr: SocketAddr, cert_pem: &str, key_pem: &str) -> Receiver {
         let identity = tonic::transport::Identity::from_pem(cert_pem, key_pem);
-        Self::start_with(addr, None, true, Some(identity)).await
+        Self::start_with(addr, None, true, Transport::Grpc(Some(identity))).await
     }
 
-    /// Starts counting only ([`Receiver::counts`]; nothing is kept): for load that would fill
-    /// memory.
+    /// Starts counting only over gRPC ([`Receiver::counts`]; nothing is kept): for load that
+    /// would fill memory.
     pub async fn start_counting(addr: SocketAddr) -> Receiver {
-        Self::start_with(addr, None, false, None).await
+        Self::start_with(addr, None, false, Transport::Grpc(None)).await
     }
 
     async fn start_with(
         addr: SocketAddr,
         received: Option<Arc<Mutex<Received>>>,
         collect: bool,
-        tls: Option<tonic::transport::Identity>,
+        transport: Transport,
     ) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -241,25 +382,33 @@ impl Receiver {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let s = state.clone();
-        let task = tokio::spawn(async move {
-            let mut server = tonic::transport::Server::builder();
-            if let Some(identity) = tls {
-                server = server
-                    .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-                    .expect("TLS config");
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let task = match transport {
+            Transport::Http(None) => tokio::spawn(over_http::serve(listener, s, stopped)),
+            Transport::Http(Some(tls)) => {
+                tokio::spawn(over_http::serve_tls(listener, s, stopped, tls))
             }
-            let _ = server
-                .add_service(TraceServiceServer::new(s.clone()))
-                .add_service(LogsServiceServer::new(s.clone()))
-                .add_service(MetricsServiceServer::new(s))
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(listener),
-                    async {
-                        let _ = stopped.await;
-                    },
-                )
-                .await;
-        });
+            Transport::Grpc(tls) => tokio::spawn(async move {
+                let mut server = tonic::transport::Server::builder();
+                if let Some(identity) = tls {
+                    server = server
+                        .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                        .expect("TLS config");
+                }
+                let gzip = CompressionEncoding::Gzip;
+                let _ = server
+                    .add_service(TraceServiceServer::new(s.clone()).accept_compressed(gzip))
+                    .add_service(LogsServiceServer::new(s.clone()).accept_compressed(gzip))
+                    .add_service(MetricsServiceServer::new(s).accept_compressed(gzip))
+                    .serve_with_incoming_shutdown(
+                        tonic::transport::server::TcpIncoming::from(listener),
+                        stopped,
+                    )
+                    .await;
+            }),
+        };
         Receiver {
             addr,
             received: state.received,
@@ -268,6 +417,11 @@ impl Receiver {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// The base endpoint to export to: `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Changes how it answers from the next export on.

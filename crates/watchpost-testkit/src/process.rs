@@ -194,3 +194,33 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port on 127.0.0.1")
 }
+
+/// The built example program `name` of the package at `manifest_dir` (a test passes
+/// `env!("CARGO_MANIFEST_DIR")`): `target/<profile>/examples/<name>`, found from the test
+/// binary's own path (`target/<profile>/deps/<test>`). `cargo test` builds every example before
+/// it runs the tests; a run of one test (`cargo test --test …`) does not, so an example missing
+/// or older than its source file is built here first (`cargo build --example <name>`).
+pub fn example(manifest_dir: &str, name: &str) -> std::path::PathBuf {
+    use std::path::Path;
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary is in target/<profile>/deps");
+    let program = profile_dir.join("examples").join(name);
+    let source = Path::new(manifest_dir)
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((modified(&program), modified(&source)), (Some(b), Some(s)) if b >= s);
+    if !fresh {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", name])
+            .current_dir(manifest_dir)
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    program
+}

@@ -21,8 +21,12 @@ use std::fmt;
 ///     err.to_string(),
 ///     "invalid value \"verbose\" for LOG_LEVEL: expected one of debug, info, warn, error"
 /// );
+/// // `{:?}` says the same, so `main() -> Result<(), Box<dyn Error>>` prints the message and
+/// // its hint; `{:#?}` shows the structure.
+/// assert_eq!(format!("{err:?}"), err.to_string());
+/// assert!(format!("{err:#?}").contains("InvalidValue"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     /// The setting (environment variable) the failing input came from, if any.
@@ -145,4 +149,64 @@ impl fmt::Display for Error {
     }
 }
 
+/// The message, as [`Display`](fmt::Display) writes it: `main() -> Result<(), Box<dyn Error>>`
+/// prints an error's `Debug`, and an operator reading a crash at start needs the message and its
+/// hint, not the structure. The alternate form (`{:#?}`) shows the structure.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_struct("Error")
+                .field("kind", &self.kind)
+                .field("setting", &self.setting)
+                .finish()
+        } else {
+            fmt::Display::fmt(self, f)
+        }
+    }
+}
+
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `main() -> Result<(), Box<dyn std::error::Error>>` prints after `Error: ` is the
+    /// message with its hint, for every kind.
+    #[test]
+    fn debug_reads_like_display() {
+        let errors = [
+            Error::invalid("LOG_LEVEL", "verbose", "one of debug, info, warn, error"),
+            Error::new(ErrorKind::UnknownSubsystem {
+                name: "DB".into(),
+                known: vec!["API".into(), "APP".into()],
+            }),
+            Error::new(ErrorKind::AlreadyInitialized),
+            Error::new(ErrorKind::NotFound {
+                what: "instance web-1".into(),
+            }),
+            Error::new(ErrorKind::ShutdownTimedOut { timeout_ms: 5000 }),
+            Error::new(ErrorKind::Listen {
+                address: "127.0.0.1:9464".into(),
+                reason: "Address already in use (os error 98)".into(),
+            })
+            .with_setting("METRICS_LISTEN"),
+        ];
+        for err in errors {
+            let boxed: Box<dyn std::error::Error> = Box::new(err.clone());
+            assert_eq!(format!("{boxed:?}"), err.to_string());
+            assert!(!format!("{err:?}").contains("kind:"), "{err:?}");
+            assert!(format!("{err:#?}").starts_with("Error {"), "{err:#?}");
+        }
+        let listen = Error::new(ErrorKind::Listen {
+            address: "127.0.0.1:9464".into(),
+            reason: "Address already in use (os error 98)".into(),
+        })
+        .with_setting("METRICS_LISTEN");
+        assert_eq!(
+            format!("{listen:?}"),
+            "cannot listen on 127.0.0.1:9464 (METRICS_LISTEN): Address already in use (os error 98); \
+             choose a free address and port"
+        );
+    }
+}

@@ -7,7 +7,9 @@
 //! files failing) are reported as one WARN on the main log from outside the layer.
 //!
 //! The export pipeline's events ([`TelemetryDropped`], [`ExportFailed`]) and counters
-//! ([`ExportCounters`], per [`Signal`]) and the tail sampler's ([`TailCounters`]) live here too;
+//! ([`ExportCounters`], per [`Signal`], with since when each signal's exports have been failing,
+//! which readiness reads) and the tail sampler's ([`TailCounters`]) live here too, and so does the
+//! panic hook's event ([`Panicked`]);
 //! the background log writer reports through [`LogLinesLost`], the main log file's rotation
 //! through [`LogFileRetentionFailed`]. The per-resource log files count
 //! in their registry (`ResourceLogStats`, a public snapshot) and report through
@@ -119,12 +121,20 @@ impl Signal {
 }
 
 /// Per-signal counters of the export pipeline (`<svc>_telemetry_dropped_total{signal}`,
-/// `<svc>_telemetry_export_errors_total{signal}`).
+/// `<svc>_telemetry_export_errors_total{signal}`), and since when each signal's exports have been
+/// failing (readiness, `health`).
 #[derive(Debug, Default)]
 pub(crate) struct ExportCounters {
     dropped: [AtomicU64; 3],
     errors: [AtomicU64; 3],
     last_report: [AtomicU64; 3],
+    /// [`monotonic_ms`] of the first failed export since the last one that succeeded (0: the
+    /// signal is not failing).
+    failing_since: [AtomicU64; 3],
+    /// [`monotonic_ms`] of the latest failed export.
+    last_failure: [AtomicU64; 3],
+    /// The error of the latest failed export, per signal.
+    last_error: std::sync::Mutex<[String; 3]>,
 }
 
 impl ExportCounters {
@@ -134,6 +144,72 @@ impl ExportCounters {
     pub(crate) fn errors(&self, s: Signal) -> u64 {
         self.errors[s.index()].load(Ordering::Relaxed)
     }
+
+    /// An export of `s` succeeded: the signal is not failing any more.
+    pub(crate) fn succeeded(&self, s: Signal) {
+        let since = &self.failing_since[s.index()];
+        // Read first: the common case (not failing) writes nothing.
+        if since.load(Ordering::Relaxed) != 0 {
+            since.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Every signal whose latest export failed: since when its exports have been failing, how
+    /// long ago the latest failed, and its error (empty when every latest export succeeded, or
+    /// none was tried).
+    pub(crate) fn failing(&self) -> Vec<Failing> {
+        let now = monotonic_ms();
+        let errors = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        let ago = |ms: u64| std::time::Duration::from_millis(now.saturating_sub(ms));
+        Signal::ALL
+            .iter()
+            .filter_map(|&signal| {
+                let since = self.failing_since[signal.index()].load(Ordering::Relaxed);
+                let last = self.last_failure[signal.index()].load(Ordering::Relaxed);
+                (since != 0).then(|| Failing {
+                    signal,
+                    failing_for: ago(since),
+                    last_failure: ago(last.max(since)),
+                    error: errors[signal.index()].clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// An export of `s` failed (or could not start) with `error`.
+    fn failed(&self, s: Signal, error: &str) {
+        let now = monotonic_ms();
+        self.last_failure[s.index()].store(now, Ordering::Relaxed);
+        let _ = self.failing_since[s.index()].compare_exchange(
+            0,
+            now,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = &mut last[s.index()];
+        slot.clear();
+        // A bounded copy: the error reaches `/readyz` bodies.
+        slot.push_str(crate::util::truncate_utf8(error, 512).unwrap_or(error));
+    }
+}
+
+/// A signal whose latest export failed ([`ExportCounters::failing`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Failing {
+    pub(crate) signal: Signal,
+    /// Since the first failure after the last success.
+    pub(crate) failing_for: std::time::Duration,
+    /// Since the latest failure.
+    pub(crate) last_failure: std::time::Duration,
+    pub(crate) error: String,
+}
+
+/// Milliseconds on a monotonic clock that starts at 1 when first read (0 means "never").
+pub(crate) fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    start.elapsed().as_millis() as u64 + 1
 }
 
 /// Counters of the tail sampler (`<svc>_trace_sampled_spans_total{decision}`,
@@ -183,6 +259,7 @@ pub(crate) struct ExportFailed<'a> {
 impl ExportFailed<'_> {
     pub(crate) fn emit(&self, counters: &ExportCounters, dispatch: &DispatchSlot) {
         let i = self.signal.index();
+        counters.failed(self.signal, self.error);
         if self.count > 0 {
             counters.errors[i].fetch_add(1, Ordering::Relaxed);
             counters.dropped[i].fetch_add(self.count, Ordering::Relaxed);
@@ -360,6 +437,49 @@ impl ResourceLogsEvicted {
     }
 }
 
+/// A panic seen by the panic hook (`Telemetry::install_panic_hook`): counted
+/// (`<svc>_panics_total`) and written as one ERROR line on the `watchpost::panic` target, as an
+/// event of the panicking thread's current span (so the line carries its trace ids).
+pub(crate) struct Panicked<'a> {
+    pub(crate) message: &'a str,
+    /// `file:line:column`.
+    pub(crate) location: &'a str,
+    pub(crate) thread: &'a str,
+    pub(crate) backtrace: Option<&'a str>,
+}
+
+impl Panicked<'_> {
+    /// Counts the panic and writes its line; `false` if no subscriber could take the line (none
+    /// is installed, or the panic happened inside the subscriber itself, where `tracing` refuses
+    /// nested events), so that the caller can still say it somewhere.
+    pub(crate) fn emit(&self, panics: &AtomicU64) -> bool {
+        panics.fetch_add(1, Ordering::Relaxed);
+        let deliverable =
+            tracing::dispatcher::get_default(|d| !d.is::<tracing_core::subscriber::NoSubscriber>());
+        if !deliverable {
+            return false;
+        }
+        match self.backtrace {
+            Some(backtrace) => tracing::error!(
+                target: crate::catalogue::targets::PANIC,
+                panic = self.message,
+                location = self.location,
+                thread = self.thread,
+                backtrace,
+                "panicked"
+            ),
+            None => tracing::error!(
+                target: crate::catalogue::targets::PANIC,
+                panic = self.message,
+                location = self.location,
+                thread = self.thread,
+                "panicked"
+            ),
+        }
+        true
+    }
+}
+
 /// The metrics listener stopped with an error.
 pub(crate) struct ListenerFailed<'a> {
     pub(crate) error: &'a std::io::Error,
@@ -378,6 +498,27 @@ impl ListenerFailed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_fails_from_its_first_failure_until_a_success() {
+        let c = ExportCounters::default();
+        assert!(c.failing().is_empty());
+        c.failed(Signal::Traces, "refused");
+        c.failed(Signal::Traces, "refused again");
+        let failing = c.failing();
+        assert_eq!(failing.len(), 1);
+        assert_eq!(failing[0].signal, Signal::Traces);
+        assert_eq!(failing[0].error, "refused again");
+        assert!(failing[0].last_failure <= failing[0].failing_for);
+        c.succeeded(Signal::Metrics);
+        assert_eq!(
+            c.failing().len(),
+            1,
+            "another signal's success changes nothing"
+        );
+        c.succeeded(Signal::Traces);
+        assert!(c.failing().is_empty());
+    }
 
     #[test]
     fn failures_are_all_counted_but_reported_once_a_minute() {

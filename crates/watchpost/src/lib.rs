@@ -29,13 +29,24 @@
 //!   log files and their Server-Sent Events;
 //! * [`metrics`] — OpenTelemetry metrics registered from the catalogue, the
 //!   Prometheus/OpenMetrics exposition and the `/metrics` endpoint;
-//! * [`traces`] — the `tracing` → OpenTelemetry bridge, W3C propagation, tail sampling;
+//! * [`traces`] — the `tracing` → OpenTelemetry bridge, W3C propagation, tail sampling, and
+//!   [`traces::SpanExt`] (`tracing-opentelemetry`'s span methods: moving over is a change of
+//!   import);
+//! * [`context`] — request context: a field (`user_id`, listed baggage keys) put once on the
+//!   request and carried by every later log line and span of it;
 //! * [`http`] — the axum/tower server layer, client layers and the `reqwest` middleware;
+//! * [`health`] — `/healthz` and `/readyz` (listeners, exporter, log writer) as a router and
+//!   as data;
 //! * [`redact`] — what redaction hides: the masks, the secret field names and the personal data
 //!   found in values (for checkers that look for what should have been redacted).
 //!
 //! OTLP export, redaction and the pipeline's telemetry about itself work behind these (see
 //! `ARCHITECTURE.md` in the repository for the layers and how data flows between them).
+//!
+//! Whole programs are in the repository's `crates/watchpost/examples/`: an axum service
+//! (`HttpLayer`, `/metrics` on its own listener and on the app's router, per-resource logs,
+//! graceful shutdown), a worker without HTTP, and a program whose dependencies log through the
+//! `log` crate (`cargo run -p watchpost --example axum_service`).
 
 #![warn(missing_docs)]
 
@@ -44,6 +55,7 @@ pub mod config;
 pub mod context;
 mod error;
 mod export;
+pub mod health;
 pub mod http;
 mod internal;
 pub mod logs;

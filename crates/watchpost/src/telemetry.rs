@@ -1,11 +1,19 @@
-//! [`init`] and the [`Telemetry`] handle.
+//! [`init`] and the [`Telemetry`] handle; the builder and the ways to install the pipeline are
+//! in `builder`, the panic hook in `panic`.
 
+mod builder;
+mod panic;
+
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::Level;
+use tracing::{Level, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::Layer;
+use tracing_subscriber::registry::LookupSpan;
+
+pub use builder::TelemetryBuilder;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -65,6 +73,12 @@ struct Pipeline {
     baggage_fields: Arc<[String]>,
     /// The background log writer, if the pipeline writes through one (flushed on shutdown).
     log_writer: Option<crate::logs::NonBlocking>,
+    /// Readiness and the registered listeners.
+    health: crate::health::Health,
+    /// Panics seen by the panic hook (`<svc>_panics_total`).
+    panics: Arc<AtomicU64>,
+    /// [`Telemetry::install_globals`] ran.
+    globals: std::sync::Once,
 }
 
 impl Telemetry {
@@ -88,7 +102,35 @@ impl Telemetry {
         TelemetryBuilder {
             config,
             make_writer,
+            layers: (),
         }
+    }
+
+    /// The pipeline's health: readiness as data, and the listeners it waits for (see
+    /// [`crate::health`]).
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let app: axum::Router = watchpost::health::router(telemetry.health().clone());
+    /// # drop(app);
+    /// ```
+    pub fn health(&self) -> &crate::health::Health {
+        &self.inner.health
+    }
+
+    /// Shorthand for [`Health::readiness`](crate::health::Health::readiness): whether the
+    /// service should get traffic, and why (what `GET /readyz` answers).
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let readiness = telemetry.readiness();
+    /// assert!(readiness.ready);
+    /// assert!(!readiness.exporter.enabled);
+    /// ```
+    pub fn readiness(&self) -> crate::health::Readiness {
+        self.inner.health.readiness()
     }
 
     /// The log pipeline's handle (levels, self-stats).
@@ -214,7 +256,20 @@ impl Telemetry {
     /// # Ok(()) }
     /// ```
     pub async fn serve_metrics(&self) -> Result<MetricsServer, Error> {
-        self.serve_metrics_with(axum::Router::new()).await
+        let started =
+            MetricsServer::start_plain(self.inner.metrics_listen, self.inner.metrics.clone()).await;
+        self.listening(started)
+    }
+
+    /// The listener's result, or [`ErrorKind::Listen`] naming the address and `METRICS_LISTEN`.
+    fn listening(&self, started: std::io::Result<MetricsServer>) -> Result<MetricsServer, Error> {
+        started.map_err(|e| {
+            Error::new(ErrorKind::Listen {
+                address: self.inner.metrics_listen.to_string(),
+                reason: e.to_string(),
+            })
+            .with_setting(crate::config::env::METRICS_LISTEN.name)
+        })
     }
 
     /// Like [`serve_metrics`](Self::serve_metrics), with extra routes on the same listener
@@ -250,15 +305,9 @@ impl Telemetry {
     /// # Ok(()) }
     /// ```
     pub async fn serve_app(&self, app: axum::Router) -> Result<MetricsServer, Error> {
-        MetricsServer::start(self.inner.metrics_listen, app)
-            .await
-            .map_err(|e| {
-                Error::new(ErrorKind::Listen {
-                    address: self.inner.metrics_listen.to_string(),
-                    reason: e.to_string(),
-                })
-                .with_setting(crate::config::env::METRICS_LISTEN.name)
-            })
+        let service = hyper_util::service::TowerToHyperService::new(app);
+        let started = MetricsServer::start(self.inner.metrics_listen, service).await;
+        self.listening(started)
     }
 
     /// Exports everything queued so far (without stopping), waiting at most `timeout`.
@@ -334,6 +383,35 @@ impl Telemetry {
         }
     }
 
+    /// Makes this pipeline the process's defaults beyond `tracing`: the global OpenTelemetry
+    /// meter and tracer providers (for code that uses `opentelemetry::global`), Watchpost's W3C
+    /// propagator as the global propagator, the bridge that turns records of the `log` crate
+    /// into events, and the flush of buffered lines when the process exits; then reports
+    /// configuration warnings (unknown `LOG_LEVEL_<X>` variables). [`init`] and
+    /// [`TelemetryBuilder::install`] do this; call it yourself after installing the layer of
+    /// [`TelemetryBuilder::into_layer`] in your own subscriber. Only the first call does
+    /// anything.
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// let config = watchpost::Config::builder("demo").build().unwrap();
+    /// let (telemetry, layer) = watchpost::Telemetry::builder(config).into_layer();
+    /// tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
+    /// telemetry.install_globals();
+    /// ```
+    pub fn install_globals(&self) {
+        self.inner.globals.call_once(|| {
+            opentelemetry::global::set_meter_provider(self.inner.metrics.provider().clone());
+            opentelemetry::global::set_tracer_provider(self.inner.tracer_provider.clone());
+            opentelemetry::global::set_text_map_propagator(crate::traces::new_propagator());
+            self.install_log_bridge();
+            if let Some(w) = &self.inner.log_writer {
+                flush_at_exit(w.clone());
+            }
+            self.report_config_warnings();
+        });
+    }
+
     /// Records of the `log` crate (used by some dependencies) become events of this pipeline,
     /// filtered and routed by their own target like any event. If the application already
     /// installed a `log` logger, that one stays and a WARN says so.
@@ -385,207 +463,153 @@ fn flush_at_exit(writer: crate::logs::NonBlocking) {
     }
 }
 
-/// Sets up a pipeline: choose the log writer, then [`install`](Self::install) it globally or get
-/// a [`tracing::Dispatch`] for scoped use ([`into_dispatch`](Self::into_dispatch)).
-///
-/// ```
-/// let config = watchpost::Config::builder("demo").build().unwrap();
-/// let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
-///     .writer(std::io::sink)
-///     .into_dispatch();
-/// tracing::dispatcher::with_default(&dispatch, || tracing::info!("scoped"));
-/// # drop(telemetry);
-/// ```
-#[derive(Debug)]
-#[must_use = "a TelemetryBuilder does nothing until install() or into_dispatch()"]
-pub struct TelemetryBuilder<W> {
+/// Builds the pipeline: the [`Telemetry`] handle, and everything that goes into a subscriber as
+/// one layer (what [`TelemetryBuilder`] installs, or hands out with `into_layer`).
+fn assemble<W, S>(
     config: Config,
     make_writer: W,
-}
-
-impl<W> TelemetryBuilder<W>
+) -> (Telemetry, impl Layer<S> + Send + Sync + 'static)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    /// Where log lines go. Default: [`NonBlocking::stdout`](crate::logs::NonBlocking::stdout)
-    /// (a background thread writes to stdout; logging never waits for it), or
-    /// [`NonBlocking::file`](crate::logs::NonBlocking::file) when the configuration's
-    /// [`log_output`](crate::Config::log_output) is a file; this replaces either. Each line is one
-    /// `write_all` call on a writer from `make_writer`: any other writer is written to by the
-    /// thread that logs. Wrap it in a [`NonBlocking`](crate::logs::NonBlocking) to keep the
-    /// guarantee; the pipeline then flushes it on shutdown.
-    ///
-    /// ```
-    /// let config = watchpost::Config::builder("demo").build().unwrap();
-    /// let b = watchpost::Telemetry::builder(config).writer(std::io::stderr);
-    /// # drop(b);
-    /// ```
-    pub fn writer<W2>(self, make_writer: W2) -> TelemetryBuilder<W2>
-    where
-        W2: for<'w> MakeWriter<'w> + Send + Sync + 'static,
-    {
-        TelemetryBuilder {
-            config: self.config,
-            make_writer,
-        }
+    use opentelemetry::trace::TracerProvider as _;
+    let config = &config;
+    let background = (&make_writer as &dyn std::any::Any)
+        .downcast_ref::<crate::logs::NonBlocking>()
+        .cloned();
+    let (layer, logs) = JsonLayer::new(config, make_writer);
+    if let Some(b) = &background {
+        logs.shared.counters.add_background(b.failed_counter());
     }
+    let export_counters = Arc::new(crate::internal::ExportCounters::default());
+    let tail_counters = Arc::new(crate::internal::TailCounters::default());
+    let resource = otel_resource(config);
+    let log_state = logs.shared.clone();
+    let metrics = Metrics::new(
+        config,
+        crate::metrics::SelfCounters {
+            resource: resource.clone(),
+            log_write_errors: Box::new(move || log_state.counters.snapshot().log_write_errors),
+            export: export_counters.clone(),
+            tail: tail_counters.clone(),
+            resource_logs: logs.shared.resources.clone(),
+        },
+    );
+    // `#[measured]` functions: declared in this catalogue; recorded by the first pipeline.
+    crate::metrics::function::attach(&metrics, &config.service_name);
+    let dispatch_slot = Arc::new(std::sync::Mutex::new(None));
 
-    /// Installs the pipeline as the global default subscriber.
-    ///
-    /// # Errors
-    /// [`ErrorKind::AlreadyInitialized`] if a global subscriber is already set.
-    ///
-    /// ```no_run
-    /// let config = watchpost::Config::builder("demo").build().unwrap();
-    /// let telemetry = watchpost::Telemetry::builder(config).writer(std::io::stderr).install().unwrap();
-    /// # drop(telemetry);
-    /// ```
-    pub fn install(self) -> Result<Telemetry, Error> {
-        let (telemetry, dispatch) = self.build();
-        tracing::dispatcher::set_global_default(dispatch)
-            .map_err(|_| Error::new(ErrorKind::AlreadyInitialized))?;
-        opentelemetry::global::set_meter_provider(telemetry.inner.metrics.provider().clone());
-        opentelemetry::global::set_tracer_provider(telemetry.inner.tracer_provider.clone());
-        opentelemetry::global::set_text_map_propagator(crate::traces::new_propagator());
-        telemetry.install_log_bridge();
-        if let Some(w) = &telemetry.inner.log_writer {
-            flush_at_exit(w.clone());
-        }
-        telemetry.report_config_warnings();
-        Ok(telemetry)
-    }
-
-    /// Builds the pipeline without installing it: use the dispatch with
-    /// [`tracing::dispatcher::with_default`] (tests, benchmarks, embedding).
-    ///
-    /// ```
-    /// let config = watchpost::Config::builder("demo").build().unwrap();
-    /// let (_telemetry, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
-    /// tracing::dispatcher::with_default(&dispatch, || tracing::warn!("only here"));
-    /// ```
-    pub fn into_dispatch(self) -> (Telemetry, tracing::Dispatch) {
-        let (telemetry, dispatch) = self.build();
-        tracing::dispatcher::with_default(&dispatch, || telemetry.report_config_warnings());
-        (telemetry, dispatch)
-    }
-
-    fn build(self) -> (Telemetry, tracing::Dispatch) {
-        use opentelemetry::trace::TracerProvider as _;
-        let config = &self.config;
-        let background = (&self.make_writer as &dyn std::any::Any)
-            .downcast_ref::<crate::logs::NonBlocking>()
-            .cloned();
-        let (layer, logs) = JsonLayer::new(config, self.make_writer);
-        if let Some(b) = &background {
-            logs.shared.counters.add_background(b.failed_counter());
-        }
-        let export_counters = Arc::new(crate::internal::ExportCounters::default());
-        let tail_counters = Arc::new(crate::internal::TailCounters::default());
-        let resource = otel_resource(config);
-        let log_state = logs.shared.clone();
-        let metrics = Metrics::new(
-            config,
-            crate::metrics::SelfCounters {
-                resource: resource.clone(),
-                log_write_errors: Box::new(move || log_state.counters.snapshot().log_write_errors),
-                export: export_counters.clone(),
-                tail: tail_counters.clone(),
-                resource_logs: logs.shared.resources.clone(),
-            },
-        );
-        // `#[measured]` functions: declared in this catalogue; recorded by the first pipeline.
-        crate::metrics::function::attach(&metrics, &config.service_name);
-        let dispatch_slot = Arc::new(std::sync::Mutex::new(None));
-
-        let exporter = config.otel_enabled.then(|| {
-            crate::export::start(
-                crate::export::ExportSettings {
-                    endpoint: config.otel_endpoint.clone(),
-                    insecure: config.otel_insecure,
-                    ca_file: config.otel_ca_file.clone(),
-                    timeout: config.export_timeout,
-                    metric_interval: config.metric_export_interval,
-                    export_metrics: config.export_metrics,
-                    priority: config.export_priority,
-                    spans: config.span_batching,
-                    logs: config.log_batching,
-                },
-                resource.clone(),
-                metrics.clone(),
-                export_counters,
-                dispatch_slot.clone(),
-            )
-        });
-        let mut provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .with_resource(resource)
-            .with_sampler(crate::traces::MarkingSampler {
+    let exporter = config.otel_enabled.then(|| {
+        crate::export::start(
+            crate::export::ExportSettings::new(config),
+            resource.clone(),
+            metrics.clone(),
+            export_counters.clone(),
+            dispatch_slot.clone(),
+        )
+    });
+    let mut provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(crate::traces::MarkingSampler {
+            ratio: config.trace_ratio,
+        })
+        .with_max_attributes_per_span(128);
+    let mut tail = None;
+    // `OTEL_TRACES_EXPORTER=none`: no tail sampler, so no span is kept for export.
+    if let Some(exporter) = exporter.as_ref().filter(|_| config.export_traces) {
+        let t = Arc::new(crate::traces::TailSampler::new(
+            crate::traces::TailSettings {
                 ratio: config.trace_ratio,
-            })
-            .with_max_attributes_per_span(128);
-        let mut tail = None;
-        if let Some(exporter) = &exporter {
-            let t = Arc::new(crate::traces::TailSampler::new(
-                crate::traces::TailSettings {
-                    ratio: config.trace_ratio,
-                    slow: config.trace_slow,
-                    max_traces: 4096,
-                    max_spans: 65_536,
-                    max_attribute_bytes: 1024,
-                },
-                Arc::new(exporter.clone()),
-                crate::redact::Redactor::new(&config.redaction),
-                tail_counters,
-            ));
-            provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
-            tail = Some(t);
-            if config.export_logs {
-                // The provider only makes records (no processors): the layer queues what the
-                // JSON line has, and the export thread builds the records from it.
-                let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
-                use opentelemetry::logs::LoggerProvider as _;
-                exporter.set_log_maker(crate::export::LogMaker {
-                    logger: log_provider.logger("watchpost"),
-                    scope: opentelemetry::InstrumentationScope::builder("watchpost")
-                        .with_version(env!("CARGO_PKG_VERSION"))
-                        .build(),
-                    subsystems: logs.shared.filter.names.clone(),
-                });
-                let _ = logs.shared.log_sink.set(Box::new(exporter.clone()));
-            }
+                slow: config.trace_slow,
+                max_traces: 4096,
+                max_spans: 65_536,
+                max_attribute_bytes: 1024,
+            },
+            Arc::new(exporter.clone()),
+            crate::redact::Redactor::new(&config.redaction),
+            tail_counters,
+        ));
+        provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
+        tail = Some(t);
+    }
+    if let Some(exporter) = &exporter {
+        if config.export_logs {
+            // The provider only makes records (no processors): the layer queues what the
+            // JSON line has, and the export thread builds the records from it.
+            let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
+            use opentelemetry::logs::LoggerProvider as _;
+            exporter.set_log_maker(crate::export::LogMaker {
+                logger: log_provider.logger("watchpost"),
+                scope: opentelemetry::InstrumentationScope::builder("watchpost")
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+                subsystems: logs.shared.filter.names.clone(),
+            });
+            let _ = logs.shared.log_sink.set(Box::new(exporter.clone()));
         }
-        let tracer_provider = provider.build();
-        let tracer = tracer_provider.tracer("watchpost");
-        // The server span carries the access line's data (but the body size): not a span event.
-        let otel_layer = crate::traces::Bridge::new(
-            tail,
-            config.trace_ratio,
-            &[crate::catalogue::targets::HTTP_ACCESS],
-        );
-        let telemetry = Telemetry {
-            inner: Arc::new(Pipeline {
-                logs,
-                metrics,
-                tracer_provider,
-                tracer,
-                exporter,
-                metrics_listen: config.metrics_listen,
-                unknown_level_vars: config.unknown_level_vars.clone().into(),
-                baggage_fields: config.baggage_fields.clone().into(),
-                log_writer: background,
-            }),
-        };
-        let subscriber = tracing_subscriber::registry().with(otel_layer).with(layer);
-        let dispatch = tracing::Dispatch::new(subscriber);
-        *dispatch_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(dispatch.downgrade());
-        if let Some(r) = telemetry.resource_logs() {
-            r.set_dispatch(&dispatch);
+    }
+    let tracer_provider = provider.build();
+    let tracer = tracer_provider.tracer("watchpost");
+    // The server span carries the access line's data (but the body size): not a span event.
+    let otel_layer = crate::traces::Bridge::new(
+        tail,
+        config.trace_ratio,
+        &[crate::catalogue::targets::HTTP_ACCESS],
+    );
+    let panics = Arc::new(AtomicU64::new(0));
+    let counted = panics.clone();
+    metrics.observe_u64(&crate::catalogue::PANICS, move |o| {
+        o.observe(counted.load(std::sync::atomic::Ordering::Relaxed), &[])
+    });
+    let health = crate::health::Health::new(
+        exporter.is_some().then_some(export_counters),
+        logs.clone(),
+        config.readiness,
+    );
+    let telemetry = Telemetry {
+        inner: Arc::new(Pipeline {
+            logs,
+            metrics,
+            tracer_provider,
+            tracer,
+            exporter,
+            metrics_listen: config.metrics_listen,
+            unknown_level_vars: config.unknown_level_vars.clone().into(),
+            baggage_fields: config.baggage_fields.clone().into(),
+            log_writer: background,
+            health,
+            panics,
+            globals: std::sync::Once::new(),
+        }),
+    };
+    let registered = Registered {
+        dispatch: dispatch_slot,
+        resources: telemetry.resource_logs().cloned(),
+    };
+    (telemetry, registered.and_then(otel_layer).and_then(layer))
+}
+
+/// Learns the pipeline's dispatcher when its subscriber is built (in ours or in the
+/// application's, with `into_layer`): the export thread's and the resource files' reports are
+/// written through it (those threads have no default dispatcher of their own).
+struct Registered {
+    dispatch: crate::internal::DispatchSlot,
+    resources: Option<crate::logs::ResourceLogs>,
+}
+
+impl<S: Subscriber> Layer<S> for Registered {
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        *self.dispatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(dispatch.downgrade());
+        if let Some(r) = &self.resources {
+            r.set_dispatch(dispatch);
         }
-        (telemetry, dispatch)
     }
 }
 
 /// The OpenTelemetry resource of every signal (built here only): service name, version,
-/// instance id and deployment environment.
+/// instance id and deployment environment, and the other resource attributes configured
+/// (`OTEL_RESOURCE_ATTRIBUTES`).
 fn otel_resource(config: &Config) -> opentelemetry_sdk::Resource {
     use opentelemetry::KeyValue;
     opentelemetry_sdk::Resource::builder_empty()
@@ -595,5 +619,8 @@ fn otel_resource(config: &Config) -> opentelemetry_sdk::Resource {
             KeyValue::new("service.instance.id", config.service_instance_id.clone()),
             KeyValue::new("deployment.environment.name", config.environment.clone()),
         ])
+        .with_attributes(
+            (config.resource_attributes.iter()).map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
         .build()
 }

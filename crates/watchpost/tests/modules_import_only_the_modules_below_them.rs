@@ -9,6 +9,7 @@ use watchpost_testkit::source;
 const LAYERS: &[&str] = &[
     "http",
     "telemetry",
+    "health",
     "context",
     "export",
     "metrics",

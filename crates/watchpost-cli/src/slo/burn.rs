@@ -91,10 +91,10 @@ impl Ratio {
     /// The value as a decimal: exact when it terminates, else rounded to 12 significant digits.
     pub fn to_decimal(self) -> String {
         let mut d = self.den;
-        while d % 2 == 0 {
+        while d.is_multiple_of(2) {
             d /= 2;
         }
-        while d % 5 == 0 {
+        while d.is_multiple_of(5) {
             d /= 5;
         }
         let int = self.num / self.den;
@@ -294,9 +294,9 @@ pub fn window(minutes: u32) -> String {
 
 /// Minutes as a Prometheus duration in the largest whole unit (`d`, `h`, `m`).
 pub fn duration(minutes: u64) -> String {
-    if minutes % 1440 == 0 {
+    if minutes.is_multiple_of(1440) {
         format!("{}d", minutes / 1440)
-    } else if minutes % 60 == 0 {
+    } else if minutes.is_multiple_of(60) {
         format!("{}h", minutes / 60)
     } else {
         format!("{minutes}m")

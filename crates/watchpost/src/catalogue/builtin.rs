@@ -71,6 +71,14 @@ pub const TRACE_SAMPLED_SPANS: MetricDef = MetricDef::counter(
 .subsystem("TELEMETRY")
 .per_service();
 
+/// Panics seen by the panic hook.
+pub const PANICS: MetricDef = MetricDef::counter(
+    "panics_total",
+    "Panics in any thread, seen by the panic hook (each also written as one ERROR line); 0 until the hook is installed",
+)
+.subsystem("RUNTIME")
+.per_service();
+
 /// Total user and system CPU time.
 pub const PROCESS_CPU: MetricDef = MetricDef::counter(
     "process_cpu_seconds_total",
@@ -135,6 +143,7 @@ pub const BUILTIN: &[MetricDef] = &[
     TELEMETRY_EXPORT_ERRORS,
     TRACE_BUFFER_OVERFLOW,
     TRACE_SAMPLED_SPANS,
+    PANICS,
     PROCESS_CPU,
     PROCESS_RESIDENT_MEMORY,
     PROCESS_VIRTUAL_MEMORY,

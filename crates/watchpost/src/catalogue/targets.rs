@@ -14,5 +14,7 @@ pub const EXPORT: &str = "watchpost::export";
 pub const METRICS: &str = "watchpost::metrics";
 /// The log pipeline's reports (per-resource files).
 pub const LOGS: &str = "watchpost::logs";
+/// The panic hook's lines (`Telemetry::install_panic_hook`): one ERROR line per panic.
+pub const PANIC: &str = "watchpost::panic";
 /// The pipeline's own configuration reports.
 pub const PIPELINE: &str = "watchpost";

@@ -7,6 +7,7 @@ use tracing::Level;
 
 use super::env;
 use super::log_output::RetentionOverrides;
+use super::otlp::OtlpSettings;
 use super::{
     position, validate_service_name, Batching, Config, ExportPriority, Redaction, Subsystem,
     NOISY_TARGETS,
@@ -38,8 +39,13 @@ pub struct ConfigBuilder {
     pub(super) service_instance_id: Option<String>,
     pub(super) environment: String,
     pub(super) otel_enabled: bool,
-    pub(super) otel_endpoint: String,
-    pub(super) otel_insecure: bool,
+    /// `OTEL_SDK_DISABLED`: no export whatever `otel_enabled` says.
+    pub(super) sdk_disabled: bool,
+    /// OTLP settings for every signal, and per signal (`otlp.rs`).
+    pub(super) otlp: OtlpSettings,
+    pub(super) otlp_signals: [OtlpSettings; 3],
+    /// Resource attributes besides the ones with fields of their own.
+    pub(super) resource_attributes: Vec<(String, String)>,
     pub(super) metrics_listen: SocketAddr,
     pub(super) log_level: Level,
     pub(super) subsystem_levels: Vec<(String, Level)>,
@@ -62,13 +68,14 @@ pub struct ConfigBuilder {
     pub(super) trace_ratio: f64,
     pub(super) trace_slow: std::time::Duration,
     pub(super) export_timeout: std::time::Duration,
-    pub(super) otel_ca_file: Option<std::path::PathBuf>,
     pub(super) metric_export_interval: std::time::Duration,
+    pub(super) export_traces: bool,
     pub(super) export_logs: bool,
     pub(super) export_metrics: bool,
     pub(super) export_priority: ExportPriority,
     pub(super) span_batching: Batching,
     pub(super) log_batching: Batching,
+    pub(super) readiness: super::ReadinessThresholds,
     pub(super) env: Option<Vec<(String, String)>>,
     pub(super) env_error: Option<Error>,
 }
@@ -81,8 +88,10 @@ impl ConfigBuilder {
             service_instance_id: None,
             environment: "unset".into(),
             otel_enabled: false,
-            otel_endpoint: "127.0.0.1:4317".into(),
-            otel_insecure: true,
+            sdk_disabled: false,
+            otlp: OtlpSettings::default(),
+            otlp_signals: Default::default(),
+            resource_attributes: Vec::new(),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             log_level: Level::INFO,
             subsystem_levels: Vec::new(),
@@ -106,13 +115,14 @@ impl ConfigBuilder {
             trace_ratio: 0.1,
             trace_slow: std::time::Duration::from_secs(1),
             export_timeout: std::time::Duration::from_secs(10),
-            otel_ca_file: None,
             metric_export_interval: std::time::Duration::from_secs(60),
+            export_traces: true,
             export_logs: true,
             export_metrics: true,
             export_priority: ExportPriority::Idle,
             span_batching: Batching::default(),
             log_batching: Batching::default(),
+            readiness: super::ReadinessThresholds::default(),
             env: None,
             env_error: None,
         }
@@ -197,29 +207,6 @@ impl ConfigBuilder {
     /// ```
     pub fn otel_enabled(mut self, enabled: bool) -> Self {
         self.otel_enabled = enabled;
-        self
-    }
-
-    /// The OTLP gRPC endpoint, `host:port` or a URL. Default: `127.0.0.1:4317`. Env:
-    /// `OTEL_ENDPOINT`.
-    ///
-    /// ```
-    /// let c = watchpost::Config::builder("svc").otel_endpoint("collector:4317").build().unwrap();
-    /// assert_eq!(c.otel_endpoint(), "collector:4317");
-    /// ```
-    pub fn otel_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.otel_endpoint = endpoint.into();
-        self
-    }
-
-    /// Disables TLS for OTLP. Default: `true`. Env: `OTEL_INSECURE`.
-    ///
-    /// ```
-    /// let c = watchpost::Config::builder("svc").otel_insecure(false).build().unwrap();
-    /// assert!(!c.otel_insecure());
-    /// ```
-    pub fn otel_insecure(mut self, insecure: bool) -> Self {
-        self.otel_insecure = insecure;
         self
     }
 
@@ -523,18 +510,6 @@ impl ConfigBuilder {
         self
     }
 
-    /// A CA certificate (PEM) to verify the collector when TLS is on. Default: system roots
-    /// only. Env: `OTEL_EXPORTER_OTLP_CERTIFICATE`.
-    ///
-    /// ```
-    /// let b = watchpost::Config::builder("svc").otel_ca_file("/etc/ssl/collector-ca.pem");
-    /// # b.build().unwrap();
-    /// ```
-    pub fn otel_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.otel_ca_file = Some(path.into());
-        self
-    }
-
     /// Validates everything and freezes the configuration.
     ///
     /// # Errors
@@ -597,6 +572,7 @@ impl ConfigBuilder {
                 "a number from 0 to 1",
             ));
         }
+        super::otlp::check_code_headers(&self.otlp)?;
         check_level("ConfigBuilder::log_level", self.log_level)?;
         check_level("ConfigBuilder::span_level", self.span_level)?;
         for (t, l) in &self.target_levels {
@@ -636,9 +612,11 @@ impl ConfigBuilder {
             service_version: self.service_version,
             service_instance_id: self.service_instance_id.unwrap_or_else(hostname),
             environment: self.environment,
-            otel_enabled: self.otel_enabled,
-            otel_endpoint: self.otel_endpoint,
-            otel_insecure: self.otel_insecure,
+            otel_enabled: self.otel_enabled && !self.sdk_disabled,
+            otel_endpoint: super::otlp::base_endpoint(&self.otlp),
+            otel_insecure: self.otlp.insecure.unwrap_or(true),
+            otlp: super::otlp::resolve(&self.otlp, &self.otlp_signals, self.export_timeout),
+            resource_attributes: self.resource_attributes,
             metrics_listen: self.metrics_listen,
             subsystems: self.subsystems,
             subsystem_levels,
@@ -657,21 +635,22 @@ impl ConfigBuilder {
             trace_ratio: self.trace_ratio,
             trace_slow: self.trace_slow,
             export_timeout: self.export_timeout,
-            otel_ca_file: self.otel_ca_file,
             metric_export_interval: self.metric_export_interval,
+            export_traces: self.export_traces,
             export_logs: self.export_logs,
             export_metrics: self.export_metrics,
             export_priority: self.export_priority,
             span_batching: self.span_batching.check(
                 "span export",
-                env::OTEL_BSP_MAX_QUEUE_SIZE.name,
-                env::OTEL_BSP_MAX_EXPORT_BATCH_SIZE.name,
+                super::otel_env::OTEL_BSP_MAX_QUEUE_SIZE.name,
+                super::otel_env::OTEL_BSP_MAX_EXPORT_BATCH_SIZE.name,
             )?,
             log_batching: self.log_batching.check(
                 "log export",
-                env::OTEL_BLRP_MAX_QUEUE_SIZE.name,
-                env::OTEL_BLRP_MAX_EXPORT_BATCH_SIZE.name,
+                super::otel_env::OTEL_BLRP_MAX_QUEUE_SIZE.name,
+                super::otel_env::OTEL_BLRP_MAX_EXPORT_BATCH_SIZE.name,
             )?,
+            readiness: self.readiness,
         })
     }
 }
@@ -790,7 +769,7 @@ mod tests {
             documented("LOG_STANDARD_FIELDS")
         );
         assert_eq!(c.otel_enabled().to_string(), documented("OTEL_ENABLED"));
-        assert_eq!(c.otel_endpoint(), documented("OTEL_ENDPOINT"));
+        assert_eq!(c.otel_endpoint(), documented("OTEL_EXPORTER_OTLP_ENDPOINT"));
         assert_eq!(c.otel_insecure().to_string(), documented("OTEL_INSECURE"));
         assert_eq!(c.metrics_listen().to_string(), documented("METRICS_LISTEN"));
         assert_eq!(

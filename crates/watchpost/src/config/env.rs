@@ -6,10 +6,15 @@
 //! Each name is written once in the library, in its entry. Whatever else needs a name (the error
 //! of a batch larger than its queue, the listener's error, the warning about an unknown
 //! `LOG_LEVEL_<X>`) reads it from the entry's constant; a unit test below holds the library to this.
+//!
+//! Watchpost's own variables are here; the OpenTelemetry specification's are in `otel_env.rs`
+//! (both are rows of the one table).
 
 use tracing::Level;
 
 use super::log_output::{parse_age, parse_bytes};
+use super::otel_env::*;
+use super::otlp::{Endpoint, OtlpSignal};
 use super::{position, validate_service_name, Batching, ConfigBuilder, ExportPriority, LogOutput};
 use crate::error::Error;
 
@@ -19,8 +24,9 @@ const BOOL_ALLOWED: &str = "one of true, false, 1, 0";
 /// The environment variables Watchpost reads, with their defaults, as `(name, default, meaning)`.
 ///
 /// This table is the source of truth for the README's configuration table; a test fails if the two
-/// differ. A name with a `<PART>` in it stands for every variable that starts with what comes
-/// before the `<`.
+/// differ. A name with a `<PART>` in it stands for every variable with that name and something in
+/// place of `<PART>`: `LOG_LEVEL_<SUBSYSTEM>` for `LOG_LEVEL_API`, and
+/// `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` for the `TRACES`, `METRICS` and `LOGS` variables.
 ///
 /// ```
 /// let (name, default, _) = watchpost::config::ENV_VARS[0];
@@ -43,7 +49,9 @@ const fn as_text<const N: usize>() -> [(&'static str, &'static str, &'static str
 /// tested against them, through [`ENV_VARS`]), and how a value is parsed and stored.
 ///
 /// A name with a `<PART>` in it is a pattern: `LOG_LEVEL_<SUBSYSTEM>` stands for `LOG_LEVEL_API`,
-/// `LOG_LEVEL_INSTANCES` and every other name that starts with its [`prefix`](Self::prefix).
+/// `LOG_LEVEL_INSTANCES` and every other name that starts with its [`prefix`](Self::prefix);
+/// `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` for the names with `TRACES`, `METRICS` or `LOGS` in
+/// place of `<SIGNAL>`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EnvVar {
     /// The name, or the pattern of the names.
@@ -53,7 +61,7 @@ pub(crate) struct EnvVar {
     /// What the variable does, as the README documents it (Markdown).
     pub(crate) meaning: &'static str,
     /// Parses and stores a value of the variable.
-    apply: Apply,
+    pub(super) apply: Apply,
 }
 
 /// Parses `value`, the value of the variable called `name` (the entry's name, or for a pattern the
@@ -62,7 +70,7 @@ pub(crate) struct EnvVar {
 type Apply = fn(&mut Overrides<'_>, &str, &str) -> Result<(), Error>;
 
 impl EnvVar {
-    /// The fixed part of the name: all of it, or for a pattern the part before the `<`.
+    /// The fixed part of the name before its `<PART>`: all of it for a plain name.
     pub(crate) fn prefix(&self) -> &'static str {
         match self.name.split_once('<') {
             Some((prefix, _)) => prefix,
@@ -70,52 +78,42 @@ impl EnvVar {
         }
     }
 
+    /// The placeholder of a pattern (`SIGNAL`) and the fixed part after it (`_ENDPOINT`).
+    fn placeholder(&self) -> Option<(&'static str, &'static str)> {
+        let (_, rest) = self.name.split_once('<')?;
+        rest.split_once('>')
+    }
+
     /// Whether `name` is this variable, or for a pattern one of its variables.
     fn matches(&self, name: &str) -> bool {
-        if self.name.contains('<') {
-            name.starts_with(self.prefix())
-        } else {
-            name == self.name
+        let Some((placeholder, suffix)) = self.placeholder() else {
+            return name == self.name;
+        };
+        let part = name
+            .strip_prefix(self.prefix())
+            .and_then(|rest| rest.strip_suffix(suffix));
+        match part {
+            Some("") | None => false,
+            Some(part) => placeholder != "SIGNAL" || OtlpSignal::from_env_part(part).is_some(),
         }
     }
 }
 
 /// Every variable Watchpost reads, in the README's order.
 pub(crate) const TABLE: &[EnvVar] = &[
-    EnvVar {
-        name: "ENV",
-        default: "unset",
-        meaning: "Deployment environment (`deployment.environment.name` resource attribute)",
-        apply: |o, k, v| set(&mut o.builder.environment, non_empty(k, v)),
-    },
+    ENV,
     EnvVar {
         name: "OTEL_ENABLED",
         default: "false",
         meaning: "Enable OTLP export (`true`/`false`)",
         apply: |o, k, v| set(&mut o.builder.otel_enabled, parse_bool(k, v)),
     },
+    OTEL_SDK_DISABLED,
     OTEL_ENDPOINT,
-    EnvVar {
-        name: "OTEL_SERVICE_NAME",
-        default: "the name given by the application",
-        meaning: "`service.name` resource attribute and metric prefix",
-        apply: |o, k, v| {
-            let name = validate_service_name(k, v).map(|()| v.to_string());
-            set(&mut o.builder.service_name, name)
-        },
-    },
-    EnvVar {
-        name: "OTEL_SERVICE_INSTANCE_ID",
-        default: "the hostname",
-        meaning: "`service.instance.id` resource attribute",
-        apply: |o, k, v| set(&mut o.builder.service_instance_id, non_empty(k, v).map(Some)),
-    },
-    EnvVar {
-        name: "OTEL_INSECURE",
-        default: "true",
-        meaning: "Disable TLS for OTLP",
-        apply: |o, k, v| set(&mut o.builder.otel_insecure, parse_bool(k, v)),
-    },
+    OTEL_SERVICE_NAME,
+    OTEL_SERVICE_INSTANCE_ID,
+    OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_INSECURE,
     EnvVar {
         name: "LOG_LEVEL",
         default: "info",
@@ -132,65 +130,31 @@ pub(crate) const TABLE: &[EnvVar] = &[
     },
     METRICS_LISTEN,
     OTEL_BAGGAGE_FIELDS,
-    EnvVar {
-        name: "OTEL_TRACES_SAMPLER_RATIO",
-        default: "0.1",
-        meaning: "Share of ordinary traces kept (errors and slow traces are always kept): 0 to 1",
-        apply: |o, k, v| {
-            let ratio = v.trim().parse::<f64>().ok();
-            let ratio = ratio.filter(|r| (0.0..=1.0).contains(r));
-            let ratio = ratio.ok_or_else(|| Error::invalid(k, v, "a number from 0 to 1, e.g. 0.1"));
-            set(&mut o.builder.trace_ratio, ratio)
-        },
-    },
-    EnvVar {
-        name: "OTEL_EXPORTER_OTLP_ENDPOINT",
-        default: "unset",
-        meaning: "Standard OTLP endpoint, used when `OTEL_ENDPOINT` is not set",
-        apply: |o, k, v| {
-            if o.is_set(&OTEL_ENDPOINT) {
-                return Ok(());
-            }
-            set(&mut o.builder.otel_endpoint, parse_endpoint(k, v))
-        },
-    },
-    EnvVar {
-        name: "OTEL_EXPORTER_OTLP_TIMEOUT",
-        default: "10000",
-        meaning: "Timeout of one OTLP export, in milliseconds",
-        apply: |o, k, v| set(&mut o.builder.export_timeout, parse_millis(k, v)),
-    },
-    EnvVar {
-        name: "OTEL_EXPORTER_OTLP_CERTIFICATE",
-        default: "unset",
-        meaning: "CA certificate file (PEM) to verify the collector, with `OTEL_INSECURE=false`",
-        apply: |o, k, v| {
-            let path = non_empty(k, v).map(|p| Some(p.into()));
-            set(&mut o.builder.otel_ca_file, path)
-        },
-    },
-    EnvVar {
-        name: "OTEL_METRIC_EXPORT_INTERVAL",
-        default: "60000",
-        meaning: "Interval of the OTLP metrics push, in milliseconds",
-        apply: |o, k, v| set(&mut o.builder.metric_export_interval, parse_millis(k, v)),
-    },
+    OTEL_TRACES_SAMPLER_RATIO,
+    OTEL_TRACES_SAMPLER,
+    OTEL_TRACES_SAMPLER_ARG,
+    OTEL_PROPAGATORS,
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_INSECURE,
+    OTEL_EXPORTER_OTLP_COMPRESSION,
+    OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_SIGNAL_ENDPOINT,
+    OTEL_EXPORTER_OTLP_SIGNAL_PROTOCOL,
+    OTEL_EXPORTER_OTLP_SIGNAL_HEADERS,
+    OTEL_EXPORTER_OTLP_SIGNAL_INSECURE,
+    OTEL_EXPORTER_OTLP_SIGNAL_COMPRESSION,
+    OTEL_EXPORTER_OTLP_SIGNAL_TIMEOUT,
+    OTEL_EXPORTER_OTLP_SIGNAL_CERTIFICATE,
+    OTEL_METRIC_EXPORT_INTERVAL,
     OTEL_BSP_MAX_QUEUE_SIZE,
     OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-    EnvVar {
-        name: "OTEL_BSP_SCHEDULE_DELAY",
-        default: "500",
-        meaning: "Milliseconds before a partial batch of spans is sent",
-        apply: |o, k, v| set(&mut o.builder.span_batching.delay, parse_millis(k, v)),
-    },
+    OTEL_BSP_SCHEDULE_DELAY,
     OTEL_BLRP_MAX_QUEUE_SIZE,
     OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
-    EnvVar {
-        name: "OTEL_BLRP_SCHEDULE_DELAY",
-        default: "500",
-        meaning: "Milliseconds before a partial batch of log records is sent",
-        apply: |o, k, v| set(&mut o.builder.log_batching.delay, parse_millis(k, v)),
-    },
+    OTEL_BLRP_SCHEDULE_DELAY,
     EnvVar {
         name: "EXPORT_PRIORITY",
         default: "idle",
@@ -205,18 +169,9 @@ pub(crate) const TABLE: &[EnvVar] = &[
             set(&mut o.builder.export_priority, priority)
         },
     },
-    EnvVar {
-        name: "OTEL_LOGS_EXPORTER",
-        default: "otlp",
-        meaning: "`otlp` or `none`: whether logs are exported when `OTEL_ENABLED=true`",
-        apply: |o, k, v| set(&mut o.builder.export_logs, parse_exporter(k, v)),
-    },
-    EnvVar {
-        name: "OTEL_METRICS_EXPORTER",
-        default: "otlp",
-        meaning: "`otlp` or `none`: whether metrics are pushed when `OTEL_ENABLED=true` (`/metrics` is always served)",
-        apply: |o, k, v| set(&mut o.builder.export_metrics, parse_exporter(k, v)),
-    },
+    OTEL_TRACES_EXPORTER,
+    OTEL_LOGS_EXPORTER,
+    OTEL_METRICS_EXPORTER,
     LOG_OUTPUT,
     EnvVar {
         name: "LOG_MAX_FILE_BYTES",
@@ -261,6 +216,18 @@ pub(crate) const TABLE: &[EnvVar] = &[
             set(&mut o.builder.retention_env.max_total_bytes, budget.map(Some))
         },
     },
+    EnvVar {
+        name: "READY_EXPORT_FAILURE",
+        default: "5m",
+        meaning: "`/readyz` answers 503 once OTLP export has been failing this long: e.g. `90s`, `5m`, or `off` (reported, never unready)",
+        apply: |o, k, v| set(&mut o.builder.readiness.export_failure, parse_age(k, v)),
+    },
+    EnvVar {
+        name: "READY_LOG_LOSS",
+        default: "1m",
+        meaning: "`/readyz` answers 503 for this long after log lines were lost: e.g. `30s`, `1m`, or `off` (reported, never unready)",
+        apply: |o, k, v| set(&mut o.builder.readiness.log_loss, parse_age(k, v)),
+    },
 ];
 
 /// Named by the error of a log file that cannot be written.
@@ -291,12 +258,69 @@ pub(crate) const LOG_OUTPUT: EnvVar = EnvVar {
 // The entries that other code names (a rule between variables, an error or a warning that names
 // the variable) are constants of their own, placed in `TABLE` above.
 
+/// Wins over `deployment.environment.name` in `OTEL_RESOURCE_ATTRIBUTES`.
+pub(crate) const ENV: EnvVar = EnvVar {
+    name: "ENV",
+    default: "unset",
+    meaning: "Deployment environment (`deployment.environment.name` resource attribute)",
+    apply: |o, k, v| set(&mut o.builder.environment, non_empty(k, v)),
+};
+
+/// Wins over `service.name` in `OTEL_RESOURCE_ATTRIBUTES`.
+pub(crate) const OTEL_SERVICE_NAME: EnvVar = EnvVar {
+    name: "OTEL_SERVICE_NAME",
+    default: "the name given by the application",
+    meaning: "`service.name` resource attribute and metric prefix (wins over `service.name` in `OTEL_RESOURCE_ATTRIBUTES`)",
+    apply: |o, k, v| {
+        let name = validate_service_name(k, v).map(|()| v.to_string());
+        set(&mut o.builder.service_name, name)
+    },
+};
+
+/// Wins over `service.instance.id` in `OTEL_RESOURCE_ATTRIBUTES`.
+pub(crate) const OTEL_SERVICE_INSTANCE_ID: EnvVar = EnvVar {
+    name: "OTEL_SERVICE_INSTANCE_ID",
+    default: "the hostname",
+    meaning: "`service.instance.id` resource attribute",
+    apply: |o, k, v| {
+        set(
+            &mut o.builder.service_instance_id,
+            non_empty(k, v).map(Some),
+        )
+    },
+};
+
+/// Ours wins over the standard `OTEL_EXPORTER_OTLP_INSECURE`.
+pub(crate) const OTEL_INSECURE: EnvVar = EnvVar {
+    name: "OTEL_INSECURE",
+    default: "true",
+    meaning: "Alias of `OTEL_EXPORTER_OTLP_INSECURE` that wins over it: plaintext (`true`) or TLS (`false`) for an endpoint without a scheme; `true` is the default for `OTEL_ENDPOINT`'s, the specification's `false` for the standard variables'",
+    apply: |o, k, v| set(&mut o.builder.otlp.insecure, parse_bool(k, v).map(Some)),
+};
+
+/// Ours wins over the ratio `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` give.
+pub(crate) const OTEL_TRACES_SAMPLER_RATIO: EnvVar = EnvVar {
+    name: "OTEL_TRACES_SAMPLER_RATIO",
+    default: "0.1",
+    meaning: "Share of ordinary traces kept (errors and slow traces are always kept): 0 to 1; wins over `OTEL_TRACES_SAMPLER`",
+    apply: |o, k, v| {
+        let ratio = v.trim().parse::<f64>().ok();
+        let ratio = ratio.filter(|r| (0.0..=1.0).contains(r));
+        let ratio = ratio.ok_or_else(|| Error::invalid(k, v, "a number from 0 to 1, e.g. 0.1"));
+        set(&mut o.builder.trace_ratio, ratio)
+    },
+};
+
 /// Ours wins over the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
 pub(crate) const OTEL_ENDPOINT: EnvVar = EnvVar {
     name: "OTEL_ENDPOINT",
-    default: "127.0.0.1:4317",
-    meaning: "OTLP gRPC endpoint",
-    apply: |o, k, v| set(&mut o.builder.otel_endpoint, parse_endpoint(k, v)),
+    default: "unset",
+    meaning: "Alias of `OTEL_EXPORTER_OTLP_ENDPOINT` that wins over it: `host:port` or a URL; unless a protocol variable says otherwise it is OTLP/gRPC (as `ConfigBuilder::otel_endpoint`), plaintext for `host:port` unless `OTEL_INSECURE=false`",
+    apply: |o, k, v| {
+        let value = parse_endpoint(k, v)?;
+        o.builder.otlp.endpoint = Some(Endpoint { value, ours: true });
+        Ok(())
+    },
 };
 
 /// Named by the hint for a bad subsystem name and by the warning about unknown subsystems.
@@ -346,36 +370,6 @@ pub(crate) const METRICS_LISTEN: EnvVar = EnvVar {
         set(&mut o.builder.metrics_listen, addr)
     },
 };
-
-/// The four queue and batch sizes are named by the errors of [`Batching`]'s check.
-pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE: EnvVar = EnvVar {
-    name: "OTEL_BSP_MAX_QUEUE_SIZE",
-    default: "4096",
-    meaning: "Spans waiting for export at most (ordinary ones fill 3/4, the rest is kept for error and slow traces); more are dropped and counted",
-    apply: |o, k, v| set(&mut o.builder.span_batching.queue_size, parse_count(k, v)),
-};
-
-pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: EnvVar = EnvVar {
-    name: "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-    default: "64",
-    meaning: "Spans per OTLP request (small batches keep export bursts short): 1 to the queue size",
-    apply: |o, k, v| set(&mut o.builder.span_batching.batch_size, parse_count(k, v)),
-};
-
-pub(crate) const OTEL_BLRP_MAX_QUEUE_SIZE: EnvVar = EnvVar {
-    name: "OTEL_BLRP_MAX_QUEUE_SIZE",
-    default: "4096",
-    meaning: "Log records waiting for export at most (INFO and DEBUG fill 3/4, the rest is kept for WARN and ERROR); more are dropped and counted",
-    apply: |o, k, v| set(&mut o.builder.log_batching.queue_size, parse_count(k, v)),
-};
-
-pub(crate) const OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: EnvVar = EnvVar {
-    name: "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
-    default: "64",
-    meaning: "Log records per OTLP request: 1 to the queue size",
-    apply: |o, k, v| set(&mut o.builder.log_batching.batch_size, parse_count(k, v)),
-};
-
 // Reading the environment; `apply` below lays it over the builder in `ConfigBuilder::build`.
 impl ConfigBuilder {
     /// Reads the variables in [`ENV_VARS`] from the process environment at
@@ -432,17 +426,32 @@ impl ConfigBuilder {
 
 /// What an entry's parser writes to while [`apply`] runs.
 pub(super) struct Overrides<'a> {
-    builder: &'a mut ConfigBuilder,
+    pub(super) builder: &'a mut ConfigBuilder,
     /// Every variable given, so that one entry can defer to another.
     vars: &'a [(String, String)],
     overridden: Overridden,
 }
 
 impl Overrides<'_> {
-    /// Whether `var` (or for a pattern, one of its variables) was given.
-    fn is_set(&self, var: &EnvVar) -> bool {
-        self.vars.iter().any(|(k, _)| var.matches(k))
+    /// Whether `var` (or for a pattern, one of its variables) was given (an empty value of a
+    /// variable of the specification is not given).
+    pub(super) fn is_set(&self, var: &EnvVar) -> bool {
+        self.value(var).is_some()
     }
+
+    /// The value given for `var` (or for a pattern, one of its variables).
+    pub(super) fn value(&self, var: &EnvVar) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, v)| var.matches(k) && !unset(var, v))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Whether `value` means "unset": an empty value of a variable of the OpenTelemetry
+/// specification, as the specification says (Watchpost's own refuse an empty value).
+fn unset(var: &EnvVar, value: &str) -> bool {
+    value.trim().is_empty() && super::otel_spec::is_spec_variable(var.name)
 }
 
 /// What the environment decided that the builder has no field for.
@@ -477,7 +486,7 @@ pub(super) fn apply(
         vars: &vars,
     };
     for (name, value) in &vars {
-        if let Some(var) = lookup(name) {
+        if let Some(var) = lookup(name).filter(|var| !unset(var, value)) {
             (var.apply)(&mut overrides, name, value)?;
         }
     }
@@ -494,7 +503,7 @@ fn lookup(name: &str) -> Option<&'static EnvVar> {
 }
 
 /// Stores a parsed value, or passes the parser's error on.
-fn set<T>(field: &mut T, parsed: Result<T, Error>) -> Result<(), Error> {
+pub(super) fn set<T>(field: &mut T, parsed: Result<T, Error>) -> Result<(), Error> {
     *field = parsed?;
     Ok(())
 }
@@ -530,7 +539,7 @@ fn parse_bool(input: &str, value: &str) -> Result<bool, Error> {
     }
 }
 
-fn parse_exporter(input: &str, value: &str) -> Result<bool, Error> {
+pub(super) fn parse_exporter(input: &str, value: &str) -> Result<bool, Error> {
     match value.trim() {
         "otlp" => Ok(true),
         "none" => Ok(false),
@@ -538,7 +547,7 @@ fn parse_exporter(input: &str, value: &str) -> Result<bool, Error> {
     }
 }
 
-fn parse_millis(input: &str, value: &str) -> Result<std::time::Duration, Error> {
+pub(super) fn parse_millis(input: &str, value: &str) -> Result<std::time::Duration, Error> {
     value
         .trim()
         .parse::<u64>()
@@ -548,7 +557,7 @@ fn parse_millis(input: &str, value: &str) -> Result<std::time::Duration, Error> 
         .ok_or_else(|| Error::invalid(input, value, "milliseconds from 1 to 3600000"))
 }
 
-fn parse_count(input: &str, value: &str) -> Result<usize, Error> {
+pub(super) fn parse_count(input: &str, value: &str) -> Result<usize, Error> {
     value
         .trim()
         .parse::<usize>()
@@ -557,7 +566,7 @@ fn parse_count(input: &str, value: &str) -> Result<usize, Error> {
         .ok_or_else(|| Error::invalid(input, value, "a whole number from 1 to 1000000"))
 }
 
-fn non_empty(input: &str, value: &str) -> Result<String, Error> {
+pub(super) fn non_empty(input: &str, value: &str) -> Result<String, Error> {
     if value.trim().is_empty() {
         return Err(Error::invalid(input, value, "a non-empty value"));
     }
@@ -589,328 +598,5 @@ fn parse_endpoint(input: &str, value: &str) -> Result<String, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Config, Subsystem};
-
-    fn build(vars: &[(&str, &str)]) -> Result<Config, Error> {
-        Config::builder("procman")
-            .subsystem(Subsystem::new("API").target("procman::api"))
-            .subsystem(Subsystem::new("INSTANCES").target("procman::instances"))
-            .env_vars(vars.iter().copied())
-            .build()
-    }
-
-    #[test]
-    fn invalid_values_name_the_variable_the_value_and_what_is_allowed() {
-        for (var, value, allowed) in [
-            ("LOG_LEVEL_INSTANCES", "verbose", "debug, info, warn, error"),
-            ("LOG_LEVEL", "loud", "debug, info, warn, error"),
-            ("OTEL_ENABLED", "maybe", "true, false"),
-            ("OTEL_INSECURE", "yes please", "true, false"),
-            ("LOG_STANDARD_FIELDS", "sometimes", "true, false"),
-            ("METRICS_LISTEN", "nonsense", "IP address and port"),
-            ("OTEL_ENDPOINT", "no port here", "host:port"),
-            ("LOG_LEVEL_API", "trace", "TRACE is not allowed"),
-            ("OTEL_SERVICE_NAME", "has space", "ASCII letters"),
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "0", "1 to 1000000"),
-            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "lots", "1 to 1000000"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "-5", "milliseconds"),
-            ("EXPORT_PRIORITY", "high", "one of idle, low, normal"),
-        ] {
-            let err = build(&[(var, value)]).unwrap_err().to_string();
-            assert!(err.contains(var), "{err}");
-            assert!(err.contains(&format!("{value:?}")), "{err}");
-            assert!(err.contains(allowed), "{err}");
-        }
-    }
-
-    #[test]
-    fn export_batching_comes_from_the_standard_variables_and_a_batch_never_exceeds_its_queue() {
-        let c = build(&[
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
-            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "250"),
-            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "8"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.span_batching,
-            Batching {
-                queue_size: 100,
-                batch_size: 100,
-                delay: std::time::Duration::from_millis(250)
-            }
-        );
-        assert_eq!(c.log_batching.batch_size, 8);
-        assert_eq!(c.log_batching.queue_size, Batching::default().queue_size);
-        let defaults = build(&[]).unwrap();
-        let documented = |name: &str| ENV_VARS.iter().find(|(n, _, _)| *n == name).unwrap().1;
-        assert_eq!(
-            defaults.span_batching.batch_size.to_string(),
-            documented("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
-        );
-        assert_eq!(
-            defaults.log_batching.queue_size.to_string(),
-            documented("OTEL_BLRP_MAX_QUEUE_SIZE")
-        );
-        assert_eq!(
-            defaults.span_batching.delay.as_millis().to_string(),
-            documented("OTEL_BSP_SCHEDULE_DELAY")
-        );
-
-        let err = build(&[
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
-            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"),
-        ])
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), "{err}");
-        assert!(err.contains("\"64\""), "{err}");
-        assert!(err.contains("queue size, 10"), "{err}");
-    }
-
-    #[test]
-    fn subsystem_variables_override_the_global_level_and_unknown_ones_are_collected() {
-        let c = build(&[
-            ("LOG_LEVEL", "warn"),
-            ("LOG_LEVEL_INSTANCES", "DEBUG"),
-            ("LOG_LEVEL_NETWORK", "debug"),
-        ])
-        .unwrap();
-        assert_eq!(c.level_of("API"), Some(Level::WARN));
-        assert_eq!(c.level_of("instances"), Some(Level::DEBUG));
-        assert_eq!(c.level_of("APP"), Some(Level::WARN));
-        assert_eq!(c.unknown_level_vars, vec!["LOG_LEVEL_NETWORK".to_string()]);
-    }
-
-    #[test]
-    fn endpoints_accept_host_port_and_urls() {
-        for ok in [
-            "127.0.0.1:4317",
-            "collector:4317",
-            "http://c:4317",
-            "https://c.example:443/",
-        ] {
-            assert!(build(&[("OTEL_ENDPOINT", ok)]).is_ok(), "{ok}");
-        }
-        for bad in ["", "collector", "http://c", "c:notaport", ":4317"] {
-            assert!(build(&[("OTEL_ENDPOINT", bad)]).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_standard_endpoint_applies_only_when_ours_is_not_set() {
-        let standard = build(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317")]).unwrap();
-        assert_eq!(standard.otel_endpoint(), "http://c:4317");
-        // Ours set: the standard one is not even parsed.
-        let ours = build(&[
-            ("OTEL_ENDPOINT", "d:4317"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "not an endpoint"),
-        ])
-        .unwrap();
-        assert_eq!(ours.otel_endpoint(), "d:4317");
-    }
-
-    #[test]
-    fn ipv6_metrics_listen_parses() {
-        let c = build(&[("METRICS_LISTEN", "[::1]:9000")]).unwrap();
-        assert!(c.metrics_listen().is_ipv6());
-    }
-
-    #[test]
-    fn every_entry_is_found_by_its_own_name_and_env_vars_is_the_table() {
-        let mut names: Vec<_> = TABLE.iter().map(|v| v.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), TABLE.len(), "a name is in the table twice");
-        // No entry (a pattern, say) shadows another.
-        for var in TABLE {
-            assert_eq!(lookup(var.name).unwrap().name, var.name);
-        }
-        assert!(is_ours("LOG_LEVEL_ANYTHING") && !is_ours("LOG_LEVELS") && !is_ours("PATH"));
-        let text: Vec<_> = TABLE
-            .iter()
-            .map(|v| (v.name, v.default, v.meaning))
-            .collect();
-        assert_eq!(ENV_VARS, text);
-    }
-
-    /// Every variable's name is written once in the library's code: in its entry of [`TABLE`].
-    ///
-    /// The rule, precisely. In every `src/**/*.rs` file of this crate, leave out comments (doc
-    /// comments too: they are documentation, and their examples are doctests) and every item
-    /// marked `#[cfg(test)]`. In the string literals that remain, count the places where a name
-    /// stands as a whole word (no letter, digit or `_` right before or after it) and not right
-    /// after a backtick. For the pattern `LOG_LEVEL_<SUBSYSTEM>` the name counted is its prefix,
-    /// `LOG_LEVEL_` (so it counts in `LOG_LEVEL_<NAME>` too, not in `LOG_LEVEL_API`). Every count
-    /// must be 1.
-    ///
-    /// Why only string literals: an identifier such as `env::METRICS_LISTEN` is checked by the
-    /// compiler, a copy of a name in a string is not. Why not right after a backtick: that is a
-    /// Markdown code span in text for a person, such as the README meaning of the standard
-    /// endpoint variable, which mentions ours in backticks; no code looks such a string up.
-    #[test]
-    fn every_variable_name_is_written_once_in_the_library() {
-        let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
-        let mut strings = Vec::new();
-        for path in watchpost_testkit::source::rust_files(src) {
-            let source = std::fs::read_to_string(&path).unwrap();
-            strings.extend(
-                string_literals(&source)
-                    .into_iter()
-                    .map(|s| (s, path.clone())),
-            );
-        }
-        let mut wrong = Vec::new();
-        for var in TABLE {
-            let found: Vec<_> = strings
-                .iter()
-                .filter(|(s, _)| count_name(s, var.prefix()) > 0)
-                .collect();
-            let count: usize = found.iter().map(|(s, _)| count_name(s, var.prefix())).sum();
-            if count != 1 {
-                wrong.push(format!("{} is written {count} times: {found:?}", var.name));
-            }
-        }
-        assert!(wrong.is_empty(), "{wrong:#?}");
-    }
-
-    #[test]
-    fn the_name_scanner_skips_comments_test_items_and_markdown() {
-        let source = r##"
-            // "A" in a comment
-            /* "A" /* nested */ "A" */
-            /// "A" in a doc comment
-            const X: &str = "A, and `A` in prose, and AB";
-            const Y: &str = r#"A"#;
-            const Z: char = '{';
-            fn f<'a>(s: &'a str) -> &'a str { s }
-            #[cfg(test)]
-            mod tests { fn g() { let _ = ("A", '}'); } }
-            const W: &[u8] = b"A";
-        "##;
-        let strings = string_literals(source);
-        let counts: usize = strings.iter().map(|s| count_name(s, "A")).sum();
-        assert_eq!(counts, 3, "{strings:?}");
-    }
-
-    /// The string literals of Rust `source`, as written (escapes unresolved), outside comments and
-    /// items marked `#[cfg(test)]`.
-    fn string_literals(source: &str) -> Vec<String> {
-        let s: Vec<char> = source.chars().collect();
-        let at = |i: usize, text: &str| {
-            text.chars()
-                .enumerate()
-                .all(|(j, c)| s.get(i + j) == Some(&c))
-        };
-        let word = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
-        let mut strings = Vec::new();
-        let mut depth = 0;
-        // After `#[cfg(test)]`, until its item starts (at a `{`) or ends (at a `;`).
-        let mut test_attribute = false;
-        // Inside a test item: the depth its closing `}` returns to.
-        let mut test_item_until: Option<usize> = None;
-        let mut i = 0;
-        while i < s.len() {
-            let start = i;
-            if at(i, "//") {
-                while i < s.len() && s[i] != '\n' {
-                    i += 1;
-                }
-            } else if at(i, "/*") {
-                let mut open = 0;
-                loop {
-                    if at(i, "/*") {
-                        open += 1;
-                        i += 2;
-                    } else if at(i, "*/") {
-                        open -= 1;
-                        i += 2;
-                        if open == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-            } else if at(i, "#[cfg(test)]") {
-                test_attribute = true;
-                i += "#[cfg(test)]".len();
-            } else if word(s.get(i)) {
-                while word(s.get(i)) {
-                    i += 1;
-                }
-                let raw = matches!(&s[start..i], ['r'] | ['b', 'r']);
-                if raw && matches!(s.get(i), Some('#' | '"')) {
-                    let hashes = s[i..].iter().take_while(|c| **c == '#').count();
-                    i += hashes;
-                    if s.get(i) == Some(&'"') {
-                        let end = format!("\"{}", "#".repeat(hashes));
-                        let from = i + 1;
-                        i = from;
-                        while !at(i, &end) {
-                            i += 1;
-                        }
-                        if test_item_until.is_none() {
-                            strings.push(s[from..i].iter().collect());
-                        }
-                        i += end.len();
-                    } // else a raw identifier such as `r#type`
-                }
-            } else if s[i] == '"' {
-                i += 1;
-                while s[i] != '"' {
-                    i += if s[i] == '\\' { 2 } else { 1 };
-                }
-                if test_item_until.is_none() {
-                    strings.push(s[start + 1..i].iter().collect());
-                }
-                i += 1;
-            } else if s[i] == '\'' {
-                if s.get(i + 1) == Some(&'\\') {
-                    i += 3;
-                    while s[i] != '\'' {
-                        i += 1;
-                    }
-                    i += 1;
-                } else if s.get(i + 2) == Some(&'\'') {
-                    i += 3;
-                } else {
-                    i += 1; // a lifetime
-                }
-            } else {
-                match s[i] {
-                    '{' => {
-                        if std::mem::take(&mut test_attribute) && test_item_until.is_none() {
-                            test_item_until = Some(depth);
-                        }
-                        depth += 1;
-                    }
-                    '}' => {
-                        depth -= 1;
-                        if test_item_until == Some(depth) {
-                            test_item_until = None;
-                        }
-                    }
-                    ';' => test_attribute = false,
-                    _ => {}
-                }
-                i += 1;
-            }
-        }
-        strings
-    }
-
-    /// How often `name` stands in `text` as a whole word, not right after a backtick.
-    fn count_name(text: &str, name: &str) -> usize {
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        text.match_indices(name)
-            .filter(|(at, _)| {
-                let before = text[..*at].chars().next_back();
-                let after = text[at + name.len()..].chars().next();
-                !word(before) && before != Some('`') && !word(after)
-            })
-            .count()
-    }
-}
+#[path = "env_tests.rs"]
+mod tests;

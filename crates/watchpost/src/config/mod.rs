@@ -5,9 +5,12 @@
 //! [`ConfigBuilder::env_vars`] was called). Every option documents its default below and in
 //! [`ENV_VARS`], the table the README is tested against.
 //!
-//! The module is three files: this one (the frozen [`Config`] and the public types), `builder.rs`
-//! ([`ConfigBuilder`], its setters and `build`) and `env.rs` (the typed table of environment
-//! variables, whose entries parse and store their own value).
+//! The main files: this one (the frozen [`Config`] and the public types), `builder.rs`
+//! ([`ConfigBuilder`], its setters and `build`), `env.rs` (the typed table of environment
+//! variables, whose entries parse and store their own value; Watchpost's own variables),
+//! `otel_env.rs` (the OpenTelemetry specification's variables), `otlp.rs` (where and how each
+//! signal is exported, [`OtlpTarget`]) and `otel_spec.rs` (what Watchpost does with each of the
+//! specification's variables, [`OTEL_SPEC_VARS`]).
 
 use std::net::SocketAddr;
 
@@ -18,11 +21,18 @@ use crate::error::Error;
 mod builder;
 pub(crate) mod env;
 mod log_output;
+mod otel_env;
+mod otel_spec;
+mod otlp;
+mod readiness;
 mod resource_logs;
 
 pub use builder::ConfigBuilder;
 pub use env::{parse_level, ENV_VARS};
 pub use log_output::{LogFileConfig, LogOutput};
+pub use otel_spec::{otel_spec_markdown, OtelSupport, OtelVar, OTEL_SPEC_VARS};
+pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSignal, OtlpTarget};
+pub(crate) use readiness::ReadinessThresholds;
 pub use resource_logs::{valid_id, ResourceLogConfig};
 
 /// Crates whose INFO/DEBUG output is noise in a service log: they default to WARN.
@@ -180,8 +190,13 @@ pub struct Config {
     pub(crate) service_instance_id: String,
     pub(crate) environment: String,
     pub(crate) otel_enabled: bool,
+    /// The base endpoint in effect (configured, or the general protocol's default).
     pub(crate) otel_endpoint: String,
     pub(crate) otel_insecure: bool,
+    /// Where and how each signal is exported, by [`OtlpSignal::index`].
+    pub(crate) otlp: [OtlpTarget; 3],
+    /// Resource attributes besides service name, version, instance id and environment.
+    pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) metrics_listen: SocketAddr,
     /// Declared subsystems; index 0.. ; the default subsystem is among them.
     pub(crate) subsystems: Vec<Subsystem>,
@@ -204,13 +219,15 @@ pub struct Config {
     pub(crate) trace_ratio: f64,
     pub(crate) trace_slow: std::time::Duration,
     pub(crate) export_timeout: std::time::Duration,
-    pub(crate) otel_ca_file: Option<std::path::PathBuf>,
     pub(crate) metric_export_interval: std::time::Duration,
+    pub(crate) export_traces: bool,
     pub(crate) export_logs: bool,
     pub(crate) export_metrics: bool,
     pub(crate) export_priority: ExportPriority,
     pub(crate) span_batching: Batching,
     pub(crate) log_batching: Batching,
+    /// When telemetry trouble makes `/readyz` answer 503 (`readiness.rs`).
+    pub(crate) readiness: ReadinessThresholds,
 }
 
 /// How the export thread shares the CPU with the service (Linux; elsewhere all are `Normal`).
@@ -373,17 +390,65 @@ impl Config {
         self.otel_enabled
     }
 
-    /// The OTLP gRPC endpoint. Default: `127.0.0.1:4317`.
+    /// The base OTLP endpoint as configured (`OTEL_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`,
+    /// [`ConfigBuilder::otel_endpoint`]), else the default of the protocol:
+    /// `http://localhost:4318` (OTLP/HTTP), `http://localhost:4317` (gRPC). Where each signal
+    /// really goes is [`Config::otlp`].
     ///
     /// ```
     /// let c = watchpost::Config::builder("svc").build().unwrap();
-    /// assert_eq!(c.otel_endpoint(), "127.0.0.1:4317");
+    /// assert_eq!(c.otel_endpoint(), "http://localhost:4318");
     /// ```
     pub fn otel_endpoint(&self) -> &str {
         &self.otel_endpoint
     }
 
-    /// Whether TLS is disabled for OTLP. Default: `true`.
+    /// Where and how `signal` is exported over OTLP: protocol, URL, headers, compression,
+    /// timeout, CA file, as the builder and the OpenTelemetry environment variables decided.
+    ///
+    /// ```
+    /// use watchpost::config::{OtlpProtocol, OtlpSignal};
+    /// let c = watchpost::Config::builder("svc")
+    ///     .env_vars([("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otlp.example")])
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(c.otlp(OtlpSignal::Metrics).protocol(), OtlpProtocol::HttpProtobuf);
+    /// assert_eq!(c.otlp(OtlpSignal::Metrics).url(), "https://otlp.example/v1/metrics");
+    /// ```
+    pub fn otlp(&self, signal: OtlpSignal) -> &OtlpTarget {
+        &self.otlp[signal.index()]
+    }
+
+    /// The resource attributes of every exported item besides `service.name`,
+    /// `service.version`, `service.instance.id` and `deployment.environment.name` (those are
+    /// [`service_name`](Self::service_name) and its neighbours). Default: none; see
+    /// [`ConfigBuilder::resource_attribute`].
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc")
+    ///     .env_vars([("OTEL_RESOURCE_ATTRIBUTES", "team=payments")])
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(c.resource_attributes(), [("team".to_string(), "payments".to_string())]);
+    /// ```
+    pub fn resource_attributes(&self) -> &[(String, String)] {
+        &self.resource_attributes
+    }
+
+    /// The share of ordinary traces the tail sampler keeps (error and slow traces are always
+    /// kept). Default: 0.1; see [`ConfigBuilder::trace_sampler_ratio`].
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_TRACES_SAMPLER", "always_on")]).build().unwrap();
+    /// assert_eq!(c.trace_sampler_ratio(), 1.0);
+    /// ```
+    pub fn trace_sampler_ratio(&self) -> f64 {
+        self.trace_ratio
+    }
+
+    /// Whether TLS is off for an endpoint without a scheme, as configured for every signal
+    /// (`OTEL_INSECURE`, `OTEL_EXPORTER_OTLP_INSECURE`, [`ConfigBuilder::otel_insecure`]).
+    /// Default: `true`.
     ///
     /// ```
     /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_INSECURE", "false")]).build().unwrap();

@@ -1,6 +1,7 @@
 //! OTLP export of traces, metrics and logs, with graceful degradation.
 //!
-//! One worker thread owns a small Tokio runtime and the three OTLP gRPC exporters. The
+//! One worker thread owns a small Tokio runtime and the three OTLP exporters, each over gRPC or
+//! HTTP/protobuf as [`crate::Config::otlp`] says (`otlp.rs` builds them). The
 //! application only ever pushes into a bounded queue per signal (a short lock, no wake-up of the
 //! worker until a batch is full); when a queue is full the item is dropped and counted. Ordinary
 //! items fill at most three quarters of a queue: the rest is kept for the spans of error and
@@ -9,7 +10,7 @@
 //! configured [`crate::ExportPriority`]. Every export runs under a timeout, so a black-holed
 //! collector costs one timeout per batch, never a stalled request path. Failures are
 //! counted per signal and logged at most once a minute per signal. When the collector comes back,
-//! the next batch goes through (tonic reconnects by itself).
+//! the next batch goes through (tonic and hyper reconnect by themselves).
 //!
 //! Counters, visible on `/metrics`: `<svc>_telemetry_dropped_total{signal}` (items lost: full
 //! queue or failed export) and `<svc>_telemetry_export_errors_total{signal}` (failed exports).
@@ -19,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::InstrumentationScope;
-use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter as _;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
@@ -30,7 +30,9 @@ use crate::internal::{DispatchSlot, ExportFailed, TelemetryDropped};
 use crate::internal::{ExportCounters, Signal};
 use crate::logs::PendingLog;
 
+mod http_client;
 mod logs;
+mod otlp;
 mod queue;
 mod worker;
 
@@ -42,15 +44,40 @@ use worker::{set_priority, Worker};
 /// Settings of the exporters (from [`crate::Config`]).
 #[derive(Debug, Clone)]
 pub(crate) struct ExportSettings {
-    pub(crate) endpoint: String,
-    pub(crate) insecure: bool,
-    pub(crate) ca_file: Option<std::path::PathBuf>,
+    /// Where and how each signal goes, by [`OtlpSignal::index`](crate::config::OtlpSignal).
+    pub(crate) targets: [crate::config::OtlpTarget; 3],
+    /// The general export timeout: the budget of a flush.
     pub(crate) timeout: Duration,
     pub(crate) metric_interval: Duration,
     pub(crate) export_metrics: bool,
     pub(crate) priority: crate::config::ExportPriority,
     pub(crate) spans: crate::config::Batching,
     pub(crate) logs: crate::config::Batching,
+}
+
+impl ExportSettings {
+    pub(crate) fn new(config: &crate::Config) -> Self {
+        Self {
+            targets: config.otlp.clone(),
+            timeout: config.export_timeout,
+            metric_interval: config.metric_export_interval,
+            export_metrics: config.export_metrics,
+            priority: config.export_priority,
+            spans: config.span_batching,
+            logs: config.log_batching,
+        }
+    }
+
+    /// The target of `signal`.
+    fn target(&self, signal: Signal) -> &crate::config::OtlpTarget {
+        use crate::config::OtlpSignal;
+        let signal = match signal {
+            Signal::Traces => OtlpSignal::Traces,
+            Signal::Metrics => OtlpSignal::Metrics,
+            Signal::Logs => OtlpSignal::Logs,
+        };
+        &self.targets[signal.index()]
+    }
 }
 
 /// Batches one worker turn exports at most before serving the other signals again.

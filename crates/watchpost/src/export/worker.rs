@@ -1,5 +1,6 @@
 //! The export worker: one thread with its own small Tokio runtime, owning the three OTLP
-//! exporters; it drains the queues in bounded turns, at the configured priority.
+//! exporters (gRPC or HTTP, built by `otlp.rs`); it drains the queues in bounded turns, at the
+//! configured priority.
 
 use super::*;
 
@@ -44,69 +45,16 @@ pub(super) struct Worker {
     pub(super) log_maker: Arc<std::sync::OnceLock<LogMaker>>,
 }
 
-struct Exporters {
-    spans: opentelemetry_otlp::SpanExporter,
-    logs: opentelemetry_otlp::LogExporter,
-    metrics: opentelemetry_otlp::MetricExporter,
-}
+use super::otlp::Exporters;
 
 impl Worker {
-    fn build(&self) -> Result<Exporters, String> {
-        let s = &self.settings;
-        let endpoint = if s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://") {
-            s.endpoint.clone()
-        } else if s.insecure {
-            format!("http://{}", s.endpoint)
-        } else {
-            format!("https://{}", s.endpoint)
-        };
-        let tls = if s.insecure {
-            None
-        } else {
-            let mut tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
-                .with_enabled_roots();
-            if let Some(ca) = &s.ca_file {
-                let pem = std::fs::read(ca)
-                    .map_err(|e| format!("cannot read the CA file {}: {e}", ca.display()))?;
-                tls = tls.ca_certificate(
-                    opentelemetry_otlp::tonic_types::transport::Certificate::from_pem(pem),
-                );
-            }
-            Some(tls)
-        };
-        macro_rules! build {
-            ($builder:expr) => {{
-                let b = $builder
-                    .with_tonic()
-                    .with_endpoint(endpoint.clone())
-                    .with_timeout(s.timeout);
-                let b = match &tls {
-                    Some(t) => b.with_tls_config(t.clone()),
-                    None => b,
-                };
-                b.build()
-                    .map_err(|e| format!("invalid OTLP endpoint {endpoint:?}: {e}"))?
-            }};
-        }
-        let mut spans = build!(opentelemetry_otlp::SpanExporter::builder());
-        let mut logs = build!(opentelemetry_otlp::LogExporter::builder());
-        let metrics = build!(opentelemetry_otlp::MetricExporter::builder());
-        spans.set_resource(&self.resource);
-        logs.set_resource(&self.resource);
-        Ok(Exporters {
-            spans,
-            logs,
-            metrics,
-        })
-    }
-
     pub(super) async fn run(
         self,
         span_rx: Arc<BatchQueue<SpanData>>,
         log_rx: Arc<BatchQueue<PendingLog>>,
         mut control_rx: mpsc::UnboundedReceiver<Control>,
     ) {
-        let exporters = match self.build() {
+        let exporters = match super::otlp::build(&self.settings.targets, &self.resource) {
             Ok(e) => Some(e),
             Err(e) => {
                 // The pipeline's dispatcher is set just after this thread starts: wait for it
@@ -222,8 +170,11 @@ impl Worker {
         }
     }
 
-    fn budget(&self, limit: Option<Duration>) -> Duration {
-        limit.map_or(self.settings.timeout, |l| l.min(self.settings.timeout))
+    /// The time one export of `signal` may take: its timeout, or less when a flush's or a
+    /// shutdown's deadline is nearer.
+    fn budget(&self, signal: Signal, limit: Option<Duration>) -> Duration {
+        let timeout = self.settings.target(signal).timeout;
+        limit.map_or(timeout, |l| l.min(timeout))
     }
 
     async fn export_spans(
@@ -245,7 +196,7 @@ impl Worker {
             .emit(&self.counters);
             return false;
         };
-        let budget = self.budget(limit);
+        let budget = self.budget(Signal::Traces, limit);
         let result = tokio::time::timeout(budget, ex.spans.export(batch)).await;
         self.record(
             Signal::Traces,
@@ -280,7 +231,7 @@ impl Worker {
             batch.into_iter().map(|p| maker.make(p)).collect();
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             records.iter().map(|(r, s)| (r, s)).collect();
-        let budget = self.budget(limit);
+        let budget = self.budget(Signal::Logs, limit);
         let result = tokio::time::timeout(budget, ex.logs.export(LogBatch::new(&refs))).await;
         self.record(
             Signal::Logs,
@@ -305,7 +256,7 @@ impl Worker {
         };
         // Collect from the same reader the /metrics endpoint reads (one aggregation).
         let metrics = self.metrics.clone();
-        let budget = self.budget(limit);
+        let budget = self.budget(Signal::Metrics, limit);
         let rm = metrics.collect_owned();
         let result = match rm {
             Some(rm) => tokio::time::timeout(budget, ex.metrics.export(&rm))
@@ -320,7 +271,11 @@ impl Worker {
     /// Counts a failed export; `true` if it succeeded.
     fn record(&self, signal: Signal, n: u64, result: Result<(), String>) -> bool {
         match result {
-            Ok(()) => true,
+            Ok(()) => {
+                // Readiness (`health`): the signal is not failing any more.
+                self.counters.succeeded(signal);
+                true
+            }
             Err(e) => {
                 ExportFailed {
                     signal,

@@ -39,8 +39,15 @@ struct ServerInstruments {
     in_flight: UpDownCounter<i64>,
     panics: Counter<u64>,
     exclude: Vec<String>,
+    /// Whether requests to the routes of [`metrics::router`](crate::metrics::router) (scrapes)
+    /// pass through unmeasured (the default; [`HttpLayer::include_scrapes`] turns it off).
+    skip_scrapes: bool,
     subsystem: String,
 }
+
+/// The routes [`metrics::router`](crate::metrics::router) serves: a request matched to one of
+/// them is a scrape, which [`HttpLayer`] leaves alone unless told otherwise.
+const SCRAPE_ROUTES: [&str; 2] = ["/metrics", "/metrics/catalogue"];
 
 /// A tower layer that instruments an axum router (use `Router::layer`, so that the route
 /// template — `MatchedPath` — is known):
@@ -57,12 +64,32 @@ struct ServerInstruments {
 ///   `<svc>_http_panics_total`;
 /// * streaming bodies (SSE) are measured until the body ends or the client goes away.
 ///
+/// Three things a newcomer falls into:
+///
+/// * **`remote_addr` needs the connection's address.** Serve the router with
+///   `app.into_make_service_with_connect_info::<std::net::SocketAddr>()`; with a plain
+///   `axum::serve(listener, app)` the access line and the span have no client address.
+/// * **Scrapes are not requests.** When [`metrics::router`](crate::metrics::router) is merged
+///   into the application's router (before `.layer(HttpLayer…)`), requests matched to its routes
+///   (`/metrics`, `/metrics/catalogue`) pass through without span, access line or metrics, so a
+///   scrape every 15 seconds neither writes a line nor counts in the request histogram (and its
+///   SLOs). [`include_scrapes`](Self::include_scrapes) measures them like any request. Serving
+///   `/metrics` on its own listener ([`Telemetry::serve_metrics`](crate::Telemetry::serve_metrics))
+///   keeps it off the application's port altogether.
+/// * **The subsystem must be declared.** The request span's subsystem (default `API`, see
+///   [`subsystem`](Self::subsystem)) names the level its lines follow only if the application
+///   declares it (`Subsystem::new("API")`); otherwise the access line and the events inside the
+///   request without a subsystem of their own are in the default subsystem (`APP`) and follow
+///   `LOG_LEVEL`.
+///
 /// ```
-/// # let config = watchpost::Config::builder("demo").build().unwrap();
+/// # let config = watchpost::Config::builder("demo").subsystem(watchpost::Subsystem::new("API")).build().unwrap();
 /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
 /// let app: axum::Router = axum::Router::new()
 ///     .route("/instances/{id}", axum::routing::get(|| async { "ok" }))
+///     .merge(watchpost::metrics::router(telemetry.metrics().clone())) // scrapes: not logged
 ///     .layer(watchpost::http::HttpLayer::new(&telemetry).exclude("/healthz"));
+/// // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
 /// # drop(app);
 /// ```
 #[derive(Debug, Clone)]
@@ -72,7 +99,11 @@ pub struct HttpLayer {
 }
 
 impl HttpLayer {
-    /// A layer recording into `telemetry`'s metrics, logging in subsystem `API`.
+    /// A layer recording into `telemetry`'s metrics, logging in subsystem `API` if the
+    /// application declares it (`Subsystem::new("API")`, e.g. with the target `watchpost::http`),
+    /// else in the default subsystem (`APP`); see [`subsystem`](Self::subsystem). Scrapes of a
+    /// merged [`metrics::router`](crate::metrics::router) are not measured (see
+    /// [`include_scrapes`](Self::include_scrapes)).
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
@@ -89,6 +120,7 @@ impl HttpLayer {
             in_flight: metrics.up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT),
             panics: metrics.counter(&catalogue::HTTP_PANICS),
             exclude: Vec::new(),
+            skip_scrapes: true,
             subsystem: "API".into(),
         };
         // The in-flight gauge and the panic counter exist from the start (0), not only after the
@@ -113,8 +145,26 @@ impl HttpLayer {
         self
     }
 
+    /// Measures, traces and logs requests to the routes of a merged
+    /// [`metrics::router`](crate::metrics::router) (`/metrics`, `/metrics/catalogue`) like any
+    /// other request. By default they pass through untouched: a scraper calls every few seconds,
+    /// and an access line per scrape is noise in the log and in the request metrics.
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// let layer = watchpost::http::HttpLayer::new(&telemetry).include_scrapes();
+    /// # drop(layer);
+    /// ```
+    pub fn include_scrapes(mut self) -> Self {
+        Arc::make_mut(&mut self.shared).skip_scrapes = false;
+        self
+    }
+
     /// The subsystem of the request span (and so of the access log and of events without a
-    /// subsystem of their own inside the request). Default: `API`.
+    /// subsystem of their own inside the request). Default: `API`. If the application did not
+    /// declare that name (`ConfigBuilder::subsystem`), those lines are in the default subsystem
+    /// (`APP`) and follow its level.
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
@@ -196,7 +246,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        if shared.exclude.iter().any(|p| p == req.uri().path()) {
+        if shared.skips(&req) {
             return Box::pin(inner.call(req));
         }
         let start = Instant::now();
@@ -306,6 +356,25 @@ where
     }
 }
 
+impl ServerInstruments {
+    /// Whether `req` passes through unmeasured: an excluded path, or a scrape.
+    fn skips(&self, req: &Request<Body>) -> bool {
+        self.exclude.iter().any(|p| p == req.uri().path())
+            || (self.skip_scrapes
+                && req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .is_some_and(|m| SCRAPE_ROUTES.contains(&m.as_str())))
+    }
+}
+
+/// Milliseconds to the microsecond (truncated): `5.604`, never `5.604445000000001`. The log
+/// encoder writes the shortest decimal that reads back as the value, which for a whole number of
+/// microseconds divided by 1000 has at most three decimals; no allocation, no formatting here.
+fn millis(elapsed: std::time::Duration) -> f64 {
+    elapsed.as_micros() as f64 / 1000.0
+}
+
 /// The method as metrics and span names see it: one of the standard methods, or `_OTHER` (the
 /// OpenTelemetry HTTP conventions), so no request can create series or span names at will.
 pub(crate) fn known_method(method: &Method) -> &'static str {
@@ -384,7 +453,7 @@ impl Completion {
             .duration
             .record_in(elapsed.as_secs_f64(), &labels, &self.span, kept);
         self.shared.in_flight.add(-1, &[]);
-        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let duration_ms = millis(elapsed);
         let (method, path, request_id) =
             (self.method.as_str(), &*self.path, rid_str(&self.request_id));
         let remote = self.remote.map(tracing::field::display);
@@ -460,6 +529,36 @@ impl Drop for Tracked {
             // polled to its end).
             let complete = self.inner.is_end_stream();
             d.finish(complete);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// Access lines write durations in milliseconds with at most three decimals (as the log
+    /// encoder writes a float: ryu's shortest form).
+    #[test]
+    fn durations_are_rounded_to_the_microsecond() {
+        let text = |d: Duration| {
+            ryu::Buffer::new()
+                .format_finite(super::millis(d))
+                .to_string()
+        };
+        assert_eq!(text(Duration::from_nanos(100_544_999)), "100.544");
+        assert_eq!(text(Duration::from_nanos(100_544)), "0.1");
+        assert_eq!(text(Duration::from_micros(100_544)), "100.544");
+        assert_eq!(text(Duration::from_micros(544)), "0.544");
+        assert_eq!(text(Duration::from_nanos(999)), "0.0");
+        for micros in (0..3_000_000u64)
+            .step_by(7)
+            .chain([4_688_445, 2_995_054_603])
+        {
+            let written = text(Duration::from_micros(micros));
+            let decimals = written.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 3, "{micros} µs written as {written}");
+            assert_eq!(written.parse::<f64>().unwrap(), micros as f64 / 1000.0);
         }
     }
 }

@@ -144,6 +144,7 @@ pub(crate) fn append_whole(f: &mut File, data: &[u8]) -> io::Result<()> {
 }
 
 /// Creates (truncates) `path` with mode 0600.
+#[cfg_attr(not(feature = "gzip"), allow(dead_code))]
 pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     OpenOptions::new()
@@ -219,6 +220,7 @@ pub(crate) fn shift(
 
 /// Gzips what `src` holds into `tmp` (created 0600, synced), with `src`'s modification time (the
 /// time of its last line, which age deletion and "oldest first" go by); its size.
+#[cfg(feature = "gzip")]
 pub(crate) fn gzip(mut src: File, tmp: &Path) -> io::Result<u64> {
     let modified = src.metadata()?.modified()?;
     let out = create_private(tmp)?;
@@ -228,6 +230,28 @@ pub(crate) fn gzip(mut src: File, tmp: &Path) -> io::Result<u64> {
     out.set_modified(modified)?;
     out.sync_all()?;
     Ok(out.metadata()?.len())
+}
+
+/// Without the `gzip` feature nothing is compressed (the configuration refuses `compress`, so
+/// this is never called).
+#[cfg(not(feature = "gzip"))]
+pub(crate) fn gzip(_src: File, _tmp: &Path) -> io::Result<u64> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "built without the `gzip` feature",
+    ))
+}
+
+/// A reader of a gzipped rotated file's lines (`None` without the `gzip` feature: such a file
+/// was written by another build and is skipped).
+pub(crate) fn gunzip(f: File) -> Option<Box<dyn io::Read + Send>> {
+    #[cfg(feature = "gzip")]
+    return Some(Box::new(flate2::read::GzDecoder::new(f)));
+    #[cfg(not(feature = "gzip"))]
+    {
+        drop(f);
+        None
+    }
 }
 
 /// Deletes rotated file `from` and every older one (plain or gzipped, up to the first index that

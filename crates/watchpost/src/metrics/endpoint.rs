@@ -1,100 +1,127 @@
-//! The `/metrics` HTTP endpoint: an axum router for any app, and a ready separate listener.
+//! The `/metrics` HTTP endpoint: what it answers ([`answer`], no web framework), a ready
+//! separate listener on hyper ([`MetricsServer`]), and with the `http` feature an axum router for
+//! any app ([`router`](super::router)).
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 use super::{Format, Metrics};
 
-/// A router serving `GET /metrics` from `metrics`, negotiating the format from `Accept`
-/// (OpenMetrics for Prometheus's default header, text 0.0.4 otherwise). A `?format=text` or
-/// `?format=openmetrics` query overrides the negotiation (for debugging with curl, or for
-/// scrapers that cannot set `Accept`); any other `format` is a 400. Merge it into any axum
-/// app, or let [`crate::Telemetry::serve_metrics`] serve it on its own listener.
-///
-/// Collection runs on Tokio's blocking pool, so a large registry never stalls the runtime;
-/// concurrent scrapes are serialized by the reader and never block measurements.
-///
-/// It also serves `GET /metrics/catalogue`: the [catalogue](crate::catalogue) of every metric
-/// registered so far, as JSON (default) or, with `?format=yaml`, as a Weaver-style registry —
-/// what the planned `watchpost` tools (lint, rule and dashboard generators) are to read from a
-/// live service. Merged into a public router, it is public too.
-///
-/// ```
-/// # let config = watchpost::Config::builder("demo").build().unwrap();
-/// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
-/// let app: axum::Router = axum::Router::new().merge(watchpost::metrics::router(telemetry.metrics().clone()));
-/// # drop(app);
-/// ```
-pub fn router(metrics: Metrics) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .route("/metrics/catalogue", get(catalogue))
-        .with_state(metrics)
+/// A client that has not sent a whole request head by then is disconnected (also between
+/// requests on a kept-alive connection): a scraper never needs longer.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open connections at most; more wait in the listen backlog. Scrapers are few.
+const MAX_CONNECTIONS: usize = 64;
+/// On shutdown, a scrape in flight gets this long to finish.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// What the metrics endpoint answers, as plain data (status, content type, body).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: String,
 }
 
-async fn catalogue(
-    State(metrics): State<Metrics>,
-    Query(query): Query<Vec<(String, String)>>,
-) -> Response {
-    let format = query
-        .iter()
-        .find(|(k, _)| k == "format")
-        .map_or("json", |(_, v)| v.as_str());
-    let catalogue = metrics.catalogue();
-    let (body, content_type) = match format {
-        "json" => (catalogue.to_json(), "application/json"),
-        "yaml" => (catalogue.to_yaml(), "application/yaml"),
-        other => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("invalid format {other:?}: expected json or yaml\n"),
-            )
-                .into_response()
-        }
-    };
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
-}
-
-async fn scrape(
-    State(metrics): State<Metrics>,
-    Query(query): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Response {
-    let forced = query
-        .iter()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.as_str());
-    let format = match forced {
-        None => Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())),
-        Some("text") => Format::Text,
-        Some("openmetrics") => Format::OpenMetrics,
-        Some(other) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("invalid format {other:?}: expected text or openmetrics\n"),
-            )
-                .into_response()
-        }
-    };
-    match tokio::task::spawn_blocking(move || metrics.encode(format)).await {
-        Ok(body) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(format.content_type()),
-            )],
+impl Reply {
+    fn text(status: StatusCode, body: String) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
             body,
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "metrics collection failed\n",
-        )
-            .into_response(),
+        }
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(self.body)));
+        *response.status_mut() = self.status;
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(self.content_type),
+        );
+        response
+    }
+}
+
+/// The `format` parameter of a query string, percent-decoded (`None` when absent).
+fn format_param(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == "format").then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// Answers `GET /metrics` (format from `accept`, or forced by `?format=text|openmetrics`) and
+/// `GET /metrics/catalogue` (`?format=json|yaml`); any other path is a 404. Collection runs on
+/// Tokio's blocking pool, so a large registry never stalls the runtime.
+pub(crate) async fn answer(
+    metrics: Metrics,
+    path: &str,
+    query: Option<&str>,
+    accept: Option<&str>,
+) -> Reply {
+    let forced = format_param(query);
+    match path {
+        "/metrics" => {
+            let format = match forced.as_deref() {
+                None => Format::negotiate(accept),
+                Some("text") => Format::Text,
+                Some("openmetrics") => Format::OpenMetrics,
+                Some(other) => {
+                    return Reply::text(
+                        StatusCode::BAD_REQUEST,
+                        format!("invalid format {other:?}: expected text or openmetrics\n"),
+                    )
+                }
+            };
+            match tokio::task::spawn_blocking(move || metrics.encode(format)).await {
+                Ok(body) => Reply {
+                    status: StatusCode::OK,
+                    content_type: format.content_type(),
+                    body,
+                },
+                Err(_) => Reply::text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "metrics collection failed\n".into(),
+                ),
+            }
+        }
+        "/metrics/catalogue" => {
+            let catalogue = metrics.catalogue();
+            match forced.as_deref().unwrap_or("json") {
+                "json" => Reply {
+                    status: StatusCode::OK,
+                    content_type: "application/json",
+                    body: catalogue.to_json(),
+                },
+                "yaml" => Reply {
+                    status: StatusCode::OK,
+                    content_type: "application/yaml",
+                    body: catalogue.to_yaml(),
+                },
+                other => Reply::text(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid format {other:?}: expected json or yaml\n"),
+                ),
+            }
+        }
+        _ => Reply::text(
+            StatusCode::NOT_FOUND,
+            "not found: this listener serves /metrics and /metrics/catalogue\n".into(),
+        ),
     }
 }
 
@@ -108,18 +135,57 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    pub(crate) async fn start(addr: SocketAddr, app: Router) -> std::io::Result<MetricsServer> {
+    /// Serves `/metrics` and `/metrics/catalogue` from `metrics` on `addr`, on hyper alone.
+    pub(crate) async fn start_plain(
+        addr: SocketAddr,
+        metrics: Metrics,
+    ) -> std::io::Result<MetricsServer> {
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let metrics = metrics.clone();
+            async move {
+                if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+                    let mut r = Reply::text(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method not allowed: use GET\n".into(),
+                    )
+                    .into_response();
+                    r.headers_mut().insert(
+                        hyper::header::ALLOW,
+                        hyper::header::HeaderValue::from_static("GET, HEAD"),
+                    );
+                    return Ok::<_, Infallible>(r);
+                }
+                let accept = req
+                    .headers()
+                    .get(hyper::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
+                let reply = answer(metrics, req.uri().path(), req.uri().query(), accept).await;
+                Ok(reply.into_response())
+            }
+        });
+        Self::start(addr, service).await
+    }
+
+    /// Serves any hyper service (an axum router through hyper-util's adapter) on `addr`, with a
+    /// deadline for request heads, a bound on connections and a graceful stop.
+    pub(crate) async fn start<S, B>(addr: SocketAddr, service: S) -> std::io::Result<MetricsServer>
+    where
+        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                crate::internal::ListenerFailed { error: &e }.emit();
-            }
-        });
+        let task = tokio::spawn(accept_loop(listener, service, async move {
+            let _ = stopped.await;
+        }));
         Ok(MetricsServer {
             local_addr,
             stop: Some(stop),
@@ -139,7 +205,8 @@ impl MetricsServer {
         self.local_addr
     }
 
-    /// Stops accepting, finishes in-flight scrapes, and waits for the listener task.
+    /// Stops accepting, gives scrapes in flight up to 5 s to finish, and waits for the listener
+    /// task.
     ///
     /// ```no_run
     /// # async fn f(telemetry: watchpost::Telemetry) {
@@ -152,5 +219,90 @@ impl MetricsServer {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+    }
+}
+
+/// Accepts connections until `shutdown` resolves; each one is served by HTTP/1.1 with
+/// [`HEADER_TIMEOUT`]; at most [`MAX_CONNECTIONS`] are open at once.
+async fn accept_loop<S, B>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: reported (rate-limited), then a short
+                    // pause rather than a spin.
+                    crate::internal::ListenerFailed { error: &e }.emit();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = service.clone();
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_param;
+
+    #[test]
+    fn the_format_parameter_is_found_and_decoded() {
+        assert_eq!(format_param(None), None);
+        assert_eq!(format_param(Some("a=1")), None);
+        assert_eq!(format_param(Some("format=text")).as_deref(), Some("text"));
+        assert_eq!(
+            format_param(Some("x=1&format=open%6Detrics")).as_deref(),
+            Some("openmetrics")
+        );
+        assert_eq!(format_param(Some("format")).as_deref(), Some(""));
     }
 }

@@ -568,13 +568,14 @@ pub mod __private {
     }
 
     impl SlowCall {
-        /// The call's duration in milliseconds.
+        /// The call's duration in milliseconds, to the microsecond (at most three decimals in
+        /// the log line).
         pub fn duration_ms(&self) -> f64 {
-            self.elapsed.as_secs_f64() * 1000.0
+            self.elapsed.as_micros() as f64 / 1000.0
         }
-        /// The threshold in milliseconds.
+        /// The threshold in milliseconds, to the microsecond.
         pub fn threshold_ms(&self) -> f64 {
-            self.threshold.as_secs_f64() * 1000.0
+            self.threshold.as_micros() as f64 / 1000.0
         }
         /// Slow calls of the function not logged since its previous WARN.
         pub fn suppressed(&self) -> u64 {

@@ -25,6 +25,7 @@ mod exemplars;
 pub mod exposition;
 pub mod function;
 mod process;
+mod router;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
@@ -43,9 +44,10 @@ use opentelemetry_sdk::metrics::{
 use opentelemetry_sdk::Resource;
 
 pub use crate::catalogue::buckets;
-pub use endpoint::{router, MetricsServer};
+pub use endpoint::MetricsServer;
 pub use exemplars::{ExemplarHistogram, MAX_SERIES as MAX_EXEMPLAR_SERIES};
 pub use exposition::Format;
+pub use router::router;
 
 use crate::catalogue::{self, Catalogue, Instrument as Kind, MetricDef};
 use crate::config::Config;

@@ -35,7 +35,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::TailSampler;
 
 /// Attributes kept per span (and per span event); more are dropped.
-const MAX_ATTRIBUTES: usize = 128;
+pub(super) const MAX_ATTRIBUTES: usize = 128;
 
 /// Per-span OpenTelemetry data, in the registry's extensions.
 #[derive(Debug)]
@@ -58,9 +58,11 @@ pub(crate) struct OtelSpan {
     start: SystemTime,
     name: Cow<'static, str>,
     kind: SpanKind,
-    attributes: Vec<KeyValue>,
-    events: Vec<OtelEvent>,
-    status: Status,
+    pub(super) attributes: Vec<KeyValue>,
+    pub(super) events: Vec<OtelEvent>,
+    /// Links added with [`SpanExt::add_link`](super::SpanExt::add_link).
+    pub(super) links: Vec<opentelemetry::trace::Link>,
+    pub(super) status: Status,
 }
 
 thread_local! {
@@ -312,6 +314,7 @@ where
             kind: kind.unwrap_or(SpanKind::Internal),
             attributes,
             events: Vec::new(),
+            links: Vec::new(),
             status: status.unwrap_or(Status::Unset),
         });
     }
@@ -398,6 +401,8 @@ where
         };
         let mut events = SpanEvents::default();
         events.events = o.events;
+        let mut links = SpanLinks::default();
+        links.links = o.links;
         let data = SpanData {
             span_context: SpanContext::new(
                 o.trace_id,
@@ -415,7 +420,7 @@ where
             attributes: o.attributes,
             dropped_attributes_count: 0,
             events,
-            links: SpanLinks::default(),
+            links,
             status: o.status,
             instrumentation_scope: self.scope.clone(),
         };
@@ -430,7 +435,7 @@ where
 /// `cx` the span keeps its new trace (and takes `cx`'s baggage, if any).
 ///
 /// ```
-/// let mut headers = axum::http::HeaderMap::new();
+/// let mut headers = http::HeaderMap::new();
 /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
 /// # let config = watchpost::Config::builder("demo").build().unwrap();
 /// # let (_t, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
@@ -441,15 +446,24 @@ where
 /// # });
 /// ```
 pub fn set_parent(span: &tracing::Span, cx: &opentelemetry::Context) {
+    let _ = try_set_parent(span, cx);
+}
+
+/// [`set_parent`], saying why nothing was set (for [`SpanExt::set_parent`](super::SpanExt)).
+pub(crate) fn try_set_parent(
+    span: &tracing::Span,
+    cx: &opentelemetry::Context,
+) -> Result<(), super::SetParentError> {
     let sc = cx.span().span_context().clone();
     let baggage = baggage_of(cx);
     if !sc.is_valid() {
-        if baggage.is_some() {
-            with_otel_span(span, |o| o.baggage = baggage);
-        }
-        return;
+        return with_span_data(span, |o, _| {
+            if baggage.is_some() {
+                o.baggage = baggage;
+            }
+        });
     }
-    with_otel_span(span, |o| {
+    with_span_data(span, |o, _| {
         o.baggage = baggage;
         o.trace_id = sc.trace_id();
         o.parent_span_id = sc.span_id();
@@ -464,7 +478,7 @@ pub fn set_parent(span: &tracing::Span, cx: &opentelemetry::Context) {
                 sc.is_sampled(),
             ));
         }
-    });
+    })
 }
 
 /// Marks `span` slow (a measured function over its threshold): the tail sampler keeps its trace
@@ -507,14 +521,14 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 /// # let config = watchpost::Config::builder("demo").build().unwrap();
 /// # let (_t, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
 /// # tracing::dispatcher::with_default(&dispatch, || {
-/// let mut incoming = axum::http::HeaderMap::new();
+/// let mut incoming = http::HeaderMap::new();
 /// incoming.insert("baggage", "user_id=u1".parse().unwrap());
 /// let request = tracing::info_span!("request");
 /// watchpost::traces::set_parent(&request, &watchpost::traces::extract(&incoming));
 /// let call = request.in_scope(|| tracing::info_span!("call"));
 /// let cx = watchpost::traces::context(&call);
 /// assert_eq!(cx.baggage().get("user_id").unwrap().as_str(), "u1");
-/// let mut headers = axum::http::HeaderMap::new();
+/// let mut headers = http::HeaderMap::new();
 /// watchpost::traces::inject(&cx, &mut headers);
 /// assert!(headers.contains_key("traceparent"));
 /// assert_eq!(headers["baggage"], "user_id=u1");
@@ -628,16 +642,37 @@ fn sampled_flag(sc: &SpanContext) -> TraceFlags {
 }
 
 fn with_otel_span(span: &tracing::Span, f: impl FnOnce(&mut OtelSpan)) {
+    let _ = with_span_data(span, |o, _| f(o));
+}
+
+/// Runs `f` on `span`'s OpenTelemetry data, with the pipeline's tail sampler (`None` when spans
+/// are not exported: attributes, events and links are then not kept). The span's subscriber must
+/// be built on a `tracing_subscriber::Registry` (any layers around it) with our bridge in it.
+///
+/// # Errors
+/// [`SpanDisabled`](super::SetParentError::SpanDisabled) for a disabled span (filtered out, or no
+/// subscriber); [`LayerNotFound`](super::SetParentError::LayerNotFound) when its subscriber has no
+/// Watchpost bridge (or is not built on a `Registry`), or the span has no data (closed).
+pub(crate) fn with_span_data<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(&mut OtelSpan, Option<&TailSampler>) -> R,
+) -> Result<R, super::SetParentError> {
+    use super::SetParentError;
     let mut f = Some(f);
     span.with_subscriber(|(id, dispatch)| {
-        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() {
-            if let Some(s) = registry.span(id) {
-                if let Some(o) = s.extensions_mut().get_mut::<OtelSpan>() {
-                    if let Some(f) = f.take() {
-                        f(o)
-                    }
-                }
-            }
-        }
-    });
+        let (Some(registry), Some(bridge)) = (
+            dispatch.downcast_ref::<tracing_subscriber::Registry>(),
+            dispatch.downcast_ref::<Bridge>(),
+        ) else {
+            return Err(SetParentError::LayerNotFound);
+        };
+        let s = registry.span(id).ok_or(SetParentError::LayerNotFound)?;
+        let mut ext = s.extensions_mut();
+        let o = ext
+            .get_mut::<OtelSpan>()
+            .ok_or(SetParentError::LayerNotFound)?;
+        let f = f.take().ok_or(SetParentError::LayerNotFound)?;
+        Ok(f(o, bridge.tail.as_deref()))
+    })
+    .unwrap_or(Err(SetParentError::SpanDisabled))
 }

@@ -3,7 +3,10 @@
 //!
 //! `tracing` spans become OpenTelemetry spans through our bridge ([`set_parent`], [`context`],
 //! [`trace_id`]; see the `bridge` module), so `#[instrument]` and `info_span!` are traced, and the
-//! log layer sees their ids.
+//! log layer sees their ids. [`SpanExt`] (also named [`OpenTelemetrySpanExt`]) has
+//! `tracing-opentelemetry`'s span methods with their signatures (`set_parent`, `context`,
+//! `set_attribute`, `set_status`, `add_event`, `add_link`): code written for it moves over by
+//! changing the import.
 //!
 //! **Sampling.** Every span is recorded; the decision is made when a trace's *local root* ends
 //! (the span without a parent in this process), over every span of that trace this process
@@ -30,6 +33,7 @@
 mod bridge;
 mod propagation;
 mod sampling;
+mod span_ext;
 mod w3c;
 
 pub use bridge::{context, set_parent, trace_id};
@@ -40,3 +44,4 @@ pub(crate) use propagation::new_propagator;
 pub use propagation::{extract, inject};
 use propagation::{sdk_trace_state, tracestate_of};
 pub(crate) use sampling::{MarkingSampler, SharedTail, SpanSink, TailSampler, TailSettings};
+pub use span_ext::{SetParentError, SpanExt, SpanExt as OpenTelemetrySpanExt};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
@@ -218,7 +218,7 @@ impl Injector for HeaderInjector<'_> {
 /// ```
 /// use opentelemetry::baggage::BaggageExt;
 /// use opentelemetry::trace::TraceContextExt;
-/// let mut headers = axum::http::HeaderMap::new();
+/// let mut headers = http::HeaderMap::new();
 /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
 /// headers.insert("baggage", "user_id=u1".parse().unwrap());
 /// let cx = watchpost::traces::extract(&headers);
@@ -242,7 +242,7 @@ pub fn extract(headers: &HeaderMap) -> Context {
 /// use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, SpanId, TraceState};
 /// let sc = SpanContext::new(TraceId::from(1u128), SpanId::from(2u64), TraceFlags::SAMPLED, true, TraceState::default());
 /// let cx = opentelemetry::Context::new().with_remote_span_context(sc);
-/// let mut headers = axum::http::HeaderMap::new();
+/// let mut headers = http::HeaderMap::new();
 /// watchpost::traces::inject(&cx, &mut headers);
 /// assert_eq!(headers["traceparent"], "00-00000000000000000000000000000001-0000000000000002-01");
 /// assert!(headers.get("tracestate").is_none());

@@ -215,6 +215,15 @@ impl TailSampler {
         self.clean_string(value)
     }
 
+    /// [`clean_value`](Self::clean_value) for a name that is not `'static` (an attribute set
+    /// through the OpenTelemetry-style API of [`super::SpanExt`]): the verdict is not cached.
+    pub(crate) fn clean_named(&self, key: &str, value: Value) -> Value {
+        if self.redactor.is_secret_name(key) {
+            return Value::from(crate::redact::REDACTED);
+        }
+        self.clean_string(value)
+    }
+
     /// Masking and truncation of a string value, or of each string of an array (other values
     /// pass unchanged).
     fn clean_string(&self, value: Value) -> Value {

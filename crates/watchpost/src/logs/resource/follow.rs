@@ -259,11 +259,11 @@ impl ResourceLogs {
                             .find(|(_, r)| r.generation == g);
                         let f = found.and_then(|(i, r)| {
                             let f = File::open(r.path(&file.path, i)).ok()?;
-                            Some(if r.gz {
-                                Box::new(flate2::read::GzDecoder::new(f)) as Box<dyn Read + Send>
+                            if r.gz {
+                                crate::logs::rotate::gunzip(f)
                             } else {
-                                Box::new(f)
-                            })
+                                Some(Box::new(f) as Box<dyn Read + Send>)
+                            }
                         });
                         generation = g;
                         if f.is_some() {
@@ -368,7 +368,10 @@ impl Snapshot {
                 break;
             }
             let lines = if *gz {
-                lines_of(Box::new(flate2::read::GzDecoder::new(f)))
+                match crate::logs::rotate::gunzip(f) {
+                    Some(r) => lines_of(r),
+                    None => continue,
+                }
             } else {
                 lines_of(Box::new(f))
             };

@@ -1,0 +1,154 @@
+//! An axum service instrumented with Watchpost, from `main` to a graceful shutdown.
+//!
+//! ```sh
+//! cargo run -p watchpost --example axum_service
+//! curl -s -XPOST localhost:3000/items/42        # 201: item 42 is created, with a log of its own
+//! curl -s localhost:3000/items/42               # 200 (404 for an item that does not exist)
+//! curl -s "localhost:3000/items/42/logs?tail=5" # item 42's log, as Server-Sent Events
+//! curl -s localhost:9464/metrics                # the metrics, on their own listener…
+//! curl -s localhost:3000/metrics                # …and on the app's router (scrapes are not logged)
+//! ```
+//!
+//! Every request writes one JSON access line on stdout (method, route, status, duration,
+//! `remote_addr`, `request_id`, `trace_id`); the lines about item 42 also go to its own file under
+//! `$DATA_DIR/logs/item/42/`. Ctrl-C or SIGTERM stops it: requests in flight finish, then the
+//! telemetry is flushed. `LISTEN_ADDR` (default `127.0.0.1:3000`) and `DATA_DIR` (default: a
+//! directory under the system's temp dir) are this example's variables; every Watchpost variable
+//! works too (`LOG_LEVEL_API=debug`, `METRICS_LISTEN`, `OTEL_ENABLED=true`, …).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use opentelemetry::metrics::Counter;
+use opentelemetry::KeyValue;
+use watchpost::catalogue::{Label, MetricDef};
+use watchpost::logs::ResourceLogConfig;
+use watchpost::{Config, Subsystem, Telemetry};
+
+/// Every metric is declared once, with its labels and their values: the catalogue on
+/// `/metrics/catalogue`, the README tables and the linters read the same definition.
+const ITEMS_CREATED: MetricDef = MetricDef::counter("shop_items_created_total", "Items created")
+    .labels(&[Label::closed("outcome", &["created", "exists"])])
+    .subsystem("API");
+
+#[derive(Clone)]
+struct App {
+    telemetry: Telemetry,
+    items: Arc<Mutex<HashSet<String>>>,
+    created: Counter<u64>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listen: SocketAddr = std::env::var("LISTEN_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()?;
+    let data_dir = std::env::var_os("DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("watchpost-axum-service"));
+
+    // 1. Configure: a subsystem per part of the service (each has its own level,
+    //    `LOG_LEVEL_API`), per-resource logs for items, then the environment on top.
+    let config = Config::builder("shop")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .subsystem(
+            Subsystem::new("API")
+                .target("axum_service")
+                .target("watchpost::http"),
+        )
+        .resource_logs(ResourceLogConfig::new(data_dir.join("logs")).kind("item", "item_id"))
+        .from_env()
+        .build()?;
+    // 2. Install it: JSON lines on stdout, metrics, traces (exported with `OTEL_ENABLED=true`).
+    let telemetry = watchpost::init(config)?;
+
+    // 3. The metrics on their own listener (`METRICS_LISTEN`, default 127.0.0.1:9464), off
+    //    the application's port.
+    let metrics_server = telemetry.serve_metrics().await?;
+    eprintln!("metrics on http://{}/metrics", metrics_server.local_addr());
+
+    let app = App {
+        created: telemetry.metrics().counter(&ITEMS_CREATED),
+        telemetry: telemetry.clone(),
+        items: Arc::default(),
+    };
+    // An item's log, read and followed over Server-Sent Events (`?tail=N&follow=true`).
+    let resource_logs = telemetry.resource_logs().expect("configured above");
+    let item_logs: Router = Router::new()
+        .route("/items/{id}/logs", get(watchpost::logs::sse_handler))
+        .with_state(resource_logs.sse_state("item"));
+
+    // 4. The router: routes first, `/metrics` merged too, and `HttpLayer` last so that it wraps
+    //    every route (one span, one access line and the request metrics per request; scrapes
+    //    of the merged `/metrics` pass through unlogged).
+    let router = Router::new()
+        .route("/items/{id}", post(create_item).get(get_item))
+        .with_state(app)
+        .merge(item_logs)
+        .merge(watchpost::metrics::router(telemetry.metrics().clone()))
+        .layer(watchpost::http::HttpLayer::new(&telemetry));
+
+    // 5. Serve with each connection's address, or the access lines have no `remote_addr`;
+    //    stop on SIGTERM or Ctrl-C, letting requests in flight finish.
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    eprintln!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+
+    // 6. Stop the metrics listener, then flush what is buffered (bounded: 5 seconds).
+    metrics_server.shutdown().await;
+    telemetry.shutdown()?;
+    Ok(())
+}
+
+/// `POST /items/{id}`: 201 when created, 200 when it existed, 400 for an id that cannot name a
+/// file. The access line is the request's one INFO line; details go at DEBUG.
+async fn create_item(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, (StatusCode, String)> {
+    let logs = app.telemetry.resource_logs().expect("configured in main");
+    logs.register("item", &id)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("{e}\n")))?;
+    // From here on, every line of this request (the access line too) is also in the item's log.
+    watchpost::logs::record_resource(&tracing::Span::current(), "item", &id);
+    let created = app.items.lock().unwrap().insert(id);
+    let outcome = if created { "created" } else { "exists" };
+    app.created.add(1, &[KeyValue::new("outcome", outcome)]);
+    tracing::debug!(outcome, "item stored");
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+}
+
+/// `GET /items/{id}`: 200 or 404.
+async fn get_item(State(app): State<App>, Path(id): Path<String>) -> (StatusCode, String) {
+    if !app.items.lock().unwrap().contains(&id) {
+        return (StatusCode::NOT_FOUND, format!("no item {id}\n"));
+    }
+    watchpost::logs::record_resource(&tracing::Span::current(), "item", &id);
+    (StatusCode::OK, format!("item {id}\n"))
+}
+
+/// Resolves on SIGTERM (what a supervisor sends) or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}
