@@ -2,6 +2,7 @@
 //! in `builder`, the panic hook in `panic`.
 
 mod builder;
+mod export;
 mod panic;
 
 use std::sync::atomic::AtomicU64;
@@ -66,7 +67,7 @@ struct Pipeline {
     metrics: Metrics,
     tracer_provider: opentelemetry_sdk::trace::SdkTracerProvider,
     tracer: opentelemetry_sdk::trace::Tracer,
-    exporter: Option<crate::export::Exporter>,
+    exporter: Option<export::Exporter>,
     metrics_listen: std::net::SocketAddr,
     unknown_level_vars: Arc<[String]>,
     /// The W3C baggage keys the HTTP layer copies into request context.
@@ -244,7 +245,9 @@ impl Telemetry {
     }
 
     /// Starts the metrics listener on `METRICS_LISTEN` (default `127.0.0.1:9464`, loopback only)
-    /// serving `GET /metrics`. Needs a Tokio runtime.
+    /// serving `GET /metrics`, `/metrics/catalogue`, and the probes `/healthz` and `/readyz`
+    /// ([`crate::health`]), on hyper alone (no `http` feature needed). Request heads must arrive
+    /// within 10 s; at most 64 connections are open at once. Needs a Tokio runtime.
     ///
     /// # Errors
     /// [`ErrorKind::Listen`] naming the address if it cannot be bound.
@@ -256,8 +259,30 @@ impl Telemetry {
     /// # Ok(()) }
     /// ```
     pub async fn serve_metrics(&self) -> Result<MetricsServer, Error> {
-        let started =
-            MetricsServer::start_plain(self.inner.metrics_listen, self.inner.metrics.clone()).await;
+        let health = self.inner.health.clone();
+        let extra: crate::metrics::ExtraRoutes = Arc::new(move |path: &str| {
+            use crate::metrics::Reply;
+            use hyper::StatusCode;
+            match path {
+                "/healthz" => Some(Reply::json(
+                    StatusCode::OK,
+                    crate::health::LIVE_BODY.to_string(),
+                )),
+                "/readyz" => {
+                    let readiness = health.readiness();
+                    let status = StatusCode::from_u16(readiness.status_code())
+                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    Some(Reply::json(status, readiness.to_json()))
+                }
+                _ => None,
+            }
+        });
+        let started = MetricsServer::start_plain(
+            self.inner.metrics_listen,
+            self.inner.metrics.clone(),
+            extra,
+        )
+        .await;
         self.listening(started)
     }
 
@@ -284,6 +309,8 @@ impl Telemetry {
     /// let server = telemetry.serve_metrics_with(admin).await?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub async fn serve_metrics_with(&self, extra: axum::Router) -> Result<MetricsServer, Error> {
         self.serve_app(crate::metrics::router(self.inner.metrics.clone()).merge(extra))
             .await
@@ -304,6 +331,8 @@ impl Telemetry {
     /// let server = telemetry.serve_app(app).await?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub async fn serve_app(&self, app: axum::Router) -> Result<MetricsServer, Error> {
         let service = hyper_util::service::TowerToHyperService::new(app);
         let started = MetricsServer::start(self.inner.metrics_listen, service).await;
@@ -500,55 +529,24 @@ where
     crate::metrics::function::attach(&metrics, &config.service_name);
     let dispatch_slot = Arc::new(std::sync::Mutex::new(None));
 
-    let exporter = config.otel_enabled.then(|| {
-        crate::export::start(
-            crate::export::ExportSettings::new(config),
-            resource.clone(),
-            metrics.clone(),
-            export_counters.clone(),
-            dispatch_slot.clone(),
-        )
-    });
-    let mut provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_resource(resource)
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_resource(resource.clone())
         .with_sampler(crate::traces::MarkingSampler {
             ratio: config.trace_ratio,
         })
         .with_max_attributes_per_span(128);
-    let mut tail = None;
-    // `OTEL_TRACES_EXPORTER=none`: no tail sampler, so no span is kept for export.
-    if let Some(exporter) = exporter.as_ref().filter(|_| config.export_traces) {
-        let t = Arc::new(crate::traces::TailSampler::new(
-            crate::traces::TailSettings {
-                ratio: config.trace_ratio,
-                slow: config.trace_slow,
-                max_traces: 4096,
-                max_spans: 65_536,
-                max_attribute_bytes: 1024,
-            },
-            Arc::new(exporter.clone()),
-            crate::redact::Redactor::new(&config.redaction),
+    let (exporter, provider, tail) = export::attach(
+        config,
+        resource,
+        provider,
+        &metrics,
+        &logs,
+        (
+            export_counters.clone(),
             tail_counters,
-        ));
-        provider = provider.with_span_processor(crate::traces::SharedTail(t.clone()));
-        tail = Some(t);
-    }
-    if let Some(exporter) = &exporter {
-        if config.export_logs {
-            // The provider only makes records (no processors): the layer queues what the
-            // JSON line has, and the export thread builds the records from it.
-            let log_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
-            use opentelemetry::logs::LoggerProvider as _;
-            exporter.set_log_maker(crate::export::LogMaker {
-                logger: log_provider.logger("watchpost"),
-                scope: opentelemetry::InstrumentationScope::builder("watchpost")
-                    .with_version(env!("CARGO_PKG_VERSION"))
-                    .build(),
-                subsystems: logs.shared.filter.names.clone(),
-            });
-            let _ = logs.shared.log_sink.set(Box::new(exporter.clone()));
-        }
-    }
+            dispatch_slot.clone(),
+        ),
+    );
     let tracer_provider = provider.build();
     let tracer = tracer_provider.tracer("watchpost");
     // The server span carries the access line's data (but the body size): not a span event.

@@ -1,6 +1,7 @@
 //! `Telemetry::serve_metrics` serves `/metrics` (format negotiated or forced) and
-//! `/metrics/catalogue` on hyper alone; a bad `format` is a 400 naming what is allowed, any other
-//! path a 404, any method but GET/HEAD a 405; shutdown frees the port.
+//! `/metrics/catalogue` on hyper alone, and the probes `/healthz` and `/readyz`; a bad `format`
+//! is a 400 naming what is allowed, any other path a 404, any method but GET/HEAD a 405;
+//! shutdown frees the port.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -37,6 +38,8 @@ async fn the_metrics_listener_answers_scrapers_and_nothing_else() {
         let catalogue = http::get(addr, "/metrics/catalogue", None);
         let yaml = http::get(addr, "/metrics/catalogue?format=yaml", None);
         let missing = http::get(addr, "/nothing", None);
+        let live = http::get(addr, "/healthz", None);
+        let ready = http::get(addr, "/readyz", None);
         let mut post = TcpStream::connect(addr).unwrap();
         post.write_all(
             b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -44,11 +47,13 @@ async fn the_metrics_listener_answers_scrapers_and_nothing_else() {
         .unwrap();
         let mut raw = String::new();
         post.read_to_string(&mut raw).unwrap();
-        (text, open, forced, bad, catalogue, yaml, missing, raw)
+        (
+            text, open, forced, bad, catalogue, yaml, missing, live, ready, raw,
+        )
     })
     .await
     .unwrap();
-    let (text, open, forced, bad, catalogue, yaml, missing, post) = answers;
+    let (text, open, forced, bad, catalogue, yaml, missing, live, ready, post) = answers;
 
     assert_eq!(text.0, 200);
     assert!(
@@ -82,6 +87,11 @@ async fn the_metrics_listener_answers_scrapers_and_nothing_else() {
     assert_eq!(yaml.1, "application/yaml");
     assert_eq!(missing.0, 404);
     assert!(missing.2.contains("/metrics"), "{}", missing.2);
+    assert_eq!((live.0, live.1.as_str()), (200, "application/json"));
+    assert!(live.2.contains("\"live\""), "{}", live.2);
+    assert_eq!(ready.0, 200, "{}", ready.2);
+    let checks: serde_json::Value = serde_json::from_str(&ready.2).unwrap();
+    assert_eq!(checks["status"], "ready", "{}", ready.2);
     assert!(post.starts_with("HTTP/1.1 405"), "{post}");
     assert!(
         post.to_ascii_lowercase().contains("allow: get, head"),

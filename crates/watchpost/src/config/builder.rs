@@ -601,6 +601,7 @@ impl ConfigBuilder {
             None => env::Overridden::none(self.subsystems.len()),
         };
         self.apply_retention()?;
+        self.check_features()?;
         check_baggage_fields(&self.baggage_fields)?;
         let subsystem_levels = (0..self.subsystems.len())
             .map(|i| env_levels[i].or(code_levels[i]).unwrap_or(self.log_level))
@@ -656,6 +657,28 @@ impl ConfigBuilder {
 }
 
 impl ConfigBuilder {
+    /// Refuses what this build of the crate cannot do: OTLP export without the `otlp` feature,
+    /// compression without `gzip` — an error at start rather than telemetry silently missing.
+    fn check_features(&self) -> Result<(), Error> {
+        let compress = self.resource_logs.as_ref().is_some_and(|r| r.compress)
+            || matches!(&self.log_output, LogOutput::File(f) if f.compress);
+        if compress && !cfg!(feature = "gzip") {
+            return Err(Error::invalid(
+                "LOG_COMPRESS (or the `compress` setting of the log files)",
+                "true",
+                "false: this build of watchpost has no `gzip` feature (enable it in Cargo.toml)",
+            ));
+        }
+        if self.otel_enabled && !self.sdk_disabled && !cfg!(feature = "otlp") {
+            return Err(Error::invalid(
+                "OTEL_ENABLED (or ConfigBuilder::otel_enabled)",
+                "true",
+                "false: this build of watchpost has no `otlp` feature (enable it in Cargo.toml)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Lays the environment's rotation and retention over the resource files and the main log
     /// file, then checks both.
     fn apply_retention(&mut self) -> Result<(), Error> {

@@ -31,6 +31,7 @@
 //!  "threshold_s":30,"signal":"traces","reason":"…"},"log_writer":{"ok":true,"lost_lines":0}}}
 //! ```
 
+#[cfg(feature = "http")]
 mod router;
 
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,8 @@ use crate::config::ReadinessThresholds as Thresholds;
 use crate::internal::ExportCounters;
 use crate::logs::{encode, LogHandle};
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use router::router;
 
 /// The health of one pipeline: what readiness is computed from, and the listeners the

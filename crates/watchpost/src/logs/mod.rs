@@ -72,10 +72,10 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 
 pub use crate::redact::{CARD_MASK, EMAIL_MASK, REDACTED};
 pub use layer::{record_resource, JsonLayer, LogHandle, TRUNCATED_MARKER};
-pub use resource::{
-    sse_handler, valid_id, LogQuery, ResourceLogConfig, ResourceLogStats, ResourceLogs, SseState,
-    DEFAULT_TAIL, MAX_TAIL,
-};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use resource::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
+pub use resource::{valid_id, ResourceLogConfig, ResourceLogStats, ResourceLogs};
 pub use rotate::LogFile;
 pub use writer::{LineWriter, NonBlocking, DEFAULT_BUFFER_BYTES};
 

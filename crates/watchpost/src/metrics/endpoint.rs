@@ -24,6 +24,9 @@ const MAX_CONNECTIONS: usize = 64;
 /// On shutdown, a scrape in flight gets this long to finish.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// More paths for the plain listener (the health routes): an answer, or `None` for the metrics'.
+pub(crate) type ExtraRoutes = Arc<dyn Fn(&str) -> Option<Reply> + Send + Sync>;
+
 /// What the metrics endpoint answers, as plain data (status, content type, body).
 #[derive(Debug)]
 pub(crate) struct Reply {
@@ -33,6 +36,15 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// A JSON answer that no cache keeps (the health routes).
+    pub(crate) fn json(status: StatusCode, body: String) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body,
+        }
+    }
+
     fn text(status: StatusCode, body: String) -> Reply {
         Reply {
             status,
@@ -118,9 +130,9 @@ pub(crate) async fn answer(
                 ),
             }
         }
-        _ => Reply::text(
+        other => Reply::text(
             StatusCode::NOT_FOUND,
-            "not found: this listener serves /metrics and /metrics/catalogue\n".into(),
+            format!("not found: {other:?}; this listener serves /metrics, /metrics/catalogue, /healthz and /readyz\n"),
         ),
     }
 }
@@ -135,13 +147,16 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Serves `/metrics` and `/metrics/catalogue` from `metrics` on `addr`, on hyper alone.
+    /// Serves `/metrics` and `/metrics/catalogue` from `metrics` on `addr`, and the paths
+    /// `extra` answers, on hyper alone.
     pub(crate) async fn start_plain(
         addr: SocketAddr,
         metrics: Metrics,
+        extra: ExtraRoutes,
     ) -> std::io::Result<MetricsServer> {
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let metrics = metrics.clone();
+            let extra = extra.clone();
             async move {
                 if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
                     let mut r = Reply::text(
@@ -154,6 +169,14 @@ impl MetricsServer {
                         hyper::header::HeaderValue::from_static("GET, HEAD"),
                     );
                     return Ok::<_, Infallible>(r);
+                }
+                if let Some(reply) = extra(req.uri().path()) {
+                    let mut r = reply.into_response();
+                    r.headers_mut().insert(
+                        hyper::header::CACHE_CONTROL,
+                        hyper::header::HeaderValue::from_static("no-store"),
+                    );
+                    return Ok(r);
                 }
                 let accept = req
                     .headers()

@@ -25,6 +25,7 @@ mod exemplars;
 pub mod exposition;
 pub mod function;
 mod process;
+#[cfg(feature = "http")]
 mod router;
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,8 +46,11 @@ use opentelemetry_sdk::Resource;
 
 pub use crate::catalogue::buckets;
 pub use endpoint::MetricsServer;
+pub(crate) use endpoint::{ExtraRoutes, Reply};
 pub use exemplars::{ExemplarHistogram, MAX_SERIES as MAX_EXEMPLAR_SERIES};
 pub use exposition::Format;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use router::router;
 
 use crate::catalogue::{self, Catalogue, Instrument as Kind, MetricDef};

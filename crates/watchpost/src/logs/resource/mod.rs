@@ -28,6 +28,7 @@
 mod file;
 mod follow;
 mod retention;
+#[cfg(feature = "http")]
 mod sse;
 
 use std::collections::HashMap;
@@ -37,6 +38,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use crate::config::{valid_id, ResourceLogConfig};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use sse::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};
 
 use crate::error::{Error, ErrorKind};
