@@ -1,62 +1,95 @@
-//! Overhead of telemetry on the reference service. Run: `cargo bench -p procman --bench overhead`.
+//! The request tax: what telemetry costs procman per request, measured like a user would.
+//! Run: `cargo bench -p procman --bench overhead` (needs `wrk`: Debian package `wrk`).
 //!
-//! procman serves `GET /instances/{id}` at saturation over loopback (32 concurrent connections,
-//! a bounded number of requests), in these configurations of the same binary, in the same run:
-//! * `off` — `--telemetry off`: no logs, metrics or traces at all (the baseline);
-//! * `watchpost` — every request traced (ratio 1) and exported over OTLP to a local receiver,
-//!   metrics on, one JSON access line per request to a file, log records exported too; the
-//!   export thread at its default priority (`EXPORT_PRIORITY=idle`);
-//! * `wp-traces` — the same with `OTEL_LOGS_EXPORTER=none` (traces only, like `common`);
-//! * `wp-tr-low` — `wp-traces` with `EXPORT_PRIORITY=low` (nice 10);
-//! * `wp-tr-all` — `wp-traces` with `EXPORT_PRIORITY=normal`: the export thread competes with
-//!   the service, so (nearly) every span reaches the receiver — the issue's configuration;
-//! * `common` — `tower-http` `TraceLayer` + `tracing-subscriber` JSON to a file +
-//!   `tracing-opentelemetry` with the SDK batch processor exporting to the same receiver.
+//! * The load comes from `wrk` (C, its own process, `-t1 -c8` by default) against
+//!   `GET /instances/{id}` for `OVERHEAD_SECONDS` (default 10) after a 2 s warm-up. The table
+//!   shows wrk's own CPU share beside the server's: `off` must saturate the server (its CPU share
+//!   near what wrk leaves of the cores), or the load generator is the bottleneck and the ratios
+//!   mean nothing.
+//! * The server's CPU per request is read from `/proc/<pid>/stat` (all its threads) around the
+//!   measured run; wrk's from `getrusage(RUSAGE_CHILDREN)`.
+//! * The OTLP receiver runs in a process of its own (this benchmark binary re-run with
+//!   `--otlp-receiver`, a counting gRPC receiver from the official protos), so decoding never
+//!   competes with the load generator inside one process; what it got is compared with what procman
+//!   says it sent and dropped (`trace_sampled_spans_total{decision="kept"}`,
+//!   `telemetry_dropped_total`).
+//! * Modes alternate within each round (`OVERHEAD_ROUNDS`, default 3); each mode's throughput and
+//!   CPU are divided by `off`'s **of the same round**, and the table reports the median of those
+//!   ratios — a drift of the shared machine between rounds cancels out.
 //!
-//! Reports, per mode, the best of three rounds by throughput (the median by p99 with
-//! `OVERHEAD_RATE`): throughput, p50/p99 latency, the
-//! ratios to `off`, CPU per request of the server and of the bench process (load generator +
-//! receiver, sharing the two cores), and how many spans the receiver got: a mode that drops
-//! spans at saturation does less work, and the table shows it.
-//!
-//! `OVERHEAD_MODES=off,on-traces-all` runs a subset in that order; `OVERHEAD_ENV="K=V K2=V2"`
-//! adds variables to every run; `OVERHEAD_RATE=30000` sends a fixed rate (open loop, latency
-//! counted from when each request was due) instead of saturating: the latency a service sees
-//! below its capacity.
+//! Modes: `off` (`--telemetry off`), `defaults` (no OTLP: access line to a file, metrics, spans
+//! and tail sampling decisions), then the breakdown — `defaults` with one piece removed:
+//! `-access` (API subsystem at WARN: no access line), `-otel-logs`/`-otel-traces` (OTLP on with
+//! that signal's exporter `none`) — `otlp` (export on at the default sampling, 0.1), `otlp-all`
+//! (ratio 1: every span exported), and the common stack (`tower-http` + `tracing-subscriber` JSON +
+//! `tracing-opentelemetry`, without and with OTLP). `OVERHEAD_MODES=off,otlp` runs a subset;
+//! `OVERHEAD_ENV="K=V ..."` adds variables to every procman; `OVERHEAD_WRK="-t1 -c8"` sets wrk's
+//! threads and connections.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
-use watchpost_testkit::otlp::Receiver;
-
-const MODE_COUNT: usize = 6;
-
-/// (name, `--telemetry` flag, extra environment).
+/// (name, `--telemetry` flag, OTLP on, extra environment).
 type Mode = (
     &'static str,
     &'static str,
+    bool,
     &'static [(&'static str, &'static str)],
 );
 
-const CONCURRENCY: usize = 32;
-const REQUESTS: usize = 40_000;
-const WARMUP: usize = 2_000;
+const MODES: &[Mode] = &[
+    ("off", "off", false, &[]),
+    ("defaults", "on", false, &[]),
+    ("-access", "on", false, &[("LOG_LEVEL_API", "warn")]),
+    ("otlp", "on", true, &[]),
+    ("-otel-logs", "on", true, &[("OTEL_LOGS_EXPORTER", "none")]),
+    (
+        "-otel-traces",
+        "on",
+        true,
+        &[("OTEL_TRACES_EXPORTER", "none")],
+    ),
+    (
+        "otlp-all",
+        "on",
+        true,
+        &[("OTEL_TRACES_SAMPLER_RATIO", "1")],
+    ),
+    ("common", "common", false, &[]),
+    // The SDK reads the sampler from the environment: the same 0.1 of new traces as ours.
+    (
+        "common-otlp",
+        "common",
+        true,
+        &[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ],
+    ),
+];
 
-struct Result_ {
+/// One measured run of one mode.
+#[derive(Debug, Clone, Default)]
+struct Run {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
-    /// CPU time the server process (all its threads) spent per request: immune to how the
-    /// load generator and the server share the cores.
+    /// Server CPU (all threads) per request, µs.
     cpu_us: f64,
-    /// The same for the bench process (load generator and OTLP receiver): it shares the cores,
-    /// so its cost per request moves the throughput of every mode.
-    client_cpu_us: f64,
-    /// Spans the receiver got from this run (every request is a trace).
-    spans: u64,
+    /// Server CPU seconds per wall second (2.0 = both cores).
+    server_share: f64,
+    /// wrk's CPU seconds per wall second.
+    wrk_share: f64,
+    /// Spans procman's tail sampler kept (sent to export), and what the receiver got.
+    spans_kept: f64,
+    spans_received: f64,
+    logs_received: f64,
+    /// Lines procman wrote to stdout (every one is also a log record when logs are exported).
+    lines_written: f64,
+    /// Items procman counted as dropped (all signals).
+    dropped: f64,
 }
 
 /// utime + stime of a process, in seconds.
@@ -70,72 +103,198 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / hz
 }
 
-/// `n` requests from `CONCURRENCY` connections. Closed loop (`rate` `None`): each connection
-/// sends its next request when the last one is answered, latency from send. Open loop at a
-/// fixed rate: request `k` is due at `start + k / rate` and its latency counts from when it was
-/// due, so a server that falls behind is charged for the wait (no coordinated omission).
-async fn load(
-    client: &reqwest::Client,
-    url: &str,
-    n: usize,
-    rate: Option<f64>,
-) -> (Duration, Vec<Duration>) {
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let (client, url, next) = (client.clone(), url.to_string(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if k >= n {
-                    break;
-                }
-                let from = match rate {
-                    Some(rate) => {
-                        let due = start + Duration::from_secs_f64(k as f64 / rate);
-                        tokio::time::sleep_until(due.into()).await;
-                        due
-                    }
-                    None => Instant::now(),
-                };
-                let r = client.get(&url).send().await.expect("request");
-                assert_eq!(r.status(), 200);
-                let _ = r.bytes().await;
-                lat.push(from.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::with_capacity(n);
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    (start.elapsed(), all)
+/// CPU seconds of all waited-for children of this process (wrk's, once it has been waited for).
+fn children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-async fn run(
-    mode: &str,
-    receiver: SocketAddr,
-    received: &std::sync::atomic::AtomicU64,
-    extra_env: &[(&str, &str)],
-) -> Result_ {
-    let received_before = received.load(std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("procman-bench-{mode}-{}", std::process::id()));
+/// A tiny blocking HTTP/1.1 exchange (procman's API and metrics): (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// The sum of every sample of `name` whose labels contain `labels` in a text exposition.
+fn metric(text: &str, name: &str, labels: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(labels))
+        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>()
+        + 0.0 // an empty sum is -0.0
+}
+
+/// wrk's summary: (requests, seconds, p50 ms, p99 ms).
+fn parse_wrk(out: &str) -> (f64, f64, f64, f64) {
+    let ms = |v: &str| -> f64 {
+        let v = v.trim();
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+        let n: f64 = num.parse().unwrap_or(f64::NAN);
+        match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            "m" => n * 60_000.0,
+            _ => f64::NAN,
+        }
+    };
+    let mut requests = f64::NAN;
+    let mut seconds = f64::NAN;
+    let (mut p50, mut p99) = (f64::NAN, f64::NAN);
+    for line in out.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("50%") {
+            p50 = ms(rest);
+        } else if let Some(rest) = t.strip_prefix("99%") {
+            p99 = ms(rest);
+        } else if t.contains(" requests in ") {
+            // "812345 requests in 10.00s, 120.00MB read"
+            let mut w = t.split_whitespace();
+            requests = w.next().and_then(|n| n.parse().ok()).unwrap_or(f64::NAN);
+            seconds = w
+                .nth(2)
+                .map(|s| ms(s.trim_end_matches(',')) / 1000.0)
+                .unwrap_or(f64::NAN);
+        }
+    }
+    (requests, seconds, p50, p99)
+}
+
+/// The receiver process: this binary with `--otlp-receiver`. It prints its address, then for
+/// every line on stdin prints `spans logs metrics` received so far.
+struct ReceiverProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    addr: SocketAddr,
+}
+
+impl ReceiverProcess {
+    fn start() -> ReceiverProcess {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--otlp-receiver")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the receiver process");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line.trim().parse().expect("receiver address");
+        ReceiverProcess {
+            child,
+            stdin,
+            stdout,
+            addr,
+        }
+    }
+
+    /// (spans, logs) received so far.
+    fn counts(&mut self) -> (f64, f64) {
+        writeln!(self.stdin).unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        (v[0], v[1])
+    }
+}
+
+impl Drop for ReceiverProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn receiver_main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r =
+            watchpost_testkit::otlp::Receiver::start_counting("127.0.0.1:0".parse().unwrap()).await;
+        println!("{}", r.addr);
+        let counts = r.counts.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            for line in std::io::stdin().lock().lines() {
+                if line.is_err() {
+                    break;
+                }
+                println!(
+                    "{} {} {}",
+                    counts.spans.load(Relaxed),
+                    counts.logs.load(Relaxed),
+                    counts.metrics.load(Relaxed)
+                );
+            }
+        })
+        .await
+        .unwrap();
+    });
+}
+
+fn run_wrk(url: &str, seconds: u64) -> (String, f64) {
+    let before = children_cpu_seconds();
+    let conf = std::env::var("OVERHEAD_WRK").unwrap_or_else(|_| "-t1 -c8".into());
+    let out = Command::new("wrk")
+        .args(conf.split_whitespace())
+        .args(["--latency", "-d", &format!("{seconds}s"), url])
+        .output()
+        .expect("run wrk (apt install wrk)");
+    assert!(
+        out.status.success(),
+        "wrk failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        children_cpu_seconds() - before,
+    )
+}
+
+fn run(mode: &Mode, receiver: &mut ReceiverProcess, seconds: u64) -> Run {
+    let (name, flag, otlp, env) = *mode;
+    // Delivery is counted over procman's whole life: what the receiver got from its start to
+    // after its shutdown, against what it says it kept and dropped.
+    let (spans_at_start, logs_at_start) = receiver.counts();
+    let dir = std::env::temp_dir().join(format!("procman-tax-{}-{}", std::process::id(), name));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let log = std::fs::File::create(dir.join("stdout.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_procman"))
-        .args(["--listen", "127.0.0.1:0", "--telemetry", mode, "--data-dir"])
+        .args(["--listen", "127.0.0.1:0", "--telemetry", flag, "--data-dir"])
         .arg(dir.join("data"))
-        .env("OTEL_ENABLED", "true")
-        .env("OTEL_ENDPOINT", receiver.to_string())
-        .env("OTEL_TRACES_SAMPLER_RATIO", "1")
+        .env("OTEL_ENABLED", if otlp { "true" } else { "false" })
+        .env("OTEL_ENDPOINT", receiver.addr.to_string())
         .env("METRICS_LISTEN", "127.0.0.1:0")
         .env("LOG_LEVEL", "info")
-        .envs(extra_env.iter().copied())
-        // OVERHEAD_ENV="K=V K2=V2" adds variables to every run (for experiments and profiling).
+        .envs(env.iter().copied())
         .envs(
             std::env::var("OVERHEAD_ENV")
                 .unwrap_or_default()
@@ -148,202 +307,160 @@ async fn run(
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut metrics_url = None;
+    let mut metrics: Option<SocketAddr> = None;
     let api: SocketAddr = loop {
         let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "procman exited");
-        if let Some(m) = line.trim().strip_prefix("procman: metrics on ") {
-            metrics_url = Some(m.to_string());
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "procman exited ({name})"
+        );
+        if let Some(m) = line.trim().strip_prefix("procman: metrics on http://") {
+            metrics = m.trim_end_matches("/metrics").parse().ok();
         }
         if let Some(a) = line.trim().strip_prefix("procman: listening on http://") {
             break a.parse().unwrap();
         }
     };
     std::thread::spawn(move || for _ in stderr.lines() {});
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .unwrap();
-    let created = client
-        .post(format!("http://{api}/instances"))
-        .body(r#"{"name":"bench","command":"sleep","args":["600"]}"#)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, created) = http(
+        api,
+        "POST",
+        "/instances",
+        r#"{"name":"bench","command":"sleep","args":["600"]}"#,
+    );
+    assert!(status < 300, "create failed: {status} {created}");
     let id = created
         .split("\"id\":\"")
         .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
+        .and_then(|r| r.split('"').next())
+        .expect("instance id")
         .to_string();
     let url = format!("http://{api}/instances/{id}");
-    load(&client, &url, WARMUP, None).await;
+    run_wrk(&url, 2); // warm-up: connections, caches, the tail sampler's buffers
     let cpu_before = cpu_seconds(child.id());
-    let me_before = cpu_seconds(std::process::id());
-    // OVERHEAD_RATE=N: a fixed rate of N req/s (below saturation) instead of as fast as possible.
-    let rate = std::env::var("OVERHEAD_RATE")
-        .ok()
-        .and_then(|r| r.parse::<f64>().ok());
-    let (elapsed, mut lat) = load(&client, &url, REQUESTS, rate).await;
+    let (out, wrk_cpu) = run_wrk(&url, seconds);
     let cpu = cpu_seconds(child.id()) - cpu_before;
-    let me = cpu_seconds(std::process::id()) - me_before;
-    lat.sort();
-    let pct =
-        |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
-    let mut result = Result_ {
-        rps: REQUESTS as f64 / elapsed.as_secs_f64(),
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        cpu_us: cpu * 1e6 / REQUESTS as f64,
-        client_cpu_us: me * 1e6 / REQUESTS as f64,
-        spans: 0,
-    };
-    // What the pipeline itself counted: spans dropped at the queue or in failed exports.
-    if let Some(url) = metrics_url {
-        if let Ok(text) = client.get(&url).send().await.unwrap().text().await {
-            let pick = |name: &str| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .map(|v| v.trim().to_string())
-                    .unwrap_or_else(|| "-".into())
-            };
-            eprintln!(
-                "  {mode}: traces dropped {} (export errors {})",
-                pick("procman_telemetry_dropped_total{signal=\"traces\"}"),
-                pick("procman_telemetry_export_errors_total{signal=\"traces\"}")
-            );
-        }
-    }
+    let (requests, secs, p50_ms, p99_ms) = parse_wrk(&out);
+    // Let the export thread deliver what was queued (its batches go out back to back).
+    std::thread::sleep(Duration::from_secs(if otlp { 3 } else { 0 }));
+    let text = metrics
+        .map(|m| http(m, "GET", "/metrics", "").1)
+        .unwrap_or_default();
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
         .status();
     let _ = child.wait();
-    let lines = std::fs::read_to_string(dir.join("stdout.log"))
-        .map(|s| s.lines().count())
-        .unwrap_or(0);
-    // Every request is a trace: the receiver must have all of them (drops would flatter a mode).
-    let spans = received.load(std::sync::atomic::Ordering::Relaxed) - received_before;
-    eprintln!(
-        "  {mode}: {lines} log lines written, {spans} spans received for {} requests",
-        WARMUP + REQUESTS + 1
-    );
+    let lines_written = std::fs::read_to_string(dir.join("stdout.log"))
+        .map(|t| t.lines().count() as f64)
+        .unwrap_or(0.0);
+    let (spans_after, logs_after) = receiver.counts();
     let _ = std::fs::remove_dir_all(&dir);
-    result.spans = spans;
-    result
+    Run {
+        rps: requests / secs,
+        p50_ms,
+        p99_ms,
+        cpu_us: cpu * 1e6 / requests,
+        server_share: cpu / secs,
+        wrk_share: wrk_cpu / secs,
+        spans_kept: metric(
+            &text,
+            "procman_trace_sampled_spans_total",
+            "decision=\"kept\"",
+        ),
+        spans_received: spans_after - spans_at_start,
+        logs_received: logs_after - logs_at_start,
+        lines_written,
+        dropped: metric(&text, "procman_telemetry_dropped_total", ""),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` probing; this benchmark only runs under `cargo bench`
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--otlp-receiver") {
+        return receiver_main();
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    // The receiver runs on its own thread and runtime: decoding a batch must not stall the load
-    // generator's tasks (that would show up as server latency). It only counts what it gets.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let receiver = Receiver::start_counting("127.0.0.1:0".parse().unwrap()).await;
-            tx.send((receiver.addr, receiver.counts.clone())).unwrap();
-            std::future::pending::<()>().await
-        })
-    });
-    let (receiver, counts) = rx.recv().expect("receiver started");
-    rt.block_on(async {
-        let mut rounds: std::collections::BTreeMap<&str, Vec<Result_>> = Default::default();
-        for round in 0..3 {
-            const MODES: [Mode; MODE_COUNT] = [
-                ("off", "off", &[]),
-                ("on", "on", &[]),
-                ("on-traces-only", "on", &[("OTEL_LOGS_EXPORTER", "none")]),
-                (
-                    "on-traces-low",
-                    "on",
-                    &[("OTEL_LOGS_EXPORTER", "none"), ("EXPORT_PRIORITY", "low")],
-                ),
-                (
-                    "on-traces-all",
-                    "on",
-                    &[
-                        ("OTEL_LOGS_EXPORTER", "none"),
-                        ("EXPORT_PRIORITY", "normal"),
-                    ],
-                ),
-                ("common", "common", &[]),
-            ];
-            // OVERHEAD_MODES=on,off runs a subset in that order (e.g. for profiling one mode).
-            let selected: Vec<_> = match std::env::var("OVERHEAD_MODES") {
-                Ok(only) => only
-                    .split(',')
-                    .filter_map(|m| MODES.iter().find(|(name, _, _)| *name == m))
-                    .collect(),
-                Err(_) => MODES.iter().collect(),
-            };
-            for &(mode, flag, env) in selected {
-                let r = run(flag, receiver, &counts.spans, env).await;
-                eprintln!(
-                    "round {round} {mode}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, server {:.1} us CPU/request, client {:.1}",
-                    r.rps, r.p50_ms, r.p99_ms, r.cpu_us, r.client_cpu_us
-                );
-                rounds.entry(mode).or_default().push(r);
-            }
-        }
-        if rounds.len() < MODE_COUNT {
-            return; // a subset was run: no comparison table
-        }
-        // At saturation the round with the best throughput; at a fixed rate (same throughput
-        // everywhere) the round with the median p99.
-        let fixed_rate = std::env::var_os("OVERHEAD_RATE").is_some();
-        let best: std::collections::BTreeMap<&str, Result_> = rounds
-            .into_iter()
-            .map(|(mode, mut rs)| {
-                let r = if fixed_rate {
-                    rs.sort_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms));
-                    rs.swap_remove(rs.len() / 2)
-                } else {
-                    rs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
-                    rs.pop().expect("three rounds")
-                };
-                (mode, r)
-            })
-            .collect();
-        let off = &best["off"];
-        println!(
-            "mode        req/s   p50 ms   p99 ms  throughput/off  p99/off  server CPU us/req  client CPU us/req  spans exported"
-        );
-        for (mode, label) in [
-            ("off", "off"),
-            ("on", "watchpost"),
-            ("on-traces-only", "wp-traces"),
-            ("on-traces-low", "wp-tr-low"),
-            ("on-traces-all", "wp-tr-all"),
-            ("common", "common"),
-        ] {
-            let r = &best[mode];
-            println!(
-                "{label:<10} {:>7.0}  {:>7.3}  {:>7.3}  {:>14.2}  {:>7.2}  {:>17.1}  {:>17.1}  {:>14}",
-                r.rps,
-                r.p50_ms,
-                r.p99_ms,
-                r.rps / off.rps,
-                r.p99_ms / off.p99_ms,
-                r.cpu_us,
-                r.client_cpu_us,
-                r.spans
+    if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
+        return; // `cargo test --benches` probing: this benchmark only runs under `cargo bench`
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("overhead: `wrk` is not installed (apt install wrk); nothing measured");
+        return;
+    }
+    let seconds: u64 = std::env::var("OVERHEAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let rounds: usize = std::env::var("OVERHEAD_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let selected: Vec<&Mode> = match std::env::var("OVERHEAD_MODES") {
+        Ok(only) => only
+            .split(',')
+            .filter_map(|m| MODES.iter().find(|(name, ..)| *name == m))
+            .collect(),
+        Err(_) => MODES.iter().collect(),
+    };
+    let mut receiver = ReceiverProcess::start();
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); selected.len()];
+    for round in 0..rounds {
+        for (i, mode) in selected.iter().enumerate() {
+            let r = run(mode, &mut receiver, seconds);
+            eprintln!(
+                "round {round} {:<13} {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms  server {:.2} µs/req ({:.2} cores)  wrk {:.2} cores  spans kept {} received {}  lines {} log records received {}  dropped {}",
+                mode.0, r.rps, r.p50_ms, r.p99_ms, r.cpu_us, r.server_share, r.wrk_share,
+                r.spans_kept, r.spans_received, r.lines_written, r.logs_received, r.dropped
             );
+            runs[i].push(r);
         }
-    });
+    }
+    let off = selected.iter().position(|m| m.0 == "off");
+    println!(
+        "\nmode          req/s (median)  thr/off  p50 ms  p99 ms  server µs/req  +µs over off  server cores  wrk cores  spans kept/received  lines/records  dropped"
+    );
+    for (i, mode) in selected.iter().enumerate() {
+        let rs = &runs[i];
+        let med = |f: fn(&Run) -> f64| median(rs.iter().map(f).collect());
+        // Ratios within each round, then their median.
+        let (thr, extra) = match off {
+            Some(o) => (
+                median(
+                    rs.iter()
+                        .zip(&runs[o])
+                        .map(|(r, b)| r.rps / b.rps)
+                        .collect(),
+                ),
+                median(
+                    rs.iter()
+                        .zip(&runs[o])
+                        .map(|(r, b)| r.cpu_us - b.cpu_us)
+                        .collect(),
+                ),
+            ),
+            None => (f64::NAN, f64::NAN),
+        };
+        println!(
+            "{:<13} {:>14.0}  {:>7.2}  {:>6.3}  {:>6.3}  {:>13.2}  {:>12.2}  {:>12.2}  {:>9.2}  {:>9.0}/{:<9.0}  {:>6.0}/{:<6.0}  {:>7.0}",
+            mode.0,
+            med(|r| r.rps),
+            thr,
+            med(|r| r.p50_ms),
+            med(|r| r.p99_ms),
+            med(|r| r.cpu_us),
+            extra,
+            med(|r| r.server_share),
+            med(|r| r.wrk_share),
+            med(|r| r.spans_kept),
+            med(|r| r.spans_received),
+            med(|r| r.lines_written),
+            med(|r| r.logs_received),
+            med(|r| r.dropped),
+        );
+    }
 }

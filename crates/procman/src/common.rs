@@ -17,13 +17,17 @@ pub fn init() -> Result<Common, String> {
         format!("http://{endpoint}")
     };
     use opentelemetry_otlp::WithExportConfig as _;
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(endpoint)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
+    let mut provider = opentelemetry_sdk::trace::SdkTracerProvider::builder();
+    // Without `OTEL_ENABLED=true` spans are made but not exported (the benchmark's "no OTLP").
+    if std::env::var("OTEL_ENABLED").is_ok_and(|v| v == "true") {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()
+            .map_err(|e| e.to_string())?;
+        provider = provider.with_batch_exporter(exporter);
+    }
+    let provider = provider
         .with_resource(
             opentelemetry_sdk::Resource::builder()
                 .with_service_name("procman")
