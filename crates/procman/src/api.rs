@@ -180,30 +180,17 @@ pub fn router(
             )
         })
         .with_state(Arc::new(app));
-    router = match &telemetry {
-        // `/healthz` (live) and `/readyz` (listeners, exporter, log writer), JSON.
-        Some(t) => router.merge(watchpost::health::router(t.health().clone())),
-        // Without telemetry there is nothing to judge: live and ready while it answers.
-        None => router
-            .route(
-                "/healthz",
-                get(|| async { json(StatusCode::OK, &serde_json::json!({"status": "live"})) }),
-            )
-            .route(
-                "/readyz",
-                get(|| async {
-                    json(
-                        StatusCode::OK,
-                        &serde_json::json!({"status": "ready", "checks": {}}),
-                    )
-                }),
-            ),
-    };
     if telemetry.is_some() {
         router = router.layer(axum::middleware::from_fn(caller));
     }
     // Inside the HTTP layer: refused requests are logged and counted like any other.
     router = crate::auth::protect(router, token);
+    // Merged after the lock: `/healthz` and `/readyz` answer probes that carry no token
+    // (`probes`: the details of readiness only with it).
+    router = router.merge(crate::probes::router(
+        telemetry.as_ref().map(|t| t.health().clone()),
+        token,
+    ));
     if let Some(t) = &telemetry {
         router = router.layer(
             watchpost::http::HttpLayer::new(t)

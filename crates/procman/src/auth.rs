@@ -1,6 +1,8 @@
 //! The locked door: with a token configured (`PROCMAN_TOKEN`, or `--token-file`), every request
 //! to either listener must carry `Authorization: Bearer <token>`; others get a 401 JSON answer.
-//! The comparison takes the same time wherever the first difference is.
+//! The probes `/healthz` and `/readyz` are the exception (`probes`: they say live or ready, and
+//! the details only with the token). The comparison takes the same time wherever the first
+//! difference is.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,7 +40,8 @@ impl Token {
         Ok(Some(Token(Arc::from(token.as_bytes()))))
     }
 
-    fn accepts(&self, header: Option<&HeaderValue>) -> bool {
+    /// Whether `header` (an `Authorization` value) is `Bearer <this token>`.
+    pub fn accepts(&self, header: Option<&HeaderValue>) -> bool {
         let given = header
             .and_then(|h| h.as_bytes().strip_prefix(b"Bearer "))
             .unwrap_or(b"");

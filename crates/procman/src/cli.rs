@@ -43,7 +43,10 @@ pub const VARS: &[(&str, &str, &str)] = &[
         "DATA_DIR",
         "$XDG_STATE_HOME/procman, else $HOME/.local/state/procman",
         "Where instance logs are kept, under `logs/instance/<id>/` (`--data-dir` wins). Outside \
-         any checkout by default; created 0700.",
+         any checkout by default; created 0700. Without an absolute XDG_STATE_HOME or HOME, the \
+         fallback is `<temp dir>/procman-<uid>` (e.g. /tmp/procman-1000), in the temp dir every \
+         user shares: created without following symlinks, it must be a directory of procman's \
+         user that no one else can open, or procman refuses to start (set DATA_DIR).",
     ),
     (
         "PROCMAN_TOKEN",
@@ -78,23 +81,72 @@ pub const VARS: &[(&str, &str, &str)] = &[
 
 /// The data directory when neither `--data-dir` nor `DATA_DIR` names one: the XDG state
 /// directory (`$XDG_STATE_HOME/procman`, else `$HOME/.local/state/procman`), else a directory
-/// of the user's under the system's temp dir. Never the working directory: running procman from
-/// a checkout must not write into it.
-pub fn default_data_dir() -> PathBuf {
+/// of the user's under the system's temp dir ([`private_temp_dir`]). Never the working
+/// directory: running procman from a checkout must not write into it.
+///
+/// # Errors
+/// The temp-dir fallback cannot be created, or is not a private directory of this user; the
+/// message names `DATA_DIR`.
+pub fn default_data_dir() -> Result<PathBuf, String> {
     let absolute = |name: &str| {
         std::env::var_os(name)
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
     };
     if let Some(state) = absolute("XDG_STATE_HOME") {
-        return state.join("procman");
+        return Ok(state.join("procman"));
     }
     if let Some(home) = absolute("HOME") {
-        return home.join(".local/state/procman");
+        return Ok(home.join(".local/state/procman"));
     }
     // SAFETY: getuid cannot fail and has no preconditions.
     let uid = unsafe { libc::getuid() };
-    std::env::temp_dir().join(format!("procman-{uid}"))
+    private_temp_dir(&std::env::temp_dir().join(format!("procman-{uid}")), uid)
+}
+
+/// `dir`, a directory in a place every user can write to (the temp dir), made safe to keep
+/// logs in: created alone (not its parents) with mode 0700, which never follows a symlink;
+/// when it exists already, it must be — by `lstat`, not through a symlink — a real directory
+/// owned by `uid` with no permission for group or others. Anything else (a symlink or a
+/// directory someone else planted, one opened to others) is refused: procman would write its
+/// files where another user can read or redirect them.
+fn private_temp_dir(dir: &std::path::Path, uid: u32) -> Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(format!(
+                "cannot create the data directory {} ({e}); set DATA_DIR to a directory of yours",
+                dir.display()
+            ))
+        }
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| {
+        format!(
+            "cannot inspect the data directory {} ({e}); set DATA_DIR to a directory of yours",
+            dir.display()
+        )
+    })?;
+    let why = if meta.file_type().is_symlink() {
+        Some("it is a symbolic link")
+    } else if !meta.file_type().is_dir() {
+        Some("it is not a directory")
+    } else if meta.uid() != uid {
+        Some("another user owns it")
+    } else if meta.mode() & 0o077 != 0 {
+        Some("other users have permissions on it")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(format!(
+            "refusing the data directory {}: {why}, in the temp dir every user shares; set \
+             DATA_DIR to a directory of yours (or remove it)",
+            dir.display()
+        )),
+        None => Ok(dir.to_path_buf()),
+    }
 }
 
 /// Reads the command line (and `LISTEN_ADDR`, `DATA_DIR`). `--help` prints [`help`] and exits 0;
@@ -144,9 +196,13 @@ pub fn parse_args() -> Result<Args, String> {
             ))
         }
     };
+    let data_dir = match data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
     Ok(Args {
         listen,
-        data_dir: data_dir.unwrap_or_else(default_data_dir),
+        data_dir,
         mode,
         catalogue,
         token_file,
@@ -165,7 +221,8 @@ Usage:
 
 Options:
   --listen ADDR       the API's address (LISTEN_ADDR)
-  --data-dir DIR      where instance logs are kept (DATA_DIR)
+  --data-dir DIR      where instance logs are kept (DATA_DIR; by default the XDG state dir,
+                      else a private procman-<uid> in the temp dir, refused if not private)
   --telemetry MODE    on (the default); off: no logs, metrics or traces (the overhead
                       baseline); common: the hand-assembled tracing-subscriber stack (the
                       overhead benchmark's peer)
@@ -234,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_data_directory_defaults_outside_the_working_directory() {
-        let dir = super::default_data_dir();
+        let dir = super::default_data_dir().unwrap();
         assert!(dir.is_absolute(), "{}", dir.display());
         assert!(
             dir.ends_with("procman")
@@ -244,5 +301,45 @@ mod tests {
                     .to_string_lossy()
                     .starts_with("procman-")
         );
+    }
+
+    #[test]
+    fn a_temp_dir_fallback_is_created_private_and_refused_unless_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        // SAFETY: getuid cannot fail and has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let root =
+            std::env::temp_dir().join(format!("procman-cli-test-{}-{}", std::process::id(), uid));
+        std::fs::create_dir(&root).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+        // Created alone, 0700, and taken again as it is.
+        let fresh = root.join("fresh");
+        assert_eq!(super::private_temp_dir(&fresh, uid).unwrap(), fresh);
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(super::private_temp_dir(&fresh, uid).unwrap(), fresh);
+
+        // Planted: a symlink to a directory elsewhere, a directory open to others, another
+        // user's directory, a file. Each refused, naming DATA_DIR; nothing created through them.
+        let target = root.join("target");
+        std::fs::create_dir(&target).unwrap();
+        let link = root.join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let open = root.join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let file = root.join("file");
+        std::fs::write(&file, "").unwrap();
+        for (planted, owner, why) in [
+            (&link, uid, "symbolic link"),
+            (&open, uid, "other users"),
+            (&fresh, uid.wrapping_add(1), "another user"),
+            (&file, uid, "not a directory"),
+        ] {
+            let err = super::private_temp_dir(planted, owner).unwrap_err();
+            assert!(err.contains("DATA_DIR") && err.contains(why), "{err}");
+        }
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

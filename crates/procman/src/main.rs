@@ -7,11 +7,14 @@
 //! ```
 //! `procman --help` lists every environment variable procman reads ([`cli::VARS`] and
 //! Watchpost's `ENV_VARS`): `LISTEN_ADDR` (default `127.0.0.1:8080`), `DATA_DIR` (default
-//! `$XDG_STATE_HOME/procman`, else `~/.local/state/procman`: never the working directory),
+//! `$XDG_STATE_HOME/procman`, else `~/.local/state/procman`, else a private `procman-<uid>` in
+//! the temp dir, refused unless it is a real 0700 directory of this user: never the working
+//! directory),
 //! `PROCMAN_TOKEN`, the timeouts and limits, and every Watchpost variable (`LOG_LEVEL`,
 //! `METRICS_LISTEN`, `OTEL_ENABLED`, …).
 //! `PROCMAN_TOKEN` (or `--token-file`) sets a bearer token that every request to either listener
-//! must carry; without one procman refuses to listen beyond loopback. `--catalogue` prints the
+//! must carry, but the probes `/healthz` and `/readyz` (which answer the status alone without
+//! it: `probes`); without one procman refuses to listen beyond loopback. `--catalogue` prints the
 //! catalogue of every metric procman registers (the same list `GET /metrics/catalogue` serves)
 //! and exits.
 //! A request's `x-user-id` header (1 to 64 visible ASCII characters, as a gateway in front
@@ -27,6 +30,7 @@ mod common;
 mod exec;
 mod instances;
 mod metrics;
+mod probes;
 mod serve;
 
 use std::net::SocketAddr;
@@ -145,12 +149,15 @@ async fn main() -> ExitCode {
     // The metrics + admin listener (loopback by default, outside the API's port).
     let metrics_server = match &telemetry {
         Some(t) => match t
-            .serve_app(auth::protect(
-                watchpost::metrics::router(t.metrics().clone())
-                    .merge(watchpost::health::router(t.health().clone()))
-                    .merge(api::admin_router(t.clone())),
-                token.as_ref(),
-            ))
+            .serve_app(
+                auth::protect(
+                    watchpost::metrics::router(t.metrics().clone())
+                        .merge(api::admin_router(t.clone())),
+                    token.as_ref(),
+                )
+                // The probes, outside the lock (see `probes`).
+                .merge(probes::router(Some(t.health().clone()), token.as_ref())),
+            )
             .await
         {
             Ok(s) => {

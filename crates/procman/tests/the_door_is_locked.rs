@@ -1,7 +1,13 @@
 //! The locked door: with `PROCMAN_TOKEN` set, every route of both listeners answers 401 JSON
-//! without the token or with a wrong one, and works with it; procman refuses to listen beyond
-//! loopback without a token, naming the variable; its data directories are 0700 and its log
-//! files 0600 even under umask 000.
+//! without the token or with a wrong one, and works with it — but the probes; procman refuses to
+//! listen beyond loopback without a token, naming the variable; its data directories are 0700
+//! and its log files 0600 even under umask 000.
+//!
+//! The probes `/healthz` and `/readyz` are open on purpose: a kubelet's or a load balancer's
+//! probe carries no credentials, and behind the lock it would read "not ready" for good. Open,
+//! they reveal only what their status code says (live; ready or not): without the token
+//! `/readyz`'s body is the status alone, and its details (listener names, the exporter's error,
+//! which can name the collector or a file, lost-line counts) need the token.
 mod support;
 
 use std::os::unix::fs::PermissionsExt as _;
@@ -51,9 +57,6 @@ async fn the_door_is_locked() {
         ("DELETE", api("/instances/x")),
         ("POST", api("/instances/x/exec")),
         ("GET", api("/instances/x/logs")),
-        ("GET", api("/healthz")),
-        ("GET", api("/readyz")),
-        ("GET", admin("/readyz")),
         ("GET", admin("/metrics")),
         ("GET", admin("/metrics/catalogue")),
         ("PUT", admin("/admin/log-level/API")),
@@ -70,6 +73,48 @@ async fn the_door_is_locked() {
         }
     }
     let bearer = format!("Bearer {TOKEN}");
+
+    // The probes answer anyone; readiness's details only with the token.
+    for base in [pm.url(""), admin("")] {
+        for auth in [None, Some("Bearer wrong-token-wrong-token")] {
+            let mut req = c.get(format!("{base}/healthz"));
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200, "{base}/healthz with {auth:?}");
+            assert_eq!(r.text().await.unwrap(), r#"{"status":"live"}"#);
+
+            let mut req = c.get(format!("{base}/readyz"));
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            assert!(status == 200 || status == 503, "{base}/readyz: {status}");
+            assert_eq!(r.headers()["content-type"], "application/json");
+            let body = r.text().await.unwrap();
+            let expected = if status == 200 { "ready" } else { "unready" };
+            assert_eq!(
+                body,
+                format!(r#"{{"status":"{expected}"}}"#),
+                "the status alone without the token: {base}/readyz with {auth:?}"
+            );
+        }
+        let body = c
+            .get(format!("{base}/readyz"))
+            .header("authorization", &bearer)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            body.contains(r#""checks":{"listeners":"#),
+            "the details with the token: {body}"
+        );
+    }
     let r = c
         .post(api("/instances"))
         .header("authorization", &bearer)

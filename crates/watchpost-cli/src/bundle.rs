@@ -281,7 +281,7 @@ directory is stale).\n\n\
 - `prometheus/`: scrape config and the rules (`promtool check config prometheus/prometheus.yml`,\n  `promtool test rules prometheus/rules/{svc}-rules.test.yml`).\n\
 - `alertmanager/alertmanager.yml`: pages and tickets routed by `severity` (`amtool check-config`).\n\
 - `grafana/`: datasources (Prometheus; Tempo and Loki linked by trace id) and the dashboard.\n\
-- `otelcol/config.yaml`: point the service's `OTEL_EXPORTER_OTLP_ENDPOINT` at\n  `http://127.0.0.1:4318` (OTLP/HTTP, the default), or at `127.0.0.1:4317` with\n  `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.\n\
+- `otelcol/config.yaml`: point the service's `OTEL_EXPORTER_OTLP_ENDPOINT` at\n  `http://127.0.0.1:4318` (OTLP/HTTP, the default), or at `http://127.0.0.1:4317` with\n  `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (the collector listens without TLS: keep the `http://`, an\n  endpoint without a scheme means TLS).\n\
 - `compose.yaml`: `docker compose up` starts all of it; the service runs on the host, its\n  `METRICS_LISTEN` reachable from the Prometheus container (`--scrape-target` at generation).\n"
     )
 }

@@ -11,15 +11,18 @@
 //!
 //! Every request writes one JSON access line on stdout (method, route, status, duration,
 //! `remote_addr`, `request_id`, `trace_id`); the lines about item 42 also go to its own file under
-//! `$DATA_DIR/logs/item/42/`. Ctrl-C or SIGTERM stops it: requests in flight finish, then the
-//! telemetry is flushed. `LISTEN_ADDR` (default `127.0.0.1:3000`) and `DATA_DIR` (default: a
-//! directory under the system's temp dir) are this example's variables; every Watchpost variable
-//! works too (`LOG_LEVEL_API=debug`, `METRICS_LISTEN`, `OTEL_ENABLED=true`, …).
+//! `$DATA_DIR/logs/item/42/`. Ctrl-C or SIGTERM stops it: requests in flight get 5 seconds to
+//! finish (a log follower's stream never does: it is cut), then the telemetry is flushed.
+//! `LISTEN_ADDR` (default `127.0.0.1:3000`) and `DATA_DIR` (default: `watchpost-axum-<uid>` in
+//! the system's temp dir, created 0700 and refused unless it is a private directory of this user)
+//! are this example's variables; every Watchpost variable works too (`LOG_LEVEL_API=debug`,
+//! `METRICS_LISTEN`, `OTEL_ENABLED=true`, …).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -49,9 +52,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen: SocketAddr = std::env::var("LISTEN_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
-    let data_dir = std::env::var_os("DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("watchpost-axum-service"));
+    let data_dir = match std::env::var_os("DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => private_temp_dir("watchpost-axum")?,
+    };
 
     // 1. Configure: a subsystem per part of the service (each has its own level,
     //    `LOG_LEVEL_API`), per-resource logs for items, then the environment on top.
@@ -95,15 +99,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(watchpost::http::HttpLayer::new(&telemetry));
 
     // 5. Serve with each connection's address, or the access lines have no `remote_addr`;
-    //    stop on SIGTERM or Ctrl-C, letting requests in flight finish.
+    //    stop on SIGTERM or Ctrl-C, letting requests in flight finish — for 5 seconds at most:
+    //    a log follower's stream (`follow=true`) never finishes on its own.
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled.notify_one();
+    });
+    tokio::select! {
+        served = server => served?,
+        _ = async {
+            stopping.notified().await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        } => tracing::warn!("requests still open 5 s after the signal (log followers?): cut"),
+    }
 
     // 6. Stop the metrics listener, then flush what is buffered (bounded: 5 seconds).
     metrics_server.shutdown().await;
@@ -140,6 +156,31 @@ async fn get_item(State(app): State<App>, Path(id): Path<String>) -> (StatusCode
     }
     watchpost::logs::record_resource(&tracing::Span::current(), "item", &id);
     (StatusCode::OK, format!("item {id}\n"))
+}
+
+/// `<temp dir>/<name>-<uid>`, private to this user. The temp dir is shared with every user, so
+/// the directory is created alone with mode 0700 (which never follows a symlink), and one that
+/// exists already must be a real directory of ours that no one else can open: a symlink or a
+/// directory planted by another user is refused, not written into.
+fn private_temp_dir(name: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    // SAFETY: getuid cannot fail and has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("{name}-{uid}"));
+    let refuse = |why: String| format!("data directory {}: {why}; set DATA_DIR", dir.display());
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(refuse(e.to_string())),
+    }
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| refuse(e.to_string()))?;
+    if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(refuse(
+            "not a private directory of this user (a symlink, someone else's, or open to others)"
+                .into(),
+        ));
+    }
+    Ok(dir)
 }
 
 /// Resolves on SIGTERM (what a supervisor sends) or Ctrl-C.

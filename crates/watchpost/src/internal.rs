@@ -135,6 +135,9 @@ pub(crate) struct ExportCounters {
     last_failure: [AtomicU64; 3],
     /// The error of the latest failed export, per signal.
     last_error: std::sync::Mutex<[String; 3]>,
+    /// The exporter of a signal could not be built: it fails for good (no export is ever tried,
+    /// so no later failure would be recorded; readiness must not take the silence for health).
+    unavailable: [std::sync::atomic::AtomicBool; 3],
 }
 
 impl ExportCounters {
@@ -156,7 +159,8 @@ impl ExportCounters {
 
     /// Every signal whose latest export failed: since when its exports have been failing, how
     /// long ago the latest failed, and its error (empty when every latest export succeeded, or
-    /// none was tried).
+    /// none was tried). A signal without an exporter ([`signal_unavailable`](Self::signal_unavailable))
+    /// fails, its latest failure now.
     pub(crate) fn failing(&self) -> Vec<Failing> {
         let now = monotonic_ms();
         let errors = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
@@ -165,7 +169,11 @@ impl ExportCounters {
             .iter()
             .filter_map(|&signal| {
                 let since = self.failing_since[signal.index()].load(Ordering::Relaxed);
-                let last = self.last_failure[signal.index()].load(Ordering::Relaxed);
+                let last = if self.unavailable[signal.index()].load(Ordering::Relaxed) {
+                    now
+                } else {
+                    self.last_failure[signal.index()].load(Ordering::Relaxed)
+                };
                 (since != 0).then(|| Failing {
                     signal,
                     failing_for: ago(since),
@@ -174,6 +182,14 @@ impl ExportCounters {
                 })
             })
             .collect()
+    }
+
+    /// The exporter of `signal` could not be built (`error`): the signal fails from now on, for
+    /// good (none of it is exported until the process restarts with a configuration that
+    /// works). The export thread builds each signal's exporter on its own.
+    pub(crate) fn signal_unavailable(&self, signal: Signal, error: &str) {
+        self.failed(signal, error);
+        self.unavailable[signal.index()].store(true, Ordering::Relaxed);
     }
 
     /// An export of `s` failed (or could not start) with `error`.
@@ -437,6 +453,66 @@ impl ResourceLogsEvicted {
     }
 }
 
+thread_local! {
+    /// How deep this thread is in the pipeline's layer callbacks ([`InCallback`]).
+    static CALLBACK_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks this thread as inside one of the pipeline's layer callbacks while it lives (set by the
+/// telemetry module around every callback that may lock a span's data or write a line). The
+/// panic hook reads it: a panic there (a field's `Debug` that panics while `Span::record` is
+/// visited, a bug of ours) may happen while this thread holds a span's extensions or a writer,
+/// so an event from the hook could deadlock on them; the hook leaves that panic to the hook
+/// that was installed before (Rust's: text on stderr). Unwinding drops it, so a panic that is
+/// caught leaves the thread unmarked.
+pub(crate) struct InCallback(());
+
+impl InCallback {
+    pub(crate) fn enter() -> InCallback {
+        CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
+        InCallback(())
+    }
+
+    /// Whether this thread is inside a layer callback.
+    pub(crate) fn active() -> bool {
+        CALLBACK_DEPTH.with(|d| d.get() > 0)
+    }
+}
+
+impl Drop for InCallback {
+    fn drop(&mut self) {
+        CALLBACK_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+thread_local! {
+    /// Whether the panic hook wrote the line of this thread's latest panic ([`PanicLine`]).
+    static PANIC_LINE_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the panic hook already wrote a panic's line, for code that catches the panic on the
+/// same thread and would write one of its own (the HTTP layer: one ERROR line per panic). The
+/// hook sets it for every panic it sees; the catcher clears it before the code that may panic
+/// runs, and takes it after catching.
+pub(crate) struct PanicLine;
+
+impl PanicLine {
+    /// Called by the hook: the line of this thread's panic was (or was not) written.
+    pub(crate) fn set(written: bool) {
+        PANIC_LINE_WRITTEN.with(|w| w.set(written));
+    }
+
+    /// Called before running code whose panic will be caught here.
+    pub(crate) fn clear() {
+        PANIC_LINE_WRITTEN.with(|w| w.set(false));
+    }
+
+    /// Called after catching a panic: whether the hook wrote its line (and clears it).
+    pub(crate) fn take() -> bool {
+        PANIC_LINE_WRITTEN.with(|w| w.replace(false))
+    }
+}
+
 /// A panic seen by the panic hook (`Telemetry::install_panic_hook`): counted
 /// (`<svc>_panics_total`) and written as one ERROR line on the `watchpost::panic` target, as an
 /// event of the panicking thread's current span (so the line carries its trace ids).
@@ -450,10 +526,15 @@ pub(crate) struct Panicked<'a> {
 
 impl Panicked<'_> {
     /// Counts the panic and writes its line; `false` if no subscriber could take the line (none
-    /// is installed, or the panic happened inside the subscriber itself, where `tracing` refuses
-    /// nested events), so that the caller can still say it somewhere.
+    /// is installed, or the panic happened inside the subscriber itself: in one of the
+    /// pipeline's layer callbacks ([`InCallback`]), where this thread may hold a span's data, or
+    /// while `tracing` dispatches, where it refuses nested events), so that the caller can still
+    /// say it somewhere.
     pub(crate) fn emit(&self, panics: &AtomicU64) -> bool {
         panics.fetch_add(1, Ordering::Relaxed);
+        if InCallback::active() {
+            return false;
+        }
         let deliverable =
             tracing::dispatcher::get_default(|d| !d.is::<tracing_core::subscriber::NoSubscriber>());
         if !deliverable {
@@ -489,7 +570,7 @@ impl ListenerFailed<'_> {
     pub(crate) fn emit(&self) {
         let _ = writeln!(
             std::io::stderr(),
-            "watchpost: metrics listener failed: {}",
+            "watchpost: metrics listener cannot accept connections (reported at most once a minute): {}",
             self.error
         );
     }
@@ -518,6 +599,24 @@ mod tests {
         );
         c.succeeded(Signal::Traces);
         assert!(c.failing().is_empty());
+    }
+
+    #[test]
+    fn without_an_exporter_every_signal_keeps_failing_now() {
+        let c = ExportCounters::default();
+        for signal in Signal::ALL {
+            c.signal_unavailable(signal, "cannot read the CA file");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let failing = c.failing();
+        assert_eq!(failing.len(), 3, "{failing:?}");
+        for f in &failing {
+            assert_eq!(f.error, "cannot read the CA file");
+            assert!(
+                f.last_failure < f.failing_for,
+                "the latest failure is now, not when the exporter failed to build: {f:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod builder;
 mod export;
+mod guard;
 mod panic;
 
 use std::sync::atomic::AtomicU64;
@@ -70,6 +71,9 @@ struct Pipeline {
     exporter: Option<export::Exporter>,
     metrics_listen: std::net::SocketAddr,
     unknown_level_vars: Arc<[String]>,
+    /// Settings ignored in whole or in part ([`Config::warnings`] and what the process
+    /// environment changes in the OTLP exporters); each logged once at start.
+    config_warnings: Arc<[String]>,
     /// The W3C baggage keys the HTTP layer copies into request context.
     baggage_fields: Arc<[String]>,
     /// The background log writer, if the pipeline writes through one (flushed on shutdown).
@@ -247,7 +251,7 @@ impl Telemetry {
     /// Starts the metrics listener on `METRICS_LISTEN` (default `127.0.0.1:9464`, loopback only)
     /// serving `GET /metrics`, `/metrics/catalogue`, and the probes `/healthz` and `/readyz`
     /// ([`crate::health`]), on hyper alone (no `http` feature needed). Request heads must arrive
-    /// within 10 s; at most 64 connections are open at once. Needs a Tokio runtime.
+    /// within 10 s; at most 256 connections are open at once. Needs a Tokio runtime.
     ///
     /// # Errors
     /// [`ErrorKind::Listen`] naming the address if it cannot be bound.
@@ -443,7 +447,10 @@ impl Telemetry {
 
     /// Records of the `log` crate (used by some dependencies) become events of this pipeline,
     /// filtered and routed by their own target like any event. If the application already
-    /// installed a `log` logger, that one stays and a WARN says so.
+    /// installed a `log` logger, that one stays: when it is tracing-log's `LogTracer` (which
+    /// tracing-subscriber's `init()` installs) records reach the pipeline all the same, and the
+    /// pipeline's levels drive `log`'s maximum level as with its own; for any other a WARN says
+    /// that `log` records do not reach Watchpost.
     fn install_log_bridge(&self) {
         let shared = &self.inner.logs.shared;
         let max = crate::logs::log_level_filter(shared.filter.max_verbosity());
@@ -451,6 +458,14 @@ impl Telemetry {
             Ok(()) => shared
                 .log_crate
                 .store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(_) if guard::log_records_reach_the_pipeline() => {
+                // Someone else's LogTracer: its maximum level was the pipeline's at the time
+                // (or `trace`); from now on `set_level` keeps it.
+                log::set_max_level(max);
+                shared
+                    .log_crate
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             Err(_) => tracing::warn!(
                 target: crate::catalogue::targets::PIPELINE,
                 "another `log` logger is installed: records of the `log` crate do not reach Watchpost"
@@ -459,6 +474,13 @@ impl Telemetry {
     }
 
     fn report_config_warnings(&self) {
+        for warning in self.inner.config_warnings.iter() {
+            tracing::warn!(
+                target: crate::catalogue::targets::PIPELINE,
+                warning = %warning,
+                "a configuration value is not supported and is ignored, in whole or in part"
+            );
+        }
         if !self.inner.unknown_level_vars.is_empty() {
             tracing::warn!(
                 target: crate::catalogue::targets::PIPELINE,
@@ -469,6 +491,18 @@ impl Telemetry {
             );
         }
     }
+}
+
+/// The configuration's warnings and, with OTLP export on, what the process environment makes the
+/// OTLP exporters do differently from the configuration (reported once at start).
+fn start_warnings(config: &Config) -> Vec<String> {
+    #[allow(unused_mut)]
+    let mut warnings = config.warnings.clone();
+    #[cfg(feature = "otlp")]
+    if config.otel_enabled {
+        warnings.extend(crate::export::environment_warnings(config));
+    }
+    warnings
 }
 
 /// The globally installed pipeline's background log writer, flushed when the process exits.
@@ -574,6 +608,7 @@ where
             exporter,
             metrics_listen: config.metrics_listen,
             unknown_level_vars: config.unknown_level_vars.clone().into(),
+            config_warnings: start_warnings(config).into(),
             baggage_fields: config.baggage_fields.clone().into(),
             log_writer: background,
             health,
@@ -585,7 +620,9 @@ where
         dispatch: dispatch_slot,
         resources: telemetry.resource_logs().cloned(),
     };
-    (telemetry, registered.and_then(otel_layer).and_then(layer))
+    // Guarded: the panic hook must know when a panic happens inside these callbacks.
+    let layers = registered.and_then(otel_layer).and_then(layer);
+    (telemetry, guard::Guarded(layers))
 }
 
 /// Learns the pipeline's dispatcher when its subscriber is built (in ours or in the

@@ -1,6 +1,7 @@
 //! `OTEL_EXPORTER_OTLP_HEADERS` (percent-decoded) reaches a real collector as gRPC metadata and as
 //! HTTP headers, with every export of every signal; a signal's own variable replaces them for
-//! that signal; and the credential never appears on the service's log.
+//! that signal; and the credential never appears on the service's log, even where the service
+//! logs its configuration (`Debug` of the builder and of the `Config`).
 
 use std::sync::{Arc, Mutex};
 
@@ -22,15 +23,19 @@ async fn export(receiver: &Receiver, vars: &[(&str, &str)]) -> String {
         ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-logs-only=1"),
     ];
     all.extend_from_slice(vars);
-    let config = watchpost::Config::builder("shop")
-        .env_vars(all)
-        .build()
-        .unwrap();
+    let builder = watchpost::Config::builder("shop")
+        .otel_header("x-code", "code-s3cret")
+        .env_vars(all);
+    let builder_shown = format!("{builder:?}");
+    let config = builder.build().unwrap();
+    let config_shown = format!("{config:?}");
     let capture = Capture::default();
     let (telemetry, dispatch) = watchpost::Telemetry::builder(config)
         .writer(capture.clone())
         .into_dispatch();
     tracing::dispatcher::with_default(&dispatch, || {
+        // What a service might log at start: its configuration.
+        tracing::info!(builder = %builder_shown, config = %config_shown, "starting");
         tracing::info_span!("checkout").in_scope(|| tracing::info!("order placed"));
     });
     tokio::task::spawn_blocking(move || telemetry.shutdown())
@@ -53,6 +58,11 @@ fn check(received: &Arc<Mutex<watchpost_testkit::otlp::Received>>, transport: &s
             } else {
                 assert_eq!(q.header("authorization"), Some("Bearer s3cret=="));
                 assert_eq!(q.header("x-team"), Some("payments"));
+                assert_eq!(
+                    q.header("x-code"),
+                    Some("code-s3cret"),
+                    "merged under the env's"
+                );
                 assert_eq!(q.header("x-logs-only"), None);
             }
         }
@@ -65,15 +75,17 @@ async fn otlp_headers_reach_the_collector_over_grpc_and_http() {
     let log = export(&grpc, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).await;
     check(&grpc.stop().await, "grpc");
     assert!(
-        log.contains("order placed") && !log.contains("s3cret"),
+        log.contains("order placed") && log.contains("OTEL_EXPORTER_OTLP_HEADERS"),
         "{log}"
     );
+    assert!(!log.contains("s3cret"), "{log}");
 
     let http = Receiver::start_http("127.0.0.1:0".parse().unwrap(), None).await;
     let log = export(&http, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).await;
     check(&http.stop().await, "http");
     assert!(
-        log.contains("order placed") && !log.contains("s3cret"),
+        log.contains("order placed") && log.contains("OTEL_EXPORTER_OTLP_HEADERS"),
         "{log}"
     );
+    assert!(!log.contains("s3cret"), "{log}");
 }

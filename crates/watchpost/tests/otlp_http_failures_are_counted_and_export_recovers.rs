@@ -1,6 +1,7 @@
 //! Over OTLP/HTTP as over gRPC, a collector that refuses (503) costs the service nothing but
 //! counted drops and export errors on `/metrics`, and data flows again once it accepts, without
-//! a restart; a black-holed collector (accepts the connection, never answers) costs one timeout.
+//! a restart; a black-holed collector (accepts the connection, never answers) costs one timeout,
+//! and the application's threads go on logging and making spans while the export is stuck.
 
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,27 @@ async fn otlp_http_failures_are_counted_and_export_recovers() {
     let errors = counter(&telemetry, "telemetry_export_errors_total");
     let _hole = black_hole(addr).await;
     spans(&dispatch, "lost", 3);
-    flush(&telemetry).await.unwrap();
+    let stuck = flush(&telemetry);
+    // While the export thread waits on the black hole, an application thread logs and makes
+    // spans: none of it waits for the export (a full queue drops and counts instead).
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let app = dispatch.clone();
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&app, || {
+            for i in 0..2000 {
+                tracing::info_span!("request", otel.name = "while_stuck")
+                    .in_scope(|| tracing::info!(i, "handled"));
+            }
+        });
+        let _ = done_tx.send(());
+    });
+    let finished =
+        tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(60)).is_ok());
+    assert!(
+        finished.await.unwrap(),
+        "2000 spans and log lines did not complete in a minute: the application waits on the stuck export"
+    );
+    stuck.await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while counter(&telemetry, "telemetry_export_errors_total") <= errors {
         assert!(

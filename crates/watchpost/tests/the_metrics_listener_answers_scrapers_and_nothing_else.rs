@@ -1,7 +1,7 @@
 //! `Telemetry::serve_metrics` serves `/metrics` (format negotiated or forced) and
 //! `/metrics/catalogue` on hyper alone, and the probes `/healthz` and `/readyz`; a bad `format`
 //! is a 400 naming what is allowed, any other path a 404, any method but GET/HEAD a 405;
-//! shutdown frees the port.
+//! dropping the handle leaves it serving; shutdown frees the port.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -97,6 +97,23 @@ async fn the_metrics_listener_answers_scrapers_and_nothing_else() {
         post.to_ascii_lowercase().contains("allow: get, head"),
         "{post}"
     );
+
+    // A dropped handle is not a stop (the listener serves until `shutdown` or the runtime ends).
+    let config = watchpost::Config::builder("dropped")
+        .metrics_listen(([127, 0, 0, 1], 0).into())
+        .build()
+        .unwrap();
+    let (other, _d) = watchpost::Telemetry::builder(config)
+        .writer(std::io::sink)
+        .into_dispatch();
+    let dropped = other.serve_metrics().await.unwrap();
+    let dropped_addr = dropped.local_addr();
+    drop(dropped);
+    tokio::task::yield_now().await;
+    let after_drop = tokio::task::spawn_blocking(move || http::get(dropped_addr, "/healthz", None))
+        .await
+        .unwrap();
+    assert_eq!(after_drop.0, 200, "a dropped MetricsServer stopped serving");
 
     server.shutdown().await;
     assert!(

@@ -31,10 +31,14 @@ use crate::error::{Error, ErrorKind};
 ///     .expect("valid telemetry configuration");
 /// assert_eq!(config.subsystems().len(), 3); // API, INSTANCES and the default APP
 /// ```
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows no value of a variable that holds credentials (the OTLP headers).
+#[derive(Clone)]
 #[must_use = "a ConfigBuilder does nothing until build() is called"]
 pub struct ConfigBuilder {
     pub(super) service_name: String,
+    /// The input the service name came from, for the error of a bad one.
+    pub(super) service_name_input: &'static str,
     pub(super) service_version: String,
     pub(super) service_instance_id: Option<String>,
     pub(super) environment: String,
@@ -84,6 +88,7 @@ impl ConfigBuilder {
     pub(super) fn new(service_name: String) -> Self {
         Self {
             service_name,
+            service_name_input: "Config::builder",
             service_version: "unknown".into(),
             service_instance_id: None,
             environment: "unset".into(),
@@ -529,7 +534,7 @@ impl ConfigBuilder {
             return Err(err);
         }
         // Code-level validation first: these are programming errors.
-        validate_service_name("Config::builder", &self.service_name)?;
+        validate_service_name(self.service_name_input, &self.service_name)?;
         if position(&self.subsystems, &self.default_subsystem).is_none() {
             self.subsystems
                 .push(Subsystem::new(self.default_subsystem.clone()));
@@ -596,6 +601,7 @@ impl ConfigBuilder {
         let env::Overridden {
             subsystem_levels: env_levels,
             unknown_level_vars,
+            warnings,
         } = match self.env.take() {
             Some(vars) => env::apply(&mut self, vars)?,
             None => env::Overridden::none(self.subsystems.len()),
@@ -608,6 +614,8 @@ impl ConfigBuilder {
             .collect();
         let default_subsystem =
             position(&self.subsystems, &self.default_subsystem).expect("declared above");
+        let otlp = super::otlp::resolve(&self.otlp, &self.otlp_signals, self.export_timeout)?;
+        let otel_insecure = super::otlp::base_is_plaintext(&self.otlp);
         Ok(Config {
             service_name: self.service_name,
             service_version: self.service_version,
@@ -615,8 +623,9 @@ impl ConfigBuilder {
             environment: self.environment,
             otel_enabled: self.otel_enabled && !self.sdk_disabled,
             otel_endpoint: super::otlp::base_endpoint(&self.otlp),
-            otel_insecure: self.otlp.insecure.unwrap_or(true),
-            otlp: super::otlp::resolve(&self.otlp, &self.otlp_signals, self.export_timeout),
+            otel_insecure,
+            otlp,
+            warnings,
             resource_attributes: self.resource_attributes,
             metrics_listen: self.metrics_listen,
             subsystems: self.subsystems,
@@ -664,14 +673,20 @@ impl ConfigBuilder {
             || matches!(&self.log_output, LogOutput::File(f) if f.compress);
         if compress && !cfg!(feature = "gzip") {
             return Err(Error::invalid(
-                "LOG_COMPRESS (or the `compress` setting of the log files)",
+                format!(
+                    "{} (or the `compress` setting of the log files)",
+                    env::LOG_COMPRESS.name
+                ),
                 "true",
                 "false: this build of watchpost has no `gzip` feature (enable it in Cargo.toml)",
             ));
         }
         if self.otel_enabled && !self.sdk_disabled && !cfg!(feature = "otlp") {
             return Err(Error::invalid(
-                "OTEL_ENABLED (or ConfigBuilder::otel_enabled)",
+                format!(
+                    "{} (or ConfigBuilder::otel_enabled)",
+                    env::OTEL_ENABLED.name
+                ),
                 "true",
                 "false: this build of watchpost has no `otlp` feature (enable it in Cargo.toml)",
             ));
@@ -768,80 +783,5 @@ fn check_baggage_fields(keys: &[String]) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::ENV_VARS;
-
-    #[test]
-    fn defaults_match_the_documented_table() {
-        let c = Config::builder("procman")
-            .subsystem(Subsystem::new("API"))
-            .env_vars([("UNRELATED", "1")])
-            .build()
-            .unwrap();
-        let documented = |name: &str| {
-            ENV_VARS
-                .iter()
-                .find(|(n, _, _)| *n == name)
-                .map(|(_, d, _)| *d)
-                .unwrap()
-        };
-        assert_eq!(c.environment(), documented("ENV"));
-        assert_eq!(
-            c.log_standard_fields().to_string(),
-            documented("LOG_STANDARD_FIELDS")
-        );
-        assert_eq!(c.otel_enabled().to_string(), documented("OTEL_ENABLED"));
-        assert_eq!(c.otel_endpoint(), documented("OTEL_EXPORTER_OTLP_ENDPOINT"));
-        assert_eq!(c.otel_insecure().to_string(), documented("OTEL_INSECURE"));
-        assert_eq!(c.metrics_listen().to_string(), documented("METRICS_LISTEN"));
-        assert_eq!(
-            c.level_of("API").unwrap().to_string().to_lowercase(),
-            documented("LOG_LEVEL")
-        );
-        assert_eq!(c.service_instance_id(), hostname());
-    }
-
-    #[test]
-    fn environment_overrides_code_which_overrides_defaults() {
-        let c = Config::builder("svc")
-            .subsystem(Subsystem::new("DB"))
-            .subsystem_level("DB", Level::ERROR)
-            .environment("dev")
-            .env_vars([("ENV", "prod")])
-            .build()
-            .unwrap();
-        assert_eq!(c.environment(), "prod");
-        assert_eq!(c.level_of("DB"), Some(Level::ERROR));
-        let c = Config::builder("svc")
-            .subsystem(Subsystem::new("DB"))
-            .subsystem_level("DB", Level::ERROR)
-            .env_vars([("LOG_LEVEL_DB", "info")])
-            .build()
-            .unwrap();
-        assert_eq!(c.level_of("DB"), Some(Level::INFO));
-    }
-
-    #[test]
-    fn bad_builder_input_is_rejected() {
-        let err = Config::builder("svc")
-            .subsystem(Subsystem::new("lower"))
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("Subsystem::new"), "{err}");
-        let err = Config::builder("svc")
-            .subsystem_level("NOPE", Level::INFO)
-            .build()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown subsystem \"NOPE\": declared subsystems are APP"
-        );
-        assert!(Config::builder("svc")
-            .log_level(Level::TRACE)
-            .build()
-            .is_err());
-        assert!(Config::builder("svc").max_field_bytes(3).build().is_err());
-        assert!(Config::builder("9lives").build().is_err());
-    }
-}
+#[path = "builder_tests.rs"]
+mod tests;

@@ -12,9 +12,10 @@
 
 use tracing::Level;
 
+use super::endpoint::{check_endpoint, shown_endpoint, Endpoint, EndpointUse};
 use super::log_output::{parse_age, parse_bytes};
 use super::otel_env::*;
-use super::otlp::{Endpoint, OtlpSignal};
+use super::otlp::OtlpSignal;
 use super::{position, validate_service_name, Batching, ConfigBuilder, ExportPriority, LogOutput};
 use crate::error::Error;
 
@@ -60,6 +61,9 @@ pub(crate) struct EnvVar {
     pub(crate) default: &'static str,
     /// What the variable does, as the README documents it (Markdown).
     pub(crate) meaning: &'static str,
+    /// Whether its values are secrets (the OTLP headers carry credentials): no error, warning or
+    /// `Debug` output ever shows a value of it.
+    pub(crate) sensitive: bool,
     /// Parses and stores a value of the variable.
     pub(super) apply: Apply,
 }
@@ -102,12 +106,7 @@ impl EnvVar {
 /// Every variable Watchpost reads, in the README's order.
 pub(crate) const TABLE: &[EnvVar] = &[
     ENV,
-    EnvVar {
-        name: "OTEL_ENABLED",
-        default: "false",
-        meaning: "Enable OTLP export (`true`/`false`)",
-        apply: |o, k, v| set(&mut o.builder.otel_enabled, parse_bool(k, v)),
-    },
+    OTEL_ENABLED,
     OTEL_SDK_DISABLED,
     OTEL_ENDPOINT,
     OTEL_SERVICE_NAME,
@@ -119,6 +118,7 @@ pub(crate) const TABLE: &[EnvVar] = &[
         default: "info",
         meaning:
             "Level of every subsystem without its own variable: `debug`, `info`, `warn`, `error`",
+        sensitive: false,
         apply: |o, k, v| set(&mut o.builder.log_level, parse_level(k, v)),
     },
     LOG_LEVEL_SUBSYSTEM,
@@ -126,6 +126,7 @@ pub(crate) const TABLE: &[EnvVar] = &[
         name: "LOG_STANDARD_FIELDS",
         default: "true",
         meaning: "Write `service`, `version` and `environment` (the resource's values) into every log line, after `subsystem`; `false` where the log shipper adds them",
+        sensitive: false,
         apply: |o, k, v| set(&mut o.builder.log_standard_fields, parse_bool(k, v)),
     },
     METRICS_LISTEN,
@@ -159,6 +160,7 @@ pub(crate) const TABLE: &[EnvVar] = &[
         name: "EXPORT_PRIORITY",
         default: "idle",
         meaning: "CPU priority of the export thread: `idle` (never slows the service; at saturation spans are dropped and counted), `low` (nice 10) or `normal`",
+        sensitive: false,
         apply: |o, k, v| {
             let priority = match v.trim().to_ascii_lowercase().as_str() {
                 "idle" => Ok(ExportPriority::Idle),
@@ -177,12 +179,14 @@ pub(crate) const TABLE: &[EnvVar] = &[
         name: "LOG_MAX_FILE_BYTES",
         default: "50MiB",
         meaning: "Size at which the main log file and each resource log file are rotated: bytes, or with `KiB`, `MiB`, `GiB` (at least 1024)",
+        sensitive: false,
         apply: |o, k, v| set(&mut o.builder.retention_env.max_file_bytes, parse_bytes(k, v).map(Some)),
     },
     EnvVar {
         name: "LOG_MAX_FILES",
         default: "5",
         meaning: "Rotated files kept per log file (`x.log.1` … `x.log.N`): 1 to 10000",
+        sensitive: false,
         apply: |o, k, v| {
             let n = v.trim().parse::<usize>().ok().filter(|n| (1..=10_000).contains(n));
             let n = n.ok_or_else(|| Error::invalid(k, v, "a whole number from 1 to 10000"));
@@ -193,18 +197,15 @@ pub(crate) const TABLE: &[EnvVar] = &[
         name: "LOG_MAX_AGE",
         default: "30d",
         meaning: "A log file is rotated once its first line is this old, and rotated files whose last line is older are deleted: e.g. `30d`, `12h`, `90m`, `45s`, or `off`",
+        sensitive: false,
         apply: |o, k, v| set(&mut o.builder.retention_env.max_age, parse_age(k, v).map(Some)),
     },
-    EnvVar {
-        name: "LOG_COMPRESS",
-        default: "false",
-        meaning: "Gzip rotated log files in the background (`x.log.1.gz`); reading and following still read them",
-        apply: |o, k, v| set(&mut o.builder.retention_env.compress, parse_bool(k, v).map(Some)),
-    },
+    LOG_COMPRESS,
     EnvVar {
         name: "RESOURCE_LOG_MAX_BYTES",
         default: "10GiB",
         meaning: "Disk budget of all per-resource log files together; over it the oldest rotated files go first, then the idlest resources' files (counted in `<svc>_resource_log_evictions_total`): a size as for `LOG_MAX_FILE_BYTES`, or `off`",
+        sensitive: false,
         apply: |o, k, v| {
             let budget = match v.trim() {
                 off if off.eq_ignore_ascii_case("off") => Ok(None),
@@ -218,23 +219,44 @@ pub(crate) const TABLE: &[EnvVar] = &[
     },
     EnvVar {
         name: "READY_EXPORT_FAILURE",
-        default: "5m",
-        meaning: "`/readyz` answers 503 once OTLP export has been failing this long: e.g. `90s`, `5m`, or `off` (reported, never unready)",
+        default: "off",
+        meaning: "`/readyz` answers 503 once OTLP export has been failing this long: e.g. `90s`, `5m`; `off`: reported in the body, never unready (opt in: a collector outage would take every replica out)",
+        sensitive: false,
         apply: |o, k, v| set(&mut o.builder.readiness.export_failure, parse_age(k, v)),
     },
     EnvVar {
         name: "READY_LOG_LOSS",
-        default: "1m",
-        meaning: "`/readyz` answers 503 for this long after log lines were lost: e.g. `30s`, `1m`, or `off` (reported, never unready)",
+        default: "off",
+        meaning: "`/readyz` answers 503 for this long after log lines were lost: e.g. `30s`, `1m`; `off`: reported in the body, never unready (opt in: a logging burst would take the busiest replicas out)",
+        sensitive: false,
         apply: |o, k, v| set(&mut o.builder.readiness.log_loss, parse_age(k, v)),
     },
 ];
+
+/// Named by the error of a build without the `otlp` feature.
+pub(crate) const OTEL_ENABLED: EnvVar = EnvVar {
+    name: "OTEL_ENABLED",
+    default: "false",
+    meaning: "Enable OTLP export (`true`/`false`)",
+    sensitive: false,
+    apply: |o, k, v| set(&mut o.builder.otel_enabled, parse_bool(k, v)),
+};
+
+/// Named by the error of a build without the `gzip` feature.
+pub(crate) const LOG_COMPRESS: EnvVar = EnvVar {
+    name: "LOG_COMPRESS",
+    default: "false",
+    meaning: "Gzip rotated log files in the background (`x.log.1.gz`); reading and following still read them",
+    sensitive: false,
+    apply: |o, k, v| set(&mut o.builder.retention_env.compress, parse_bool(k, v).map(Some)),
+};
 
 /// Named by the error of a log file that cannot be written.
 pub(crate) const LOG_OUTPUT: EnvVar = EnvVar {
     name: "LOG_OUTPUT",
     default: "stdout",
     meaning: "Where the main log goes: `stdout`, or `file:PATH` for a file of its own, rotated, compressed and kept as the `LOG_MAX_*` and `LOG_COMPRESS` variables say",
+    sensitive: false,
     apply: |o, k, v| {
         let v = v.trim();
         if v.trim().eq_ignore_ascii_case("stdout") {
@@ -263,6 +285,7 @@ pub(crate) const ENV: EnvVar = EnvVar {
     name: "ENV",
     default: "unset",
     meaning: "Deployment environment (`deployment.environment.name` resource attribute)",
+    sensitive: false,
     apply: |o, k, v| set(&mut o.builder.environment, non_empty(k, v)),
 };
 
@@ -271,6 +294,7 @@ pub(crate) const OTEL_SERVICE_NAME: EnvVar = EnvVar {
     name: "OTEL_SERVICE_NAME",
     default: "the name given by the application",
     meaning: "`service.name` resource attribute and metric prefix (wins over `service.name` in `OTEL_RESOURCE_ATTRIBUTES`)",
+    sensitive: false,
     apply: |o, k, v| {
         let name = validate_service_name(k, v).map(|()| v.to_string());
         set(&mut o.builder.service_name, name)
@@ -282,6 +306,7 @@ pub(crate) const OTEL_SERVICE_INSTANCE_ID: EnvVar = EnvVar {
     name: "OTEL_SERVICE_INSTANCE_ID",
     default: "the hostname",
     meaning: "`service.instance.id` resource attribute",
+    sensitive: false,
     apply: |o, k, v| {
         set(
             &mut o.builder.service_instance_id,
@@ -295,6 +320,7 @@ pub(crate) const OTEL_INSECURE: EnvVar = EnvVar {
     name: "OTEL_INSECURE",
     default: "true",
     meaning: "Alias of `OTEL_EXPORTER_OTLP_INSECURE` that wins over it: plaintext (`true`) or TLS (`false`) for an endpoint without a scheme; `true` is the default for `OTEL_ENDPOINT`'s, the specification's `false` for the standard variables'",
+    sensitive: false,
     apply: |o, k, v| set(&mut o.builder.otlp.insecure, parse_bool(k, v).map(Some)),
 };
 
@@ -303,6 +329,7 @@ pub(crate) const OTEL_TRACES_SAMPLER_RATIO: EnvVar = EnvVar {
     name: "OTEL_TRACES_SAMPLER_RATIO",
     default: "0.1",
     meaning: "Share of ordinary traces kept (errors and slow traces are always kept): 0 to 1; wins over `OTEL_TRACES_SAMPLER`",
+    sensitive: false,
     apply: |o, k, v| {
         let ratio = v.trim().parse::<f64>().ok();
         let ratio = ratio.filter(|r| (0.0..=1.0).contains(r));
@@ -316,9 +343,15 @@ pub(crate) const OTEL_ENDPOINT: EnvVar = EnvVar {
     name: "OTEL_ENDPOINT",
     default: "unset",
     meaning: "Alias of `OTEL_EXPORTER_OTLP_ENDPOINT` that wins over it: `host:port` or a URL; unless a protocol variable says otherwise it is OTLP/gRPC (as `ConfigBuilder::otel_endpoint`), plaintext for `host:port` unless `OTEL_INSECURE=false`",
+    sensitive: false,
     apply: |o, k, v| {
-        let value = parse_endpoint(k, v)?;
-        o.builder.otlp.endpoint = Some(Endpoint { value, ours: true });
+        let value = check_endpoint(k, v, EndpointUse::Base, true)?;
+        let source = k.to_string();
+        o.builder.otlp.endpoint = Some(Endpoint {
+            value,
+            ours: true,
+            source,
+        });
         Ok(())
     },
 };
@@ -328,6 +361,7 @@ pub(crate) const LOG_LEVEL_SUBSYSTEM: EnvVar = EnvVar {
     name: "LOG_LEVEL_<SUBSYSTEM>",
     default: "`LOG_LEVEL`",
     meaning: "Level of one declared subsystem, e.g. `LOG_LEVEL_INSTANCES=debug`",
+    sensitive: false,
     apply: |o, k, v| {
         let level = parse_level(k, v)?;
         // `k` matched the pattern, so it starts with the prefix.
@@ -347,6 +381,7 @@ pub(crate) const OTEL_BAGGAGE_FIELDS: EnvVar = EnvVar {
     name: "OTEL_BAGGAGE_FIELDS",
     default: "unset",
     meaning: "W3C baggage keys copied onto every log line and span of a request (comma-separated, e.g. `user_id,tenant_id`; at most 16)",
+    sensitive: false,
     apply: |o, _k, v| {
         o.builder.baggage_fields = v
             .split(',')
@@ -362,6 +397,7 @@ pub(crate) const METRICS_LISTEN: EnvVar = EnvVar {
     name: "METRICS_LISTEN",
     default: "127.0.0.1:9464",
     meaning: "Address of the metrics and admin listener",
+    sensitive: false,
     apply: |o, k, v| {
         let addr = v.trim().parse().map_err(|_| {
             let allowed = "an IP address and port such as 127.0.0.1:9464 or [::1]:9464";
@@ -374,31 +410,19 @@ pub(crate) const METRICS_LISTEN: EnvVar = EnvVar {
 impl ConfigBuilder {
     /// Reads the variables in [`ENV_VARS`] from the process environment at
     /// [`build`](Self::build); they override the builder's values. A variable that is not valid
-    /// UTF-8 is an error. Default: the environment is not read.
+    /// UTF-8 is an error (which shows no value of a variable holding credentials). Default: the
+    /// environment is not read.
     ///
     /// ```
     /// let config = watchpost::Config::builder("svc").from_env().build();
     /// # let _ = config;
     /// ```
     pub fn from_env(mut self) -> Self {
-        let mut vars = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            let Some(k) = k.to_str() else { continue };
-            if !is_ours(k) {
-                continue;
-            }
-            match v.into_string() {
-                Ok(v) => vars.push((k.to_string(), v)),
-                Err(v) => {
-                    self.env_error.get_or_insert(Error::invalid(
-                        k,
-                        v.to_string_lossy(),
-                        "valid UTF-8",
-                    ));
-                }
-            }
-        }
+        let (vars, error) = read_env(std::env::vars_os());
         self.env = Some(vars);
+        if let Some(error) = error {
+            self.env_error.get_or_insert(error);
+        }
         self
     }
 
@@ -424,6 +448,40 @@ impl ConfigBuilder {
     }
 }
 
+/// The variables of the table among `vars` (a process environment), and an error for the first
+/// one that is not valid UTF-8: it shows the value (lossily) only for a variable that is not
+/// [`sensitive`](EnvVar::sensitive).
+pub(super) fn read_env(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> (Vec<(String, String)>, Option<Error>) {
+    let mut read = Vec::new();
+    let mut error = None;
+    for (k, v) in vars {
+        let Some(k) = k.to_str() else { continue };
+        let Some(var) = lookup(k) else { continue };
+        match v.into_string() {
+            Ok(v) => read.push((k.to_string(), v)),
+            Err(v) => {
+                let shown = match var.sensitive {
+                    true => "[REDACTED]".into(),
+                    // An endpoint may carry credentials: shown as every endpoint error shows it.
+                    false if var.name.ends_with("_ENDPOINT") => {
+                        shown_endpoint(&v.to_string_lossy())
+                    }
+                    false => v.to_string_lossy().into_owned(),
+                };
+                error.get_or_insert(Error::invalid(k, shown, "valid UTF-8"));
+            }
+        }
+    }
+    (read, error)
+}
+
+/// Whether the values of the variable called `name` are secrets (see [`EnvVar::sensitive`]).
+pub(super) fn is_sensitive(name: &str) -> bool {
+    lookup(name).is_some_and(|var| var.sensitive)
+}
+
 /// What an entry's parser writes to while [`apply`] runs.
 pub(super) struct Overrides<'a> {
     pub(super) builder: &'a mut ConfigBuilder,
@@ -433,6 +491,11 @@ pub(super) struct Overrides<'a> {
 }
 
 impl Overrides<'_> {
+    /// Notes a value that is ignored, in whole or in part (logged once at start).
+    pub(super) fn warn(&mut self, warning: String) {
+        self.overridden.warnings.push(warning);
+    }
+
     /// Whether `var` (or for a pattern, one of its variables) was given (an empty value of a
     /// variable of the specification is not given).
     pub(super) fn is_set(&self, var: &EnvVar) -> bool {
@@ -460,6 +523,8 @@ pub(super) struct Overridden {
     pub(super) subsystem_levels: Vec<Option<Level>>,
     /// The `LOG_LEVEL_<X>` variables that name no declared subsystem.
     pub(super) unknown_level_vars: Vec<String>,
+    /// Values ignored in whole or in part, each naming its variable (logged once at start).
+    pub(super) warnings: Vec<String>,
 }
 
 impl Overridden {
@@ -468,6 +533,7 @@ impl Overridden {
         Self {
             subsystem_levels: vec![None; subsystems],
             unknown_level_vars: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -539,14 +605,6 @@ fn parse_bool(input: &str, value: &str) -> Result<bool, Error> {
     }
 }
 
-pub(super) fn parse_exporter(input: &str, value: &str) -> Result<bool, Error> {
-    match value.trim() {
-        "otlp" => Ok(true),
-        "none" => Ok(false),
-        _ => Err(Error::invalid(input, value, "otlp or none")),
-    }
-}
-
 pub(super) fn parse_millis(input: &str, value: &str) -> Result<std::time::Duration, Error> {
     value
         .trim()
@@ -571,30 +629,6 @@ pub(super) fn non_empty(input: &str, value: &str) -> Result<String, Error> {
         return Err(Error::invalid(input, value, "a non-empty value"));
     }
     Ok(value.to_string())
-}
-
-fn parse_endpoint(input: &str, value: &str) -> Result<String, Error> {
-    let v = value.trim();
-    let rest = v
-        .strip_prefix("http://")
-        .or_else(|| v.strip_prefix("https://"))
-        .unwrap_or(v);
-    let ok = match rest.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && !host.contains(char::is_whitespace)
-                && port.trim_end_matches('/').parse::<u16>().is_ok()
-        }
-        None => false,
-    };
-    if !ok {
-        return Err(Error::invalid(
-            input,
-            value,
-            "host:port or an http(s):// URL with a port, e.g. 127.0.0.1:4317",
-        ));
-    }
-    Ok(v.to_string())
 }
 
 #[cfg(test)]

@@ -9,8 +9,10 @@
 //! ([`ConfigBuilder`], its setters and `build`), `env.rs` (the typed table of environment
 //! variables, whose entries parse and store their own value; Watchpost's own variables),
 //! `otel_env.rs` (the OpenTelemetry specification's variables), `otlp.rs` (where and how each
-//! signal is exported, [`OtlpTarget`]) and `otel_spec.rs` (what Watchpost does with each of the
-//! specification's variables, [`OTEL_SPEC_VARS`]).
+//! signal is exported, [`OtlpTarget`]), `endpoint.rs` (the check every OTLP endpoint passes, and
+//! how errors show one) and `otel_spec.rs` (what Watchpost does with each of the
+//! specification's variables, [`OTEL_SPEC_VARS`]). `builder_debug.rs` is [`ConfigBuilder`]'s
+//! `Debug`, which shows no credential.
 
 use std::net::SocketAddr;
 
@@ -19,6 +21,8 @@ use tracing::Level;
 use crate::error::Error;
 
 mod builder;
+mod builder_debug;
+mod endpoint;
 pub(crate) mod env;
 mod log_output;
 mod otel_env;
@@ -28,8 +32,10 @@ mod readiness;
 mod resource_logs;
 
 pub use builder::ConfigBuilder;
+pub(crate) use endpoint::{is_https, shown_endpoint};
 pub use env::{parse_level, ENV_VARS};
 pub use log_output::{LogFileConfig, LogOutput};
+pub(crate) use otel_env::{OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_SIGNAL_COMPRESSION};
 pub use otel_spec::{otel_spec_markdown, OtelSupport, OtelVar, OTEL_SPEC_VARS};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSignal, OtlpTarget};
 pub(crate) use readiness::ReadinessThresholds;
@@ -212,6 +218,8 @@ pub struct Config {
     pub(crate) redaction: Redaction,
     /// `LOG_LEVEL_<X>` variables naming no declared subsystem; reported once at start.
     pub(crate) unknown_level_vars: Vec<String>,
+    /// Values of the environment ignored in whole or in part; reported once at start.
+    pub(crate) warnings: Vec<String>,
     pub(crate) default_metric_series_budget: usize,
     pub(crate) metric_series_budgets: Vec<(String, usize)>,
     pub(crate) resource_logs: Option<ResourceLogConfig>,
@@ -446,16 +454,41 @@ impl Config {
         self.trace_ratio
     }
 
-    /// Whether TLS is off for an endpoint without a scheme, as configured for every signal
-    /// (`OTEL_INSECURE`, `OTEL_EXPORTER_OTLP_INSECURE`, [`ConfigBuilder::otel_insecure`]).
-    /// Default: `true`.
+    /// Whether the base endpoint ([`otel_endpoint`](Self::otel_endpoint)) is reached without
+    /// TLS: its scheme when it has one (`http://` plaintext, `https://` TLS), else what
+    /// `OTEL_INSECURE`, `OTEL_EXPORTER_OTLP_INSECURE` or [`ConfigBuilder::otel_insecure`] say, with
+    /// the same defaults as [`Config::otlp`] (plaintext for `OTEL_ENDPOINT`'s, TLS for the standard
+    /// variables'). A signal with an endpoint or an insecure setting of its own may differ: its
+    /// [`OtlpTarget::url`] is the truth. Default: `true` (`http://localhost:4318`).
     ///
     /// ```
     /// let c = watchpost::Config::builder("svc").env_vars([("OTEL_INSECURE", "false")]).build().unwrap();
-    /// assert!(!c.otel_insecure());
+    /// assert!(c.otel_insecure(), "the default endpoint is http://localhost:4318");
+    /// let tls = watchpost::Config::builder("svc")
+    ///     .env_vars([("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")])
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!tls.otel_insecure());
+    /// assert!(tls.otlp(watchpost::config::OtlpSignal::Traces).url().starts_with("https://"));
     /// ```
     pub fn otel_insecure(&self) -> bool {
         self.otel_insecure
+    }
+
+    /// What the environment asked for that Watchpost ignores, in whole or in part (an exporter,
+    /// propagator, sampler, protocol or compression it does not know or cannot honour, as the
+    /// OpenTelemetry specification says: warn and ignore), one sentence each, naming the
+    /// variable. [`crate::init`] logs each once at WARN when the pipeline starts.
+    ///
+    /// ```
+    /// let c = watchpost::Config::builder("svc")
+    ///     .env_vars([("OTEL_PROPAGATORS", "tracecontext,baggage,b3")])
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(c.warnings()[0].starts_with("OTEL_PROPAGATORS=tracecontext,baggage,b3: b3 not supported"));
+    /// ```
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Address of the metrics and admin listener. Default: `127.0.0.1:9464` (loopback only).

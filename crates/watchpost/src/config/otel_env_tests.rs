@@ -19,23 +19,8 @@ fn bad_values_name_the_variable_the_value_and_what_is_allowed() {
     for (var, value, allowed) in [
         ("OTEL_SDK_DISABLED", "yes", "true or false"),
         ("OTEL_EXPORTER_OTLP_INSECURE", "1", "true or false"),
-        (
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            "http/json",
-            "http/json is not supported",
-        ),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            "thrift",
-            "http/protobuf or grpc",
-        ),
-        ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "gzip or none"),
-        (
-            "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
-            "br",
-            "gzip or none",
-        ),
         ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "0", "1 to 3600000"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "lots", "a whole number"),
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "ftp://c:21",
@@ -47,13 +32,16 @@ fn bad_values_name_the_variable_the_value_and_what_is_allowed() {
             "host:port",
         ),
         (
-            "OTEL_TRACES_SAMPLER",
-            "jaeger_remote",
-            "jaeger_remote and xray are not supported",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://c:4318/v1 x",
+            "http:// or https:// URL",
         ),
-        ("OTEL_TRACES_EXPORTER", "zipkin", "otlp or none"),
-        ("OTEL_PROPAGATORS", "b3", "no other propagator"),
-        ("OTEL_PROPAGATORS", "tracecontext", "always propagates both"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://c:4318#frag",
+            "without a fragment",
+        ),
+        ("OTEL_ENDPOINT", "http://c", "with a port"),
         ("OTEL_RESOURCE_ATTRIBUTES", "team", "key=value pairs"),
     ] {
         let err = build(&[(var, value)]).unwrap_err().to_string();
@@ -61,6 +49,15 @@ fn bad_values_name_the_variable_the_value_and_what_is_allowed() {
         assert!(err.contains(&format!("{value:?}")), "{err}");
         assert!(err.contains(allowed), "{var}: {err}");
     }
+    let err = Config::builder("svc")
+        .resource_attribute("service.name", "has space")
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ConfigBuilder::resource_attribute(service.name)"),
+        "{err}"
+    );
     let err = build(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=has space")]).unwrap_err();
     let err = err.to_string();
     assert!(
@@ -85,17 +82,247 @@ fn bad_values_name_the_variable_the_value_and_what_is_allowed() {
 
 #[test]
 fn a_bad_header_is_refused_without_showing_any_value() {
-    for bad in [
-        "authorization=Bearer s3cret,x-bad name=s3cret",
-        "authorization=Bearer%0As3cret",
-        "s3cret",
-        "x-token-bin=s3cret",
+    // `s3cret` and `c2VjcmV0` stand for credentials: no part of them may show.
+    for (bad, shown) in [
+        (
+            "authorization=Bearer s3cret,x-bad name=s3cret",
+            "authorization=[REDACTED],entry 2: [REDACTED]",
+        ),
+        ("authorization=Bearer%0As3cret", "authorization=[REDACTED]"),
+        ("s3cret", "entry 1: [REDACTED]"),
+        ("x-token-bin=s3cret", "x-token-bin=[REDACTED]"),
+        // The `name: value` form: everything before the first `=` is no header name.
+        ("Authorization: Basic c2VjcmV0=", "entry 1: [REDACTED]"),
+        (
+            "x-team=a, Authorization: Basic s3cret",
+            "x-team=[REDACTED],entry 2: [REDACTED]",
+        ),
+        ("api-key%3Ds3cret=1", "entry 1: [REDACTED]"),
     ] {
-        let err = build(&[("OTEL_EXPORTER_OTLP_HEADERS", bad)]).unwrap_err();
-        let text = format!("{err} {err:?}");
-        assert!(text.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{text}");
-        assert!(!text.contains("s3cret"), "{text}");
+        for var in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        ] {
+            let err = build(&[(var, bad)]).unwrap_err();
+            let text = format!("{err} {err:?} {err:#?}");
+            assert!(text.contains(var), "{text}");
+            assert!(text.contains(&format!("{shown:?}")), "{shown}: {text}");
+            assert!(
+                !text.contains("s3cret") && !text.contains("c2VjcmV0") && !text.contains("Basic"),
+                "{text}"
+            );
+        }
     }
+    let err = Config::builder("svc")
+        .otel_header("authorization: Bearer s3cret", "x")
+        .build()
+        .unwrap_err();
+    assert!(!format!("{err} {err:#?}").contains("s3cret"), "{err}");
+}
+
+#[test]
+fn a_header_list_that_is_not_utf8_is_refused_without_showing_it() {
+    use std::os::unix::ffi::OsStringExt as _;
+    let value = std::ffi::OsString::from_vec(b"api-key=\xffs3cret".to_vec());
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    ] {
+        let (read, err) = crate::config::env::read_env([(var.into(), value.clone())]);
+        assert!(read.is_empty());
+        let err = err.expect("not valid UTF-8");
+        let text = format!("{err} {err:#?}");
+        assert!(text.contains(var) && text.contains("valid UTF-8"), "{text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("api-key"),
+            "{text}"
+        );
+    }
+    // An endpoint shows no credentials; other variables show what they can, as before.
+    let url = std::ffi::OsString::from_vec(b"https://u:hunter2@c\xff:4318".to_vec());
+    let (_, err) = crate::config::env::read_env([("OTEL_EXPORTER_OTLP_ENDPOINT".into(), url)]);
+    let text = err.unwrap().to_string();
+    assert!(
+        text.contains("https://[REDACTED]@c") && !text.contains("hunter2"),
+        "{text}"
+    );
+    let env = std::ffi::OsString::from_vec(b"pr\xffod".to_vec());
+    let (_, err) = crate::config::env::read_env([("ENV".into(), env)]);
+    assert!(err.unwrap().to_string().contains("pr\u{fffd}od"));
+}
+
+#[test]
+fn the_builders_debug_shows_no_header_value() {
+    let builder = Config::builder("svc")
+        .otel_header("x-code", "code-s3cret")
+        .env_vars([
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20env-s3cret",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                "api-key=signal-s3cret",
+            ),
+            ("ENV", "prod"),
+        ]);
+    let shown = format!("{builder:?} {builder:#?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(
+        shown.contains("OTEL_EXPORTER_OTLP_HEADERS") && shown.contains("prod"),
+        "names and other values are shown: {shown}"
+    );
+    let built = builder.build().unwrap();
+    assert!(!format!("{built:?}").contains("s3cret"));
+}
+
+#[test]
+fn credentials_in_an_endpoint_are_refused_and_never_shown() {
+    for (var, value, shown) in [
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://apikey:hunter2@collector.example:4318",
+            "https://[REDACTED]@collector.example:4318",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "https://hunter2@logs.example/v1/logs",
+            "https://[REDACTED]@logs.example/v1/logs",
+        ),
+        (
+            "OTEL_ENDPOINT",
+            "apikey:hunter2@collector:4317",
+            "[REDACTED]@collector:4317",
+        ),
+    ] {
+        let err = build(&[(var, value)]).unwrap_err();
+        let text = format!("{err} {err:#?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains(&format!("{shown:?}")), "{text}");
+        assert!(
+            text.contains(var) && text.contains("OTEL_EXPORTER_OTLP_HEADERS"),
+            "{text}"
+        );
+    }
+    let err = Config::builder("svc")
+        .otel_endpoint("http://u:hunter2@c:4317")
+        .build()
+        .unwrap_err();
+    let text = format!("{err}");
+    assert!(
+        text.contains("ConfigBuilder::otel_endpoint") && !text.contains("hunter2"),
+        "{text}"
+    );
+    let builder = Config::builder("svc").otel_endpoint("http://u:hunter2@c:4317");
+    assert!(!format!("{builder:?}").contains("hunter2"));
+}
+
+#[test]
+fn a_base_endpoint_takes_no_query_and_the_signals_path_is_appended_to_its_path() {
+    let err = build(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://c:4318?api-key=s3cret",
+    )])
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("\"http://c:4318?[REDACTED]\""), "{text}");
+    assert!(
+        text.contains("without a query") && !text.contains("s3cret"),
+        "{text}"
+    );
+    // A signal's own URL may have one: it is used as it is.
+    let c = build(&[(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "https://t.example/v1/traces?tenant=a",
+    )])
+    .unwrap();
+    assert_eq!(
+        c.otlp(OtlpSignal::Traces).url(),
+        "https://t.example/v1/traces?tenant=a"
+    );
+    let c = build(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c.example/otlp/")]).unwrap();
+    assert_eq!(
+        c.otlp(OtlpSignal::Logs).url(),
+        "https://c.example/otlp/v1/logs"
+    );
+    // Endpoints given in code are checked too, under their setter's name.
+    let err = Config::builder("svc")
+        .otel_signal_endpoint(OtlpSignal::Metrics, "http://m:4318/v1 metrics")
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ConfigBuilder::otel_signal_endpoint(metrics)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_enum_values_are_warned_about_and_ignored() {
+    for (vars, warning) in [
+        (vec![("OTEL_PROPAGATORS", "tracecontext,baggage,b3")], Some("OTEL_PROPAGATORS=tracecontext,baggage,b3: b3 not supported, ignored")),
+        (vec![("OTEL_PROPAGATORS", "tracecontext")], Some("baggage propagated anyway")),
+        (vec![("OTEL_PROPAGATORS", "none")], Some("none not supported")),
+        (vec![("OTEL_PROPAGATORS", "Baggage, tracecontext")], None),
+        (vec![("OTEL_TRACES_SAMPLER", "jaeger_remote")], Some("OTEL_TRACES_SAMPLER=jaeger_remote: not a sampler Watchpost supports")),
+        (vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")], Some("OTEL_EXPORTER_OTLP_PROTOCOL=http/json: not supported")),
+        (vec![("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift")], Some("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=thrift")),
+        (vec![("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")], Some("OTEL_EXPORTER_OTLP_COMPRESSION=zstd: not supported (gzip or none)")),
+        (vec![("OTEL_TRACES_EXPORTER", "zipkin")], Some("OTEL_TRACES_EXPORTER=zipkin: zipkin not supported")),
+        (vec![("OTEL_LOGS_EXPORTER", "otlp,console")], Some("console not supported (Watchpost exports over OTLP only), ignored; exporting over OTLP")),
+        (vec![("OTEL_METRICS_EXPORTER", "prometheus")], None),
+        (vec![("OTEL_TRACES_EXPORTER", "OTLP")], None),
+    ] {
+        let c = build(&vars).unwrap_or_else(|e| panic!("{vars:?}: {e}"));
+        match warning {
+            Some(w) => {
+                assert_eq!(c.warnings().len(), 1, "{vars:?}: {:?}", c.warnings());
+                assert!(c.warnings()[0].contains(w), "{vars:?}: {:?}", c.warnings());
+            }
+            None => assert!(c.warnings().is_empty(), "{vars:?}: {:?}", c.warnings()),
+        }
+    }
+}
+
+#[test]
+fn exporter_lists_decide_by_otlp_then_none_and_otherwise_leave_the_setting() {
+    let c = build(&[
+        ("OTEL_TRACES_EXPORTER", "OTLP"),
+        ("OTEL_LOGS_EXPORTER", "console, otlp"),
+        ("OTEL_METRICS_EXPORTER", "prometheus"),
+    ])
+    .unwrap();
+    assert!(c.export_traces && c.export_logs);
+    assert!(!c.export_metrics, "prometheus alone: no OTLP push");
+    let c = build(&[
+        ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ("OTEL_LOGS_EXPORTER", "None,console"),
+        ("OTEL_METRICS_EXPORTER", "otlp,prometheus"),
+    ])
+    .unwrap();
+    assert!(c.export_traces, "nothing known: the default stays");
+    assert!(!c.export_logs && c.export_metrics);
+    assert_eq!(c.warnings().len(), 2, "{:?}", c.warnings());
+    let off = Config::builder("svc")
+        .env_vars([("OTEL_TRACES_SAMPLER", "xray")])
+        .trace_sampler_ratio(0.3)
+        .build()
+        .unwrap();
+    assert_eq!(
+        off.trace_sampler_ratio(),
+        0.3,
+        "an unknown sampler is ignored"
+    );
+    let proto = build(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+    ])
+    .unwrap();
+    assert_eq!(
+        proto.otlp(OtlpSignal::Logs).protocol(),
+        OtlpProtocol::Grpc,
+        "the general one applies"
+    );
 }
 
 #[test]
@@ -329,6 +556,7 @@ fn sdk_disabled_turns_export_off_and_empty_values_are_unset() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", " "),
         ("OTEL_SERVICE_NAME", ""),
         ("OTEL_PROPAGATORS", ""),
+        ("OTEL_TRACES_EXPORTER", ""),
     ])
     .unwrap();
     assert_eq!(c.service_name(), "svc");
@@ -336,6 +564,7 @@ fn sdk_disabled_turns_export_off_and_empty_values_are_unset() {
         c.otlp(OtlpSignal::Traces).protocol(),
         OtlpProtocol::HttpProtobuf
     );
-    let propagators = build(&[("OTEL_PROPAGATORS", "baggage, tracecontext,baggage")]);
-    assert!(propagators.is_ok());
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    let propagators = build(&[("OTEL_PROPAGATORS", "baggage, tracecontext,baggage")]).unwrap();
+    assert!(propagators.warnings().is_empty());
 }

@@ -14,6 +14,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::endpoint::{
+    check_endpoint, has_scheme, is_https, shown_endpoint, Endpoint, EndpointUse,
+};
 use super::ConfigBuilder;
 use crate::error::Error;
 
@@ -159,13 +162,11 @@ impl Headers {
     }
 }
 
-/// An endpoint as configured, and whether it came from Watchpost's own setting (`OTEL_ENDPOINT`,
-/// [`ConfigBuilder::otel_endpoint`](super::ConfigBuilder::otel_endpoint)): then it is gRPC and
-/// plaintext unless told otherwise.
+/// A CA certificate file and the input it came from (named by errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Endpoint {
-    pub(crate) value: String,
-    pub(crate) ours: bool,
+pub(crate) struct CaFile {
+    pub(crate) path: PathBuf,
+    pub(crate) source: String,
 }
 
 /// The OTLP settings given for all signals or for one (each `None` when not given).
@@ -177,7 +178,7 @@ pub(crate) struct OtlpSettings {
     pub(crate) insecure: Option<bool>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<OtlpCompression>,
-    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<CaFile>,
 }
 
 /// Where and how one signal is exported: see [`crate::Config::otlp`].
@@ -196,14 +197,32 @@ pub(crate) struct OtlpSettings {
 /// assert_eq!(traces.header_names().collect::<Vec<_>>(), ["api-key"]);
 /// assert!(!format!("{traces:?}").contains("s3cret"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OtlpTarget {
     pub(crate) protocol: OtlpProtocol,
     pub(crate) url: String,
+    /// The input the endpoint came from (a variable or a setter), or `default`.
+    pub(crate) endpoint_source: String,
     pub(crate) headers: Headers,
     pub(crate) compression: OtlpCompression,
     pub(crate) timeout: Duration,
-    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<CaFile>,
+}
+
+/// The header values left out, and a query of the URL (a signal's own URL may carry a key in
+/// it).
+impl fmt::Debug for OtlpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpTarget")
+            .field("protocol", &self.protocol)
+            .field("url", &shown_endpoint(&self.url))
+            .field("endpoint_source", &self.endpoint_source)
+            .field("headers", &self.headers)
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
 }
 
 impl OtlpTarget {
@@ -268,7 +287,7 @@ impl OtlpTarget {
     /// assert!(c.otlp(watchpost::config::OtlpSignal::Traces).ca_file().is_none());
     /// ```
     pub fn ca_file(&self) -> Option<&std::path::Path> {
-        self.ca_file.as_deref()
+        self.ca_file.as_ref().map(|ca| ca.path.as_path())
     }
 }
 
@@ -283,15 +302,28 @@ pub(crate) fn base_endpoint(general: &OtlpSettings) -> String {
     }
 }
 
-/// Checks the headers given in code ([`ConfigBuilder::otel_header`]); an error shows no value.
+/// Whether the base endpoint is reached without TLS, as [`resolve`] decides for a signal with
+/// no setting of its own.
+pub(crate) fn base_is_plaintext(general: &OtlpSettings) -> bool {
+    let ours = general.endpoint.as_ref().is_some_and(|e| e.ours);
+    match &general.endpoint {
+        Some(e) if has_scheme(e.value.trim()) => !is_https(e.value.trim()),
+        Some(_) => general.insecure.unwrap_or(ours),
+        None => true,
+    }
+}
+
+/// Checks the headers given in code ([`ConfigBuilder::otel_header`]); an error shows no value,
+/// and the name only when it is a valid header name.
 pub(crate) fn check_code_headers(general: &OtlpSettings) -> Result<(), Error> {
     for (name, value) in general.headers.iter().flat_map(|h| &h.0) {
         if let Err(allowed) = super::otel_env::check_header(name, value) {
-            return Err(Error::invalid(
-                "ConfigBuilder::otel_header",
-                format!("{name}=[REDACTED]"),
-                allowed,
-            ));
+            let shown = if super::otel_env::valid_header_name(name) {
+                format!("{name}=[REDACTED]")
+            } else {
+                "[REDACTED]".to_string()
+            };
+            return Err(Error::invalid("ConfigBuilder::otel_header", shown, allowed));
         }
     }
     Ok(())
@@ -315,6 +347,7 @@ impl ConfigBuilder {
         self.otlp.endpoint = Some(Endpoint {
             value: endpoint.into(),
             ours: true,
+            source: "ConfigBuilder::otel_endpoint".into(),
         });
         self
     }
@@ -335,6 +368,7 @@ impl ConfigBuilder {
         self.otlp_signals[signal.index()].endpoint = Some(Endpoint {
             value: endpoint.into(),
             ours: false,
+            source: format!("ConfigBuilder::otel_signal_endpoint({})", signal.name()),
         });
         self
     }
@@ -407,61 +441,87 @@ impl ConfigBuilder {
     /// # b.build().unwrap();
     /// ```
     pub fn otel_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.otlp.ca_file = Some(path.into());
+        self.otlp.ca_file = Some(CaFile {
+            path: path.into(),
+            source: "ConfigBuilder::otel_ca_file".into(),
+        });
         self
     }
 }
 
-/// Whether `endpoint` starts with a URL scheme (`http://`, `https://`, …).
-pub(crate) fn has_scheme(endpoint: &str) -> bool {
-    endpoint
-        .split_once("://")
-        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains(['/', '?', '#', ':']))
-}
-
 /// Resolves the three signals' targets: a per-signal setting wins over the general one; the
-/// general timeout is `timeout` (it always has a value).
+/// general timeout is `timeout` (it always has a value). Every endpoint is checked again here,
+/// under the name of its input, so that those given in code are checked too; an error names the
+/// input and the signal.
 pub(crate) fn resolve(
     general: &OtlpSettings,
     signals: &[OtlpSettings; 3],
     timeout: Duration,
-) -> [OtlpTarget; 3] {
-    OtlpSignal::ALL.map(|signal| {
-        let own = &signals[signal.index()];
-        let endpoint = own.endpoint.as_ref().or(general.endpoint.as_ref());
-        let ours = endpoint.is_some_and(|e| e.ours);
-        let protocol = own.protocol.or(general.protocol).unwrap_or(if ours {
-            OtlpProtocol::Grpc
-        } else {
-            OtlpProtocol::HttpProtobuf
-        });
-        // The specification's default is TLS for an endpoint without a scheme; Watchpost's own
-        // endpoint has always been plaintext unless `OTEL_INSECURE=false`.
-        let insecure = own.insecure.or(general.insecure).unwrap_or(ours);
-        let mut url = match endpoint {
-            Some(e) => e.value.trim().to_string(),
-            None => protocol.default_endpoint().to_string(),
-        };
-        if !has_scheme(&url) {
-            let scheme = if insecure { "http" } else { "https" };
-            url = format!("{scheme}://{url}");
+) -> Result<[OtlpTarget; 3], Error> {
+    let resolved = OtlpSignal::ALL.map(|signal| resolve_one(signal, general, signals, timeout));
+    let [traces, metrics, logs] = resolved;
+    Ok([traces?, metrics?, logs?])
+}
+
+fn resolve_one(
+    signal: OtlpSignal,
+    general: &OtlpSettings,
+    signals: &[OtlpSettings; 3],
+    timeout: Duration,
+) -> Result<OtlpTarget, Error> {
+    let own = &signals[signal.index()];
+    let endpoint = own.endpoint.as_ref().or(general.endpoint.as_ref());
+    let ours = endpoint.is_some_and(|e| e.ours);
+    let protocol = own.protocol.or(general.protocol).unwrap_or(if ours {
+        OtlpProtocol::Grpc
+    } else {
+        OtlpProtocol::HttpProtobuf
+    });
+    // The specification's default is TLS for an endpoint without a scheme; Watchpost's own
+    // endpoint has always been plaintext unless `OTEL_INSECURE=false`.
+    let insecure = own.insecure.or(general.insecure).unwrap_or(ours);
+    let (mut url, source) = match endpoint {
+        Some(e) => {
+            let usage = match own.endpoint {
+                Some(_) => EndpointUse::Signal,
+                None => EndpointUse::Base,
+            };
+            let value = check_endpoint(&e.source, &e.value, usage, false)?;
+            (value, e.source.clone())
         }
-        // A per-signal endpoint is used as it is; the base endpoint gets the signal's path.
-        if protocol == OtlpProtocol::HttpProtobuf && own.endpoint.is_none() {
-            url = format!("{}{}", url.trim_end_matches('/'), signal.http_path());
-        }
-        OtlpTarget {
-            protocol,
-            url,
-            headers: own
-                .headers
-                .clone()
-                .or_else(|| general.headers.clone())
-                .unwrap_or_default(),
-            compression: own.compression.or(general.compression).unwrap_or_default(),
-            timeout: own.timeout.unwrap_or(timeout),
-            ca_file: own.ca_file.clone().or_else(|| general.ca_file.clone()),
-        }
+        None => (
+            protocol.default_endpoint().to_string(),
+            "default".to_string(),
+        ),
+    };
+    if !has_scheme(&url) {
+        let scheme = if insecure { "http" } else { "https" };
+        url = format!("{scheme}://{url}");
+    }
+    // A per-signal endpoint is used as it is; the base endpoint gets the signal's path (it has
+    // no query or fragment: checked above).
+    if protocol == OtlpProtocol::HttpProtobuf && own.endpoint.is_none() {
+        url = format!("{}{}", url.trim_end_matches('/'), signal.http_path());
+    }
+    if url.parse::<http::Uri>().is_err() {
+        return Err(Error::invalid(
+            format!("{source} (the {} endpoint)", signal.name()),
+            shown_endpoint(&url),
+            "a URL the OTLP exporter can send to",
+        ));
+    }
+    Ok(OtlpTarget {
+        protocol,
+        url,
+        endpoint_source: source,
+        headers: own
+            .headers
+            .clone()
+            .or_else(|| general.headers.clone())
+            .unwrap_or_default(),
+        compression: own.compression.or(general.compression).unwrap_or_default(),
+        timeout: own.timeout.unwrap_or(timeout),
+        ca_file: own.ca_file.clone().or_else(|| general.ca_file.clone()),
     })
 }
 
@@ -473,11 +533,13 @@ mod tests {
         Some(Endpoint {
             value: value.into(),
             ours,
+            source: "TEST_ENDPOINT".into(),
         })
     }
 
     fn urls(general: &OtlpSettings, signals: &[OtlpSettings; 3]) -> Vec<String> {
         resolve(general, signals, Duration::from_secs(1))
+            .unwrap()
             .into_iter()
             .map(|t| format!("{} {}", t.protocol.as_str(), t.url))
             .collect()

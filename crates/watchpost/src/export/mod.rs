@@ -37,6 +37,7 @@ mod queue;
 mod worker;
 
 pub(crate) use logs::LogMaker;
+pub(crate) use otlp::environment_warnings;
 
 use queue::BatchQueue;
 use worker::{set_priority, Worker};
@@ -49,6 +50,8 @@ pub(crate) struct ExportSettings {
     /// The general export timeout: the budget of a flush.
     pub(crate) timeout: Duration,
     pub(crate) metric_interval: Duration,
+    pub(crate) export_traces: bool,
+    pub(crate) export_logs: bool,
     pub(crate) export_metrics: bool,
     pub(crate) priority: crate::config::ExportPriority,
     pub(crate) spans: crate::config::Batching,
@@ -61,6 +64,8 @@ impl ExportSettings {
             targets: config.otlp.clone(),
             timeout: config.export_timeout,
             metric_interval: config.metric_export_interval,
+            export_traces: config.export_traces,
+            export_logs: config.export_logs,
             export_metrics: config.export_metrics,
             priority: config.export_priority,
             spans: config.span_batching,
@@ -161,9 +166,9 @@ fn wait(mut rx: oneshot::Receiver<()>, timeout: Duration) -> bool {
     }
 }
 
-/// Starts the worker thread. Building the exporters can fail (e.g. a malformed endpoint): then
-/// one WARN is logged and the service runs on without export (queued items are dropped and
-/// counted).
+/// Starts the worker thread. Building a signal's exporter can fail (e.g. a CA file that cannot
+/// be read): then one WARN is logged for that signal and the service runs on without its export
+/// (its queued items are dropped and counted); the other signals export.
 pub(crate) fn start(
     settings: ExportSettings,
     resource: Resource,

@@ -54,31 +54,36 @@ impl Worker {
         log_rx: Arc<BatchQueue<PendingLog>>,
         mut control_rx: mpsc::UnboundedReceiver<Control>,
     ) {
-        let exporters = match super::otlp::build(&self.settings.targets, &self.resource) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                // The pipeline's dispatcher is set just after this thread starts: wait for it
-                // (briefly), or the one WARN about a broken configuration would go nowhere.
-                for _ in 0..100 {
-                    if self
-                        .dispatch
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .is_some()
-                    {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+        let s = &self.settings;
+        let exported = [s.export_traces, s.export_metrics, s.export_logs];
+        let (exporters, failures) = super::otlp::build(&s.targets, exported, &self.resource);
+        if !failures.is_empty() {
+            // The pipeline's dispatcher is set just after this thread starts: wait for it
+            // (briefly), or the WARN about a broken configuration would go nowhere.
+            for _ in 0..100 {
+                if self
+                    .dispatch
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some()
+                {
+                    break;
                 }
-                ExportFailed {
-                    signal: Signal::Traces,
-                    count: 0,
-                    error: &e,
-                }
-                .emit(&self.counters, &self.dispatch);
-                None
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-        };
+        }
+        for (signal, error) in &failures {
+            ExportFailed {
+                signal: *signal,
+                count: 0,
+                error,
+            }
+            .emit(&self.counters, &self.dispatch);
+            // For good: no export of it is tried from now on, so readiness must not wait for
+            // one. The other signals export.
+            self.counters.signal_unavailable(*signal, error);
+        }
+        let exporters = &exporters;
         // Taken from the queues, being exported: at most a queue and a batch's worth each.
         let mut spans: std::collections::VecDeque<SpanData> =
             std::collections::VecDeque::with_capacity(self.settings.spans.queue_size);
@@ -95,19 +100,19 @@ impl Worker {
             // signalled when it reaches a batch, not while it stays above).
             tokio::select! {
                 _ = span_rx.ready.notified() => {
-                    self.turn(exporters.as_ref(), &span_rx, &mut spans).await;
+                    self.turn(exporters, &span_rx, &mut spans).await;
                 }
                 _ = log_rx.ready.notified() => {
-                    self.turn(exporters.as_ref(), &log_rx, &mut logs).await;
+                    self.turn(exporters, &log_rx, &mut logs).await;
                 }
                 _ = span_tick.tick() => {
-                    self.turn(exporters.as_ref(), &span_rx, &mut spans).await;
+                    self.turn(exporters, &span_rx, &mut spans).await;
                 }
                 _ = log_tick.tick() => {
-                    self.turn(exporters.as_ref(), &log_rx, &mut logs).await;
+                    self.turn(exporters, &log_rx, &mut logs).await;
                 }
                 _ = metric_tick.tick() => {
-                    self.export_metrics(exporters.as_ref(), None).await;
+                    self.export_metrics(exporters, None).await;
                 }
                 c = control_rx.recv() => {
                     // Flushing is what the caller waits for: at the service's priority.
@@ -122,14 +127,14 @@ impl Worker {
                     // One budget for everything: each export gets what is left of it.
                     while !spans.is_empty() {
                         let left = deadline.saturating_duration_since(Instant::now());
-                        self.export_spans(exporters.as_ref(), &mut spans, Some(left)).await;
+                        self.export_spans(exporters, &mut spans, Some(left)).await;
                     }
                     while !logs.is_empty() {
                         let left = deadline.saturating_duration_since(Instant::now());
-                        self.export_logs(exporters.as_ref(), &mut logs, Some(left)).await;
+                        self.export_logs(exporters, &mut logs, Some(left)).await;
                     }
                     let left = deadline.saturating_duration_since(Instant::now());
-                    self.export_metrics(exporters.as_ref(), Some(left)).await;
+                    self.export_metrics(exporters, Some(left)).await;
                     if let Some(done) = done { let _ = done.send(()); }
                     if stop {
                         return;
@@ -145,7 +150,7 @@ impl Worker {
     /// timeout per turn, not per batch, with a black-holed collector).
     async fn turn<T: Queued>(
         &self,
-        ex: Option<&Exporters>,
+        ex: &Exporters,
         rx: &BatchQueue<T>,
         items: &mut std::collections::VecDeque<T>,
     ) {
@@ -179,7 +184,7 @@ impl Worker {
 
     async fn export_spans(
         &self,
-        ex: Option<&Exporters>,
+        ex: &Exporters,
         spans: &mut std::collections::VecDeque<SpanData>,
         limit: Option<Duration>,
     ) -> bool {
@@ -188,7 +193,7 @@ impl Worker {
         }
         let n = spans.len().min(self.settings.spans.batch_size);
         let batch: Vec<SpanData> = spans.drain(..n).collect();
-        let Some(ex) = ex else {
+        let Some(exporter) = &ex.spans else {
             TelemetryDropped {
                 signal: Signal::Traces,
                 count: n as u64,
@@ -197,7 +202,7 @@ impl Worker {
             return false;
         };
         let budget = self.budget(Signal::Traces, limit);
-        let result = tokio::time::timeout(budget, ex.spans.export(batch)).await;
+        let result = tokio::time::timeout(budget, exporter.export(batch)).await;
         self.record(
             Signal::Traces,
             n as u64,
@@ -209,7 +214,7 @@ impl Worker {
 
     async fn export_logs(
         &self,
-        ex: Option<&Exporters>,
+        ex: &Exporters,
         logs: &mut std::collections::VecDeque<PendingLog>,
         limit: Option<Duration>,
     ) -> bool {
@@ -218,7 +223,7 @@ impl Worker {
         }
         let n = logs.len().min(self.settings.logs.batch_size);
         let batch: Vec<PendingLog> = logs.drain(..n).collect();
-        let (Some(ex), Some(maker)) = (ex, self.log_maker.get()) else {
+        let (Some(exporter), Some(maker)) = (&ex.logs, self.log_maker.get()) else {
             TelemetryDropped {
                 signal: Signal::Logs,
                 count: n as u64,
@@ -232,7 +237,7 @@ impl Worker {
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             records.iter().map(|(r, s)| (r, s)).collect();
         let budget = self.budget(Signal::Logs, limit);
-        let result = tokio::time::timeout(budget, ex.logs.export(LogBatch::new(&refs))).await;
+        let result = tokio::time::timeout(budget, exporter.export(LogBatch::new(&refs))).await;
         self.record(
             Signal::Logs,
             n as u64,
@@ -242,11 +247,11 @@ impl Worker {
         )
     }
 
-    async fn export_metrics(&self, ex: Option<&Exporters>, limit: Option<Duration>) {
+    async fn export_metrics(&self, ex: &Exporters, limit: Option<Duration>) {
         if !self.settings.export_metrics {
             return;
         }
-        let Some(ex) = ex else {
+        let Some(exporter) = &ex.metrics else {
             TelemetryDropped {
                 signal: Signal::Metrics,
                 count: 1,
@@ -257,14 +262,20 @@ impl Worker {
         // Collect from the same reader the /metrics endpoint reads (one aggregation).
         let metrics = self.metrics.clone();
         let budget = self.budget(Signal::Metrics, limit);
-        let rm = metrics.collect_owned();
-        let result = match rm {
-            Some(rm) => tokio::time::timeout(budget, ex.metrics.export(&rm))
-                .await
-                .map_err(|_| "timed out".to_string())
-                .and_then(|r| r.map_err(|e| e.to_string())),
-            None => Ok(()),
+        let Some(rm) = metrics.collect_owned() else {
+            // The collection failed (reported by `metrics`): nothing went out, so neither a
+            // success (readiness would take it for a working exporter) nor an export failure.
+            TelemetryDropped {
+                signal: Signal::Metrics,
+                count: 1,
+            }
+            .emit(&self.counters);
+            return;
         };
+        let result = tokio::time::timeout(budget, exporter.export(&rm))
+            .await
+            .map_err(|_| "timed out".to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
         self.record(Signal::Metrics, 1, result);
     }
 
@@ -295,7 +306,7 @@ trait Queued: Sized {
     fn batch_size(settings: &ExportSettings) -> usize;
     fn export(
         worker: &Worker,
-        ex: Option<&Exporters>,
+        ex: &Exporters,
         items: &mut std::collections::VecDeque<Self>,
         limit: Option<Duration>,
     ) -> impl std::future::Future<Output = bool>;
@@ -311,7 +322,7 @@ macro_rules! queued {
             }
             fn export(
                 worker: &Worker,
-                ex: Option<&Exporters>,
+                ex: &Exporters,
                 items: &mut std::collections::VecDeque<Self>,
                 limit: Option<Duration>,
             ) -> impl std::future::Future<Output = bool> {

@@ -9,21 +9,24 @@
 //!     registered and not yet [`up`](Listener::up), or whose [`Listener`] was dropped, is not);
 //!   - `exporter` — OTLP export has not been failing for longer than its threshold
 //!     ([`ConfigBuilder::ready_export_failure`](crate::ConfigBuilder::ready_export_failure),
-//!     `READY_EXPORT_FAILURE`, default 5 minutes): unready when a signal's exports (errors,
-//!     timeouts, an exporter that could not be built) began failing at least that long ago, none
-//!     succeeded since, and one failed within that time (a signal left idle after one failure is
-//!     not known to be failing). Choose a threshold longer than the metrics push interval
-//!     (`OTEL_METRIC_EXPORT_INTERVAL`): that push is the export a quiet service still makes;
+//!     `READY_EXPORT_FAILURE`, **off by default**): unready when a signal's exports (errors,
+//!     timeouts) began failing at least that long ago, none succeeded since, and one failed
+//!     within that time (a signal left idle after one failure is not known to be failing); an
+//!     exporter that could not be built fails for good. Choose a threshold longer than the
+//!     metrics push interval (`OTEL_METRIC_EXPORT_INTERVAL`): that push is the export a quiet
+//!     service still makes;
 //!   - `log_writer` — no log line was lost (a full buffer, a failed write) within the window
 //!     ([`ConfigBuilder::ready_log_loss`](crate::ConfigBuilder::ready_log_loss),
-//!     `READY_LOG_LOSS`, default 1 minute). Losses are noticed when readiness is read, so the
+//!     `READY_LOG_LOSS`, **off by default**). Losses are noticed when readiness is read, so the
 //!     window starts at the first check that sees new ones.
 //!
 //!   A check whose threshold is `off` is still reported (with its numbers) but never makes the
-//!   service unready. Mind what readiness does: a load balancer stops sending traffic to an
-//!   unready replica. If every replica exports to the same collector, a collector outage makes
-//!   them all unready at once; set `READY_EXPORT_FAILURE=off` where the telemetry must not decide
-//!   that.
+//!   service unready. Both are off unless the application opts in, because of what readiness
+//!   does: a load balancer stops sending traffic to an unready replica. If every replica
+//!   exports to the same collector, a collector outage would make them all unready at once; a
+//!   burst of logging under load would take the busiest replicas out and move their load onto
+//!   the others. Turn them on where the telemetry is part of the service's contract (an audit
+//!   log that must not lose lines), or point an alert at the body's numbers instead.
 //!
 //! ```text
 //! {"status":"unready","checks":{"listeners":{"ok":true,"states":{"api":"up"}},
@@ -80,7 +83,50 @@ struct State {
     thresholds: Thresholds,
     /// The lost-line total seen by the latest check, and when it last grew.
     log_losses: Mutex<(u64, Option<Instant>)>,
-    listeners: Mutex<Vec<(String, ListenerState)>>,
+    listeners: Mutex<Listeners>,
+}
+
+/// The registered listeners, in registration order.
+#[derive(Default)]
+struct Listeners {
+    /// Name, state, and the registration (generation) whose [`Listener`] handle owns the entry.
+    entries: Vec<(String, ListenerState, u64)>,
+    /// The generation of the next registration.
+    next: u64,
+}
+
+impl Listeners {
+    /// Registers `name` (again): a new generation, starting.
+    fn register(&mut self, name: &str) -> u64 {
+        let generation = self.next;
+        self.next += 1;
+        match self.entries.iter_mut().find(|(n, _, _)| n == name) {
+            Some(entry) => *entry = (name.to_string(), ListenerState::Starting, generation),
+            None => self
+                .entries
+                .push((name.to_string(), ListenerState::Starting, generation)),
+        }
+        generation
+    }
+
+    /// Sets `name` to `to` if registration `generation` still owns it (a handle replaced by a
+    /// later registration changes nothing).
+    fn set(&mut self, name: &str, generation: u64, to: ListenerState) {
+        if let Some((_, st, _)) = self
+            .entries
+            .iter_mut()
+            .find(|(n, _, g)| n == name && *g == generation)
+        {
+            *st = to;
+        }
+    }
+
+    fn states(&self) -> Vec<(String, ListenerState)> {
+        self.entries
+            .iter()
+            .map(|(n, st, _)| (n.clone(), *st))
+            .collect()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -100,14 +146,17 @@ impl Health {
                 logs,
                 thresholds,
                 log_losses: Mutex::new((lost, None)),
-                listeners: Mutex::new(Vec::new()),
+                listeners: Mutex::new(Listeners::default()),
             }),
         }
     }
 
     /// Registers a listener by name: the service is not ready until [`Listener::up`] is called,
     /// nor after the returned [`Listener`] is dropped (hold it as long as the listener serves).
-    /// A second registration of the same name replaces the first.
+    /// A second registration of the same name replaces the first: from then on the first
+    /// handle changes nothing (calling `up` on it, or dropping it, does not touch the new
+    /// registration's state), so a listener restarted under the same name can drop its old
+    /// handle in any order.
     ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
@@ -120,15 +169,12 @@ impl Health {
     /// ```
     pub fn listener(&self, name: impl Into<String>) -> Listener {
         let name = name.into();
-        self.set_listener(&name, ListenerState::Starting);
+        let generation = lock(&self.state.listeners).register(&name);
         Listener {
             state: self.state.clone(),
             name,
+            generation,
         }
-    }
-
-    fn set_listener(&self, name: &str, to: ListenerState) {
-        set_listener(&self.state, name, to);
     }
 
     /// Whether the service should get traffic, and why (the checks are described in the
@@ -146,7 +192,7 @@ impl Health {
     /// ```
     pub fn readiness(&self) -> Readiness {
         let s = &*self.state;
-        let listeners = lock(&s.listeners).clone();
+        let listeners = lock(&s.listeners).states();
         let listeners_ok = listeners.iter().all(|(_, st)| *st == ListenerState::Up);
 
         let exporter = match &s.export {
@@ -210,14 +256,6 @@ impl Health {
     }
 }
 
-fn set_listener(state: &State, name: &str, to: ListenerState) {
-    let mut listeners = lock(&state.listeners);
-    match listeners.iter_mut().find(|(n, _)| n == name) {
-        Some((_, st)) => *st = to,
-        None => listeners.push((name.to_string(), to)),
-    }
-}
-
 /// A listener registered with [`Health::listener`]: starting until [`up`](Self::up), stopped
 /// once dropped.
 #[derive(Debug)]
@@ -225,6 +263,8 @@ fn set_listener(state: &State, name: &str, to: ListenerState) {
 pub struct Listener {
     state: Arc<State>,
     name: String,
+    /// The registration this handle belongs to.
+    generation: u64,
 }
 
 impl std::fmt::Debug for State {
@@ -245,13 +285,13 @@ impl Listener {
     /// # drop(metrics);
     /// ```
     pub fn up(&self) {
-        set_listener(&self.state, &self.name, ListenerState::Up);
+        lock(&self.state.listeners).set(&self.name, self.generation, ListenerState::Up);
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        set_listener(&self.state, &self.name, ListenerState::Stopped);
+        lock(&self.state.listeners).set(&self.name, self.generation, ListenerState::Stopped);
     }
 }
 
@@ -355,7 +395,7 @@ impl Readiness {
     /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
     /// assert_eq!(
     ///     telemetry.readiness().to_json(),
-    ///     r#"{"status":"ready","checks":{"listeners":{"ok":true,"states":{}},"exporter":{"ok":true,"enabled":false},"log_writer":{"ok":true,"lost_lines":0,"window_s":60}}}"#
+    ///     r#"{"status":"ready","checks":{"listeners":{"ok":true,"states":{}},"exporter":{"ok":true,"enabled":false},"log_writer":{"ok":true,"lost_lines":0}}}"#
     /// );
     /// ```
     pub fn to_json(&self) -> String {

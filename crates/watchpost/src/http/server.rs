@@ -61,7 +61,10 @@ const SCRAPE_ROUTES: [&str; 2] = ["/metrics", "/metrics/catalogue"];
 ///   bytes, duration, remote address, request id — and the trace id;
 /// * `x-request-id` taken from the request (if sane) or generated, and returned;
 /// * a panicking handler becomes a 500, logged once at ERROR and counted in
-///   `<svc>_http_panics_total`;
+///   `<svc>_http_panics_total`: the line is the panic hook's
+///   ([`Telemetry::install_panic_hook`](crate::Telemetry::install_panic_hook), with the
+///   location, the backtrace and the request span's fields) when it wrote one, else the
+///   layer's own (`"request handler panicked"`);
 /// * streaming bodies (SSE) are measured until the body ends or the client goes away.
 ///
 /// Three things a newcomer falls into:
@@ -298,9 +301,14 @@ where
         let fut = inner.call(req);
         let span2 = span.clone();
         Box::pin(async move {
-            let result = AssertUnwindSafe(fut.instrument(span2.clone()))
-                .catch_unwind()
-                .await;
+            let mut fut = std::pin::pin!(fut.instrument(span2.clone()));
+            // Cleared before each poll: after a panic, the mark says whether the panic hook
+            // wrote the line of this poll's panic (one ERROR line per panic).
+            let polled = std::future::poll_fn(|cx| {
+                crate::internal::PanicLine::clear();
+                std::future::Future::poll(fut.as_mut(), cx)
+            });
+            let result = AssertUnwindSafe(polled).catch_unwind().await;
             let mut response = match result {
                 Ok(Ok(r)) => r,
                 Ok(Err(never)) => match never {},
@@ -311,9 +319,11 @@ where
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "non-string panic payload".into());
                     shared.panics.add(1, &[]);
-                    span2.in_scope(|| {
-                        tracing::error!(target: crate::catalogue::targets::HTTP, panic = %msg, "request handler panicked")
-                    });
+                    if !crate::internal::PanicLine::take() {
+                        span2.in_scope(|| {
+                            tracing::error!(target: crate::catalogue::targets::HTTP, panic = %msg, "request handler panicked")
+                        });
+                    }
                     let mut r = Response::new(Body::from(
                         "{\"error\":\"internal\",\"message\":\"internal error\"}\n",
                     ));

@@ -19,8 +19,14 @@ use super::{Format, Metrics};
 /// A client that has not sent a whole request head by then is disconnected (also between
 /// requests on a kept-alive connection): a scraper never needs longer.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Open connections at most; more wait in the listen backlog. Scrapers are few.
-const MAX_CONNECTIONS: usize = 64;
+/// Open connections at most; more wait in the listen backlog. Scrapers and probes are few; the
+/// bound keeps a flood of idle connections from taking every descriptor (an idle kept-alive
+/// connection is closed after [`HEADER_TIMEOUT`]).
+const MAX_CONNECTIONS: usize = 256;
+/// An accept error other than a connection's own (out of descriptors, say) is reported at most
+/// this often, and accepting pauses this long after it rather than spinning.
+const ACCEPT_ERROR_REPORT: Duration = Duration::from_secs(60);
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(200);
 /// On shutdown, a scrape in flight gets this long to finish.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -138,7 +144,8 @@ pub(crate) async fn answer(
 }
 
 /// A running metrics listener (see [`crate::Telemetry::serve_metrics`]). Dropping it does not
-/// stop the listener; call [`MetricsServer::shutdown`].
+/// stop the listener (it serves until the runtime ends); call [`MetricsServer::shutdown`] to
+/// stop it.
 #[derive(Debug)]
 pub struct MetricsServer {
     local_addr: SocketAddr,
@@ -207,7 +214,10 @@ impl MetricsServer {
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(accept_loop(listener, service, async move {
-            let _ = stopped.await;
+            // A dropped handle is not a stop: only `shutdown` (a sent value) stops the listener.
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }));
         Ok(MetricsServer {
             local_addr,
@@ -260,6 +270,7 @@ async fn accept_loop<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut last_report: Option<std::time::Instant> = None;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -275,11 +286,16 @@ async fn accept_loop<S, B>(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
+                // A connection that went away before it was accepted: nothing to report.
+                Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
-                    // Out of descriptors and the like: reported (rate-limited), then a short
+                    // Out of descriptors and the like: reported at most once a minute, then a
                     // pause rather than a spin.
-                    crate::internal::ListenerFailed { error: &e }.emit();
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if last_report.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_REPORT) {
+                        last_report = Some(std::time::Instant::now());
+                        crate::internal::ListenerFailed { error: &e }.emit();
+                    }
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     continue;
                 }
             },
@@ -291,7 +307,8 @@ async fn accept_loop<S, B>(
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => return,
@@ -311,6 +328,16 @@ async fn accept_loop<S, B>(
     if drained.is_err() {
         connections.abort_all();
     }
+}
+
+/// Errors of one connection (reset or aborted before `accept` returned), not of the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 #[cfg(test)]

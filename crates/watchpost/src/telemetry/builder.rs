@@ -79,16 +79,19 @@ impl<W> TelemetryBuilder<W>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    /// Adds a layer of your own to the pipeline: a test writer, Sentry's, tokio-console's, a
-    /// `fmt` layer for humans… — any [`Layer`] of a [`Registry`]. Call it once per layer; they
-    /// see events and spans in the order they were added, before Watchpost's layers.
+    /// Adds a layer of your own to the pipeline: a test writer, Sentry's, a `fmt` layer for
+    /// humans… — any [`Layer`] of a [`Registry`]. Call it once per layer; they see events and
+    /// spans in the order they were added, before Watchpost's layers, and each gets
+    /// `on_register_dispatch` when the dispatcher is built.
     ///
     /// Your layers see every event and span the pipeline sees, and no other: Watchpost's
-    /// per-subsystem levels (and [`Telemetry::set_level`]) filter for the whole subscriber. A
-    /// layer that filters on its own (implements `enabled` or `register_callsite`, such as
-    /// `EnvFilter` used as a layer) filters for the whole subscriber too, Watchpost's lines
-    /// included; give it a per-layer filter instead (`layer.with_filter(…)`), which only narrows
-    /// what that layer sees.
+    /// per-subsystem levels (and [`Telemetry::set_level`]) filter for the whole subscriber, and
+    /// `TRACE` is never enabled (the logging standard has no such level). So a layer that needs
+    /// `TRACE` spans or events does not work here — tokio-console's, for one, reads the runtime's
+    /// `TRACE` instrumentation, and sees nothing. A layer that filters on its own (implements
+    /// `enabled` or `register_callsite`, such as `EnvFilter` used as a layer) filters for the
+    /// whole subscriber too, Watchpost's lines included; give it a per-layer filter instead
+    /// (`layer.with_filter(…)`), which only narrows what that layer sees.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -168,8 +171,11 @@ where
     /// it the process's OpenTelemetry and `log` defaults too, as `install` does.
     ///
     /// The registry must be a [`tracing_subscriber::Registry`] (any layers around it): the span
-    /// data lives in its extensions. The pipeline's levels filter for the whole subscriber
-    /// (see [`with_layer`](Self::with_layer)).
+    /// data lives in its extensions. The pipeline's levels filter for the whole subscriber, and
+    /// never enable `TRACE` (see [`with_layer`](Self::with_layer)). Installing it with
+    /// tracing-subscriber's `init()` is fine: the `LogTracer` that `init()` installs hands `log`
+    /// records to the pipeline, and `install_globals` keeps `log`'s maximum level in step with
+    /// [`Telemetry::set_level`].
     ///
     /// ```
     /// use tracing_subscriber::layer::SubscriberExt as _;
@@ -260,8 +266,18 @@ where
         let (telemetry, layer) = super::assemble(self.config, self.make_writer);
         // The application's layers sit on the registry itself (what `Layer<Registry>` means),
         // Watchpost's around them: every event reaches them first, once Watchpost's filter let
-        // it through.
-        let subscriber = tracing_subscriber::registry().with(self.layers).with(layer);
+        // it through. Chained with `and_then` rather than left a `Vec`: tracing-subscriber's
+        // `Vec` layer does not pass `on_register_dispatch` on, `Layered` does. Guarded like
+        // Watchpost's: a panic inside a layer's callback is left to the previous panic hook.
+        // (Not an `Option` either: its layer impl does not pass it on.)
+        let user = self
+            .layers
+            .into_iter()
+            .reduce(|chain, next| Box::new(chain.and_then(next)))
+            .unwrap_or_else(|| Box::new(tracing_subscriber::layer::Identity::new()));
+        let subscriber = tracing_subscriber::registry()
+            .with(super::guard::Guarded(user))
+            .with(layer);
         (telemetry, tracing::Dispatch::new(subscriber))
     }
 }

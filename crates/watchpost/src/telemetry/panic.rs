@@ -2,8 +2,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Telemetry;
+use crate::logs::{LogHandle, NonBlocking};
 
 /// Set by the first hook installed: a second install does nothing.
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -15,12 +17,20 @@ impl Telemetry {
     /// `RUST_BACKTRACE` asks for one (`1` or `full`). The line is an event of the panicking
     /// thread's current span, so it carries that trace's ids (and the span's fields, and its
     /// resource's log file); it is counted in `<svc>_panics_total`. A panic in a request handler
-    /// under [`HttpLayer`](crate::http::HttpLayer) also gets the layer's own line (the request
-    /// answered 500).
+    /// under [`HttpLayer`](crate::http::HttpLayer) is this one line too (the request span's
+    /// fields are on it): the layer, which answers the request 500 and counts it in
+    /// `<svc>_http_panics_total`, writes its own ERROR line only for a panic the hook did not
+    /// write (no hook installed, or the panic happened inside the pipeline itself).
     ///
-    /// The previous hook (Rust's default: text on stderr) is replaced; it still runs when no
-    /// subscriber can take the line (none is installed, or the panic happened inside the
-    /// subscriber itself), so no panic goes unsaid. To keep it for every panic (a crash reporter
+    /// The line is flushed out of the pipeline's background writer before the hook returns
+    /// (at most 250 ms; 2 s in a program built with `panic = "abort"`, which ends right after
+    /// the hook, so that the line is out before the process is gone).
+    ///
+    /// The previous hook (Rust's default: text on stderr) is replaced; it still runs when the
+    /// line may not have been written — no subscriber could take it (none is installed, or the
+    /// panic happened inside the subscriber itself), the log buffer was full, the writer failed,
+    /// or the flush did not finish in time — and always in a program built with
+    /// `panic = "abort"`, so no panic goes unsaid. To keep it for every panic (a crash reporter
     /// of its own), use [`install_panic_hook_chained`](Self::install_panic_hook_chained).
     ///
     /// [`init`](crate::init) does not install it: a panic hook is process-wide, and the
@@ -32,7 +42,7 @@ impl Telemetry {
     /// telemetry.install_panic_hook();
     /// ```
     pub fn install_panic_hook(&self) {
-        install(self.inner.panics.clone(), false);
+        install(self.sink(), false);
     }
 
     /// Like [`install_panic_hook`](Self::install_panic_hook), then runs the hook that was
@@ -44,11 +54,53 @@ impl Telemetry {
     /// telemetry.install_panic_hook_chained();
     /// ```
     pub fn install_panic_hook_chained(&self) {
-        install(self.inner.panics.clone(), true);
+        install(self.sink(), true);
+    }
+
+    fn sink(&self) -> Sink {
+        Sink {
+            panics: self.inner.panics.clone(),
+            logs: self.inner.logs.clone(),
+            writer: self.inner.log_writer.clone(),
+        }
     }
 }
 
-fn install(panics: Arc<AtomicU64>, chain: bool) {
+/// Where the hook's lines go, and what says whether one got out.
+struct Sink {
+    panics: Arc<AtomicU64>,
+    /// Lines lost (`log_write_errors`): a loss while the hook writes means its line may be one.
+    logs: LogHandle,
+    /// The pipeline's background writer, flushed after the line.
+    writer: Option<NonBlocking>,
+}
+
+impl Sink {
+    /// Writes the panic's line: whether a subscriber took it, and whether it is known to be
+    /// out (taken, through the background writer within `flush`, no line lost meanwhile).
+    fn write(&self, panicked: &crate::internal::Panicked<'_>, flush: Duration) -> (bool, bool) {
+        let lost = self.logs.self_stats().log_write_errors;
+        if !panicked.emit(&self.panics) {
+            return (false, false);
+        }
+        let flushed = self.writer.as_ref().is_none_or(|w| w.flush(flush));
+        (
+            true,
+            flushed && self.logs.self_stats().log_write_errors == lost,
+        )
+    }
+}
+
+/// How long the hook waits for its line to be written: the process ends right after the hook
+/// when panics abort; otherwise the flush only tells whether the line got out (and a stalled
+/// log reader must not hold every panicking thread long).
+const FLUSH: Duration = if cfg!(panic = "abort") {
+    Duration::from_secs(2)
+} else {
+    Duration::from_millis(250)
+};
+
+fn install(sink: Sink, chain: bool) {
     if INSTALLED.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -66,14 +118,18 @@ fn install(panics: Arc<AtomicU64>, chain: bool) {
         );
         let thread = std::thread::current();
         let backtrace = backtrace();
-        let written = crate::internal::Panicked {
+        let panicked = crate::internal::Panicked {
             message,
             location: &location,
             thread: thread.name().unwrap_or("<unnamed>"),
             backtrace: backtrace.as_deref(),
-        }
-        .emit(&panics);
-        if chain || !written {
+        };
+        let (taken, written) = sink.write(&panicked, FLUSH);
+        // For a catcher on this thread that would log the panic too (`HttpLayer`): its line
+        // would take the same way as this one.
+        crate::internal::PanicLine::set(taken);
+        // With `panic = "abort"` the process ends next: say it on stderr as well.
+        if chain || !written || cfg!(panic = "abort") {
             previous(info);
         }
     }));

@@ -322,21 +322,27 @@ where
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(tail) = &self.tail else { return };
         let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        let Some(o) = ext.get_mut::<OtelSpan>() else {
-            return;
-        };
+        // Visited before the span's extensions are locked: a value's `Debug` is the
+        // application's code, which may log (an event of this span would wait for the lock) or
+        // panic (the panic hook's line would).
+        let mut attributes = Vec::new();
         let mut name = None;
         let mut kind = None;
         let mut status = None;
         values.record(&mut FieldVisitor {
             tail,
-            attributes: &mut o.attributes,
+            attributes: &mut attributes,
             status: &mut status,
             name: &mut name,
             kind: &mut kind,
             message: None,
         });
+        let mut ext = span.extensions_mut();
+        let Some(o) = ext.get_mut::<OtelSpan>() else {
+            return;
+        };
+        let room = MAX_ATTRIBUTES.saturating_sub(o.attributes.len());
+        o.attributes.extend(attributes.into_iter().take(room));
         if let Some(n) = name {
             o.name = Cow::Owned(n);
         }

@@ -6,12 +6,7 @@
 //! + use watchpost::traces::OpenTelemetrySpanExt;
 //! ```
 //!
-//! Every method has the same signature as there. What differs: [`SpanExt::set_parent`] never
-//! fails with `AlreadyStarted` (our spans have their ids from creation, and a new parent applies
-//! until the span's first child exists: lines written inside the span before the call keep its
-//! old trace id); attributes, event and link attributes, event names and status messages are
-//! redacted and masked like every attribute of the bridge; and without OTLP export only
-//! `set_parent` and `context` do anything (nothing else would be exported).
+//! Every method has the same signature as there; what differs is on [`SpanExt`].
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -23,7 +18,7 @@ use super::bridge::OtelSpan;
 use super::TailSampler;
 
 /// Why [`SpanExt::set_parent`] could not set a parent (the variants of `tracing-opentelemetry`'s
-/// `SetParentError`, so that code matching on them compiles unchanged).
+/// `SetParentError`, exhaustive as there, so that code matching on them compiles unchanged).
 ///
 /// ```
 /// use watchpost::traces::{OpenTelemetrySpanExt as _, SetParentError};
@@ -32,9 +27,15 @@ use super::TailSampler;
 /// let err = span.set_parent(opentelemetry::Context::new()).unwrap_err();
 /// assert!(matches!(err, SetParentError::SpanDisabled));
 /// assert_eq!(err.to_string(), "the span is disabled (filtered out, or there is no subscriber)");
+/// // An exhaustive match, as written for tracing-opentelemetry, compiles as it is.
+/// let why = match err {
+///     SetParentError::LayerNotFound => "no pipeline",
+///     SetParentError::AlreadyStarted => "too late",
+///     SetParentError::SpanDisabled => "disabled",
+/// };
+/// assert_eq!(why, "disabled");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum SetParentError {
     /// The span's subscriber has no Watchpost pipeline in it, is not built on
     /// `tracing_subscriber::Registry`, or the span was closed.
@@ -70,6 +71,46 @@ mod sealed {
 /// OpenTelemetry operations on a `tracing` span, as `tracing-opentelemetry`'s
 /// `OpenTelemetrySpanExt` has them (same names and signatures), on Watchpost's bridge.
 /// [`OpenTelemetrySpanExt`](super::OpenTelemetrySpanExt) is another name for it.
+///
+/// Every method has the same signature as there. What differs:
+///
+/// * **Entering a span does not make its OpenTelemetry context current.** `tracing-opentelemetry`
+///   attaches the span's context on every enter (its `with_context_activation`, on by default);
+///   Watchpost does not (that is a context built and swapped on the hot path of every enter).
+///   Inside an entered `tracing` span, `opentelemetry::Context::current()` is not that span's:
+///   a span started with the OpenTelemetry API (`tracer.start(…)`) begins a new trace, and the
+///   global propagator injects nothing. Code that reads the current context attaches the
+///   span's itself — `let _guard = span.context().attach();` — or is given it:
+///   `tracer.start_with_context(name, &span.context())`,
+///   [`inject`](super::inject)`(&span.context(), &mut headers)`. (`tracing` spans created
+///   inside a `tracing` span need nothing: the bridge follows `tracing`'s own parent.)
+/// * [`SpanExt::set_parent`] never fails with `AlreadyStarted` (our spans have their ids from
+///   creation, and a new parent applies until the span's first child exists: lines written
+///   inside the span before the call keep its old trace id).
+/// * Attributes, event and link attributes, event names and status messages are redacted and
+///   masked like every attribute of the bridge.
+/// * Without OTLP export only `set_parent` and `context` do anything (nothing else would be
+///   exported).
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
+/// use watchpost::traces::OpenTelemetrySpanExt as _;
+/// # let config = watchpost::Config::builder("demo").build().unwrap();
+/// # let (telemetry, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// # tracing::dispatcher::with_default(&dispatch, || {
+/// let span = tracing::info_span!("request");
+/// let _entered = span.enter();
+/// // Entering is not enough for code that uses the OpenTelemetry API…
+/// assert!(!opentelemetry::Context::current().has_active_span());
+/// // …attach the span's context where such code runs.
+/// let _guard = span.context().attach();
+/// let child = telemetry.tracer().start("from the OpenTelemetry API");
+/// assert_eq!(
+///     child.span_context().trace_id().to_string(),
+///     watchpost::traces::trace_id(&span).unwrap()
+/// );
+/// # });
+/// ```
 ///
 /// ```
 /// use opentelemetry::propagation::TextMapPropagator as _;
@@ -111,7 +152,10 @@ pub trait SpanExt: sealed::Sealed {
 
     /// An OpenTelemetry context whose active span is this span (see
     /// [`context`](super::context), which this calls); an empty context for a span outside a
-    /// Watchpost pipeline.
+    /// Watchpost pipeline. Entering the span does not make this context current (unlike
+    /// `tracing-opentelemetry`, see [`SpanExt`]): attach it —
+    /// `let _guard = span.context().attach();` — where code using the OpenTelemetry API
+    /// (`Context::current()`, `tracer.start`, the global propagator) must see the span.
     fn context(&self) -> Context;
 
     /// Sets an attribute (replacing an earlier value of the same key).
