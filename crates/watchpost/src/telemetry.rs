@@ -264,22 +264,12 @@ impl Telemetry {
     /// ```
     pub async fn serve_metrics(&self) -> Result<MetricsServer, Error> {
         let health = self.inner.health.clone();
+        // The probes, answered by the health module as on its axum router.
         let extra: crate::metrics::ExtraRoutes = Arc::new(move |path: &str| {
-            use crate::metrics::Reply;
-            use hyper::StatusCode;
-            match path {
-                "/healthz" => Some(Reply::json(
-                    StatusCode::OK,
-                    crate::health::LIVE_BODY.to_string(),
-                )),
-                "/readyz" => {
-                    let readiness = health.readiness();
-                    let status = StatusCode::from_u16(readiness.status_code())
-                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                    Some(Reply::json(status, readiness.to_json()))
-                }
-                _ => None,
-            }
+            let (status, body) = crate::health::answer(&health, path)?;
+            let status = hyper::StatusCode::from_u16(status)
+                .unwrap_or(hyper::StatusCode::SERVICE_UNAVAILABLE);
+            Some(crate::metrics::Reply::json(status, body))
         });
         let started = MetricsServer::start_plain(
             self.inner.metrics_listen,

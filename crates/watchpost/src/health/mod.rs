@@ -471,3 +471,16 @@ fn secs_into(out: &mut Vec<u8>, key: &str, d: Duration) {
 
 /// The body of `GET /healthz`.
 pub(crate) const LIVE_BODY: &str = "{\"status\":\"live\"}";
+
+/// What `GET path` answers when `path` is one of the probes — `(status, JSON body)` — for both
+/// the axum router and the metrics listener, so they cannot disagree.
+pub(crate) fn answer(health: &Health, path: &str) -> Option<(u16, String)> {
+    match path {
+        "/healthz" => Some((200, LIVE_BODY.to_string())),
+        "/readyz" => {
+            let readiness = health.readiness();
+            Some((readiness.status_code(), readiness.to_json()))
+        }
+        _ => None,
+    }
+}

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::{Health, LIVE_BODY};
+use super::Health;
 
 /// A router serving `GET /healthz` (always 200 `{"status":"live"}`) and `GET /readyz` (200 when
 /// ready, else 503, with the checks as JSON: see the [module documentation](super)). Merge it
@@ -29,15 +29,20 @@ pub fn router(health: Health) -> Router {
         .with_state(health)
 }
 
-async fn live() -> Response {
-    json(StatusCode::OK, LIVE_BODY.to_string())
+async fn live(State(health): State<Health>) -> Response {
+    probe(&health, "/healthz")
 }
 
 async fn ready(State(health): State<Health>) -> Response {
-    let readiness = health.readiness();
-    let status =
-        StatusCode::from_u16(readiness.status_code()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    json(status, readiness.to_json())
+    probe(&health, "/readyz")
+}
+
+fn probe(health: &Health, path: &str) -> Response {
+    let (status, body) = super::answer(health, path).expect("a probe path");
+    json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        body,
+    )
 }
 
 fn json(status: StatusCode, body: String) -> Response {
