@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -180,9 +180,6 @@ pub fn router(
             )
         })
         .with_state(Arc::new(app));
-    if telemetry.is_some() {
-        router = router.layer(axum::middleware::from_fn(caller));
-    }
     // Inside the HTTP layer: refused requests are logged and counted like any other.
     router = crate::auth::protect(router, token);
     // Merged after the lock: `/healthz` and `/readyz` answer probes that carry no token
@@ -194,30 +191,16 @@ pub fn router(
     if let Some(t) = &telemetry {
         router = router.layer(
             watchpost::http::HttpLayer::new(t)
+                // The caller a front end names in `x-user-id` (1 to 64 visible ASCII
+                // characters; anything else is ignored) becomes the request's `user_id`, on every
+                // log line and span of the request. procman does not authenticate it: it is
+                // whatever the caller's gateway says, recorded for the logs.
+                .context_header(HeaderName::from_static("x-user-id"), "user_id")
                 .exclude("/healthz")
                 .exclude("/readyz"),
         );
     }
     router
-}
-
-/// The caller a front end names in `x-user-id` (1 to 64 visible ASCII characters; anything else
-/// is ignored) becomes the request's `user_id`, on every log line and span of the request
-/// (`watchpost::context`). procman does not authenticate it: it is whatever the caller's gateway
-/// says, recorded for the logs.
-async fn caller(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if let Some(user) = req
-        .headers()
-        .get("x-user-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
-    {
-        watchpost::context::set("user_id", user);
-    }
-    next.run(req).await
 }
 
 #[derive(Deserialize)]

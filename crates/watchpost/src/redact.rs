@@ -99,9 +99,9 @@ impl Redactor {
     /// `s` with e-mail addresses and card numbers masked; borrowed when nothing matched.
     pub(crate) fn mask<'a>(&self, s: &'a str) -> Cow<'a, str> {
         let bytes = s.as_bytes();
-        let maybe_email = self.mask_emails && bytes.contains(&b'@');
-        let maybe_card =
-            self.mask_cards && bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 13;
+        let (at_sign, digits) = scan(bytes);
+        let maybe_email = self.mask_emails && at_sign;
+        let maybe_card = self.mask_cards && digits >= 13;
         if !maybe_email && !maybe_card {
             return Cow::Borrowed(s);
         }
@@ -345,6 +345,46 @@ fn find_emails(s: &[u8], spans: &mut Vec<(usize, usize, &'static str)>) {
     }
 }
 
+/// Whether `s` could be masked by a redactor with every mask on: an e-mail address or a card
+/// number may be in it (an `@`, or a Luhn-valid run of 13 to 19 digits).
+pub(crate) fn may_hold_personal_data(s: &[u8]) -> bool {
+    let (at_sign, digits) = scan(s);
+    if at_sign {
+        return true;
+    }
+    let mut cards = Vec::new();
+    digits >= 13 && {
+        find_cards(s, &mut cards);
+        !cards.is_empty()
+    }
+}
+
+/// Whether `s` has an `@`, and how many ASCII digits: what decides whether an e-mail address
+/// or a card number may be in it. Eight bytes at a time (most values are short and clean).
+fn scan(s: &[u8]) -> (bool, usize) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = false;
+    let mut digits = 0usize;
+    let mut words = s.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let ascii = w & !HIGH;
+        // High bit of each byte: at least '0', at least ':' (one past '9'); bytes of 0x80 and
+        // above (`!w`) are never digits. Seven-bit lanes plus 0x50 cannot carry into the next.
+        let from_zero = ascii.wrapping_add(ONES * (0x80 - u64::from(b'0')));
+        let past_nine = ascii.wrapping_add(ONES * (0x80 - u64::from(b':')));
+        digits += (from_zero & !past_nine & !w & HIGH).count_ones() as usize;
+        let x = w ^ (ONES * u64::from(b'@'));
+        at |= x.wrapping_sub(ONES) & !x & HIGH != 0;
+    }
+    for &b in words.remainder() {
+        at |= b == b'@';
+        digits += usize::from(b.is_ascii_digit());
+    }
+    (at, digits)
+}
+
 fn find_cards(s: &[u8], spans: &mut Vec<(usize, usize, &'static str)>) {
     let mut i = 0;
     while i < s.len() {
@@ -356,6 +396,14 @@ fn find_cards(s: &[u8], spans: &mut Vec<(usize, usize, &'static str)>) {
         let boundary_before = start == 0
             || !(s[start - 1].is_ascii_alphanumeric()
                 || matches!(s[start - 1], b'.' | b',' | b'_'));
+        if !boundary_before {
+            // Inside a word (`a1b2`, hex ids): no card starts here, and separators only join
+            // digits of a run that starts at a boundary, so the run is skipped whole.
+            while i < s.len() && s[i].is_ascii_digit() {
+                i += 1;
+            }
+            continue;
+        }
         let mut digits = [0u8; 20];
         let mut n = 0usize;
         let mut end = i;
@@ -367,8 +415,7 @@ fn find_cards(s: &[u8], spans: &mut Vec<(usize, usize, &'static str)>) {
                 }
                 n += 1;
                 end += 1;
-            } else if boundary_before
-                && matches!(b, b' ' | b'-')
+            } else if matches!(b, b' ' | b'-')
                 && end + 1 < s.len()
                 && s[end + 1].is_ascii_digit()
                 && s[end - 1].is_ascii_digit()
@@ -384,8 +431,7 @@ fn find_cards(s: &[u8], spans: &mut Vec<(usize, usize, &'static str)>) {
                 || s[end] == b'_'
                 || (matches!(s[end], b'.' | b',')
                     && s.get(end + 1).is_some_and(u8::is_ascii_digit)));
-        if boundary_before
-            && boundary_after
+        if boundary_after
             && (13..=19).contains(&n)
             && (2..=6).contains(&digits[0])
             && luhn(&digits[..n])
@@ -423,6 +469,32 @@ mod tests {
 
     fn r() -> Redactor {
         Redactor::new(&Redaction::default())
+    }
+
+    /// The word-at-a-time pre-scan counts digits and finds `@` exactly as a byte loop does,
+    /// whatever the bytes around them (non-ASCII included).
+    #[test]
+    fn the_prescan_counts_digits_and_finds_at_signs_at_every_offset() {
+        let all: Vec<u8> = (0u8..=255).collect();
+        for len in 0..40 {
+            for start in 0..all.len().saturating_sub(len) {
+                let s = &all[start..start + len];
+                let naive = (
+                    s.contains(&b'@'),
+                    s.iter().filter(|b| b.is_ascii_digit()).count(),
+                );
+                assert_eq!(scan(s), naive, "{s:?}");
+            }
+        }
+        let text = "id 4111 1111 1111 1111, mail a@b.example, 0123456789";
+        for at in 0..text.len() {
+            let s = &text.as_bytes()[at..];
+            let naive = (
+                s.contains(&b'@'),
+                s.iter().filter(|b| b.is_ascii_digit()).count(),
+            );
+            assert_eq!(scan(s), naive);
+        }
     }
 
     #[test]

@@ -6,6 +6,13 @@ pub const HTTP: &str = "watchpost::http";
 /// The access line: one per request. Not recorded as a span event (the server span carries its
 /// data as attributes, and its duration).
 pub const HTTP_ACCESS: &str = "watchpost::http::access";
+/// The fields of the HTTP server layer's access line ([`HTTP_ACCESS`]) and request span
+/// ([`HTTP`]) whose values the layer makes itself and that cannot hold personal data: the
+/// method (one of ten names), the route template, the client's `ip:port`, and the request id
+/// (32 hex digits, or the caller's if it passed the redactor's checks). The log layer writes
+/// them without scanning for e-mail addresses and card numbers.
+pub(crate) const HTTP_TRUSTED_FIELDS: &[&str] = &["method", "path", "remote_addr", "request_id"];
+
 /// Client spans of the HTTP client layers.
 pub const HTTP_CLIENT: &str = "watchpost::http::client";
 /// The export pipeline's reports (failing exports).

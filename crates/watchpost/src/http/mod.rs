@@ -6,6 +6,7 @@
 //! the target `watchpost::http::access`, so it can be silenced on its own
 //! (`RUST_LOG`-style target levels are not needed: a subsystem mapped to that target works).
 
+mod addr;
 mod client;
 #[cfg(feature = "reqwest")]
 mod reqwest;

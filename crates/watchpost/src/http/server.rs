@@ -36,6 +36,8 @@ struct ServerInstruments {
     slow: std::time::Duration,
     /// W3C baggage keys copied into request context (`OTEL_BAGGAGE_FIELDS`).
     baggage_fields: Arc<[String]>,
+    /// Request headers copied into the request context ([`HttpLayer::context_header`]).
+    context_headers: Vec<(axum::http::HeaderName, String)>,
     in_flight: UpDownCounter<i64>,
     panics: Counter<u64>,
     exclude: Vec<String>,
@@ -120,6 +122,7 @@ impl HttpLayer {
             duration: metrics.exemplar_histogram(&catalogue::HTTP_REQUEST_DURATION),
             slow: metrics.trace_slow(),
             baggage_fields: telemetry.baggage_fields(),
+            context_headers: Vec::new(),
             in_flight: metrics.up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT),
             panics: metrics.counter(&catalogue::HTTP_PANICS),
             exclude: Vec::new(),
@@ -145,6 +148,37 @@ impl HttpLayer {
     /// ```
     pub fn exclude(mut self, path: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.shared).exclude.push(path.into());
+        self
+    }
+
+    /// Copies the request header `header` into the request's context as `field`
+    /// ([`context::set_on`](crate::context::set_on)): every log line and span of the request
+    /// carries it. A value is taken only if it is 1 to 64 visible ASCII characters (anything
+    /// else — empty, longer, spaces, non-ASCII — is ignored: the header is the caller's input).
+    /// The header is read before the handler runs, without a middleware of its own (an
+    /// `axum::middleware::from_fn` doing the same costs a few thousand instructions per request).
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a valid context field name
+    /// ([`valid_context_name`](crate::config::valid_context_name): 1 to 64 of `A-Z a-z 0-9 _ -`).
+    ///
+    /// ```
+    /// # let config = watchpost::Config::builder("demo").build().unwrap();
+    /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+    /// use axum::http::HeaderName;
+    /// let layer = watchpost::http::HttpLayer::new(&telemetry)
+    ///     .context_header(HeaderName::from_static("x-user-id"), "user_id");
+    /// # drop(layer);
+    /// ```
+    pub fn context_header(mut self, header: axum::http::HeaderName, field: &str) -> Self {
+        assert!(
+            crate::config::valid_context_name(field),
+            "HttpLayer::context_header: '{field}' is not a context field name (1 to 64 of A-Z a-z 0-9 _ -)"
+        );
+        Arc::make_mut(&mut self.shared)
+            .context_headers
+            .push((header, field.to_owned()));
         self
     }
 
@@ -199,33 +233,70 @@ pub struct HttpService<S> {
     shared: Arc<ServerInstruments>,
 }
 
-/// The request's own `x-request-id` if it is sane (shared with the request, no copy), else a
-/// fresh random one.
-fn request_id(req: &Request<Body>) -> HeaderValue {
-    let given = req.headers().get("x-request-id").filter(|v| {
-        let b = v.as_bytes();
-        !b.is_empty()
-            && b.len() <= 128
-            && b.iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-    });
-    match given {
-        Some(v) => v.clone(),
-        None => {
-            let n =
-                crate::traces::random_u64() as u128 | ((crate::traces::random_u64() as u128) << 64);
-            let mut hex = Vec::with_capacity(32);
-            crate::logs::encode::hex_into(&mut hex, &n.to_be_bytes());
+/// `x-request-id`, parsed once (a `&str` name is parsed on every lookup and insert).
+static X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
+
+/// The request's id: the caller's `x-request-id` if it is sane (1 to 128 of
+/// `A-Z a-z 0-9 - _ . :`, and nothing the redactor would mask: the log layer writes request ids
+/// unscanned), shared with the request (no copy); else 32 random hex digits, kept on the stack
+/// until the response header is made.
+#[derive(Clone)]
+enum RequestId {
+    Given(HeaderValue),
+    Made([u8; 32]),
+}
+
+impl RequestId {
+    fn of(req: &Request<Body>) -> Self {
+        let given = req.headers().get(&X_REQUEST_ID).filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty()
+                && b.len() <= 128
+                && b.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+                // A card number is no request id: the log layer writes ids as they are.
+                && !crate::redact::may_hold_personal_data(b)
+        });
+        match given {
+            Some(v) => RequestId::Given(v.clone()),
+            None => {
+                let n = crate::traces::random_u64() as u128
+                    | ((crate::traces::random_u64() as u128) << 64);
+                let mut hex = [0u8; 32];
+                for (i, b) in n.to_be_bytes().into_iter().enumerate() {
+                    hex[2 * i] = HEX[usize::from(b >> 4)];
+                    hex[2 * i + 1] = HEX[usize::from(b & 0xf)];
+                }
+                RequestId::Made(hex)
+            }
+        }
+    }
+
+    /// The id as text (checked to be ASCII, or generated as hex).
+    fn as_str(&self) -> &str {
+        match self {
+            RequestId::Given(v) => v.to_str().unwrap_or_default(),
+            RequestId::Made(hex) => std::str::from_utf8(hex).unwrap_or_default(),
+        }
+    }
+
+    /// The response's `x-request-id` header.
+    fn header(&self) -> HeaderValue {
+        match self {
+            RequestId::Given(v) => v.clone(),
             // 32 lowercase hex digits: always a valid header value.
-            HeaderValue::from_maybe_shared(axum::body::Bytes::from(hex))
-                .unwrap_or(HeaderValue::from_static("invalid"))
+            RequestId::Made(hex) => {
+                HeaderValue::from_bytes(hex).unwrap_or(HeaderValue::from_static("invalid"))
+            }
         }
     }
 }
 
-/// The request id as text (it was checked to be ASCII, or generated as hex).
-fn rid_str(v: &HeaderValue) -> &str {
-    v.to_str().unwrap_or_default()
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Whether a header value may become a context field: 1 to 64 visible ASCII characters.
+fn context_value(v: &[u8]) -> bool {
+    (1..=64).contains(&v.len()) && v.iter().all(u8::is_ascii_graphic)
 }
 
 impl<S> tower::Service<Request<Body>> for HttpService<S>
@@ -262,30 +333,29 @@ where
         let remote = req
             .extensions()
             .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0);
-        let rid = request_id(&req);
+            .map(|c| super::addr::AddrText::new(c.0));
+        let rid = RequestId::of(&req);
+        let known = known_method(&method);
+        // Every value known now is given at creation (an `Option` records nothing when `None`):
+        // each later `record` is one more round through every layer.
         let span = tracing::info_span!(
             target: crate::catalogue::targets::HTTP,
             "request",
-            otel.name = %format_args!("{} {path}", known_method(&method)),
+            otel.name = %format_args!("{known} {path}"),
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
-            subsystem = %shared.subsystem,
-            http.request.method = known_method(&method),
-            http.request.method_original = tracing::field::Empty,
+            subsystem = shared.subsystem.as_str(),
+            http.request.method = known,
+            http.request.method_original = (known == "_OTHER").then_some(method.as_str()),
             http.route = &*path,
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
             url.scheme = "http",
-            client.address = tracing::field::Empty,
-            request_id = rid_str(&rid),
+            // The HTTP conventions: the address without the port, and the port apart.
+            client.address = remote.as_ref().map(super::addr::AddrText::ip),
+            client.port = remote.as_ref().map(super::addr::AddrText::port),
+            request_id = rid.as_str(),
         );
-        if let Some(remote) = &remote {
-            span.record("client.address", tracing::field::display(remote));
-        }
-        if known_method(&method) == "_OTHER" {
-            span.record("http.request.method_original", method.as_str());
-        }
         let cx = crate::traces::extract(req.headers());
         crate::traces::set_parent(&span, &cx);
         if !shared.baggage_fields.is_empty() {
@@ -295,6 +365,16 @@ where
                 if let Some(v) = baggage.get(key.as_str()) {
                     crate::context::set_on(&span, key, v.as_str());
                 }
+            }
+        }
+        for (header, field) in &shared.context_headers {
+            if let Some(v) = req
+                .headers()
+                .get(header)
+                .filter(|v| context_value(v.as_bytes()))
+            {
+                // Visible ASCII, checked: always UTF-8.
+                crate::context::set_on(&span, field, v.to_str().unwrap_or_default());
             }
         }
         shared.in_flight.add(1, &[]);
@@ -335,7 +415,9 @@ where
                     r
                 }
             };
-            response.headers_mut().insert("x-request-id", rid.clone());
+            response
+                .headers_mut()
+                .insert(X_REQUEST_ID.clone(), rid.header());
             let status = response.status();
             span2.record("http.response.status_code", status.as_u16());
             if status.is_server_error() {
@@ -436,8 +518,8 @@ struct Completion {
     method: Method,
     path: Arc<str>,
     status: StatusCode,
-    remote: Option<std::net::SocketAddr>,
-    request_id: HeaderValue,
+    remote: Option<super::addr::AddrText>,
+    request_id: RequestId,
     bytes: u64,
 }
 
@@ -464,9 +546,17 @@ impl Completion {
             .record_in(elapsed.as_secs_f64(), &labels, &self.span, kept);
         self.shared.in_flight.add(-1, &[]);
         let duration_ms = millis(elapsed);
-        let (method, path, request_id) =
-            (self.method.as_str(), &*self.path, rid_str(&self.request_id));
-        let remote = self.remote.map(tracing::field::display);
+        // The method as sent (the log layer writes it unscanned, as the library's own): an
+        // extension method is a token of any letters and digits, so one that could be a card
+        // number is written as `_OTHER`.
+        let method = match known_method(&self.method) {
+            "_OTHER" if crate::redact::may_hold_personal_data(self.method.as_str().as_bytes()) => {
+                "_OTHER"
+            }
+            _ => self.method.as_str(),
+        };
+        let (path, request_id) = (&*self.path, self.request_id.as_str());
+        let remote = self.remote.as_ref().map(super::addr::AddrText::as_str);
         // The access line. The server span carries most of its data (method, route, status,
         // client address and request id as attributes; the duration is its own; not the body
         // size), so the trace bridge does not copy the line into the span as an event (see

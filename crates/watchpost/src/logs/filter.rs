@@ -51,6 +51,11 @@ pub(crate) struct Route {
     /// Bit `i` set: field `i` is named like a key the layer writes itself (`level`, `service`,
     /// …): it is written as `fields.<name>`.
     pub(crate) reserved_mask: u64,
+    /// Bit `i` set: field `i`'s name is written as it is (nothing in it needs JSON escaping).
+    pub(crate) plain_name_mask: u64,
+    /// Bit `i` set: field `i`'s value is the library's own and never masked
+    /// ([`HTTP_TRUSTED_FIELDS`](crate::catalogue::targets::HTTP_TRUSTED_FIELDS)).
+    pub(crate) trusted_mask: u64,
 }
 
 /// Routing tables (immutable after start) and the live levels (atomics, changed at runtime).
@@ -120,6 +125,8 @@ impl Filter {
             resource_mask: 0,
             dotted_mask: 0,
             reserved_mask: 0,
+            plain_name_mask: 0,
+            trusted_mask: 0,
         }
     }
 

@@ -228,7 +228,10 @@ impl Injector for HeaderInjector<'_> {
 /// assert!(!watchpost::traces::extract(&headers).span().span_context().is_valid());
 /// ```
 pub fn extract(headers: &HeaderMap) -> Context {
-    if !headers.contains_key(TRACEPARENT) && !headers.contains_key(BAGGAGE) {
+    // Pre-parsed names: a `&str` key is parsed and validated on every lookup.
+    static TRACEPARENT_NAME: HeaderName = HeaderName::from_static(TRACEPARENT);
+    static BAGGAGE_NAME: HeaderName = HeaderName::from_static(BAGGAGE);
+    if !headers.contains_key(&TRACEPARENT_NAME) && !headers.contains_key(&BAGGAGE_NAME) {
         return Context::new(); // the common case for untraced callers: nothing to parse
     }
     propagator().extract(&HeaderExtractor(headers))

@@ -104,9 +104,22 @@ impl LayerState {
 
     fn compute_route(&self, meta: &Metadata<'_>) -> Route {
         let mut route = self.filter.route(meta.target());
+        use crate::catalogue::targets;
+        let ours = meta.target() == targets::HTTP_ACCESS
+            || (meta.target() == targets::HTTP && meta.is_span() && meta.name() == "request");
         for field in meta.fields().iter().take(64) {
+            if ours && targets::HTTP_TRUSTED_FIELDS.contains(&field.name()) {
+                route.trusted_mask |= 1 << field.index();
+            }
             if self.redactor.is_secret_name(field.name()) {
                 route.secret_mask |= 1 << field.index();
+            }
+            if field
+                .name()
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+            {
+                route.plain_name_mask |= 1 << field.index();
             }
             if visit::is_reserved(field.name()) {
                 route.reserved_mask |= 1 << field.index();
@@ -128,7 +141,7 @@ impl LayerState {
         meta: &'static Metadata<'static>,
         data: &mut SpanFields,
         record: impl FnOnce(&mut Visitor<'_>),
-    ) -> Option<String> {
+    ) -> Option<u16> {
         let mut subsystem = None;
         let mut text = String::new();
         let route = self.route(meta);
@@ -536,12 +549,7 @@ where
             .shared
             .record_span_fields(attrs.metadata(), &mut data, |v| attrs.record(v));
         data.subsystem = match subsystem {
-            Some(name) => Some(
-                self.shared
-                    .filter
-                    .index(&name)
-                    .unwrap_or(self.shared.filter.default),
-            ),
+            Some(index) => Some(index),
             None => span
                 .parent()
                 .and_then(|p| p.extensions().get::<SpanFields>().and_then(|d| d.subsystem)),
@@ -562,13 +570,8 @@ where
         if new.fields.is_empty() && subsystem.is_none() {
             return; // only trace fields (e.g. `http.response.status_code`) were recorded
         }
-        if let Some(name) = subsystem {
-            data.subsystem = Some(
-                self.shared
-                    .filter
-                    .index(&name)
-                    .unwrap_or(self.shared.filter.default),
-            );
+        if let Some(index) = subsystem {
+            data.subsystem = Some(index);
         }
         data.merge(&new, &self.shared);
     }

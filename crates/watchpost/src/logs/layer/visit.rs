@@ -48,7 +48,7 @@ pub(super) enum Sink<'a> {
     /// Span fields: values into the span's buffer; a `subsystem` field is captured by name.
     Span {
         data: &'a mut SpanFields,
-        subsystem: &'a mut Option<String>,
+        subsystem: &'a mut Option<u16>,
     },
 }
 
@@ -58,6 +58,8 @@ pub(super) struct Visitor<'a> {
     secret_mask: u64,
     resource_mask: u64,
     reserved_mask: u64,
+    plain_name_mask: u64,
+    trusted_mask: u64,
     /// Fields not written at all (see `skipped`).
     skip_mask: u64,
     /// Where the current field's value starts in its buffer.
@@ -81,6 +83,8 @@ impl<'a> Visitor<'a> {
             secret_mask: route.secret_mask,
             resource_mask: route.resource_mask,
             reserved_mask: route.reserved_mask,
+            plain_name_mask: route.plain_name_mask,
+            trusted_mask: route.trusted_mask,
             skip_mask,
             value_at: 0,
             text,
@@ -120,13 +124,20 @@ impl<'a> Visitor<'a> {
                 if reserved {
                     out.extend_from_slice(b"fields.");
                 }
-                encode::escape_into(out, name);
+                if i < 64 && self.plain_name_mask & (1 << i) != 0 {
+                    out.extend_from_slice(name.as_bytes());
+                } else {
+                    encode::escape_into(out, name);
+                }
                 out.extend_from_slice(b"\":");
                 seen.push(name);
                 self.value_at = out.len();
                 Some(out)
             }
             Sink::Span { data, .. } => {
+                if data.buf.capacity() == 0 {
+                    data.buf.reserve(64); // one allocation for a typical span's values
+                }
                 self.value_at = data.buf.len();
                 data.fields.push((name, data.buf.len() as u32, 0));
                 Some(&mut data.buf)
@@ -176,15 +187,24 @@ impl<'a> Visitor<'a> {
         }
         if let Sink::Span { subsystem, .. } = &mut self.sink {
             if name == "subsystem" {
-                **subsystem = Some(s.to_string());
+                **subsystem = Some(
+                    self.shared
+                        .filter
+                        .index(s)
+                        .unwrap_or(self.shared.filter.default),
+                );
                 return;
             }
         }
         let shared = self.shared;
         let secret = shared.is_secret(self.secret_mask, field);
+        let i = field.index();
+        let trusted = i < 64 && self.trusted_mask & (1 << i) != 0;
         let Some(out) = self.begin(field) else { return };
         if secret {
             encode::string_into(out, REDACTED);
+        } else if trusted {
+            cut_into(shared, out, s);
         } else {
             write_text(shared, out, s);
         }
@@ -217,14 +237,18 @@ fn masked<'s>(shared: &LayerState, s: &'s str) -> Cow<'s, str> {
 
 /// Masks, truncates and escapes `s` as a JSON string into `out`.
 pub(super) fn write_text(shared: &LayerState, out: &mut Vec<u8>, s: &str) {
-    let s = masked(shared, s);
+    cut_into(shared, out, &masked(shared, s));
+}
+
+/// Truncates and escapes `s` as a JSON string into `out` (not masked: see [`write_text`]).
+fn cut_into(shared: &LayerState, out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
-    match truncate_utf8(&s, shared.max_field_bytes) {
+    match truncate_utf8(s, shared.max_field_bytes) {
         Some(head) => {
             encode::escape_into(out, head);
             out.extend_from_slice(TRUNCATED_MARKER.as_bytes());
         }
-        None => encode::escape_into(out, &s),
+        None => encode::escape_into(out, s),
     }
     out.push(b'"');
 }
