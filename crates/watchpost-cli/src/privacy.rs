@@ -358,19 +358,15 @@ mod tests {
 
     #[test]
     fn key_value_scans_are_linear_in_the_value() {
-        // Quadratic before: every `=` scanned on to the end of the string (1 MiB: ~1e11 steps).
-        let started = std::time::Instant::now();
+        // Quadratic before: every `=` scanned on to the end of the string (1 MiB: ~1e11 steps,
+        // hours). No clock here (a loaded machine makes any bound flaky): a quadratic scan shows
+        // as a test that never ends.
         let long = "a=".repeat(512 << 10);
         assert_eq!(scan_value(&long), None);
         let long = "password=[REDACTED]&".repeat(64 << 10);
         assert_eq!(scan_value(&long), None);
         let long = format!("{}password=hunter2", "x=1 ".repeat(128 << 10));
         assert_eq!(scan_value(&long), Some(Privacy::Secret("password=… pair")));
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
         // A value ends at the next `=` too, still found when the key is secret-named.
         assert_eq!(
             scan_value("token=abc=def"),

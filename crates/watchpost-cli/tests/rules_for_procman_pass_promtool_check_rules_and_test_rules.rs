@@ -43,6 +43,9 @@ fn rules_for_procman_pass_promtool_check_rules_and_test_rules() {
         "alert: ProcmanHttpErrorRate",
         "alert: ProcmanTelemetryDropped",
         "alert: ProcmanRestarted",
+        // procman measures functions: the label-driven rules of their objectives come along.
+        "alert: ProcmanFunctionSuccessBudgetBurn1h",
+        "alert: ProcmanFunctionLatencyBudgetBurn3d",
     ] {
         assert!(rules.contains(name), "{name} missing from\n{rules}");
     }

@@ -9,6 +9,9 @@ use watchpost_cli::config::Config;
 use watchpost_testkit::tools::{run_tool, TempDir};
 
 const CONFIG: &str = r#"
+[service]
+function_objectives = false   # the measured functions' rules have their own mutation test
+
 [[slo]]
 name = "availability"
 kind = "availability"

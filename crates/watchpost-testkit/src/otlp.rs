@@ -101,6 +101,8 @@ pub struct Received {
     pub logs: Vec<LogRecord>,
     /// Every metric.
     pub metrics: Vec<Metric>,
+    /// Every metrics request, whole (resource, scopes, metrics, as decoded).
+    pub metric_requests: Vec<ExportMetricsServiceRequest>,
     /// The `service.name` of each span batch's resource that has one.
     pub service_names: Vec<String>,
     /// Every accepted request, with its headers.
@@ -219,6 +221,7 @@ impl State {
         }
         let mut r = self.received.lock().unwrap();
         r.requests.push(request);
+        r.metric_requests.push(req.clone());
         for rm in req.resource_metrics {
             let items = rm.scope_metrics.iter().map(|sm| sm.metrics.len()).sum();
             r.resources

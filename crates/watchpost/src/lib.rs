@@ -119,5 +119,9 @@ pub use telemetry::{init, Telemetry, TelemetryBuilder};
 /// | `skip` | on a method of a measured `impl` block: not measured |
 pub use watchpost_macros::measured;
 
+/// The OTLP encoders of spans and log records, for the `export` benchmark (not part of the API).
+#[cfg(feature = "otlp")]
+#[doc(hidden)]
+pub use export::bench as __export_bench;
 #[doc(hidden)]
 pub use metrics::function::__private as __measured;

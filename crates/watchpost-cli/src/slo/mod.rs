@@ -6,6 +6,7 @@
 //! [service]
 //! name = "procman"               # the metric prefix; default: the catalogue's service_prefix
 //! runbook_url = "https://runbooks.example.com/procman/{alertname}"   # optional
+//! function_objectives = true     # default: rules for measured functions' objectives
 //!
 //! [[slo]]
 //! name = "availability"          # [a-z][a-z0-9_]*, unique: the `slo` label
@@ -46,8 +47,14 @@
 //! `min_requests_per_hour` requests per hour. The symptom alerts of the standard (error rate
 //! over 1 %, p99 over a latency objective, lost telemetry and log lines, overflowing series,
 //! per-resource log I/O errors, restarts) are written for the metrics the catalogue has.
+//!
+//! When the catalogue has the metrics of measured functions (`#[watchpost::measured]`), the same
+//! recording rules and burn-rate tiers are written for their objectives, label-driven: every
+//! objective the service declares, without listing them here (see [`functions`]).
 
 pub mod burn;
+mod function_tests;
+pub mod functions;
 mod rules;
 mod tests;
 
@@ -70,6 +77,10 @@ pub struct ServiceSettings {
     /// The alerts' `runbook_url` annotation; `{alertname}` is replaced by the alert's name.
     #[serde(default)]
     pub runbook_url: Option<String>,
+    /// Burn-rate rules for the objectives of measured functions (`#[measured(objective = …)]`),
+    /// when the catalogue has their metrics (default true; see [`functions`]).
+    #[serde(default)]
+    pub function_objectives: Option<bool>,
 }
 
 /// A number written as a TOML integer, float or string (`99.9`, `99`, `"99.9"`).
@@ -436,6 +447,8 @@ pub(crate) struct Service<'a> {
     pub catalogue: &'a Catalogue,
     /// `<svc>_http_request_duration_seconds`, when the catalogue has it.
     pub http: Option<String>,
+    /// Whether to write the rules of measured functions' objectives.
+    pub function_objectives: bool,
 }
 
 /// Writes the rules and their tests for the service `catalogue` describes and the objectives of
@@ -499,6 +512,7 @@ pub fn generate(catalogue: &Catalogue, config: &Config) -> Result<Generated> {
     }
     let service = Service {
         runbook_url: settings.runbook_url.clone(),
+        function_objectives: settings.function_objectives.unwrap_or(true),
         catalogue,
         http,
         name,

@@ -32,6 +32,14 @@ pub(crate) enum What {
     Restart,
     /// The scrape of the service's job failed.
     Down,
+    /// Tier `tier` of [`burn::TIERS`] of every measured-function objective of one kind and
+    /// percentile (label-driven: see `functions`).
+    FunctionBurn {
+        sli: super::functions::Sli,
+        tier: usize,
+        /// Each percentile whose tier can fire, and its threshold.
+        thresholds: Vec<(String, burn::Ratio)>,
+    },
 }
 
 pub(crate) struct Written {
@@ -108,13 +116,13 @@ fn ratio_expr(kind: SloKind, s: &Selectors, func: &str, range: &str) -> String {
     }
 }
 
-struct Out {
-    yaml: String,
-    expressions: Vec<String>,
+pub(crate) struct Out {
+    pub yaml: String,
+    pub expressions: Vec<String>,
 }
 
 impl Out {
-    fn record(&mut self, name: &str, expr: &str, labels: &[(&str, &str)]) {
+    pub(crate) fn record(&mut self, name: &str, expr: &str, labels: &[(&str, &str)]) {
         let _ = writeln!(self.yaml, "      - record: {name}");
         let _ = writeln!(self.yaml, "        expr: {}", q(expr));
         if !labels.is_empty() {
@@ -126,7 +134,7 @@ impl Out {
         self.expressions.push(expr.to_owned());
     }
 
-    fn alert(&mut self, alert: &Alert, expr: &str, for_minutes: u32) {
+    pub(crate) fn alert(&mut self, alert: &Alert, expr: &str, for_minutes: u32) {
         let _ = writeln!(self.yaml, "      - alert: {}", alert.name);
         let _ = writeln!(self.yaml, "        expr: {}", q(expr));
         if for_minutes > 0 {
@@ -143,7 +151,7 @@ impl Out {
         self.expressions.push(expr.to_owned());
     }
 
-    fn group(&mut self, name: &str) {
+    pub(crate) fn group(&mut self, name: &str) {
         let _ = writeln!(self.yaml, "  - name: {}", q(name));
         let _ = writeln!(self.yaml, "    rules:");
     }
@@ -153,7 +161,7 @@ fn percent(r: burn::Ratio) -> String {
     (r * burn::Ratio::new(100, 1)).to_decimal()
 }
 
-fn with_runbook(
+pub(crate) fn with_runbook(
     service: &Service<'_>,
     name: &str,
     mut annotations: Vec<(String, String)>,
@@ -281,6 +289,8 @@ pub(crate) fn write(service: &Service<'_>, objectives: &[Objective]) -> Written 
             alerts.push(alert);
         }
     }
+
+    super::functions::write(service, &mut out, &mut alerts);
 
     // The symptom alerts.
     let mut symptoms: Vec<(Alert, String, u32)> = Vec::new();

@@ -35,10 +35,10 @@ use super::rules::{le_value, Alert, What, Written};
 use super::{q, Objective, Service, SloKind};
 
 /// Requests a minute in the quiet, firing and resolving phases.
-const TRAFFIC: u64 = 100_000;
+pub(super) const TRAFFIC: u64 = 100_000;
 
 /// Go's `%.4g` (what `humanize` and `humanizePercentage` print).
-fn go_g4(v: f64) -> String {
+pub(super) fn go_g4(v: f64) -> String {
     if v == 0.0 {
         return "0".to_owned();
     }
@@ -59,7 +59,7 @@ fn go_g4(v: f64) -> String {
     }
 }
 
-fn render(template: &str, value: &str, labels: &BTreeMap<String, String>) -> String {
+pub(super) fn render(template: &str, value: &str, labels: &BTreeMap<String, String>) -> String {
     let mut s = template
         .replace("{{ $value | humanizePercentage }}", value)
         .replace("{{ $value | humanize }}", value);
@@ -70,12 +70,12 @@ fn render(template: &str, value: &str, labels: &BTreeMap<String, String>) -> Str
 }
 
 /// One phase: `samples` samples, each adding `good` and `bad` requests.
-struct Phase {
-    samples: u64,
-    good: f64,
-    bad: f64,
+pub(super) struct Phase {
+    pub samples: u64,
+    pub good: f64,
+    pub bad: f64,
     /// The alert expected at the phase's end (None: quiet).
-    fires: Option<String>,
+    pub fires: Option<String>,
 }
 
 /// Two counters (good-ish and bad-ish), built from phases.
@@ -95,7 +95,7 @@ fn fmt_num(v: f64) -> String {
 }
 
 /// The values of a counter adding `inc(phase)` per sample, phase after phase.
-fn notation(phases: &[Phase], inc: impl Fn(&Phase) -> f64) -> String {
+pub(super) fn notation(phases: &[Phase], inc: impl Fn(&Phase) -> f64) -> String {
     let mut parts = vec!["0".to_owned()];
     let mut value = 0.0;
     for p in phases {
@@ -136,12 +136,12 @@ fn build(
     }
 }
 
-fn ceil_div(a: u64, b: u64) -> u64 {
+pub(super) fn ceil_div(a: u64, b: u64) -> u64 {
     a.div_ceil(b)
 }
 
 /// Rounds up to at most 4 significant digits (so `humanizePercentage` prints it exactly).
-fn up_to_4_digits(n: u64) -> u64 {
+pub(super) fn up_to_4_digits(n: u64) -> u64 {
     let mut unit = 1;
     while n / unit >= 10_000 {
         unit *= 10;
@@ -234,7 +234,7 @@ fn ratio_test(out: &mut String, t: &RatioTest<'_>) {
     );
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
+pub(super) fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
         a
     } else {
@@ -282,7 +282,7 @@ fn group(
     }
 }
 
-fn series_name(metric: &str, labels: &[(&str, &str)]) -> String {
+pub(super) fn series_name(metric: &str, labels: &[(&str, &str)]) -> String {
     let inner: Vec<String> = labels
         .iter()
         .map(|(k, v)| format!("{k}={}", q(v)))
@@ -397,7 +397,7 @@ pub(crate) fn write(
                 );
                 any = true;
             }
-            What::LatencyP99 => {}
+            What::LatencyP99 | What::FunctionBurn { .. } => {}
             What::Counter { metric, by } => {
                 let mut expr_labels = BTreeMap::new();
                 let name = match by {
@@ -488,6 +488,7 @@ pub(crate) fn write(
             }
         }
     }
+    any |= super::function_tests::write(&mut out, service, &written.alerts);
     if !any {
         out.push_str("  []\n");
     }

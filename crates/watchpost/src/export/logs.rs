@@ -1,5 +1,9 @@
-//! OTLP log records, built on the export thread from what the log layer queued
-//! ([`PendingLog`]: the JSON line's fields, already redacted, masked and cut).
+//! The log layer's sink (the export queue) and [`LogMaker`]: what turns a queued [`PendingLog`]
+//! (the JSON line's fields, already redacted, masked and cut) into an OTLP log record, on the
+//! export thread. The worker encodes records straight to protobuf (`encode_logs.rs`) from the
+//! maker's scope and subsystem names; [`LogMaker::make`] builds the SDK's `LogRecord` of the
+//! same line, the reference the encoder is tested against (and the path it is benchmarked
+//! against).
 
 use crate::logs::{LogSink, PendingLog};
 
@@ -12,7 +16,8 @@ impl LogSink for Exporter {
     }
 }
 
-/// Builds OTel log records from [`PendingLog`]s, on the export thread.
+/// What describes exported log records: the scope (its version; each record's target names its
+/// scope) and the subsystem names (a record's `subsystem` attribute).
 #[derive(Debug)]
 pub(crate) struct LogMaker {
     pub(crate) logger: opentelemetry_sdk::logs::SdkLogger,
@@ -21,9 +26,11 @@ pub(crate) struct LogMaker {
 }
 
 impl LogMaker {
+    /// The SDK's log record of `p`, with its scope: what the OTLP exporter of the SDK would be
+    /// given (the reference of `encode_logs.rs`).
     pub(crate) fn make(
         &self,
-        p: PendingLog,
+        p: &PendingLog,
     ) -> (
         opentelemetry_sdk::logs::SdkLogRecord,
         opentelemetry::InstrumentationScope,
@@ -35,8 +42,8 @@ impl LogMaker {
         let (sev, text) = severity(p.verbosity);
         rec.set_severity_number(sev);
         rec.set_severity_text(text);
-        rec.set_target(p.target);
-        rec.set_body(AnyValue::from(p.body));
+        rec.set_target(p.target.clone());
+        rec.set_body(AnyValue::from(p.body.clone()));
         if let Some(name) = self.subsystems.get(p.subsystem as usize) {
             rec.add_attribute("subsystem", name.clone());
         }
@@ -60,7 +67,8 @@ impl LogMaker {
     }
 }
 
-fn severity(verbosity: u8) -> (opentelemetry::logs::Severity, &'static str) {
+/// The severity of a record of `verbosity` (1 = ERROR … 4 = DEBUG) and its text.
+pub(super) fn severity(verbosity: u8) -> (opentelemetry::logs::Severity, &'static str) {
     use opentelemetry::logs::Severity;
     match verbosity {
         1 => (Severity::Error, "ERROR"),

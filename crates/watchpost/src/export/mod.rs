@@ -1,7 +1,12 @@
 //! OTLP export of traces, metrics and logs, with graceful degradation.
 //!
 //! One worker thread owns a small Tokio runtime and the three OTLP exporters, each over gRPC or
-//! HTTP/protobuf as [`crate::Config::otlp`] says (`otlp.rs` builds them). The
+//! HTTP/protobuf as [`crate::Config::otlp`] says (`otlp.rs` builds them). Spans and log records
+//! are encoded to OTLP protobuf by our own encoders (`encode.rs`, `encode_traces.rs`,
+//! `encode_logs.rs`: straight from the SDK's `SpanData` and from the queued log lines to bytes in
+//! a reused buffer, no prost structs in between) and sent by `send.rs` over a tonic channel
+//! (`grpc_raw.rs`: a codec that passes the bytes) or the hyper client; metrics go the same way,
+//! as the request opentelemetry-otlp would build plus our exemplars (`encode_metrics.rs`). The
 //! application only ever pushes into a bounded queue per signal (a short lock, no wake-up of the
 //! worker until a batch is full); when a queue is full the item is dropped and counted. Ordinary
 //! items fill at most three quarters of a queue: the rest is kept for the spans of error and
@@ -13,16 +18,14 @@
 //! the next batch goes through (tonic and hyper reconnect by themselves).
 //!
 //! Counters, visible on `/metrics`: `<svc>_telemetry_dropped_total{signal}` (items lost: full
-//! queue or failed export) and `<svc>_telemetry_export_errors_total{signal}` (failed exports).
+//! queue, failed export, or rejected by the collector in a `partial_success`) and
+//! `<svc>_telemetry_export_errors_total{signal}` (failed exports).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry::InstrumentationScope;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter as _;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,10 +33,18 @@ use crate::internal::{DispatchSlot, ExportFailed, TelemetryDropped};
 use crate::internal::{ExportCounters, Signal};
 use crate::logs::PendingLog;
 
+#[doc(hidden)]
+pub mod bench;
+mod encode;
+mod encode_logs;
+mod encode_metrics;
+mod encode_traces;
+mod grpc_raw;
 mod http_client;
 mod logs;
 mod otlp;
 mod queue;
+mod send;
 mod worker;
 
 pub(crate) use logs::LogMaker;

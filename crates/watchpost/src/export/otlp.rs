@@ -1,6 +1,9 @@
 //! Builds the three OTLP exporters from their [`OtlpTarget`]s, each over gRPC (tonic) or
 //! HTTP/protobuf (hyper, `http_client.rs`): endpoint, headers (gRPC metadata or HTTP headers),
 //! compression, timeout and TLS (for an `https` URL: the system's roots and the CA file).
+//! Spans and log records are encoded by us (`encode_*.rs`) and sent by `send.rs` over a tonic
+//! channel or the hyper client built here; metrics too, as the request `encode_metrics.rs`
+//! builds (the SDK's conversion, with our exemplars).
 //!
 //! Each signal's exporter is built on its own: one that cannot be built (its error names the
 //! signal and the input its endpoint or CA file came from) leaves the others exporting.
@@ -16,11 +19,6 @@
 //! The exporters only hold what they are given: every export is still bounded, counted and
 //! reported by the worker, whichever the transport.
 
-use opentelemetry_otlp::{
-    Compression, Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig,
-};
-use opentelemetry_sdk::logs::LogExporter as _;
-use opentelemetry_sdk::trace::SpanExporter as _;
 use opentelemetry_sdk::Resource;
 use rustls::pki_types::CertificateDer;
 
@@ -28,76 +26,19 @@ use crate::config::{OtlpCompression, OtlpProtocol, OtlpSignal, OtlpTarget};
 use crate::internal::Signal;
 
 /// The exporters the worker sends through: one per signal that is exported and could be built.
-#[derive(Default)]
 pub(super) struct Exporters {
-    pub(super) spans: Option<opentelemetry_otlp::SpanExporter>,
-    pub(super) logs: Option<opentelemetry_otlp::LogExporter>,
-    pub(super) metrics: Option<opentelemetry_otlp::MetricExporter>,
+    pub(super) spans: Option<super::send::RawExporter>,
+    pub(super) logs: Option<super::send::RawExporter>,
+    /// The encoders of spans and log records (resource encoded once, buffers reused).
+    pub(super) span_encoder: std::cell::RefCell<super::encode_traces::SpanEncoder>,
+    pub(super) log_encoder: std::cell::RefCell<super::encode_logs::LogEncoder>,
+    pub(super) metrics: Option<super::send::RawExporter>,
 }
 
 /// The CA file of a target: its PEM (for tonic) and its certificates (for rustls).
 struct Ca {
     pem: Vec<u8>,
     certs: Vec<CertificateDer<'static>>,
-}
-
-/// One exporter of the builder `$builder` (a `SpanExporter`, `LogExporter` or
-/// `MetricExporter` builder) for the target `$target`, over the target's transport: a
-/// `Result<_, String>` whose error names the file or the input at fault.
-macro_rules! build {
-    ($builder:expr, $target:expr) => {{
-        let t: &OtlpTarget = $target;
-        (|| {
-            let ca = ca(t)?;
-            let https = crate::config::is_https(&t.url);
-            let gzip = t.compression == OtlpCompression::Gzip;
-            let built = match t.protocol {
-                OtlpProtocol::Grpc => {
-                    let metadata = metadata(t)?;
-                    let mut b = $builder
-                        .with_tonic()
-                        .with_endpoint(t.url.clone())
-                        .with_timeout(t.timeout)
-                        // Runs after the library's own, which added the process environment's
-                        // headers: the metadata sent is exactly the target's.
-                        .with_interceptor(move |mut request: tonic::Request<()>| {
-                            *request.metadata_mut() = metadata.clone();
-                            Ok::<_, tonic::Status>(request)
-                        });
-                    if https {
-                        b = b.with_tls_config(tonic_tls(ca.as_ref()));
-                    }
-                    if gzip {
-                        b = b.with_compression(Compression::Gzip);
-                    }
-                    b.build()
-                }
-                OtlpProtocol::HttpProtobuf => {
-                    let certs = ca.as_ref().map(|ca| ca.certs.as_slice());
-                    let client =
-                        super::http_client::client(t, certs).map_err(|e| ca_error(t, &e))?;
-                    let mut b = $builder
-                        .with_http()
-                        .with_protocol(Protocol::HttpBinary)
-                        .with_endpoint(t.url.clone())
-                        .with_timeout(t.timeout)
-                        // Sets exactly the target's headers on every request.
-                        .with_shared_http_client(client);
-                    if gzip {
-                        b = b.with_compression(Compression::Gzip);
-                    }
-                    b.build()
-                }
-            };
-            built.map_err(|e| {
-                format!(
-                    "invalid OTLP endpoint {} ({}): {e}",
-                    crate::config::shown_endpoint(&t.url),
-                    t.endpoint_source
-                )
-            })
-        })()
-    }};
 }
 
 /// Builds the exporter of each signal that is exported: `exported` by [`OtlpSignal::index`].
@@ -108,7 +49,13 @@ pub(super) fn build(
     exported: [bool; 3],
     resource: &Resource,
 ) -> (Exporters, Vec<(Signal, String)>) {
-    let mut exporters = Exporters::default();
+    let mut exporters = Exporters {
+        spans: None,
+        logs: None,
+        metrics: None,
+        span_encoder: super::encode_traces::SpanEncoder::new(resource).into(),
+        log_encoder: super::encode_logs::LogEncoder::new(resource).into(),
+    };
     let mut failures = Vec::new();
     let target = |s: OtlpSignal| &targets[s.index()];
     let on = |s: OtlpSignal| exported[s.index()];
@@ -119,33 +66,78 @@ pub(super) fn build(
         ));
     };
     if on(OtlpSignal::Traces) {
-        let builder = opentelemetry_otlp::SpanExporter::builder();
-        match build!(builder, target(OtlpSignal::Traces)) {
-            Ok(mut spans) => {
-                spans.set_resource(resource);
-                exporters.spans = Some(spans);
-            }
+        match raw(target(OtlpSignal::Traces), TRACES_PATH) {
+            Ok(spans) => exporters.spans = Some(spans),
             Err(e) => failed(Signal::Traces, e),
         }
     }
     if on(OtlpSignal::Logs) {
-        let builder = opentelemetry_otlp::LogExporter::builder();
-        match build!(builder, target(OtlpSignal::Logs)) {
-            Ok(mut logs) => {
-                logs.set_resource(resource);
-                exporters.logs = Some(logs);
-            }
+        match raw(target(OtlpSignal::Logs), LOGS_PATH) {
+            Ok(logs) => exporters.logs = Some(logs),
             Err(e) => failed(Signal::Logs, e),
         }
     }
     if on(OtlpSignal::Metrics) {
-        let builder = opentelemetry_otlp::MetricExporter::builder();
-        match build!(builder, target(OtlpSignal::Metrics)) {
+        match raw(
+            target(OtlpSignal::Metrics),
+            super::encode_metrics::METRICS_PATH,
+        ) {
             Ok(metrics) => exporters.metrics = Some(metrics),
             Err(e) => failed(Signal::Metrics, e),
         }
     }
     (exporters, failures)
+}
+
+/// The gRPC methods of the trace and log services.
+const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+/// The sender of already-encoded requests for `t` (spans or log records; `grpc_path` is the
+/// signal's gRPC method), configured as opentelemetry-otlp's exporter would be: a lazily
+/// connecting tonic channel with the target's timeout, TLS and gzip and exactly its headers as
+/// metadata, or our hyper client posting to the target's URL.
+fn raw(t: &OtlpTarget, grpc_path: &'static str) -> Result<super::send::RawExporter, String> {
+    use super::send::RawExporter;
+    let ca = ca(t)?;
+    let gzip = t.compression == OtlpCompression::Gzip;
+    let invalid = |e: &dyn std::error::Error| {
+        let mut error = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            error.push_str(": ");
+            error.push_str(&s.to_string());
+            source = s.source();
+        }
+        format!(
+            "invalid OTLP endpoint {} ({}): {error}",
+            crate::config::shown_endpoint(&t.url),
+            t.endpoint_source
+        )
+    };
+    Ok(match t.protocol {
+        OtlpProtocol::Grpc => {
+            let metadata = metadata(t)?;
+            let mut endpoint =
+                tonic::transport::Endpoint::from_shared(t.url.clone()).map_err(|e| invalid(&e))?;
+            if crate::config::is_https(&t.url) {
+                endpoint =
+                    (endpoint.tls_config(tonic_tls(ca.as_ref()))).map_err(|e| invalid(&e))?;
+            }
+            RawExporter::Grpc(super::grpc_raw::GrpcRaw {
+                channel: endpoint.timeout(t.timeout).connect_lazy(),
+                path: grpc_path,
+                metadata,
+                compression: gzip.then_some(tonic::codec::CompressionEncoding::Gzip),
+            })
+        }
+        OtlpProtocol::HttpProtobuf => {
+            let certs = ca.as_ref().map(|ca| ca.certs.as_slice());
+            let client = super::http_client::client(t, certs).map_err(|e| ca_error(t, &e))?;
+            let url = t.url.parse::<http::Uri>().map_err(|e| invalid(&e))?;
+            RawExporter::Http { client, url, gzip }
+        }
+    })
 }
 
 /// An error about the CA file of `target`, naming the file and the input it came from.

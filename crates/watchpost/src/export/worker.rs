@@ -192,8 +192,8 @@ impl Worker {
             return true;
         }
         let n = spans.len().min(self.settings.spans.batch_size);
-        let batch: Vec<SpanData> = spans.drain(..n).collect();
         let Some(exporter) = &ex.spans else {
+            spans.drain(..n);
             TelemetryDropped {
                 signal: Signal::Traces,
                 count: n as u64,
@@ -201,15 +201,10 @@ impl Worker {
             .emit(&self.counters);
             return false;
         };
-        let budget = self.budget(Signal::Traces, limit);
-        let result = tokio::time::timeout(budget, exporter.export(batch)).await;
-        self.record(
-            Signal::Traces,
-            n as u64,
-            result
-                .map_err(|_| "timed out".to_string())
-                .and_then(|r| r.map_err(|e| e.to_string())),
-        )
+        // Encoded straight to protobuf (`encode_traces.rs`), into the encoder's reused buffer.
+        let body = exporter.body(ex.span_encoder.borrow_mut().encode(spans.range(..n)));
+        spans.drain(..n);
+        self.send(Signal::Traces, n, exporter, body, limit).await
     }
 
     async fn export_logs(
@@ -222,8 +217,8 @@ impl Worker {
             return true;
         }
         let n = logs.len().min(self.settings.logs.batch_size);
-        let batch: Vec<PendingLog> = logs.drain(..n).collect();
         let (Some(exporter), Some(maker)) = (&ex.logs, self.log_maker.get()) else {
+            logs.drain(..n);
             TelemetryDropped {
                 signal: Signal::Logs,
                 count: n as u64,
@@ -231,20 +226,42 @@ impl Worker {
             .emit(&self.counters);
             return false;
         };
-        // The records are built here, on the export thread, not on the thread that logged.
-        let records: Vec<(SdkLogRecord, InstrumentationScope)> =
-            batch.into_iter().map(|p| maker.make(p)).collect();
-        let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
-            records.iter().map(|(r, s)| (r, s)).collect();
-        let budget = self.budget(Signal::Logs, limit);
-        let result = tokio::time::timeout(budget, exporter.export(LogBatch::new(&refs))).await;
-        self.record(
-            Signal::Logs,
-            n as u64,
-            result
+        // The records are encoded here, on the export thread, not on the thread that logged,
+        // straight from the queued lines to protobuf (`encode_logs.rs`).
+        let body = exporter.body(ex.log_encoder.borrow_mut().encode(maker, logs.range(..n)));
+        logs.drain(..n);
+        self.send(Signal::Logs, n, exporter, body, limit).await
+    }
+
+    /// Sends one encoded batch of `n` spans or log records (or one metric collection, `n` = 1)
+    /// under the signal's budget; counts the items the collector rejected (its
+    /// `partial_success`) as dropped.
+    async fn send(
+        &self,
+        signal: Signal,
+        n: usize,
+        exporter: &super::send::RawExporter,
+        body: Result<bytes::Bytes, String>,
+        limit: Option<Duration>,
+    ) -> bool {
+        let budget = self.budget(signal, limit);
+        let result = match body {
+            Ok(body) => tokio::time::timeout(budget, exporter.export(body, budget))
+                .await
                 .map_err(|_| "timed out".to_string())
-                .and_then(|r| r.map_err(|e| e.to_string())),
-        )
+                .and_then(|r| r),
+            Err(e) => Err(e),
+        };
+        if let Ok(accepted) = &result {
+            if accepted.rejected > 0 {
+                TelemetryDropped {
+                    signal,
+                    count: accepted.rejected.min(n as u64),
+                }
+                .emit(&self.counters);
+            }
+        }
+        self.record(signal, n as u64, result.map(|_| ()))
     }
 
     async fn export_metrics(&self, ex: &Exporters, limit: Option<Duration>) {
@@ -261,7 +278,6 @@ impl Worker {
         };
         // Collect from the same reader the /metrics endpoint reads (one aggregation).
         let metrics = self.metrics.clone();
-        let budget = self.budget(Signal::Metrics, limit);
         let Some(rm) = metrics.collect_owned() else {
             // The collection failed (reported by `metrics`): nothing went out, so neither a
             // success (readiness would take it for a working exporter) nor an export failure.
@@ -272,11 +288,10 @@ impl Worker {
             .emit(&self.counters);
             return;
         };
-        let result = tokio::time::timeout(budget, exporter.export(&rm))
-            .await
-            .map_err(|_| "timed out".to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        self.record(Signal::Metrics, 1, result);
+        // The request opentelemetry-otlp would send, with the exemplars the SDK does not keep.
+        let encoded = super::encode_metrics::encode(&rm, metrics.exemplars());
+        let body = exporter.body(&encoded);
+        self.send(Signal::Metrics, 1, exporter, body, limit).await;
     }
 
     /// Counts a failed export; `true` if it succeeded.

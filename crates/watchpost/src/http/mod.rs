@@ -10,6 +10,7 @@ mod addr;
 mod client;
 #[cfg(feature = "reqwest")]
 mod reqwest;
+mod series;
 mod server;
 
 pub use client::{HttpClientLayer, HttpClientService, MAX_HOSTS};

@@ -14,8 +14,7 @@ use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 use http_body::{Body as _, Frame};
-use opentelemetry::metrics::{Counter, UpDownCounter};
-use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
 use tracing::Instrument as _;
 
 use crate::catalogue::{self, targets};
@@ -31,14 +30,15 @@ const ACCESS_LOG_TARGET: &str = targets::HTTP_ACCESS;
 
 #[derive(Debug, Clone)]
 struct ServerInstruments {
-    duration: crate::metrics::ExemplarHistogram,
+    duration: super::series::DurationSeries,
     /// The tail sampler's slow threshold (the server span is the local root).
     slow: std::time::Duration,
     /// W3C baggage keys copied into request context (`OTEL_BAGGAGE_FIELDS`).
     baggage_fields: Arc<[String]>,
     /// Request headers copied into the request context ([`HttpLayer::context_header`]).
     context_headers: Vec<(axum::http::HeaderName, String)>,
-    in_flight: UpDownCounter<i64>,
+    /// Bound to its (empty) attribute set once: no attribute lookup per request.
+    in_flight: opentelemetry::metrics::BoundUpDownCounter<i64>,
     panics: Counter<u64>,
     exclude: Vec<String>,
     /// Whether requests to the routes of [`metrics::router`](crate::metrics::router) (scrapes)
@@ -119,11 +119,15 @@ impl HttpLayer {
     pub fn new(telemetry: &crate::Telemetry) -> Self {
         let metrics = telemetry.metrics();
         let shared = ServerInstruments {
-            duration: metrics.exemplar_histogram(&catalogue::HTTP_REQUEST_DURATION),
+            duration: super::series::DurationSeries::new(
+                metrics.exemplar_histogram(&catalogue::HTTP_REQUEST_DURATION),
+            ),
             slow: metrics.trace_slow(),
             baggage_fields: telemetry.baggage_fields(),
             context_headers: Vec::new(),
-            in_flight: metrics.up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT),
+            in_flight: metrics
+                .up_down_counter(&catalogue::HTTP_REQUESTS_IN_FLIGHT)
+                .bind(&[]),
             panics: metrics.counter(&catalogue::HTTP_PANICS),
             exclude: Vec::new(),
             skip_scrapes: true,
@@ -131,7 +135,7 @@ impl HttpLayer {
         };
         // The in-flight gauge and the panic counter exist from the start (0), not only after the
         // first request or panic: a dashboard or an alert on them sees 0, not "no data".
-        shared.in_flight.add(0, &[]);
+        shared.in_flight.add(0);
         shared.panics.add(0, &[]);
         Self {
             shared: Arc::new(shared),
@@ -316,20 +320,19 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The clone that was polled ready serves this request; a fresh clone takes its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The service polled ready serves the request: its future is made here, before the
+        // async block, so it does not borrow the service and no clone is needed (a boxed route's
+        // clone is an allocation per request).
+        let inner = &mut self.inner;
         let shared = self.shared.clone();
         if shared.skips(&req) {
             return Box::pin(inner.call(req));
         }
         let start = Instant::now();
         let method = req.method().clone();
-        // One allocation for the route: shared by the span, the labels and the access line.
-        let path: Arc<str> = match req.extensions().get::<MatchedPath>() {
-            Some(m) => Arc::from(m.as_str()),
-            None => Arc::from(UNMATCHED),
-        };
+        // The route as axum shares it between requests (no copy): for the span, the series
+        // and the access line.
+        let path = Route(req.extensions().get::<MatchedPath>().cloned());
         let remote = req
             .extensions()
             .get::<ConnectInfo<std::net::SocketAddr>>()
@@ -347,7 +350,7 @@ where
             subsystem = shared.subsystem.as_str(),
             http.request.method = known,
             http.request.method_original = (known == "_OTHER").then_some(method.as_str()),
-            http.route = &*path,
+            http.route = path.as_str(),
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
             url.scheme = "http",
@@ -357,7 +360,14 @@ where
             request_id = rid.as_str(),
         );
         let cx = crate::traces::extract(req.headers());
-        crate::traces::set_parent(&span, &cx);
+        {
+            use opentelemetry::baggage::BaggageExt as _;
+            use opentelemetry::trace::TraceContextExt as _;
+            // A caller without trace headers (the common case): nothing to continue.
+            if cx.has_active_span() || !cx.baggage().is_empty() {
+                crate::traces::set_parent(&span, &cx);
+            }
+        }
         if !shared.baggage_fields.is_empty() {
             use opentelemetry::baggage::BaggageExt as _;
             let baggage = cx.baggage();
@@ -377,7 +387,7 @@ where
                 crate::context::set_on(&span, field, v.to_str().unwrap_or_default());
             }
         }
-        shared.in_flight.add(1, &[]);
+        shared.in_flight.add(1);
         let fut = inner.call(req);
         let span2 = span.clone();
         Box::pin(async move {
@@ -485,7 +495,7 @@ pub(crate) fn known_method(method: &Method) -> &'static str {
 }
 
 /// A status label without allocating for the common codes.
-fn status_label(status: u16) -> opentelemetry::Value {
+pub(super) fn status_label(status: u16) -> opentelemetry::Value {
     const KNOWN: [(u16, &str); 16] = [
         (200, "200"),
         (201, "201"),
@@ -510,13 +520,28 @@ fn status_label(status: u16) -> opentelemetry::Value {
     }
 }
 
+/// The route template of a request (axum's shared text), or [`UNMATCHED`].
+struct Route(Option<MatchedPath>);
+
+impl Route {
+    fn as_str(&self) -> &str {
+        self.0.as_ref().map_or(UNMATCHED, MatchedPath::as_str)
+    }
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What is recorded when the response body ends (or the client goes away).
 struct Completion {
     shared: Arc<ServerInstruments>,
     span: tracing::Span,
     start: Instant,
     method: Method,
-    path: Arc<str>,
+    path: Route,
     status: StatusCode,
     remote: Option<super::addr::AddrText>,
     request_id: RequestId,
@@ -527,11 +552,6 @@ impl Completion {
     fn finish(self, complete: bool) {
         let elapsed = self.start.elapsed();
         let status = self.status.as_u16();
-        let labels = [
-            KeyValue::new("method", known_method(&self.method)),
-            KeyValue::new("path", opentelemetry::StringValue::from(self.path.clone())),
-            KeyValue::new("status", status_label(status)),
-        ];
         // The exemplar points at this request's trace when it is exported: sampled, or kept by
         // the tail sampler anyway (an error, or a slow local root).
         let slow = elapsed >= self.shared.slow;
@@ -541,10 +561,15 @@ impl Completion {
             crate::traces::mark_slow(&self.span);
         }
         let kept = self.status.is_server_error() || slow;
-        self.shared
-            .duration
-            .record_in(elapsed.as_secs_f64(), &labels, &self.span, kept);
-        self.shared.in_flight.add(-1, &[]);
+        self.shared.duration.record(
+            elapsed.as_secs_f64(),
+            known_method(&self.method),
+            self.path.as_str(),
+            status,
+            &self.span,
+            kept,
+        );
+        self.shared.in_flight.add(-1);
         let duration_ms = millis(elapsed);
         // The method as sent (the log layer writes it unscanned, as the library's own): an
         // extension method is a token of any letters and digits, so one that could be a card
@@ -555,7 +580,7 @@ impl Completion {
             }
             _ => self.method.as_str(),
         };
-        let (path, request_id) = (&*self.path, self.request_id.as_str());
+        let (path, request_id) = (self.path.as_str(), self.request_id.as_str());
         let remote = self.remote.as_ref().map(super::addr::AddrText::as_str);
         // The access line. The server span carries most of its data (method, route, status,
         // client address and request id as attributes; the duration is its own; not the body

@@ -7,8 +7,11 @@
 //! The OpenTelemetry Rust SDK
 //! collects no exemplars (opentelemetry-rust#3369), so they are kept here, beside its data.
 //!
+//! The OTLP metric push carries them too, on the same histogram points (`export`).
+//!
 //! Cost: a measurement outside a kept trace pays one span lookup and nothing else; one inside
-//! pays an order-independent hash of its attributes, a clock read and a short lock.
+//! pays an order-independent hash of its attributes (once per series for a bound histogram:
+//! [`Series`]), a clock read and a short lock. Without trace export, nothing at all.
 //! Memory: at most [`MAX_SERIES`] series per histogram, one exemplar per bucket.
 
 use std::collections::HashMap;
@@ -26,8 +29,8 @@ pub const MAX_SERIES: usize = 2048;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Exemplar {
     pub(crate) value: f64,
-    /// Seconds since the Unix epoch.
-    pub(crate) time: f64,
+    /// When it was made: nanoseconds since the Unix epoch.
+    pub(crate) time_unix_nano: u64,
     pub(crate) trace_id: [u8; 16],
     pub(crate) span_id: [u8; 8],
 }
@@ -222,7 +225,9 @@ impl ExemplarHistogram {
     pub fn record(&self, value: f64, attributes: &[KeyValue]) {
         self.inner.record(value, attributes);
         if self.traces_exported {
-            self.keep(value, attributes, &tracing::Span::current(), false);
+            keep(&self.slots, value, None, false, || {
+                attrs_hash(attributes.iter())
+            });
         }
     }
 
@@ -232,40 +237,81 @@ impl ExemplarHistogram {
     pub fn record_in(&self, value: f64, attributes: &[KeyValue], span: &tracing::Span, kept: bool) {
         self.inner.record(value, attributes);
         if self.traces_exported {
-            self.keep(value, attributes, span, kept);
+            keep(&self.slots, value, Some(span), kept, || {
+                attrs_hash(attributes.iter())
+            });
         }
     }
 
-    fn keep(&self, value: f64, attributes: &[KeyValue], span: &tracing::Span, kept: bool) {
-        if !value.is_finite() {
-            return; // the SDK ignores it too
-        }
-        let Some(ids) = crate::traces::span_ids(span) else {
-            return;
-        };
-        if !(ids.sampled || kept) {
-            return;
-        }
-        // The time of the measurement (not the span's start: Prometheus refuses an exemplar
-        // older than the last one it stored for the series).
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        self.slots.put(
-            attrs_hash(attributes.iter()),
-            Exemplar {
-                value,
-                time,
-                trace_id: ids.trace_id,
-                span_id: ids.span_id,
-            },
-        );
+    /// The exemplars of the series with `attributes`, for a bound histogram (the attributes
+    /// hashed once); `None` when traces are not exported.
+    pub(crate) fn series(&self, attributes: &[KeyValue]) -> Option<Series> {
+        self.traces_exported.then(|| Series {
+            slots: self.slots.clone(),
+            hash: attrs_hash(attributes.iter()),
+        })
     }
 
     /// The SDK histogram underneath (records without exemplars).
     pub fn histogram(&self) -> &Histogram<f64> {
         &self.inner
     }
+}
+
+/// The exemplars of one series of an [`ExemplarHistogram`] (what a bound histogram records into:
+/// see [`ExemplarHistogram::series`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Series {
+    slots: Arc<Slots>,
+    hash: u64,
+}
+
+impl Series {
+    /// Keeps `value` as the exemplar of its bucket if `span` (the current span when `None`) is in
+    /// a trace that is exported: sampled, or `kept` whatever its sampling (the caller knows the
+    /// tail sampler keeps it: an error, a slow call).
+    #[inline]
+    pub(crate) fn keep(&self, value: f64, span: Option<&tracing::Span>, kept: bool) {
+        keep(&self.slots, value, span, kept, || self.hash);
+    }
+}
+
+/// Keeps `value` in `slots` (the series `hash` says) if its span's trace is exported; the hash is
+/// computed only then.
+fn keep(
+    slots: &Slots,
+    value: f64,
+    span: Option<&tracing::Span>,
+    kept: bool,
+    hash: impl FnOnce() -> u64,
+) {
+    if !value.is_finite() {
+        return; // the SDK ignores it too
+    }
+    let ids = match span {
+        Some(span) => crate::traces::span_ids(span),
+        None => crate::traces::current_span_ids(),
+    };
+    let Some(ids) = ids else {
+        return;
+    };
+    if !(ids.sampled || kept) {
+        return;
+    }
+    // The time of the measurement (not the span's start: Prometheus refuses an exemplar older
+    // than the last one it stored for the series).
+    let time_unix_nano = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    slots.put(
+        hash(),
+        Exemplar {
+            value,
+            time_unix_nano,
+            trace_id: ids.trace_id,
+            span_id: ids.span_id,
+        },
+    );
 }
 
 #[cfg(test)]
@@ -275,7 +321,7 @@ mod tests {
     fn e(value: f64) -> Exemplar {
         Exemplar {
             value,
-            time: 1.0,
+            time_unix_nano: 1,
             trace_id: [1; 16],
             span_id: [2; 8],
         }
@@ -318,6 +364,53 @@ mod tests {
         let by_bucket = s.series.lock().unwrap()[&7].clone();
         let values: Vec<Option<f64>> = by_bucket.iter().map(|x| x.map(|e| e.value)).collect();
         assert_eq!(values, [Some(0.1), Some(0.7), Some(5.0)]);
+    }
+
+    #[test]
+    fn a_series_keeps_the_exemplars_of_exported_traces_only() {
+        use crate::catalogue::MetricDef;
+        const H: MetricDef = MetricDef::histogram("demo_h_seconds", "H", &[1.0]);
+        let off = crate::Config::builder("demo").build().unwrap();
+        let (telemetry, _d) = crate::Telemetry::builder(off)
+            .writer(std::io::sink)
+            .into_dispatch();
+        let h = telemetry.metrics().exemplar_histogram(&H);
+        assert!(h.series(&[]).is_none(), "no trace export, no exemplars");
+
+        let config = crate::Config::builder("demo")
+            .otel_enabled(true)
+            .otel_endpoint("127.0.0.1:9")
+            .trace_sampler_ratio(0.0)
+            .build()
+            .unwrap();
+        let (telemetry, dispatch) = crate::Telemetry::builder(config)
+            .writer(std::io::sink)
+            .into_dispatch();
+        let h = telemetry.metrics().exemplar_histogram(&H);
+        let series = h.series(&[]).expect("traces are exported");
+        let attrs: [KeyValue; 0] = [];
+        tracing::dispatcher::with_default(&dispatch, || {
+            series.keep(0.5, None, false); // no span
+            let span = tracing::info_span!("job"); // not sampled at ratio 0
+            let _in = span.enter();
+            series.keep(0.5, None, false);
+            assert!(
+                h.slots.of(attrs.iter()).is_none(),
+                "nothing from an unsampled trace"
+            );
+            series.keep(2.0, None, true); // kept by the tail sampler anyway
+            let ids = crate::traces::span_ids(&span).unwrap();
+            let kept = h.slots.of(attrs.iter()).expect("kept");
+            assert_eq!(kept[0], None);
+            let e = kept[1].expect("the +Inf bucket's");
+            assert_eq!(
+                (e.value, e.trace_id, e.span_id),
+                (2.0, ids.trace_id, ids.span_id)
+            );
+        });
+        telemetry
+            .shutdown_with_timeout(std::time::Duration::from_millis(100))
+            .ok();
     }
 
     #[test]

@@ -682,8 +682,9 @@ fn write_exemplar(out: &mut impl Write, e: Option<super::exemplars::Exemplar>) -
     }
     out.write_str("\"} ")?;
     write_float(out, e.value)?;
-    out.write_char(' ')?;
-    write!(out, "{:.3}", e.time)
+    // Seconds since the epoch, to the millisecond.
+    let ms = e.time_unix_nano / 1_000_000;
+    write!(out, " {}.{:03}", ms / 1000, ms % 1000)
 }
 
 #[cfg(test)]
@@ -792,7 +793,7 @@ mod tests {
     fn an_exemplar_is_written_in_the_openmetrics_syntax() {
         let e = super::super::exemplars::Exemplar {
             value: 0.042,
-            time: 1_764_500_000.25,
+            time_unix_nano: 1_764_500_000_250_999_999,
             trace_id: [
                 0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
                 0x31, 0x9c,

@@ -20,6 +20,12 @@
 //! threads, like a task-local); a measured function called meanwhile reads its caller there. A
 //! spawned task starts without a caller.
 //!
+//! **Exemplars.** `function_calls_duration_seconds` keeps them (see
+//! [`ExemplarHistogram`](super::ExemplarHistogram)): a call made in a sampled span — the
+//! function's own (`span`), else the current one — or over its `slow` threshold (its trace is
+//! then kept) leaves that span's ids on its bucket, for the OpenMetrics exposition and the OTLP
+//! push. Without trace export a call pays one test for it; with it, a span lookup.
+//!
 //! **Outcome.** `result="error"` when the returned value says so ([`Outcome`]: `Result::Err`,
 //! `Option::None`, or your type's own implementation), or when the function panics; any other
 //! type is `ok`. An async call whose future is dropped before it completes is not counted.
@@ -33,7 +39,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::{
-    BoundCounter, BoundHistogram, BoundUpDownCounter, Counter, Histogram, UpDownCounter,
+    BoundCounter, BoundHistogram, BoundUpDownCounter, Counter, UpDownCounter,
 };
 use opentelemetry::KeyValue;
 
@@ -124,7 +130,7 @@ pub fn declared() -> impl Iterator<Item = &'static Descriptor> {
 /// The instruments of the pipeline that records measured calls.
 struct Pipeline {
     calls: Counter<u64>,
-    duration: Histogram<f64>,
+    duration: super::ExemplarHistogram,
     concurrent: Option<UpDownCounter<i64>>,
     service: KeyValue,
 }
@@ -145,7 +151,7 @@ pub(crate) fn attach(metrics: &Metrics, service_name: &str) {
     }
     let pipeline = Pipeline {
         calls: metrics.counter(&catalogue::FUNCTION_CALLS),
-        duration: metrics.histogram(&catalogue::FUNCTION_CALLS_DURATION),
+        duration: metrics.exemplar_histogram(&catalogue::FUNCTION_CALLS_DURATION),
         concurrent: concurrency
             .then(|| metrics.up_down_counter(&catalogue::FUNCTION_CALLS_CONCURRENT)),
         service: KeyValue::new("service_name", service_name.to_string()),
@@ -171,6 +177,8 @@ struct CallerSlot {
 /// A function's instruments, bound to its attribute sets.
 struct Resolved {
     duration: BoundHistogram<f64>,
+    /// The duration series' exemplars (when traces are exported).
+    exemplars: Option<super::exemplars::Series>,
     concurrent: Option<BoundUpDownCounter<i64>>,
     /// Calls without a measured caller: `[ok, error]`.
     root: [OnceLock<BoundCounter<u64>>; 2],
@@ -203,7 +211,8 @@ impl Resolved {
             ]);
         }
         Resolved {
-            duration: p.duration.bind(&histogram),
+            duration: p.duration.histogram().bind(&histogram),
+            exemplars: p.duration.series(&histogram),
             concurrent: desc
                 .concurrency
                 .then(|| p.concurrent.as_ref().map(|c| c.bind(&base)))
@@ -360,6 +369,13 @@ mod clock {
     }
 }
 
+/// The span a call is attributed to (its trace marked slow, its exemplar): the function's own,
+/// if it has one that is enabled; else (`None`) the current span.
+#[inline]
+fn exemplar_span(span: Option<&tracing::Span>) -> Option<&tracing::Span> {
+    span.filter(|s| !s.is_disabled())
+}
+
 /// Puts a thread's previous measured function back (also when a poll panics).
 struct Restore(Option<&'static __private::Function>);
 
@@ -421,9 +437,13 @@ pub mod __private {
             threshold: Duration,
             span: Option<&tracing::Span>,
         ) -> Option<SlowCall> {
-            match span {
-                Some(span) if !span.is_disabled() => crate::traces::mark_slow(span),
-                _ => crate::traces::mark_slow(&tracing::Span::current()),
+            match exemplar_span(span) {
+                Some(span) => crate::traces::mark_slow(span),
+                None => crate::traces::mark_slow(&tracing::Span::current()),
+            }
+            // Its trace is now kept whatever its sampling: the call's exemplar points at it.
+            if let Some(exemplars) = self.resolved.get().and_then(|r| r.exemplars.as_ref()) {
+                exemplars.keep(seconds, exemplar_span(span), true);
             }
             let now = now_ms();
             let next = self.next_warn_ms.load(Ordering::Relaxed);
@@ -508,7 +528,7 @@ pub mod __private {
         pub fn finish(mut self, error: bool, span: Option<&tracing::Span>) -> Option<SlowCall> {
             let seconds = self.clock.seconds(self.start, self.clock.now());
             self.done = true;
-            self.record(seconds, error);
+            self.record(seconds, error, span);
             match self.function.desc.slow {
                 Some(threshold) if seconds >= threshold.as_secs_f64() => {
                     self.function.slow(seconds, threshold, span)
@@ -517,10 +537,15 @@ pub mod __private {
             }
         }
 
+        /// Records the call; its exemplar comes from `span` (else the current span) if that
+        /// trace is sampled.
         #[inline]
-        fn record(&mut self, seconds: f64, error: bool) {
+        fn record(&mut self, seconds: f64, error: bool, span: Option<&tracing::Span>) {
             if let Some(r) = self.function.resolved() {
                 r.duration.record(seconds);
+                if let Some(exemplars) = &r.exemplars {
+                    exemplars.keep(seconds, exemplar_span(span), false);
+                }
                 r.count(self.caller, error);
                 if self.in_flight {
                     self.leave();
@@ -541,7 +566,7 @@ pub mod __private {
         #[cold]
         fn unfinished(&mut self) {
             if std::thread::panicking() {
-                self.record(self.clock.seconds(self.start, self.clock.now()), true);
+                self.record(self.clock.seconds(self.start, self.clock.now()), true, None);
             }
             self.leave();
         }

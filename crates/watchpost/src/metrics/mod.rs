@@ -47,6 +47,9 @@ use opentelemetry_sdk::Resource;
 pub use crate::catalogue::buckets;
 pub use endpoint::MetricsServer;
 pub(crate) use endpoint::{ExtraRoutes, Reply};
+#[cfg(feature = "otlp")]
+pub(crate) use exemplars::ExemplarStore;
+pub(crate) use exemplars::Series as ExemplarSeries;
 pub use exemplars::{ExemplarHistogram, MAX_SERIES as MAX_EXEMPLAR_SERIES};
 pub use exposition::Format;
 #[cfg(feature = "http")]
@@ -202,7 +205,7 @@ impl Metrics {
                 overflow: overflow.clone(),
                 registered,
                 exemplars: exemplars::ExemplarStore::default(),
-                traces_exported: config.otel_enabled,
+                traces_exported: config.otel_enabled && config.export_traces,
                 trace_slow: config.trace_slow,
             }),
         };
@@ -274,6 +277,12 @@ impl Metrics {
         let name = def.name_for(&self.pipeline.prefix);
         let slots = self.pipeline.exemplars.slots(&name, def.buckets());
         ExemplarHistogram::new(inner, slots, self.pipeline.traces_exported)
+    }
+
+    /// The exemplars of the histograms that keep them (the OTLP push adds them to its points).
+    #[cfg(feature = "otlp")]
+    pub(crate) fn exemplars(&self) -> &ExemplarStore {
+        &self.pipeline.exemplars
     }
 
     /// The tail sampler's slow threshold (a local root that took this long is kept whole).

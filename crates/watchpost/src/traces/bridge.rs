@@ -142,6 +142,16 @@ struct FieldVisitor<'a> {
     name: &'a mut Option<String>,
     kind: &'a mut Option<SpanKind>,
     message: Option<&'a mut String>,
+    /// The HTTP server layer's request span: its values are the library's own (see
+    /// [`trusted_span`]), written unscanned.
+    trusted: bool,
+}
+
+/// Whether `meta` is the HTTP server layer's request span, whose values the layer makes itself
+/// (a known method, the route template, the client's IP and port, a checked request id) — all
+/// but `http.request.method_original`, the caller's own extension method.
+fn trusted_span(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_span() && meta.target() == crate::catalogue::targets::HTTP && meta.name() == "request"
 }
 
 impl FieldVisitor<'_> {
@@ -150,14 +160,20 @@ impl FieldVisitor<'_> {
             return; // bounded, like the SDK's span limits
         }
         let name = field.name();
-        self.attributes
-            .push(KeyValue::new(name, self.tail.clean_value(name, value)));
+        let value = if self.trusted && name != "http.request.method_original" {
+            self.tail.clean_trusted(name, value)
+        } else {
+            self.tail.clean_value(name, value)
+        };
+        self.attributes.push(KeyValue::new(name, value));
     }
     fn special(&mut self, field: &Field, s: &str) -> bool {
         match field.name() {
             "otel.name" => {
                 let mut name = Cow::Owned(s.to_string());
-                self.tail.mask_text(&mut name);
+                if !self.trusted {
+                    self.tail.mask_text(&mut name);
+                }
                 *self.name = Some(name.into_owned());
             }
             "otel.status_code" => {
@@ -286,6 +302,7 @@ where
                 name: &mut name,
                 kind: &mut kind,
                 message: None,
+                trusted: trusted_span(meta),
             });
             if let Some(sampled) = remote_sampled {
                 attributes.push(KeyValue::new(super::sampling::PARENT_SAMPLED, sampled));
@@ -336,6 +353,7 @@ where
             name: &mut name,
             kind: &mut kind,
             message: None,
+            trusted: trusted_span(span.metadata()),
         });
         let mut ext = span.extensions_mut();
         let Some(o) = ext.get_mut::<OtelSpan>() else {
@@ -373,6 +391,7 @@ where
             name: &mut name,
             kind: &mut kind,
             message: Some(&mut message),
+            trusted: false,
         });
         // The message becomes the event's name and an error status's description: masked like
         // the attribute values.
@@ -583,6 +602,23 @@ pub(crate) fn span_ids(span: &tracing::Span) -> Option<SpanIds> {
         Some(())
     });
     out
+}
+
+/// [`span_ids`] of the current span, found without a `Span` handle (which takes and drops a
+/// reference to the span): for measurements that look for their exemplar on every call.
+pub(crate) fn current_span_ids() -> Option<SpanIds> {
+    tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let current = registry.current_span();
+        let s = registry.span(current.id()?)?;
+        let ext = s.extensions();
+        let o = ext.get::<OtelSpan>()?;
+        Some(SpanIds {
+            trace_id: o.trace_id.to_bytes(),
+            span_id: o.span_id.to_bytes(),
+            sampled: o.flags.is_sampled(),
+        })
+    })
 }
 
 /// Whether `span` is a server span: the HTTP layer's request span, or any span with

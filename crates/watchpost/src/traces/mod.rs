@@ -38,7 +38,8 @@ mod w3c;
 
 pub use bridge::{context, set_parent, trace_id};
 pub(crate) use bridge::{
-    is_server_span, mark_slow, random_u64, record_context, span_ids, Bridge, OtelSpan,
+    current_span_ids, is_server_span, mark_slow, random_u64, record_context, span_ids, Bridge,
+    OtelSpan,
 };
 pub(crate) use propagation::new_propagator;
 pub use propagation::{extract, inject};

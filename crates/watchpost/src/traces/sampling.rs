@@ -215,6 +215,21 @@ impl TailSampler {
         self.clean_string(value)
     }
 
+    /// [`clean_value`](Self::clean_value) for a value the library made itself (the HTTP server
+    /// span's method, route, client address, request id: nothing a caller can put personal data
+    /// in): redacted by name and cut, not scanned for e-mail addresses and card numbers.
+    pub(crate) fn clean_trusted(&self, key: &'static str, value: Value) -> Value {
+        if self.redactor.is_secret_static(key) {
+            return Value::from(crate::redact::REDACTED);
+        }
+        match value {
+            Value::String(s) if s.as_str().len() <= self.settings.max_attribute_bytes => {
+                Value::String(s)
+            }
+            other => self.clean_string(other),
+        }
+    }
+
     /// [`clean_value`](Self::clean_value) for a name that is not `'static` (an attribute set
     /// through the OpenTelemetry-style API of [`super::SpanExt`]): the verdict is not cached.
     pub(crate) fn clean_named(&self, key: &str, value: Value) -> Value {
