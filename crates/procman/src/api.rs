@@ -154,6 +154,21 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     }
 }
 
+/// The header naming the caller (`user_id`): see [`crate::auth`]'s `record_caller`.
+pub const X_USER_ID: &str = "x-user-id";
+
+/// The HTTP layer; without a token it copies the caller a front end names in `x-user-id` (1 to
+/// 64 visible ASCII characters) into the request's `user_id` itself (with a token, the token
+/// check does, for accepted requests only).
+fn http_layer(t: &watchpost::Telemetry, copy_user_id: bool) -> watchpost::http::HttpLayer {
+    let layer = watchpost::http::HttpLayer::new(t);
+    if copy_user_id {
+        layer.context_header(HeaderName::from_static(X_USER_ID), "user_id")
+    } else {
+        layer
+    }
+}
+
 pub fn router(
     manager: Manager,
     telemetry: Option<watchpost::Telemetry>,
@@ -190,12 +205,7 @@ pub fn router(
     ));
     if let Some(t) = &telemetry {
         router = router.layer(
-            watchpost::http::HttpLayer::new(t)
-                // The caller a front end names in `x-user-id` (1 to 64 visible ASCII
-                // characters; anything else is ignored) becomes the request's `user_id`, on every
-                // log line and span of the request. procman does not authenticate it: it is
-                // whatever the caller's gateway says, recorded for the logs.
-                .context_header(HeaderName::from_static("x-user-id"), "user_id")
+            http_layer(t, token.is_none())
                 .exclude("/healthz")
                 .exclude("/readyz"),
         );

@@ -57,9 +57,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The caller a front end names in `x-user-id` (1 to 64 visible ASCII characters; anything else
+/// is ignored) becomes the request's `user_id`, on every log line and span of the request.
+/// procman does not authenticate it: it is whatever the caller's gateway says. With a token,
+/// only a request that passed the check gets one (a refused caller cannot put a name of its
+/// choice on the refusal); without one, the HTTP layer copies the header itself
+/// ([`crate::api::router`]).
+fn record_caller(req: &Request) {
+    if let Some(user) = req
+        .headers()
+        .get(crate::api::X_USER_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        watchpost::context::set("user_id", user);
+    }
+}
+
 /// The middleware: 401 unless the request carries the token.
 pub async fn require(State(token): State<Token>, req: Request, next: Next) -> Response {
     if token.accepts(req.headers().get(header::AUTHORIZATION)) {
+        record_caller(&req);
         return next.run(req).await;
     }
     (

@@ -229,7 +229,7 @@ mod tests {
                 "/instances/550e8400-e29b-41d4-a716-446655440000",
             ),
             ("url.scheme", "http"),
-            ("client.address", "127.0.0.1:51234"),
+            ("client.address", "127.0.0.1"),
             ("server.address", "localhost"),
             ("user_agent.original", "python-requests/2.32"),
             ("http.request.body.size", "1234"),

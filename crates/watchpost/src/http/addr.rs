@@ -39,13 +39,13 @@ impl AddrText {
                 let mut cursor = std::io::Cursor::new(&mut t.buf[start as usize..63]);
                 let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{v6}"));
                 t.len = start + cursor.position() as u8;
-                t.ip = (start, t.len);
                 if let SocketAddr::V6(a) = addr {
                     if a.scope_id() != 0 {
                         t.push(b'%');
                         t.push_int(a.scope_id());
                     }
                 }
+                t.ip = (start, t.len);
                 t.push(b']');
             }
         }
@@ -79,7 +79,7 @@ impl AddrText {
         self.port
     }
 
-    /// The IP alone, without brackets or port (`client.address`).
+    /// The IP alone (with an IPv6 scope id), without brackets or port (`client.address`).
     pub(super) fn ip(&self) -> &str {
         std::str::from_utf8(&self.buf[self.ip.0 as usize..self.ip.1 as usize]).unwrap_or_default()
     }
@@ -106,7 +106,11 @@ mod tests {
             let addr: SocketAddr = text.parse().unwrap();
             let t = AddrText::new(addr);
             assert_eq!(t.as_str(), addr.to_string());
-            assert_eq!(t.ip(), addr.ip().to_string());
+            let ip = match addr {
+                SocketAddr::V6(a) if a.scope_id() != 0 => format!("{}%{}", a.ip(), a.scope_id()),
+                _ => addr.ip().to_string(),
+            };
+            assert_eq!(t.ip(), ip);
             assert_eq!(t.port(), addr.port());
         }
     }

@@ -3,11 +3,13 @@
 //! Recording with attributes makes the SDK sort, hash (SipHash) and look up the attribute set of
 //! every request, and the exemplar store hash it again: ~1 500 instructions per request on
 //! procman's path (callgrind). A bound series is resolved on a series' first request and kept;
-//! later requests find it by the route's address (axum hands every request of a route the same
-//! shared route text), a short read lock and a word comparison.
+//! later requests find it by a cheap hash of the route text, the status and the method under a
+//! short read lock. Beyond [`MAX_BOUND`] series, requests take the unbound path without ever
+//! taking the write lock again.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use opentelemetry::metrics::BoundHistogram;
@@ -19,12 +21,12 @@ use crate::metrics::ExemplarHistogram;
 /// budget of the histogram bounds them anyway).
 pub(super) const MAX_BOUND: usize = 1024;
 
-/// (route text address, route length, status, method index).
-type Key = (usize, usize, u16, u8);
+/// (hash of the route text, status, method index); the route text itself is compared on a hit.
+type Key = (u64, u16, u8);
 
 /// One bound series.
 struct Bound {
-    /// The route, to tell a reused address from the same route.
+    /// The route, to tell two routes whose texts hash alike apart.
     route: Box<str>,
     histogram: BoundHistogram<f64>,
     exemplars: Option<crate::metrics::ExemplarSeries>,
@@ -63,6 +65,8 @@ impl Hasher for Mix {
 pub(super) struct DurationSeries {
     histogram: ExemplarHistogram,
     bound: RwLock<HashMap<Key, Arc<Bound>, BuildHasherDefault<Mix>>>,
+    /// [`MAX_BOUND`] series are bound: new series go the unbound way, no write lock.
+    full: AtomicBool,
 }
 
 impl std::fmt::Debug for Bound {
@@ -84,6 +88,7 @@ impl DurationSeries {
         DurationSeries {
             histogram,
             bound: RwLock::new(HashMap::default()),
+            full: AtomicBool::new(false),
         }
     }
 
@@ -99,12 +104,7 @@ impl DurationSeries {
         span: &tracing::Span,
         kept: bool,
     ) {
-        let key: Key = (
-            route.as_ptr() as usize,
-            route.len(),
-            status,
-            method_index(method),
-        );
+        let key: Key = (text_hash(route), status, method_index(method));
         let found = {
             let map = self.bound.read().unwrap_or_else(|p| p.into_inner());
             map.get(&key).filter(|b| &*b.route == route).cloned()
@@ -127,14 +127,19 @@ impl DurationSeries {
         }
     }
 
-    /// Binds the series of `key` (replacing a stale entry for a reused address), unless
-    /// [`MAX_BOUND`] series are bound already.
+    /// Binds the series of `key`, unless [`MAX_BOUND`] series are bound already (or another
+    /// route with the same key hash holds the slot: that rare route takes the unbound path).
     fn bind(&self, key: Key, method: &'static str, route: &str, status: u16) -> Option<Arc<Bound>> {
-        let mut map = self.bound.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(b) = map.get(&key).filter(|b| &*b.route == route) {
-            return Some(b.clone()); // bound by another request meanwhile
+        if self.full.load(Ordering::Relaxed) {
+            return None;
         }
-        if map.len() >= MAX_BOUND && !map.contains_key(&key) {
+        let mut map = self.bound.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get(&key) {
+            // Bound by another request meanwhile, or a hash collision.
+            return (&*b.route == route).then(|| b.clone());
+        }
+        if map.len() >= MAX_BOUND {
+            self.full.store(true, Ordering::Relaxed);
             return None;
         }
         let labels = labels(method, route, status);
@@ -163,6 +168,20 @@ fn labels(method: &'static str, route: &str, status: u16) -> [KeyValue; 3] {
     ]
 }
 
+/// FNV-1a over the route text, eight bytes at a time (routes are short).
+fn text_hash(route: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut words = route.as_bytes().chunks_exact(8);
+    for w in &mut words {
+        h = (h ^ u64::from_le_bytes(w.try_into().expect("eight bytes")))
+            .wrapping_mul(0x100_0000_01b3);
+    }
+    for &b in words.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
 fn method_index(method: &'static str) -> u8 {
     const METHODS: [&str; 10] = [
         "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "_OTHER",
@@ -174,10 +193,11 @@ fn method_index(method: &'static str) -> u8 {
 mod tests {
     use super::*;
 
-    /// Requests of one series share one binding; a new status, method or route is a new series;
-    /// the same route text at another address (another router) is told apart by its text.
+    /// Requests of one series share one binding, whatever the address of the route text (a
+    /// nested router makes a new one per request); a new status, method or route is a new
+    /// series; past the budget, requests are still recorded (unbound).
     #[test]
-    fn each_series_is_bound_once_and_found_by_its_route() {
+    fn each_series_is_bound_once_and_found_by_its_route_text() {
         let config = crate::Config::builder("series").build().unwrap();
         let (telemetry, _d) = crate::Telemetry::builder(config)
             .writer(std::io::sink)
@@ -187,21 +207,21 @@ mod tests {
             .exemplar_histogram(&crate::catalogue::HTTP_REQUEST_DURATION);
         let series = DurationSeries::new(histogram);
         let span = tracing::Span::none();
-        let route: Arc<str> = Arc::from("/items/{id}");
         for _ in 0..3 {
+            // A fresh text each time, as `nest_service` makes it.
+            let route = String::from("/items/{id}");
             series.record(0.01, "GET", &route, 200, &span, false);
         }
         assert_eq!(series.len(), 1);
-        series.record(0.01, "GET", &route, 404, &span, false);
-        series.record(0.01, "POST", &route, 200, &span, false);
+        series.record(0.01, "GET", "/items/{id}", 404, &span, false);
+        series.record(0.01, "POST", "/items/{id}", 200, &span, false);
         assert_eq!(series.len(), 3);
-        let other: Arc<str> = Arc::from("/items/{id}");
-        series.record(0.01, "GET", &other, 200, &span, false);
-        assert_eq!(
-            series.len(),
-            4,
-            "the same text at another address is its own key"
-        );
+        for i in 0..MAX_BOUND + 10 {
+            series.record(0.01, "GET", &format!("/r{i}"), 200, &span, false);
+        }
+        assert_eq!(series.len(), MAX_BOUND);
+        assert!(series.full.load(Ordering::Relaxed));
+        series.record(0.01, "GET", "/items/{id}", 200, &span, false);
         let text = telemetry.metrics().encode(crate::metrics::Format::Text);
         assert!(
             text.contains(
@@ -209,5 +229,7 @@ mod tests {
             ),
             "{text}"
         );
+        let last = format!("path=\"/r{}\"", MAX_BOUND + 9);
+        assert!(text.contains(&last), "an unbound series is recorded too");
     }
 }

@@ -241,12 +241,14 @@ pub struct HttpService<S> {
 static X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 /// The request's id: the caller's `x-request-id` if it is sane (1 to 128 of
-/// `A-Z a-z 0-9 - _ . :`, and nothing the redactor would mask: the log layer writes request ids
-/// unscanned), shared with the request (no copy); else 32 random hex digits, kept on the stack
-/// until the response header is made.
+/// `A-Z a-z 0-9 - _ . :`), shared with the request (no copy), else 32 random hex digits kept on
+/// the stack until the response header is made. The log layer writes request ids unscanned, so a
+/// caller's id that could hold a card number is masked here (with the default rules, whatever the
+/// configuration) for the telemetry, and echoed unchanged in the response.
 #[derive(Clone)]
 enum RequestId {
-    Given(HeaderValue),
+    /// The caller's id, and its masked text when it could hold personal data.
+    Given(HeaderValue, Option<Box<str>>),
     Made([u8; 32]),
 }
 
@@ -258,11 +260,15 @@ impl RequestId {
                 && b.len() <= 128
                 && b.iter()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-                // A card number is no request id: the log layer writes ids as they are.
-                && !crate::redact::may_hold_personal_data(b)
         });
         match given {
-            Some(v) => RequestId::Given(v.clone()),
+            Some(v) => {
+                let masked = crate::redact::may_hold_personal_data(v.as_bytes()).then(|| {
+                    let text = v.to_str().unwrap_or_default();
+                    crate::redact::mask_with_defaults(text).into()
+                });
+                RequestId::Given(v.clone(), masked)
+            }
             None => {
                 let n = crate::traces::random_u64() as u128
                     | ((crate::traces::random_u64() as u128) << 64);
@@ -276,18 +282,19 @@ impl RequestId {
         }
     }
 
-    /// The id as text (checked to be ASCII, or generated as hex).
+    /// The id as the telemetry writes it (checked to be ASCII, masked, or generated as hex).
     fn as_str(&self) -> &str {
         match self {
-            RequestId::Given(v) => v.to_str().unwrap_or_default(),
+            RequestId::Given(_, Some(masked)) => masked,
+            RequestId::Given(v, None) => v.to_str().unwrap_or_default(),
             RequestId::Made(hex) => std::str::from_utf8(hex).unwrap_or_default(),
         }
     }
 
-    /// The response's `x-request-id` header.
+    /// The response's `x-request-id` header: the caller's own, as sent.
     fn header(&self) -> HeaderValue {
         match self {
-            RequestId::Given(v) => v.clone(),
+            RequestId::Given(v, _) => v.clone(),
             // 32 lowercase hex digits: always a valid header value.
             RequestId::Made(hex) => {
                 HeaderValue::from_bytes(hex).unwrap_or(HeaderValue::from_static("invalid"))
@@ -306,7 +313,6 @@ fn context_value(v: &[u8]) -> bool {
 impl<S> tower::Service<Request<Body>> for HttpService<S>
 where
     S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
@@ -572,8 +578,8 @@ impl Completion {
         self.shared.in_flight.add(-1);
         let duration_ms = millis(elapsed);
         // The method as sent (the log layer writes it unscanned, as the library's own): an
-        // extension method is a token of any letters and digits, so one that could be a card
-        // number is written as `_OTHER`.
+        // extension method is a token (letters, digits and ``!#$%&'*+-.^_`|~``), so one that
+        // could hold a card number is written as `_OTHER`.
         let method = match known_method(&self.method) {
             "_OTHER" if crate::redact::may_hold_personal_data(self.method.as_str().as_bytes()) => {
                 "_OTHER"
@@ -658,9 +664,19 @@ impl Drop for Tracked {
     }
 }
 
+/// This module's path, which the log layer and the trace bridge use to tell the layer's own
+/// request span and access line from an application's span or event with the same target.
+#[cfg(test)]
+const MODULE: &str = module_path!();
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    #[test]
+    fn the_layers_callsites_are_in_the_module_the_catalogue_names() {
+        assert_eq!(super::MODULE, crate::catalogue::targets::HTTP_SERVER_MODULE);
+    }
 
     /// Access lines write durations in milliseconds with at most three decimals (as the log
     /// encoder writes a float: ryu's shortest form).

@@ -264,6 +264,29 @@ mod tests {
         }
     }
 
+    /// The word test itself, lane by lane: every byte value in each of the eight positions,
+    /// among neighbours at the edges of the tested ranges (and non-ASCII ones), against the table.
+    #[test]
+    fn the_word_test_agrees_with_the_table_in_every_lane() {
+        let backgrounds = [
+            0x00u8, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f, 0x80, 0xff, b'a',
+        ];
+        for bg in backgrounds {
+            for lane in 0..8 {
+                for b in 0..=255u8 {
+                    let mut bytes = [bg; 8];
+                    bytes[lane] = b;
+                    let expected = bytes.iter().any(|&x| ESCAPE[x as usize] != 0);
+                    assert_eq!(
+                        needs_escape(u64::from_le_bytes(bytes)),
+                        expected,
+                        "{bytes:02x?}"
+                    );
+                }
+            }
+        }
+    }
+
     /// Floats with at most three decimals take a short path that must write exactly what ryu
     /// writes; so must everything else (exponents, long fractions, zeros, negatives).
     #[test]

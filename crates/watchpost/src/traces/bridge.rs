@@ -147,12 +147,25 @@ struct FieldVisitor<'a> {
     trusted: bool,
 }
 
-/// Whether `meta` is the HTTP server layer's request span, whose values the layer makes itself
-/// (a known method, the route template, the client's IP and port, a checked request id) — all
-/// but `http.request.method_original`, the caller's own extension method.
+/// Whether `meta` is the HTTP server layer's own request span
+/// ([`is_http_server_callsite`](crate::catalogue::targets::is_http_server_callsite)), whose
+/// values at creation the layer makes itself.
 fn trusted_span(meta: &tracing::Metadata<'_>) -> bool {
-    meta.is_span() && meta.target() == crate::catalogue::targets::HTTP && meta.name() == "request"
+    meta.is_span() && crate::catalogue::targets::is_http_server_callsite(meta)
 }
+
+/// The request span's attributes whose values the layer makes itself (a known method, the route
+/// template, the client's IP and port, a checked request id): not `http.request.method_original`,
+/// the caller's own extension method.
+const TRUSTED_ATTRIBUTES: &[&str] = &[
+    "http.request.method",
+    "http.route",
+    "url.scheme",
+    "client.address",
+    "client.port",
+    "request_id",
+    "subsystem",
+];
 
 impl FieldVisitor<'_> {
     fn push(&mut self, field: &Field, value: Value) {
@@ -160,7 +173,7 @@ impl FieldVisitor<'_> {
             return; // bounded, like the SDK's span limits
         }
         let name = field.name();
-        let value = if self.trusted && name != "http.request.method_original" {
+        let value = if self.trusted && TRUSTED_ATTRIBUTES.contains(&name) {
             self.tail.clean_trusted(name, value)
         } else {
             self.tail.clean_value(name, value)
@@ -353,7 +366,9 @@ where
             name: &mut name,
             kind: &mut kind,
             message: None,
-            trusted: trusted_span(span.metadata()),
+            // Values recorded after creation are the application's (`Span::current().record`
+            // inside a handler): scanned like any other.
+            trusted: false,
         });
         let mut ext = span.extensions_mut();
         let Some(o) = ext.get_mut::<OtelSpan>() else {

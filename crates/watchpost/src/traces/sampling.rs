@@ -223,10 +223,13 @@ impl TailSampler {
             return Value::from(crate::redact::REDACTED);
         }
         match value {
-            Value::String(s) if s.as_str().len() <= self.settings.max_attribute_bytes => {
-                Value::String(s)
+            Value::String(s) => {
+                match truncate_utf8(s.as_str(), self.settings.max_attribute_bytes) {
+                    Some(head) => Value::from(format!("{head}…")),
+                    None => Value::String(s),
+                }
             }
-            other => self.clean_string(other),
+            other => other,
         }
     }
 

@@ -105,8 +105,7 @@ impl LayerState {
     fn compute_route(&self, meta: &Metadata<'_>) -> Route {
         let mut route = self.filter.route(meta.target());
         use crate::catalogue::targets;
-        let ours = meta.target() == targets::HTTP_ACCESS
-            || (meta.target() == targets::HTTP && meta.is_span() && meta.name() == "request");
+        let ours = targets::is_http_server_callsite(meta);
         for field in meta.fields().iter().take(64) {
             if ours && targets::HTTP_TRUSTED_FIELDS.contains(&field.name()) {
                 route.trusted_mask |= 1 << field.index();
@@ -135,16 +134,21 @@ impl LayerState {
     }
 
     /// Encodes span fields into `data` (with the callsite's redaction and resource masks);
-    /// returns the value of a `subsystem` field, if any.
+    /// returns the value of a `subsystem` field, if any. `created`: the values the span was
+    /// created with (a later `record` is the application's, never trusted unscanned).
     fn record_span_fields(
         &self,
         meta: &'static Metadata<'static>,
         data: &mut SpanFields,
+        created: bool,
         record: impl FnOnce(&mut Visitor<'_>),
     ) -> Option<u16> {
         let mut subsystem = None;
         let mut text = String::new();
-        let route = self.route(meta);
+        let mut route = self.route(meta);
+        if !created {
+            route.trusted_mask = 0;
+        }
         record(&mut Visitor::new(
             self,
             &route,
@@ -547,7 +551,7 @@ where
         };
         let subsystem = self
             .shared
-            .record_span_fields(attrs.metadata(), &mut data, |v| attrs.record(v));
+            .record_span_fields(attrs.metadata(), &mut data, true, |v| attrs.record(v));
         data.subsystem = match subsystem {
             Some(index) => Some(index),
             None => span
@@ -562,7 +566,7 @@ where
         let mut new = SpanFields::default();
         let subsystem = self
             .shared
-            .record_span_fields(span.metadata(), &mut new, |v| values.record(v));
+            .record_span_fields(span.metadata(), &mut new, false, |v| values.record(v));
         let mut ext = span.extensions_mut();
         let Some(data) = ext.get_mut::<SpanFields>() else {
             return;
