@@ -9,6 +9,7 @@
 //! - [`logs`] checks JSON log lines, [`spans`] OTLP spans and log records, [`privacy`] finds
 //!   secrets and personal data in any of them; [`otlp`] receives OTLP over gRPC and HTTP;
 //! - [`check`] runs all of them over a window of time;
+//! - [`console`] keeps what OTLP senders send in memory and shows it (`watchpost console`);
 //! - every rule is in [`rules`], every finding goes to a [`report::Report`], configured by
 //!   [`config`] (`watchpost.toml`); [`docs`] writes Markdown.
 
@@ -17,6 +18,7 @@ pub mod bundle;
 pub mod catalogue;
 pub mod check;
 pub mod config;
+pub mod console;
 pub mod dashboard;
 pub mod docs;
 mod error;

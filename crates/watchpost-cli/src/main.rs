@@ -97,6 +97,10 @@ enum Command {
     /// the rules and their tests, Alertmanager, Grafana provisioning and dashboard, an
     /// OpenTelemetry Collector, a compose file), or check that a directory holds it.
     Bundle(watchpost_cli::bundle::BundleArgs),
+    /// A local observability console: receive OTLP (gRPC, HTTP protobuf or JSON), keep it in
+    /// memory under a byte budget, and show traces, logs, errors, services and metrics on a web
+    /// page (and as JSON under /api/).
+    Console(watchpost_cli::console::ConsoleArgs),
     /// List the rules of `lint` and `check` (ids, levels, what breaks them), or explain one.
     Explain {
         /// A rule id, e.g. metric.denormalized (default: all of them, as a Markdown table).
@@ -288,6 +292,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Alertmanager(args) => {
             watchpost_cli::alertmanager::run(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Console(args) => {
+            // The console logs through the library (JSON lines on stdout) and serves its own
+            // /metrics: it dogfoods Watchpost.
+            let telemetry = watchpost::init(watchpost_cli::console::telemetry_config()?)
+                .map_err(|e| Error::new(format!("the console's own telemetry: {e}")))?;
+            let result = runtime()?.block_on(watchpost_cli::console::run(&args, Some(&telemetry)));
+            let _ = telemetry.shutdown();
+            result.map(|()| ExitCode::SUCCESS)
         }
         Command::Explain { rule: None } => {
             print!("{}", rules::markdown_table());

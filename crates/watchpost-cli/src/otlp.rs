@@ -1,6 +1,7 @@
 //! The OTLP receiver: gRPC (the official `opentelemetry-proto` services through tonic) and
-//! HTTP/protobuf (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`, optionally gzip-compressed),
-//! answering as the OTLP specification says. Every export becomes one [`Batch`] on a bounded
+//! HTTP (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`; protobuf or JSON — the specification's
+//! JSON mapping, through `opentelemetry-proto`'s serde support —, optionally gzip-compressed),
+//! answering as the OTLP specification says (a JSON export is answered in JSON). Every export becomes one [`Batch`] on a bounded
 //! channel; an export that finds the channel full is refused with a retryable answer (gRPC
 //! `UNAVAILABLE`, HTTP 503) and counted ([`Receiver::dropped`]), so nothing is lost silently.
 //! Payloads that cannot be read become [`Batch::Invalid`] (the `otlp.invalid` rule).
@@ -154,6 +155,12 @@ impl Receiver {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// The counter behind [`Receiver::dropped`], for a reader that outlives this handle's owner
+    /// (the console's statistics).
+    pub fn dropped_counter(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+
     /// Stops listening, lets exports in progress finish (up to 5 s for both servers together),
     /// then closes the batch channel: the channel's receiver drains what was queued and ends.
     /// Returns the exports refused in all, as [`Receiver::dropped`] would say then (refusals
@@ -191,15 +198,27 @@ pub async fn start(
     grpc: Option<&str>,
     http: Option<&str>,
 ) -> crate::Result<(Receiver, mpsc::Receiver<Batch>)> {
+    start_with_flags(grpc, http, ["--otlp", "--otlp-http"], QUEUE).await
+}
+
+/// [`start`], for a command whose flags for the two addresses are `flags` (gRPC, HTTP) — an
+/// address that cannot be bound is named with the flag to change — with a queue of `queue`
+/// exports (at least 1) instead of [`QUEUE`].
+pub async fn start_with_flags(
+    grpc: Option<&str>,
+    http: Option<&str>,
+    flags: [&str; 2],
+    queue: usize,
+) -> crate::Result<(Receiver, mpsc::Receiver<Batch>)> {
     let grpc_listener = match grpc {
-        Some(addr) => Some(bind(addr, "OTLP/gRPC", "--otlp").await?),
+        Some(addr) => Some(bind(addr, "OTLP/gRPC", flags[0]).await?),
         None => None,
     };
     let http_listener = match http {
-        Some(addr) => Some(bind(addr, "OTLP/HTTP", "--otlp-http").await?),
+        Some(addr) => Some(bind(addr, "OTLP/HTTP", flags[1]).await?),
         None => None,
     };
-    let (tx, rx) = mpsc::channel(QUEUE);
+    let (tx, rx) = mpsc::channel(queue.max(1));
     let shared = Shared {
         tx: Arc::new(RwLock::new(Some(tx))),
         dropped: Arc::default(),
@@ -402,30 +421,73 @@ fn protobuf(status: StatusCode, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// An error answer: the status and a protobuf `google.rpc.Status` saying why.
-fn http_error(status: StatusCode, grpc_code: i32, message: String) -> Response {
-    protobuf(
+fn json(status: StatusCode, body: Vec<u8>) -> Response {
+    (
         status,
-        RpcStatus {
-            code: grpc_code,
-            message,
-        }
-        .encode_to_vec(),
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
     )
+        .into_response()
 }
 
-/// The export body, checked and decompressed; or the status to answer and why.
-fn http_body(path: &str, headers: &HeaderMap, body: Bytes) -> Result<Bytes, (StatusCode, String)> {
+/// How an OTLP/HTTP export is encoded (and its answer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+/// An error answer: the status and a `google.rpc.Status` saying why (protobuf, or JSON for a
+/// JSON export).
+fn http_error(status: StatusCode, grpc_code: i32, message: String, encoding: Encoding) -> Response {
+    match encoding {
+        Encoding::Protobuf => protobuf(
+            status,
+            RpcStatus {
+                code: grpc_code,
+                message,
+            }
+            .encode_to_vec(),
+        ),
+        Encoding::Json => json(
+            status,
+            serde_json::json!({ "code": grpc_code, "message": message })
+                .to_string()
+                .into_bytes(),
+        ),
+    }
+}
+
+/// The encoding a request's content type names, if it is one OTLP/HTTP allows.
+fn encoding_of(headers: &HeaderMap) -> Option<Encoding> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim();
-    if !media.eq_ignore_ascii_case("application/x-protobuf") {
+    if media.eq_ignore_ascii_case("application/x-protobuf") {
+        Some(Encoding::Protobuf)
+    } else if media.eq_ignore_ascii_case("application/json") {
+        Some(Encoding::Json)
+    } else {
+        None
+    }
+}
+
+/// The export body, checked and decompressed; or the status to answer and why.
+fn http_body(path: &str, headers: &HeaderMap, body: Bytes) -> Result<Bytes, (StatusCode, String)> {
+    if encoding_of(headers).is_none() {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         return Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!(
-                "{path}: content type '{content_type}' is not supported; send application/x-protobuf (OTLP/HTTP JSON is not read)"
+                "{path}: content type '{content_type}' is not supported; send application/x-protobuf or application/json"
             ),
         ));
     }
@@ -462,30 +524,45 @@ fn http_body(path: &str, headers: &HeaderMap, body: Bytes) -> Result<Bytes, (Sta
 
 /// Decodes one HTTP export into a batch and answers. Exports that cannot be read are answered
 /// with their error and handed on as [`Batch::Invalid`].
-fn http_export<Req: prost::Message + Default, Resp: prost::Message + Default>(
+fn http_export<
+    Req: prost::Message + Default + serde::de::DeserializeOwned,
+    Resp: prost::Message + Default,
+>(
     shared: &Shared,
     path: &str,
     headers: &HeaderMap,
     body: Bytes,
     batch: impl FnOnce(Req) -> Batch,
 ) -> Response {
-    let decoded = http_body(path, headers, body).and_then(|body| {
-        Req::decode(body).map_err(|e| {
+    let encoding = encoding_of(headers).unwrap_or(Encoding::Protobuf);
+    let decoded = http_body(path, headers, body).and_then(|body| match encoding {
+        Encoding::Protobuf => Req::decode(body).map_err(|e| {
             (
                 StatusCode::BAD_REQUEST,
                 format!("{path}: the body is not a protobuf export request: {e}"),
             )
-        })
+        }),
+        Encoding::Json => serde_json::from_slice::<Req>(&body).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("{path}: the body is not an OTLP/JSON export request: {e}"),
+            )
+        }),
     });
     match decoded {
         Ok(req) => {
             if shared.offer(batch(req)) {
-                protobuf(StatusCode::OK, Resp::default().encode_to_vec())
+                match encoding {
+                    Encoding::Protobuf => protobuf(StatusCode::OK, Resp::default().encode_to_vec()),
+                    // The export response's JSON form with no partial success: an empty object.
+                    Encoding::Json => json(StatusCode::OK, b"{}".to_vec()),
+                }
             } else {
                 let mut r = http_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     14,
-                    "watchpost is behind with checking; retry later".to_owned(),
+                    "watchpost is behind; retry later".to_owned(),
+                    encoding,
                 );
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -498,7 +575,7 @@ fn http_export<Req: prost::Message + Default, Resp: prost::Message + Default>(
                 message: message.clone(),
             });
             // google.rpc.Code INVALID_ARGUMENT.
-            http_error(status, 3, message)
+            http_error(status, 3, message, encoding)
         }
     }
 }
@@ -593,9 +670,22 @@ mod tests {
 
         let (status, body) =
             post(addr, "/v1/traces", "application/json", None, b"{}".to_vec()).await;
+        assert_eq!((status, &body[..]), (200, &b"{}"[..]));
+        assert!(matches!(rx.recv().await, Some(Batch::Traces(_))));
+        let (status, body) =
+            post(addr, "/v1/traces", "application/json", None, b"{[".to_vec()).await;
+        assert_eq!(status, 400);
+        let why: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            why["message"].as_str().unwrap().contains("OTLP/JSON"),
+            "{why}"
+        );
+        assert!(matches!(rx.recv().await, Some(Batch::Invalid { .. })));
+
+        let (status, body) = post(addr, "/v1/traces", "text/plain", None, b"{}".to_vec()).await;
         assert_eq!(status, 415);
         let why = RpcStatus::decode(&body[..]).unwrap();
-        assert!(why.message.contains("application/json"), "{why:?}");
+        assert!(why.message.contains("text/plain"), "{why:?}");
         assert!(matches!(
             rx.recv().await,
             Some(Batch::Invalid {

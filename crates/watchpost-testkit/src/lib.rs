@@ -14,7 +14,8 @@
 //! * [`prometheus`]: a real Prometheus server, queried over its API;
 //! * [`source`]: a crate's own source files and their code without comments (shape tests);
 //! * [`tools`]: external tools (`promtool`, `prometheus`), temporary directories, generated
-//!   README sections.
+//!   README sections;
+//! * [`webdriver`]: headless Chromium over WebDriver (pages loaded, DOM read, screenshots).
 
 #![warn(missing_docs)]
 
@@ -27,3 +28,4 @@ pub mod process;
 pub mod prometheus;
 pub mod source;
 pub mod tools;
+pub mod webdriver;

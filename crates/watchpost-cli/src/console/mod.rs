@@ -1,0 +1,381 @@
+//! `watchpost console`: a local observability stack in one process. Any OpenTelemetry SDK sends
+//! OTLP to it (gRPC, HTTP protobuf or JSON: the receiver of [`crate::otlp`]); spans, log records
+//! and metric points are kept in memory under a byte budget ([`store`]); a JSON API ([`api`]) and
+//! server-rendered pages ([`pages`]) show traces as waterfalls, logs linked to their traces,
+//! error groups, the service dependency map and metric charts.
+//!
+//! The console logs through the Watchpost library itself (JSON lines on stdout, subsystem
+//! `CONSOLE`), and serves its own `/metrics` next to the pages.
+//!
+//! ```no_run
+//! # async fn demo() -> watchpost_cli::Result<()> {
+//! use watchpost_cli::console::{self, Options};
+//! let running = console::start(Options::local(), None).await?;
+//! println!("open http://{}/", running.ui_addr());
+//! running.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod api;
+pub mod html;
+pub mod pages;
+pub mod query;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use watchpost::catalogue::{Label, MetricDef, Unit};
+
+use crate::error::Error;
+use crate::otlp::{self, Batch};
+pub use api::Console;
+use store::Store;
+
+/// The default budget: 256 MiB.
+pub const DEFAULT_BUDGET: usize = 256 << 20;
+
+/// Exports decoded and waiting to be stored, at most: memory outside the budget (a decoded
+/// export of 1 000 spans takes about 0.7 MiB). A full queue answers "retry" (HTTP 503, gRPC
+/// `UNAVAILABLE`), which every OTLP exporter does, with backoff; refusals are counted.
+pub const INGEST_QUEUE: usize = 4;
+
+/// `watchpost console`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConsoleArgs {
+    /// Receive OTLP over gRPC on this address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    pub grpc: String,
+    /// Receive OTLP over HTTP (protobuf or JSON) on this address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
+    pub http: String,
+    /// Serve the pages and the JSON API on this address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:18888")]
+    pub ui: String,
+    /// The most memory the telemetry may take (estimated); the oldest is evicted first.
+    /// E.g. 64MiB, 1GiB.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub budget: String,
+}
+
+/// Where the console listens and how much it keeps.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// OTLP/gRPC address.
+    pub grpc: String,
+    /// OTLP/HTTP address.
+    pub http: String,
+    /// The pages and the API.
+    pub ui: String,
+    /// Bytes.
+    pub budget: usize,
+}
+
+impl Options {
+    /// Every listener on a free loopback port, the default budget (tests, examples).
+    pub fn local() -> Options {
+        Options {
+            grpc: "127.0.0.1:0".into(),
+            http: "127.0.0.1:0".into(),
+            ui: "127.0.0.1:0".into(),
+            budget: DEFAULT_BUDGET,
+        }
+    }
+
+    /// The options the flags give.
+    pub fn from_args(args: &ConsoleArgs) -> crate::Result<Options> {
+        Ok(Options {
+            grpc: args.grpc.clone(),
+            http: args.http.clone(),
+            ui: args.ui.clone(),
+            budget: parse_budget(&args.budget)?,
+        })
+    }
+}
+
+/// Reads a size: a number and a unit (`B`, `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`), at least
+/// 64 KiB.
+///
+/// ```
+/// assert_eq!(watchpost_cli::console::parse_budget("64MiB").unwrap(), 64 << 20);
+/// assert!(watchpost_cli::console::parse_budget("lots").is_err());
+/// ```
+pub fn parse_budget(s: &str) -> crate::Result<usize> {
+    let err = || {
+        Error::new(format!("--budget: cannot read '{s}' as a size"))
+            .hint("write a number and a unit of at least 64KiB, e.g. 64MiB, 256MiB, 1GiB")
+    };
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().map_err(|_| err())?;
+    let scale = match unit.trim() {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return Err(err()),
+    };
+    let bytes = n * scale;
+    if !bytes.is_finite() || bytes < 65536.0 || bytes > usize::MAX as f64 {
+        return Err(err());
+    }
+    Ok(bytes as usize)
+}
+
+const SIGNAL: Label = Label::closed("signal", &["spans", "logs", "metric_points"]);
+/// Items evicted to stay under the budget.
+pub const EVICTED: MetricDef = MetricDef::counter(
+    "watchpost_console_evicted_total",
+    "Telemetry items evicted (oldest first) to keep the store under its byte budget",
+)
+.labels(&[SIGNAL])
+.subsystem("CONSOLE");
+/// Items held.
+pub const STORED: MetricDef =
+    MetricDef::gauge("watchpost_console_stored", "Telemetry items held in memory")
+        .labels(&[SIGNAL])
+        .subsystem("CONSOLE");
+/// Bytes held (estimated).
+pub const STORE_BYTES: MetricDef = MetricDef::gauge(
+    "watchpost_console_store_bytes",
+    "Estimated bytes of telemetry held (the budget bounds it)",
+)
+.unit(Unit::Bytes)
+.subsystem("CONSOLE");
+/// Exports refused (the receiver's queue was full) or unreadable.
+pub const EXPORTS_REFUSED: MetricDef = MetricDef::counter(
+    "watchpost_console_exports_refused_total",
+    "OTLP exports not stored: refused while the queue was full, or unreadable",
+)
+.labels(&[Label::closed("reason", &["queue_full", "invalid"])])
+.subsystem("CONSOLE");
+
+/// The running console.
+#[derive(Debug)]
+pub struct Running {
+    console: Console,
+    receiver: otlp::Receiver,
+    ui_addr: SocketAddr,
+    ui_stop: oneshot::Sender<()>,
+    ui_task: JoinHandle<()>,
+    ingest: JoinHandle<()>,
+}
+
+impl Running {
+    /// Where OTLP/gRPC is received.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.receiver.grpc_addr()
+    }
+
+    /// Where OTLP/HTTP is received.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.receiver.http_addr()
+    }
+
+    /// Where the pages and the API are served.
+    pub fn ui_addr(&self) -> SocketAddr {
+        self.ui_addr
+    }
+
+    /// The store and counters the pages read.
+    pub fn console(&self) -> &Console {
+        &self.console
+    }
+
+    /// Stops receiving (exports in progress finish, what was queued is stored), then stops
+    /// serving the pages.
+    pub async fn shutdown(self) {
+        self.receiver.shutdown().await;
+        let _ = self.ingest.await;
+        let _ = self.ui_stop.send(());
+        let _ = self.ui_task.await;
+    }
+}
+
+/// Starts the receiver, the store and the pages. With `telemetry`, the console's own metrics are
+/// registered on it and served on `/metrics` next to the pages.
+pub async fn start(
+    options: Options,
+    telemetry: Option<&watchpost::Telemetry>,
+) -> crate::Result<Running> {
+    let ui = tokio::net::TcpListener::bind(&options.ui)
+        .await
+        .map_err(|e| {
+            Error::new(format!("cannot serve the console on '{}': {e}", options.ui)).hint(
+                "give another address with --ui (port 0 picks a free one, e.g. --ui 127.0.0.1:0)",
+            )
+        })?;
+    let ui_addr = ui
+        .local_addr()
+        .map_err(|e| Error::new(format!("the console's listener has no address: {e}")))?;
+    let (receiver, mut batches) = otlp::start_with_flags(
+        Some(&options.grpc),
+        Some(&options.http),
+        ["--grpc", "--http"],
+        INGEST_QUEUE,
+    )
+    .await?;
+    let console = Console {
+        store: Arc::new(RwLock::new(Store::new(options.budget))),
+        refused: receiver.dropped_counter(),
+        invalid: Arc::new(AtomicU64::new(0)),
+    };
+    if let Some(t) = telemetry {
+        register_metrics(t, &console);
+    }
+
+    let c = console.clone();
+    let ingest = tokio::spawn(async move {
+        let warned_full = AtomicBool::new(false);
+        while let Some(batch) = batches.recv().await {
+            let evicted_before = {
+                let mut store = c.store.write().unwrap_or_else(|e| e.into_inner());
+                let before = store.stats().evicted;
+                match batch {
+                    Batch::Traces(r) => store.add_traces(r),
+                    Batch::Logs(r) => store.add_logs(r),
+                    Batch::Metrics(r) => store.add_metrics(r),
+                    Batch::Invalid { transport, message } => {
+                        c.invalid.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(target: "watchpost_cli::console", transport, error = %message, "an OTLP export could not be read");
+                    }
+                }
+                (before, store.stats())
+            };
+            let (before, now) = evicted_before;
+            let evicted = now.evicted.spans + now.evicted.logs + now.evicted.metric_points;
+            if evicted > before.spans + before.logs + before.metric_points
+                && !warned_full.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    target: "watchpost_cli::console",
+                    budget_bytes = now.budget,
+                    "the store reached its budget; the oldest telemetry is evicted from now on (counted in watchpost_console_evicted_total)"
+                );
+            }
+        }
+    });
+
+    let mut app = api::router()
+        .merge(pages::router())
+        .with_state(console.clone());
+    if let Some(t) = telemetry {
+        app = app.merge(watchpost::metrics::router(t.metrics().clone()));
+    }
+    let (ui_stop, stopped) = oneshot::channel::<()>();
+    let ui_task = tokio::spawn(async move {
+        let served = axum::serve(ui, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(target: "watchpost_cli::console", error = %e, "the console's pages stopped");
+        }
+    });
+    tracing::info!(
+        target: "watchpost_cli::console",
+        otlp_grpc = %receiver.grpc_addr().map_or_else(String::new, |a| a.to_string()),
+        otlp_http = %receiver.http_addr().map_or_else(String::new, |a| a.to_string()),
+        ui = %ui_addr,
+        budget_bytes = options.budget,
+        "console listening"
+    );
+    Ok(Running {
+        console,
+        receiver,
+        ui_addr,
+        ui_stop,
+        ui_task,
+        ingest,
+    })
+}
+
+fn register_metrics(t: &watchpost::Telemetry, console: &Console) {
+    use opentelemetry::KeyValue;
+    let per_signal = |s: store::PerSignal| {
+        [
+            (s.spans, "spans"),
+            (s.logs, "logs"),
+            (s.metric_points, "metric_points"),
+        ]
+    };
+    let c = console.clone();
+    t.metrics().observe_u64(&EVICTED, move |o| {
+        for (n, signal) in per_signal(c.read().stats().evicted) {
+            o.observe(n, &[KeyValue::new("signal", signal)]);
+        }
+    });
+    let c = console.clone();
+    t.metrics().observe_u64(&STORED, move |o| {
+        for (n, signal) in per_signal(c.read().stats().stored) {
+            o.observe(n, &[KeyValue::new("signal", signal)]);
+        }
+    });
+    let c = console.clone();
+    t.metrics().observe_u64(&STORE_BYTES, move |o| {
+        o.observe(c.read().stats().bytes as u64, &[]);
+    });
+    let c = console.clone();
+    t.metrics().observe_u64(&EXPORTS_REFUSED, move |o| {
+        o.observe(
+            c.refused.load(Ordering::Relaxed),
+            &[KeyValue::new("reason", "queue_full")],
+        );
+        o.observe(
+            c.invalid.load(Ordering::Relaxed),
+            &[KeyValue::new("reason", "invalid")],
+        );
+    });
+}
+
+/// The Watchpost configuration of the console's own telemetry (service `watchpost-console`,
+/// subsystem `CONSOLE`; the environment's variables apply, as in any service).
+pub fn telemetry_config() -> crate::Result<watchpost::Config> {
+    watchpost::Config::builder("watchpost-console")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .subsystem(watchpost::Subsystem::new("CONSOLE").target("watchpost_cli::console"))
+        .from_env()
+        .build()
+        .map_err(|e| Error::new(format!("the console's own telemetry: {e}")))
+}
+
+/// `watchpost console`: starts everything, says where on stderr, runs until SIGINT or SIGTERM.
+pub async fn run(
+    args: &ConsoleArgs,
+    telemetry: Option<&watchpost::Telemetry>,
+) -> crate::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let options = Options::from_args(args)?;
+    let running = start(options, telemetry).await?;
+    let addr = |a: Option<SocketAddr>| a.map_or_else(|| "-".to_owned(), |a| a.to_string());
+    eprintln!(
+        "watchpost console: OTLP gRPC on {}",
+        addr(running.grpc_addr())
+    );
+    eprintln!(
+        "watchpost console: OTLP HTTP on {}",
+        addr(running.http_addr())
+    );
+    eprintln!("watchpost console: open http://{}/", running.ui_addr());
+    let listen =
+        |kind| signal(kind).map_err(|e| Error::new(format!("cannot listen for signals: {e}")));
+    let mut terminate = listen(SignalKind::terminate())?;
+    let mut interrupt = listen(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    tracing::info!(target: "watchpost_cli::console", "console stopping");
+    running.shutdown().await;
+    Ok(())
+}

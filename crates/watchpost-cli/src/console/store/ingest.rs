@@ -1,0 +1,396 @@
+//! From OTLP to the store's items: attribute values, ids, levels, and `Store::add_*`.
+
+use std::mem::size_of;
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, number_data_point};
+
+use super::{
+    alloc, attrs_bytes, hex, metric_info_bytes, Attrs, Event, Exemplar, LogRecord, MetricInfo,
+    MetricPoint, PointValue, Span, Store, Value, INDEX_BYTES,
+};
+
+/// A metric point as read: attributes, start, time, value, exemplars.
+type Incoming = (Attrs, u64, u64, PointValue, Box<[Exemplar]>);
+
+/// The exemplars that name a trace.
+fn exemplars(list: &[opentelemetry_proto::tonic::metrics::v1::Exemplar]) -> Box<[Exemplar]> {
+    list.iter()
+        .filter_map(|e| {
+            Some(Exemplar {
+                time: e.time_unix_nano,
+                value: match e.value {
+                    Some(exemplar::Value::AsDouble(d)) => d,
+                    Some(exemplar::Value::AsInt(i)) => i as f64,
+                    None => return None,
+                },
+                trace_id: id::<16>(&e.trace_id)?,
+                span_id: id::<8>(&e.span_id),
+            })
+        })
+        .collect()
+}
+
+fn any_text(v: &AnyValue) -> Value {
+    match &v.value {
+        Some(any_value::Value::StringValue(s)) => Value::Str(s.as_str().into()),
+        Some(any_value::Value::IntValue(i)) => Value::Int(*i),
+        Some(any_value::Value::DoubleValue(d)) => Value::Double(*d),
+        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
+        Some(any_value::Value::BytesValue(b)) => Value::Str(hex(b).into()),
+        Some(any_value::Value::ArrayValue(a)) => Value::Str(
+            serde_json::Value::Array(a.values.iter().map(any_json).collect())
+                .to_string()
+                .into(),
+        ),
+        Some(any_value::Value::KvlistValue(kv)) => Value::Str(
+            serde_json::Value::Object(
+                kv.values
+                    .iter()
+                    .map(|kv| {
+                        (
+                            kv.key.clone(),
+                            kv.value.as_ref().map_or(serde_json::Value::Null, any_json),
+                        )
+                    })
+                    .collect(),
+            )
+            .to_string()
+            .into(),
+        ),
+        // A string by reference into a dictionary we are not sent, or no value.
+        Some(any_value::Value::StringValueStrindex(_)) | None => Value::Str("".into()),
+    }
+}
+
+fn any_json(v: &AnyValue) -> serde_json::Value {
+    match any_text(v) {
+        Value::Str(s) => serde_json::Value::String(s.into()),
+        Value::Int(i) => i.into(),
+        Value::Double(d) => d.into(),
+        Value::Bool(b) => b.into(),
+    }
+}
+
+pub(super) fn attrs(kvs: &[KeyValue]) -> Attrs {
+    kvs.iter()
+        .map(|kv| {
+            (
+                kv.key.as_str().into(),
+                kv.value.as_ref().map_or(Value::Str("".into()), any_text),
+            )
+        })
+        .collect()
+}
+
+/// An id from the wire: `None` when empty, all zero or of the wrong length.
+fn id<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
+    let a: [u8; N] = b.try_into().ok()?;
+    (a != [0; N]).then_some(a)
+}
+
+fn level(number: i32, text: &str) -> &'static str {
+    match number {
+        1..=4 => "TRACE",
+        5..=8 => "DEBUG",
+        9..=12 => "INFO",
+        13..=16 => "WARN",
+        17..=20 => "ERROR",
+        21..=24 => "FATAL",
+        _ => match text.to_ascii_uppercase().as_str() {
+            "TRACE" => "TRACE",
+            "DEBUG" => "DEBUG",
+            "WARN" | "WARNING" => "WARN",
+            "ERROR" => "ERROR",
+            "FATAL" | "CRITICAL" => "FATAL",
+            _ => "INFO",
+        },
+    }
+}
+
+impl Store {
+    /// Stores an export's spans.
+    pub fn add_traces(&mut self, req: ExportTraceServiceRequest) {
+        for rs in req.resource_spans {
+            let resource = self.resource(rs.resource.as_ref());
+            for ss in rs.scope_spans {
+                let scope: Arc<str> = ss.scope.map_or_else(|| "".into(), |s| s.name.into());
+                for s in ss.spans {
+                    self.received.spans += 1;
+                    let Some(trace_id) = id::<16>(&s.trace_id) else {
+                        continue;
+                    };
+                    let events: Vec<Event> = s
+                        .events
+                        .iter()
+                        .map(|e| Event {
+                            time: e.time_unix_nano,
+                            name: e.name.as_str().into(),
+                            attributes: attrs(&e.attributes),
+                        })
+                        .collect();
+                    let (status, status_message) = s
+                        .status
+                        .map(|st| (st.code, st.message.into()))
+                        .unwrap_or((0, "".into()));
+                    let mut span = Span {
+                        trace_id,
+                        span_id: id::<8>(&s.span_id).unwrap_or_default(),
+                        parent: id::<8>(&s.parent_span_id),
+                        name: s.name.into(),
+                        kind: s.kind,
+                        start: s.start_time_unix_nano,
+                        end: s.end_time_unix_nano.max(s.start_time_unix_nano),
+                        status,
+                        status_message,
+                        attributes: attrs(&s.attributes),
+                        events,
+                        scope: scope.clone(),
+                        resource: resource.clone(),
+                        arrived: self.arrival(),
+                        bytes: 0,
+                    };
+                    // Its box and the deque's pointer to it, its strings, attributes and events.
+                    span.bytes = alloc(size_of::<Span>())
+                        + size_of::<usize>()
+                        + alloc(span.name.len())
+                        + alloc(span.status_message.len())
+                        + attrs_bytes(&span.attributes)
+                        + alloc(span.events.len() * size_of::<Event>())
+                        + span
+                            .events
+                            .iter()
+                            .map(|e| alloc(e.name.len()) + attrs_bytes(&e.attributes))
+                            .sum::<usize>()
+                        + INDEX_BYTES;
+                    self.bytes += span.bytes;
+                    let n = self.spans.push(span);
+                    self.traces.entry(trace_id).or_default().spans.push_back(n);
+                    self.evict();
+                }
+            }
+            // Held here too: released now if every item that used it was evicted.
+            self.release(resource);
+        }
+    }
+
+    /// Stores an export's log records.
+    pub fn add_logs(&mut self, req: ExportLogsServiceRequest) {
+        for rl in req.resource_logs {
+            let resource = self.resource(rl.resource.as_ref());
+            for sl in rl.scope_logs {
+                let scope: Arc<str> = sl.scope.map_or_else(|| "".into(), |s| s.name.into());
+                for r in sl.log_records {
+                    self.received.logs += 1;
+                    let body: Box<str> = match r.body.as_ref().map(any_text) {
+                        Some(Value::Str(s)) => s,
+                        Some(other) => other.text().into(),
+                        None => "".into(),
+                    };
+                    let trace_id = id::<16>(&r.trace_id);
+                    let mut rec = LogRecord {
+                        time: if r.time_unix_nano != 0 {
+                            r.time_unix_nano
+                        } else {
+                            r.observed_time_unix_nano
+                        },
+                        severity: r.severity_number,
+                        level: level(r.severity_number, &r.severity_text),
+                        body,
+                        attributes: attrs(&r.attributes),
+                        trace_id,
+                        span_id: id::<8>(&r.span_id),
+                        scope: scope.clone(),
+                        resource: resource.clone(),
+                        arrived: self.arrival(),
+                        bytes: 0,
+                    };
+                    rec.bytes = alloc(size_of::<LogRecord>())
+                        + size_of::<usize>()
+                        + alloc(rec.body.len())
+                        + attrs_bytes(&rec.attributes)
+                        + INDEX_BYTES;
+                    self.bytes += rec.bytes;
+                    let n = self.logs.push(rec);
+                    if let Some(t) = trace_id {
+                        self.traces.entry(t).or_default().logs.push_back(n);
+                    }
+                    self.evict();
+                }
+            }
+            // Held here too: released now if every item that used it was evicted.
+            self.release(resource);
+        }
+    }
+
+    /// Stores an export's metric points (exponential histograms and summaries keep their count
+    /// and sum only).
+    pub fn add_metrics(&mut self, req: ExportMetricsServiceRequest) {
+        for rm in req.resource_metrics {
+            let resource = self.resource(rm.resource.as_ref());
+            for sm in rm.scope_metrics {
+                for m in sm.metrics {
+                    let Some(data) = m.data else { continue };
+                    let (kind, cumulative) = match &data {
+                        metric::Data::Gauge(_) => ("gauge", true),
+                        metric::Data::Sum(s) if s.is_monotonic => {
+                            ("counter", s.aggregation_temporality != 1)
+                        }
+                        metric::Data::Sum(s) => ("updowncounter", s.aggregation_temporality != 1),
+                        metric::Data::Histogram(h) => ("histogram", h.aggregation_temporality != 1),
+                        metric::Data::ExponentialHistogram(h) => {
+                            ("exponential_histogram", h.aggregation_temporality != 1)
+                        }
+                        metric::Data::Summary(_) => ("summary", true),
+                    };
+                    let name = self.metric_name(&m.name, kind, &m.unit, &m.description, cumulative);
+                    let mut points: Vec<Incoming> = Vec::new();
+                    let number = |v: &Option<number_data_point::Value>| match v {
+                        Some(number_data_point::Value::AsDouble(d)) => *d,
+                        Some(number_data_point::Value::AsInt(i)) => *i as f64,
+                        None => 0.0,
+                    };
+                    match data {
+                        metric::Data::Gauge(g) => {
+                            for p in g.data_points {
+                                points.push((
+                                    attrs(&p.attributes),
+                                    p.start_time_unix_nano,
+                                    p.time_unix_nano,
+                                    PointValue::Number(number(&p.value)),
+                                    exemplars(&p.exemplars),
+                                ));
+                            }
+                        }
+                        metric::Data::Sum(s) => {
+                            for p in s.data_points {
+                                points.push((
+                                    attrs(&p.attributes),
+                                    p.start_time_unix_nano,
+                                    p.time_unix_nano,
+                                    PointValue::Number(number(&p.value)),
+                                    exemplars(&p.exemplars),
+                                ));
+                            }
+                        }
+                        metric::Data::Histogram(h) => {
+                            for p in h.data_points {
+                                points.push((
+                                    attrs(&p.attributes),
+                                    p.start_time_unix_nano,
+                                    p.time_unix_nano,
+                                    PointValue::Histogram {
+                                        bounds: p.explicit_bounds.into(),
+                                        counts: p.bucket_counts.into(),
+                                        count: p.count,
+                                        sum: p.sum.unwrap_or(0.0),
+                                    },
+                                    exemplars(&p.exemplars),
+                                ));
+                            }
+                        }
+                        metric::Data::ExponentialHistogram(h) => {
+                            for p in h.data_points {
+                                points.push((
+                                    attrs(&p.attributes),
+                                    p.start_time_unix_nano,
+                                    p.time_unix_nano,
+                                    PointValue::Histogram {
+                                        bounds: Box::new([]),
+                                        counts: Box::new([p.count]),
+                                        count: p.count,
+                                        sum: p.sum.unwrap_or(0.0),
+                                    },
+                                    exemplars(&p.exemplars),
+                                ));
+                            }
+                        }
+                        metric::Data::Summary(s) => {
+                            for p in s.data_points {
+                                points.push((
+                                    attrs(&p.attributes),
+                                    p.start_time_unix_nano,
+                                    p.time_unix_nano,
+                                    PointValue::Histogram {
+                                        bounds: Box::new([]),
+                                        counts: Box::new([p.count]),
+                                        count: p.count,
+                                        sum: p.sum,
+                                    },
+                                    Box::new([]),
+                                ));
+                            }
+                        }
+                    }
+                    for (attributes, start, time, value, exemplars) in points {
+                        self.received.metric_points += 1;
+                        let heap = match &value {
+                            PointValue::Number(_) => 0,
+                            PointValue::Histogram { bounds, counts, .. } => {
+                                alloc(bounds.len() * 8) + alloc(counts.len() * 8)
+                            }
+                        };
+                        let bytes = alloc(size_of::<MetricPoint>())
+                            + size_of::<usize>()
+                            + attrs_bytes(&attributes)
+                            + heap
+                            + alloc(exemplars.len() * size_of::<Exemplar>())
+                            + INDEX_BYTES;
+                        let point = MetricPoint {
+                            name: name.clone(),
+                            attributes,
+                            start,
+                            time,
+                            value,
+                            exemplars,
+                            resource: resource.clone(),
+                            arrived: self.arrival(),
+                            bytes,
+                        };
+                        self.bytes += bytes;
+                        self.points.push(point);
+                        if let Some(info) = self.metrics.get_mut(&name) {
+                            info.points += 1;
+                        }
+                        self.evict();
+                    }
+                }
+            }
+            // Held here too: released now if every item that used it was evicted.
+            self.release(resource);
+        }
+    }
+
+    fn metric_name(
+        &mut self,
+        name: &str,
+        kind: &'static str,
+        unit: &str,
+        description: &str,
+        cumulative: bool,
+    ) -> Arc<str> {
+        if let Some(info) = self.metrics.get_mut(name) {
+            info.kind = kind;
+            info.cumulative = cumulative;
+            return info.name.clone();
+        }
+        let shared: Arc<str> = name.into();
+        self.bytes += metric_info_bytes(name, unit, description);
+        self.metrics.insert(
+            shared.clone(),
+            MetricInfo {
+                kind,
+                unit: unit.to_owned(),
+                description: description.to_owned(),
+                cumulative,
+                points: 0,
+                name: shared.clone(),
+            },
+        );
+        shared
+    }
+}
