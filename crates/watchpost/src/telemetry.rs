@@ -483,16 +483,10 @@ impl Telemetry {
     }
 }
 
-/// The configuration's warnings and, with OTLP export on, what the process environment makes the
-/// OTLP exporters do differently from the configuration (reported once at start).
+/// The configuration's warnings (reported once at start). The OTLP exporters read only the
+/// configuration, so the process environment adds none.
 fn start_warnings(config: &Config) -> Vec<String> {
-    #[allow(unused_mut)]
-    let mut warnings = config.warnings.clone();
-    #[cfg(feature = "otlp")]
-    if config.otel_enabled {
-        warnings.extend(crate::export::environment_warnings(config));
-    }
-    warnings
+    config.warnings.clone()
 }
 
 /// The globally installed pipeline's background log writer, flushed when the process exits.

@@ -35,7 +35,6 @@ pub use builder::ConfigBuilder;
 pub(crate) use endpoint::{is_https, shown_endpoint};
 pub use env::{parse_level, ENV_VARS};
 pub use log_output::{LogFileConfig, LogOutput};
-pub(crate) use otel_env::{OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_SIGNAL_COMPRESSION};
 pub use otel_spec::{otel_spec_markdown, OtelSupport, OtelVar, OTEL_SPEC_VARS};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSignal, OtlpTarget};
 pub(crate) use readiness::ReadinessThresholds;

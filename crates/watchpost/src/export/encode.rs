@@ -4,14 +4,18 @@
 //!
 //! No prost structs are built: a nested message is written in place behind a reserved length
 //! prefix, which is filled in (and, when the guess was wrong, the body moved by a byte or two)
-//! once the message ends. The batch-level wrappers (`ResourceSpans`, `ScopeSpans`, …) reserve
-//! five bytes and write their length as a five-byte varint, so the whole batch is never moved; a
-//! varint with redundant continuation bytes is valid protobuf (every decoder accepts it, the
-//! conformance suite requires it). What is written is what `opentelemetry-proto`'s prost structs
-//! encode to, field for field (proven by the tests beside `encode_traces.rs` and
-//! `encode_logs.rs`, which decode both with prost): a proto3 scalar at its default is left out
-//! as prost leaves it out, a message the SDK sets (`status`, `body`, a value) is written even
-//! when empty.
+//! once the message ends. Every length is written as a minimal varint, as prost writes it:
+//! overlong varints decode in most places, but they are not the canonical encoding and stricter
+//! decoders refuse them, and we send to every collector in the field. The batch-level wrappers
+//! (`ResourceSpans`, `ScopeSpans`, …), whose size is not known until the batch is written,
+//! reserve five bytes: their minimal length is written at the end of that room ([`end_wide`]),
+//! and once the batch is written the unused room is closed by moving what comes *before* it
+//! ([`close_gaps`]), so the records of the last scope never move and no byte moves twice. What
+//! is written is what `opentelemetry-proto`'s prost structs encode to, field for field (proven
+//! by the tests beside `encode_traces.rs` and `encode_logs.rs`, which decode both with prost,
+//! and by a walk of every varint of whole requests in `encode_tests.rs`): a proto3 scalar at its
+//! default is left out as prost leaves it out, a message the SDK sets (`status`, `body`, a
+//! value) is written even when empty.
 //!
 //! Field numbers are those of opentelemetry-proto v1 (`common.proto`, `resource.proto`,
 //! `trace.proto`, `logs.proto`, `collector/*/v1/*_service.proto`).
@@ -154,21 +158,59 @@ fn end_moving(buf: &mut Vec<u8>, mark: Mark) {
     buf[mark.at + need - 1] &= 0x7f;
 }
 
-/// Room reserved for a batch-level wrapper's length: written padded to this many bytes, so the
-/// batch is never moved (a length below 2^35).
+/// Room reserved for a batch-level wrapper's length (a length below 2^35).
 pub(super) const WIDE: usize = 5;
 
-/// Ends a wrapper begun with [`WIDE`] reserved bytes: its length as a five-byte varint.
+/// Unused room left in front of a wrapper's length: `(where, how many bytes)`.
+pub(super) type Gap = (usize, usize);
+
+/// Ends a wrapper begun with [`WIDE`] reserved bytes: its length (not counting the room in
+/// `gaps` inside it, which [`close_gaps`] will remove) as a minimal varint at the end of the
+/// room, and the room left in front of it added to `gaps` (in any order: [`close_gaps`] sorts
+/// them).
 #[inline]
-pub(super) fn end_wide(buf: &mut [u8], mark: Mark) {
+pub(super) fn end_wide(buf: &mut [u8], mark: Mark, gaps: &mut Vec<Gap>) {
     debug_assert_eq!(mark.reserved, WIDE);
-    let len = (buf.len() - mark.at - WIDE) as u64;
+    let body = mark.at + WIDE;
+    let inside: usize = gaps
+        .iter()
+        .filter(|&&(at, _)| at > mark.at)
+        .map(|&(_, n)| n)
+        .sum();
+    let len = (buf.len() - body - inside) as u64;
+    let need = varint_len(len);
+    debug_assert!(need <= WIDE, "a wrapper of 2^35 bytes or more");
     let mut v = len;
-    for b in &mut buf[mark.at..mark.at + WIDE] {
+    for b in &mut buf[body - need..body] {
         *b = (v as u8) | 0x80;
         v >>= 7;
     }
-    buf[mark.at + WIDE - 1] &= 0x7f;
+    buf[body - 1] &= 0x7f;
+    if need < WIDE {
+        gaps.push((mark.at, WIDE - need));
+    }
+}
+
+/// Closes the `gaps` [`end_wide`] left: everything in front of a gap moves towards the end of
+/// the buffer by the room of that gap and of every gap after it (each byte at most once; nothing
+/// after the last gap moves). Returns where the message now starts: `&buf[start..]` is it.
+pub(super) fn close_gaps(buf: &mut [u8], gaps: &mut [Gap]) -> usize {
+    gaps.sort_unstable_by_key(|&(at, _)| at);
+    let mut shift = 0;
+    let mut end = buf.len();
+    for &(at, n) in gaps.iter().rev() {
+        // What lies between this gap and the next, already moved by `shift`.
+        let from = at + n;
+        if shift > 0 {
+            buf.copy_within(from..end, from + shift);
+        }
+        shift += n;
+        end = at;
+    }
+    if shift > 0 {
+        buf.copy_within(0..end, shift);
+    }
+    shift
 }
 
 /// Nanoseconds since the Unix epoch, 0 before it (as the SDK's transform has it).
@@ -378,45 +420,5 @@ impl<'a> Iterator for Fields<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn varint_lengths_match_what_is_written() {
-        for v in [0u64, 1, 127, 128, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
-            let mut buf = Vec::new();
-            varint(&mut buf, v);
-            assert_eq!(buf.len(), varint_len(v), "{v}");
-            let mut r = Fields::new(&[]);
-            r.buf = &buf;
-            assert_eq!(r.varint(), Some(v));
-        }
-    }
-
-    #[test]
-    fn a_nested_message_gets_its_length_whatever_room_was_reserved() {
-        for reserved in [1, 2, 3] {
-            for len in [0usize, 1, 127, 128, 300, 20_000] {
-                let mut buf = vec![0xAA];
-                let m = begin(&mut buf, 7, reserved);
-                buf.extend(std::iter::repeat_n(0x55, len));
-                end(&mut buf, m);
-                let mut fields = Fields::new(&buf[1..]);
-                match fields.next() {
-                    Some((7, Field::Bytes(b))) => assert_eq!(b.len(), len),
-                    _ => panic!("reserved {reserved}, len {len}"),
-                }
-                assert!(fields.next().is_none());
-                assert_eq!(buf.len(), 1 + 1 + varint_len(len as u64) + len);
-            }
-        }
-        let mut buf = Vec::new();
-        let m = begin(&mut buf, 1, WIDE);
-        buf.extend(std::iter::repeat_n(1, 200));
-        end_wide(&mut buf, m);
-        match Fields::new(&buf).next() {
-            Some((1, Field::Bytes(b))) => assert_eq!(b.len(), 200),
-            _ => panic!("a wide length reads back"),
-        }
-    }
-}
+#[path = "encode_tests.rs"]
+pub(super) mod tests;

@@ -10,8 +10,8 @@
 use crate::logs::PendingLog;
 
 use super::encode::{
-    any_bool, any_double, any_int, any_string, begin, bytes, end, end_wide, fixed32, fixed64,
-    key_string, nanos, resource, resource_schema, scope, uint, WIDE,
+    any_bool, any_double, any_int, any_string, begin, bytes, close_gaps, end, end_wide, fixed32,
+    fixed64, key_string, nanos, resource, resource_schema, scope, uint, Gap, WIDE,
 };
 use super::LogMaker;
 
@@ -30,6 +30,8 @@ pub(crate) struct LogEncoder {
     scope_of: Vec<usize>,
     /// The targets of the batch being encoded, in order of first appearance.
     order: Vec<usize>,
+    /// The unused room of the wrappers' length prefixes in the batch being encoded.
+    gaps: Vec<Gap>,
     buf: Vec<u8>,
 }
 
@@ -46,6 +48,7 @@ impl LogEncoder {
             scopes: Vec::new(),
             scope_of: Vec::new(),
             order: Vec::new(),
+            gaps: Vec::new(),
             buf: Vec::new(),
         }
     }
@@ -86,6 +89,7 @@ impl LogEncoder {
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
+        self.gaps.clear();
         // ExportLogsServiceRequest.resource_logs = 1
         let rl = begin(&mut buf, 1, WIDE);
         buf.extend_from_slice(&self.resource);
@@ -98,12 +102,13 @@ impl LogEncoder {
                 encode_record(&mut buf, 2, maker, log);
             }
             buf.extend_from_slice(&self.scope_schema);
-            end_wide(&mut buf, sl);
+            end_wide(&mut buf, sl, &mut self.gaps);
         }
         buf.extend_from_slice(&self.schema);
-        end_wide(&mut buf, rl);
+        end_wide(&mut buf, rl, &mut self.gaps);
+        let start = close_gaps(&mut buf, &mut self.gaps);
         self.buf = buf;
-        &self.buf
+        &self.buf[start..]
     }
 }
 

@@ -16,6 +16,7 @@ use opentelemetry_sdk::Resource;
 use prost::Message as _;
 
 use super::LogEncoder;
+use crate::export::encode::tests::assert_canonical;
 use crate::export::LogMaker;
 use crate::logs::PendingLog;
 
@@ -191,6 +192,25 @@ fn an_empty_batch_encodes_as_the_sdk_path_does() {
     assert_same(
         &decode(encoder.encode(&maker, &[])),
         &sdk(&maker, &[], &resource),
+    );
+}
+
+#[test]
+fn every_length_prefix_in_a_log_request_is_minimal() {
+    let (maker, resource, lines) = (maker(), resource(), lines());
+    let mut encoder = LogEncoder::new(&resource);
+    for batch in [&lines[..], &lines[..0], &lines[..1], &lines[2..]] {
+        let seen = assert_canonical(encoder.encode(&maker, batch), "ExportLogsServiceRequest");
+        assert!(seen.lengths > 0);
+    }
+    // Many records from three targets: wrappers of two- and three-byte lengths, each scope's
+    // gap closed.
+    let many: Vec<PendingLog> = (0..300).flat_map(|_| self::lines()).collect();
+    let seen = assert_canonical(encoder.encode(&maker, &many), "ExportLogsServiceRequest");
+    assert!(seen.longest >= 16_384, "{seen:?}");
+    assert_same(
+        &decode(encoder.encode(&maker, &many)),
+        &sdk(&maker, &many, &resource),
     );
 }
 

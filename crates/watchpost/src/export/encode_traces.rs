@@ -8,8 +8,8 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::SpanData;
 
 use super::encode::{
-    begin, bytes, end, end_wide, fixed32, fixed64, key_value, nanos, resource, resource_schema,
-    scope, uint, WIDE,
+    begin, bytes, close_gaps, end, end_wide, fixed32, fixed64, key_value, nanos, resource,
+    resource_schema, scope, uint, Gap, WIDE,
 };
 
 /// `SpanFlags`: the span's context says whether its parent is remote, and whether it is.
@@ -29,6 +29,8 @@ pub(crate) struct SpanEncoder {
     scope_of: Vec<usize>,
     /// The scopes of the batch being encoded, in order of first appearance.
     order: Vec<usize>,
+    /// The unused room of the wrappers' length prefixes in the batch being encoded.
+    gaps: Vec<Gap>,
     buf: Vec<u8>,
 }
 
@@ -44,6 +46,7 @@ impl SpanEncoder {
             scopes: Vec::new(),
             scope_of: Vec::new(),
             order: Vec::new(),
+            gaps: Vec::new(),
             buf: Vec::new(),
         }
     }
@@ -83,6 +86,7 @@ impl SpanEncoder {
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
+        self.gaps.clear();
         // ExportTraceServiceRequest.resource_spans = 1
         let rs = begin(&mut buf, 1, WIDE);
         buf.extend_from_slice(&self.resource);
@@ -95,12 +99,13 @@ impl SpanEncoder {
                 encode_span(&mut buf, 2, span);
             }
             buf.extend_from_slice(&self.scopes[s].2);
-            end_wide(&mut buf, ss);
+            end_wide(&mut buf, ss, &mut self.gaps);
         }
         buf.extend_from_slice(&self.schema);
-        end_wide(&mut buf, rs);
+        end_wide(&mut buf, rs, &mut self.gaps);
+        let start = close_gaps(&mut buf, &mut self.gaps);
         self.buf = buf;
-        &self.buf
+        &self.buf[start..]
     }
 }
 

@@ -16,6 +16,7 @@ use opentelemetry_sdk::Resource;
 use prost::Message as _;
 
 use super::SpanEncoder;
+use crate::export::encode::tests::assert_canonical;
 
 /// Every kind of attribute value the API has.
 fn every_value() -> Vec<KeyValue> {
@@ -252,18 +253,50 @@ fn an_empty_batch_and_an_empty_resource_encode_as_the_sdk_path_does() {
 }
 
 #[test]
-fn a_typical_span_encodes_to_as_many_bytes_as_prost_writes_give_or_take_the_wrappers() {
-    // The minimal varints of every nested message (spans, attributes, values), the five-byte
-    // lengths of the two wrappers only: 8 bytes more than prost's at most (2 × (5 − 1)).
+fn a_typical_span_encodes_to_the_bytes_prost_writes() {
+    // Every length minimal, the wrappers' too: the same bytes as prost's, not just the same
+    // fields (one scope, so no grouping order to differ).
     let resource = resource();
     let spans = spans();
-    let ours = SpanEncoder::new(&resource).encode(&spans[2..3]).len();
-    let request = ExportTraceServiceRequest {
-        resource_spans: group_spans_by_resource_and_scope(
-            spans[2..3].to_vec(),
-            &(&resource).into(),
-        ),
-    };
-    let theirs = request.encode_to_vec().len();
-    assert!(ours >= theirs && ours <= theirs + 8, "{ours} vs {theirs}");
+    for batch in [&spans[2..3], &spans[..1], &spans[3..4]] {
+        let ours = SpanEncoder::new(&resource).encode(batch).to_vec();
+        let request = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(batch.to_vec(), &(&resource).into()),
+        };
+        let theirs = request.encode_to_vec();
+        assert_eq!(ours.len(), theirs.len(), "{}", batch[0].name);
+        // The resource's attributes come in a hash map's order: compare them decoded.
+        assert_same(&decode(&ours), &normalized(request));
+    }
+}
+
+#[test]
+fn every_length_prefix_in_a_span_request_is_minimal() {
+    let resource = resource();
+    let spans = spans();
+    let mut encoder = SpanEncoder::new(&resource);
+    // Two scopes, a span of 20 kB (3-byte lengths), and smaller batches whose wrappers take
+    // one or two bytes; the empty batch.
+    let mut longest = 0;
+    for batch in [
+        &spans[..],
+        &spans[..0],
+        &spans[1..2],
+        &spans[..3],
+        &spans[3..],
+    ] {
+        let seen = assert_canonical(encoder.encode(batch), "ExportTraceServiceRequest");
+        assert!(seen.lengths > 0);
+        longest = longest.max(seen.longest);
+    }
+    assert!(
+        longest >= 16_384,
+        "a three-byte length was walked: {longest}"
+    );
+    // A batch of many small spans: the wrappers' lengths need three bytes, the spans' one or
+    // two.
+    let many: Vec<SpanData> = std::iter::repeat_n(spans[2].clone(), 400).collect();
+    let seen = assert_canonical(encoder.encode(&many), "ExportTraceServiceRequest");
+    assert!(seen.longest >= 16_384, "{seen:?}");
+    assert_same(&decode(encoder.encode(&many)), &sdk(&many, &resource));
 }

@@ -2,9 +2,9 @@
 //! Tokio runtime, with https through rustls (the ring provider, as the gRPC side uses) trusting
 //! the system's roots and the CA file. Plain `http://` URLs go without TLS.
 //!
-//! It is wrapped in [`TargetClient`], which sends exactly the target's headers: opentelemetry-otlp
-//! adds the headers of the process environment's `OTEL_EXPORTER_OTLP_HEADERS` (and per-signal)
-//! variables to the ones it is given, which would override the resolved configuration.
+//! It is wrapped in [`TargetClient`], which sends exactly the target's headers (and our
+//! `user-agent` unless the target names one), whatever headers the request was built with but
+//! for those describing its body.
 
 use std::sync::Arc;
 
@@ -132,7 +132,8 @@ mod tests {
             .unwrap();
         let recorder = Arc::new(Recorder::default());
         let client = TargetClient::new(recorder.clone(), config.otlp(OtlpSignal::Traces)).unwrap();
-        // What opentelemetry-otlp sends: its own headers and the process environment's.
+        // A request with headers of its own (as opentelemetry-otlp's exporter built them, with
+        // the process environment's): only the body's description is kept.
         let request = Request::builder()
             .uri("http://127.0.0.1:4318/v1/traces")
             .header(CONTENT_TYPE, "application/x-protobuf")

@@ -6,9 +6,10 @@
 //! `encode_logs.rs`: straight from the SDK's `SpanData` and from the queued log lines to bytes in
 //! a reused buffer, no prost structs in between) and sent by `send.rs` over a tonic channel
 //! (`grpc_raw.rs`: a codec that passes the bytes) or the hyper client; metrics go the same way,
-//! as the request opentelemetry-otlp would build plus our exemplars (`encode_metrics.rs`). The
-//! application only ever pushes into a bounded queue per signal (a short lock, no wake-up of the
-//! worker until a batch is full); when a queue is full the item is dropped and counted. Ordinary
+//! as opentelemetry-proto's conversion of the SDK's collection plus our exemplars
+//! (`encode_metrics.rs`). The application only ever pushes into a bounded queue per signal (a
+//! short lock, no wake-up of the worker until a batch is full); when a queue is full the item is
+//! dropped and counted. Ordinary
 //! items fill at most three quarters of a queue: the rest is kept for the spans of error and
 //! slow traces and for WARN/ERROR log records. The worker takes a whole queue at once (a buffer
 //! swap) and sends it in batches, back to back while a batch is waiting; it runs at the
@@ -48,7 +49,6 @@ mod send;
 mod worker;
 
 pub(crate) use logs::LogMaker;
-pub(crate) use otlp::environment_warnings;
 
 use queue::BatchQueue;
 use worker::{set_priority, Worker};

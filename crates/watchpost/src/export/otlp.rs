@@ -8,13 +8,11 @@
 //! Each signal's exporter is built on its own: one that cannot be built (its error names the
 //! signal and the input its endpoint or CA file came from) leaves the others exporting.
 //!
-//! opentelemetry-otlp also reads the process environment: the `OTEL_EXPORTER_OTLP_HEADERS`
-//! variables (added to the headers it is given) and, when it is given no compression, the
-//! compression variables. The headers sent are made exactly the target's — by the HTTP client
-//! (`http_client.rs`) and by a gRPC interceptor that runs after the library's — and gzip is
-//! always passed explicitly; the library has no explicit "none", so a compression variable of the
-//! process that asks for gzip where the configuration says none is reported at start
-//! ([`environment_warnings`]).
+//! Only the target is read: no exporter here looks at the process environment (the
+//! `OTEL_EXPORTER_OTLP_*` variables reach export through the configuration alone, so a
+//! configuration built from other variables, `ConfigBuilder::env_vars`, is exactly what is
+//! used). The headers sent are the target's (gRPC metadata in `grpc_raw.rs`, HTTP headers by
+//! `http_client.rs`), and gzip is used exactly when the target says so.
 //!
 //! The exporters only hold what they are given: every export is still bounded, counted and
 //! reported by the worker, whichever the transport.
@@ -94,9 +92,9 @@ const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/
 const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 /// The sender of already-encoded requests for `t` (spans or log records; `grpc_path` is the
-/// signal's gRPC method), configured as opentelemetry-otlp's exporter would be: a lazily
-/// connecting tonic channel with the target's timeout, TLS and gzip and exactly its headers as
-/// metadata, or our hyper client posting to the target's URL.
+/// signal's gRPC method): a lazily connecting tonic channel with the target's timeout, TLS and
+/// gzip and exactly its headers as metadata (as opentelemetry-otlp's gRPC exporter configured
+/// its channel), or our hyper client posting to the target's URL.
 fn raw(t: &OtlpTarget, grpc_path: &'static str) -> Result<super::send::RawExporter, String> {
     use super::send::RawExporter;
     let ca = ca(t)?;
@@ -168,8 +166,8 @@ fn ca(target: &OtlpTarget) -> Result<Option<Ca>, String> {
 }
 
 /// TLS for gRPC: the system's roots, and the CA file's certificates.
-fn tonic_tls(ca: Option<&Ca>) -> opentelemetry_otlp::tonic_types::transport::ClientTlsConfig {
-    use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
+fn tonic_tls(ca: Option<&Ca>) -> tonic::transport::ClientTlsConfig {
+    use tonic::transport::{Certificate, ClientTlsConfig};
     let tls = ClientTlsConfig::new().with_enabled_roots();
     match ca {
         Some(ca) => tls.ca_certificate(Certificate::from_pem(&ca.pem)),
@@ -188,43 +186,4 @@ fn metadata(target: &OtlpTarget) -> Result<tonic::metadata::MetadataMap, String>
         headers.insert(name, value);
     }
     Ok(tonic::metadata::MetadataMap::from_headers(headers))
-}
-
-/// What the process environment makes opentelemetry-otlp do differently from `config`'s targets
-/// (of the signals it exports): a compression variable asking for gzip where the target says
-/// none (the library reads those when it is given no compression, and has no explicit "none").
-/// One sentence each, naming the variable and the signal.
-pub(crate) fn environment_warnings(config: &crate::Config) -> Vec<String> {
-    let mut warnings = Vec::new();
-    let exported = [
-        config.export_traces,
-        config.export_metrics,
-        config.export_logs,
-    ];
-    for signal in OtlpSignal::ALL {
-        let target = config.otlp(signal);
-        if !exported[signal.index()] || target.compression != OtlpCompression::None {
-            continue;
-        }
-        use crate::config::{
-            OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_SIGNAL_COMPRESSION,
-        };
-        let own =
-            (OTEL_EXPORTER_OTLP_SIGNAL_COMPRESSION.name).replace("<SIGNAL>", signal.env_part());
-        let asked = [own.as_str(), OTEL_EXPORTER_OTLP_COMPRESSION.name]
-            .into_iter()
-            .find_map(|name| {
-                let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
-                Some((name, value))
-            });
-        if let Some((name, value)) = asked {
-            if value.trim().eq_ignore_ascii_case("gzip") {
-                warnings.push(format!(
-                    "{name}={value} in the process environment: {} requests are gzipped by the OTLP exporter although the configuration says none",
-                    signal.name()
-                ));
-            }
-        }
-    }
-    warnings
 }
