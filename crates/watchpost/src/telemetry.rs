@@ -552,7 +552,11 @@ where
         .with_sampler(crate::traces::MarkingSampler {
             ratio: config.trace_ratio,
         })
-        .with_max_attributes_per_span(128);
+        // Fixed, as the OpenTelemetry variables table says: the SDK's builder would otherwise
+        // read OTEL_SPAN_EVENT_COUNT_LIMIT / OTEL_SPAN_LINK_COUNT_LIMIT from the process.
+        .with_max_attributes_per_span(128)
+        .with_max_events_per_span(128)
+        .with_max_links_per_span(128);
     let (exporter, provider, tail) = export::attach(
         config,
         resource,

@@ -39,7 +39,7 @@ pub const LOG_WRITE_ERRORS: MetricDef = MetricDef::counter(
 /// Telemetry items dropped before or by export, per signal.
 pub const TELEMETRY_DROPPED: MetricDef = MetricDef::counter(
     "telemetry_dropped_total",
-    "Telemetry items dropped: full export queue or failed export",
+    "Telemetry items dropped: full export queue, failed export, or refused by the collector",
 )
 .labels(&[Label::closed("signal", SIGNALS)])
 .subsystem("TELEMETRY")
