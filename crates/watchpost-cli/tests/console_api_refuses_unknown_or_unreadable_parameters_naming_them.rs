@@ -11,6 +11,9 @@ fn console_api_refuses_unknown_or_unreadable_parameters_naming_them() {
     let console = start(&[]);
     for (path, parameter, allowed) in [
         ("/api/traces?colour=red", "colour", "min_duration"),
+        ("/api/errors?bogus=1", "bogus", "allowed: none"),
+        ("/api/stats?bogus=1", "bogus", "allowed: none"),
+        ("/api/logs?live=1", "live", "allowed: service"),
         ("/api/traces?min_duration=soon", "min_duration", "250ms"),
         ("/api/traces?errors=maybe", "errors", "true, false"),
         ("/api/traces?limit=0", "limit", "1 to 1000"),
@@ -41,7 +44,18 @@ fn console_api_refuses_unknown_or_unreadable_parameters_naming_them() {
     // A trace id that is well formed but unknown is not a bad request.
     let (status, _) = console.get(&format!("/api/traces/{}", hex(&trace_id(9))));
     assert_eq!(status, 404);
+    let (status, body) = console.get(&format!("/api/traces/{}?bogus=1", hex(&trace_id(9))));
+    assert_eq!(
+        (status, &body["parameter"]),
+        (400, &"bogus".into()),
+        "{body}"
+    );
     // The pages refuse the same way, escaping what they echo.
+    let (status, _, _) = watchpost_testkit::http::get(console.ui, "/errors?bogus=1", None);
+    assert_eq!(status, 400);
+    // The logs page has its own `live` (its script reloads it).
+    let (status, _, _) = watchpost_testkit::http::get(console.ui, "/logs?live=1", None);
+    assert_eq!(status, 200);
     let (status, _, page) = watchpost_testkit::http::get(console.ui, "/logs?level=%3Cb%3E", None);
     assert_eq!(status, 400);
     assert!(

@@ -248,6 +248,23 @@ async fn console_pages_work_in_a_real_headless_chromium() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     assert!(lefts.windows(2).all(|w| w[0] <= w[1]), "{lefts:?}");
+    // The content security policy lets the style sheet and the bars' inline positions apply:
+    // each bar is drawn where its style puts it (off by more than 2 px, or not positioned by the
+    // style sheet, is a policy that blocks them).
+    let misplaced = browser.script(
+        "return Array.from(document.querySelectorAll('.span-row .bar')).filter(b => { \
+           const t = b.parentElement.getBoundingClientRect(); \
+           const at = b.getBoundingClientRect().left - t.left; \
+           return getComputedStyle(b).position !== 'absolute' \
+             || Math.abs(at - parseFloat(b.style.left) / 100 * t.width) > 2; \
+         }).length;",
+        vec![],
+    );
+    assert_eq!(misplaced, 0, "bars not drawn where their style says");
+    assert!(
+        lefts.iter().any(|l| *l > 5.0),
+        "a child bar starts later than its root: {lefts:?}"
+    );
     let logs = browser.find_all(".waterfall .log-row");
     assert_eq!(logs.len(), 2, "the trace's log lines are interleaved");
     assert!(

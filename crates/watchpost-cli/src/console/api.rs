@@ -78,10 +78,15 @@ pub struct Params(pub Vec<(String, String)>);
 impl Params {
     /// Refuses a parameter not in `allowed`.
     pub fn only(&self, allowed: &[&str]) -> Result<(), BadParam> {
+        let allowed_text = if allowed.is_empty() {
+            "none".to_owned()
+        } else {
+            allowed.join(", ")
+        };
         match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
             Some((k, _)) => Err(BadParam::new(
                 k,
-                format!("unknown parameter; allowed: {}", allowed.join(", ")),
+                format!("unknown parameter; allowed: {allowed_text}"),
             )),
             None => Ok(()),
         }
@@ -186,7 +191,6 @@ pub const LOG_PARAMS: &[&str] = &[
     "trace_id",
     "attr",
     "limit",
-    "live",
 ];
 
 /// The trace filter the parameters describe.
@@ -257,8 +261,16 @@ pub fn log_filter(p: &Params) -> Result<LogFilter, BadParam> {
     })
 }
 
-async fn stats(State(c): State<Console>) -> Json<serde_json::Value> {
-    Json(c.stats())
+/// Answers 400 to any parameter: for the endpoints that take none.
+fn none(p: Vec<(String, String)>) -> Result<(), BadParam> {
+    Params(p).only(&[])
+}
+
+async fn stats(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
+    if let Err(e) = none(p) {
+        return e.into_response();
+    }
+    Json(c.stats()).into_response()
 }
 
 async fn traces(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
@@ -268,7 +280,14 @@ async fn traces(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>
     }
 }
 
-async fn trace(State(c): State<Console>, Path(id): Path<String>) -> Response {
+async fn trace(
+    State(c): State<Console>,
+    Path(id): Path<String>,
+    Query(p): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(e) = none(p) {
+        return e.into_response();
+    }
     let id = match trace_id("trace_id", &id) {
         Ok(id) => id,
         Err(e) => return e.into_response(),
@@ -309,17 +328,26 @@ async fn metrics(State(c): State<Console>, Query(p): Query<Vec<(String, String)>
     }
 }
 
-async fn errors(State(c): State<Console>) -> Json<serde_json::Value> {
-    Json(json!({ "errors": query::errors(&c.read()) }))
+async fn errors(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
+    if let Err(e) = none(p) {
+        return e.into_response();
+    }
+    Json(json!({ "errors": query::errors(&c.read()) })).into_response()
 }
 
-async fn operations(State(c): State<Console>) -> Json<serde_json::Value> {
-    Json(json!({ "operations": query::operations(&c.read()) }))
+async fn operations(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
+    if let Err(e) = none(p) {
+        return e.into_response();
+    }
+    Json(json!({ "operations": query::operations(&c.read()) })).into_response()
 }
 
-async fn services(State(c): State<Console>) -> Json<serde_json::Value> {
+async fn services(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
+    if let Err(e) = none(p) {
+        return e.into_response();
+    }
     let (services, edges) = query::services(&c.read());
-    Json(json!({ "services": services, "edges": edges }))
+    Json(json!({ "services": services, "edges": edges })).into_response()
 }
 
 /// The `/api/` routes.
@@ -383,6 +411,11 @@ mod tests {
         assert_eq!(
             log_filter(&p(&[("limit", "0")])).unwrap_err().parameter,
             "limit"
+        );
+        assert_eq!(
+            log_filter(&p(&[("live", "1")])).unwrap_err().parameter,
+            "live",
+            "live is the page's, not the API's"
         );
         assert_eq!(
             log_filter(&p(&[("attr", "instance_id=i-1"), ("service", "")]))

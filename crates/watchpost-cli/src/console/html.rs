@@ -121,12 +121,22 @@ pub fn page(title: &str, active: &str, stats: &serde_json::Value, body: &str) ->
         n("evicted", "metric_points"),
         stats["refused_exports"].as_u64().unwrap_or(0),
     );
+    let unreadable = n("unreadable", "spans") + n("unreadable", "metric_points");
+    let held = if unreadable > 0 {
+        format!(
+            "{held} · unreadable {} spans, {} metrics",
+            n("unreadable", "spans"),
+            n("unreadable", "metric_points")
+        )
+    } else {
+        held
+    };
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} · watchpost console</title><link rel=\"stylesheet\" href=\"/static/console.css\"></head>\
 <body><header><a class=\"brand\" href=\"/\">watchpost console</a><nav>{nav}</nav>\
-<span id=\"held\" title=\"the store: bytes held of the budget, items held, evicted (oldest first) and exports refused\">{held}</span></header>\
+<span id=\"held\" title=\"the store: bytes held of the budget, items held, evicted (oldest first), exports refused, items unreadable\">{held}</span></header>\
 <main>\n{body}\n</main><script src=\"/static/console.js\"></script></body></html>\n",
         title = esc(title),
         held = esc(&held),

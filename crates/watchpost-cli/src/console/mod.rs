@@ -44,6 +44,92 @@ pub const DEFAULT_BUDGET: usize = 256 << 20;
 /// `UNAVAILABLE`), which every OTLP exporter does, with backoff; refusals are counted.
 pub const INGEST_QUEUE: usize = 4;
 
+/// How long the pages' open connections may take to finish once the console stops.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Refuses a listener bound beyond loopback: the console has no tokens, so it serves this
+/// machine only (`0.0.0.0`, `[::]`, a host name that resolves elsewhere are all refused).
+fn loopback_only(flag: &str, given: &str, bound: Option<SocketAddr>) -> crate::Result<()> {
+    match bound {
+        Some(a) if !a.ip().is_loopback() => Err(Error::new(format!(
+            "{flag} {given}: the console listens on loopback only, and this binds {a}"
+        ))
+        .hint(format!(
+            "give a loopback address, e.g. {flag} 127.0.0.1:0 (the console has no access tokens; to reach it from elsewhere, forward a port: ssh -L)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The host part of a `Host` header or an address (`host`, `host:port`, `[v6]`, `[v6]:port`),
+/// lower-cased.
+fn host_of(s: &str) -> String {
+    let s = s.trim();
+    let host = if s.starts_with('[') {
+        s.find(']').map_or(s, |i| &s[..=i])
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => s,
+        }
+    };
+    host.to_ascii_lowercase()
+}
+
+/// The `Host` values the pages answer: loopback by name or address, and `--ui`'s host as given.
+fn allowed_hosts(ui: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let given = host_of(ui);
+    if !given.is_empty() && !hosts.contains(&given) {
+        hosts.push(given);
+    }
+    hosts
+}
+
+/// Answers 421 to a request whose `Host` is not one of `hosts` (a page of another site that
+/// rebinds its name to 127.0.0.1 gets nothing), and sets `nosniff` and the content security
+/// policy on every answer.
+async fn guard(
+    axum::extract::State(hosts): axum::extract::State<Arc<Vec<String>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(host_of);
+    let mut res = match host {
+        Some(h) if hosts.contains(&h) => next.run(req).await,
+        other => (
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "Host '{}' is not served here; allowed: {}\n",
+                other.unwrap_or_default(),
+                hosts.join(", ")
+            ),
+        )
+            .into_response(),
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Scripts and style sheets come from the console itself; the waterfall's bars and the
+    // charts' swatches are placed by inline style attributes, which `style-src-attr` allows.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src-attr 'unsafe-inline'"),
+    );
+    res
+}
+
 /// `watchpost console`'s flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConsoleArgs {
@@ -217,6 +303,7 @@ pub async fn start(
     let ui_addr = ui
         .local_addr()
         .map_err(|e| Error::new(format!("the console's listener has no address: {e}")))?;
+    loopback_only("--ui", &options.ui, Some(ui_addr))?;
     let (receiver, mut batches) = otlp::start_with_flags(
         Some(&options.grpc),
         Some(&options.http),
@@ -224,6 +311,12 @@ pub async fn start(
         INGEST_QUEUE,
     )
     .await?;
+    let beyond = loopback_only("--grpc", &options.grpc, receiver.grpc_addr())
+        .and_then(|()| loopback_only("--http", &options.http, receiver.http_addr()));
+    if let Err(e) = beyond {
+        receiver.shutdown().await;
+        return Err(e);
+    }
     let console = Console {
         store: Arc::new(RwLock::new(Store::new(options.budget))),
         refused: receiver.dropped_counter(),
@@ -271,15 +364,34 @@ pub async fn start(
     if let Some(t) = telemetry {
         app = app.merge(watchpost::metrics::router(t.metrics().clone()));
     }
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(allowed_hosts(&options.ui)),
+        guard,
+    ));
     let (ui_stop, stopped) = oneshot::channel::<()>();
+    let (draining, drain_started) = oneshot::channel::<()>();
     let ui_task = tokio::spawn(async move {
-        let served = axum::serve(ui, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(target: "watchpost_cli::console", error = %e, "the console's pages stopped");
+        let served = axum::serve(ui, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+            let _ = draining.send(());
+        });
+        // Connections still open after the stop are given SHUTDOWN_GRACE, then cut.
+        let limit = async {
+            if drain_started.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = served => {
+                if let Err(e) = served {
+                    tracing::error!(target: "watchpost_cli::console", error = %e, "the console's pages stopped");
+                }
+            }
+            () = limit => {
+                tracing::warn!(target: "watchpost_cli::console", grace_seconds = SHUTDOWN_GRACE.as_secs(), "connections to the pages still open after the grace period were closed");
+            }
         }
     });
     tracing::info!(

@@ -2,6 +2,7 @@
 //! Logs, Errors, Services (the dependency map) and Metrics (a chart). Everything they load is in
 //! the binary (`console.css`, `console.js`); every text from the telemetry is escaped.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
@@ -14,6 +15,9 @@ use super::api::{self, BadParam, Console, Params};
 use super::html::{self, esc, url};
 use super::query::{self, LogView, SpanView, TraceSummary};
 use super::store::LEVELS;
+
+/// The most spans a waterfall draws (with their log records); a notice says how many more.
+pub const MAX_WATERFALL_SPANS: usize = 2000;
 
 const CSS: &str = include_str!("console.css");
 const JS: &str = include_str!("console.js");
@@ -105,7 +109,14 @@ fn trace_row(t: &TraceSummary) -> String {
     )
 }
 
-async fn trace(State(c): State<Console>, Path(id): Path<String>) -> Response {
+async fn trace(
+    State(c): State<Console>,
+    Path(id): Path<String>,
+    Query(p): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(e) = Params(p).only(&[]) {
+        return bad(&c, "Trace", "/traces", &e);
+    }
     let tid = match api::trace_id("trace_id", &id) {
         Ok(t) => t,
         Err(e) => return bad(&c, "Trace", "/traces", &e),
@@ -145,27 +156,41 @@ async fn trace(State(c): State<Console>, Path(id): Path<String>) -> Response {
         html::duration(t.summary.duration_ns / 2),
         html::duration(t.summary.duration_ns)
     );
-    let mut placed = vec![false; t.log_list.len()];
-    for s in &t.span_list {
+    // The trace's log records by span, found once (not a scan of the logs per span).
+    let mut by_span: HashMap<&str, Vec<&LogView>> = HashMap::new();
+    let mut loose = Vec::new();
+    let spans: HashSet<&str> = t.span_list.iter().map(|s| s.span_id.as_str()).collect();
+    for l in &t.log_list {
+        match l.span_id.as_deref() {
+            Some(s) if spans.contains(s) => by_span.entry(s).or_default().push(l),
+            _ => loose.push(l),
+        }
+    }
+    for s in t.span_list.iter().take(MAX_WATERFALL_SPANS) {
         body += &span_row(s, pct(s.offset_ns), pct(s.duration_ns));
         // The span's own log records follow it, at their time on the axis.
-        for (i, l) in t.log_list.iter().enumerate() {
-            if l.span_id.as_deref() == Some(&s.span_id) {
-                placed[i] = true;
-                body += &log_row(
-                    l,
-                    s.depth + 1,
-                    pct(l.time_ns.saturating_sub(t.summary.start_ns)),
-                );
-            }
+        for l in by_span.get(s.span_id.as_str()).into_iter().flatten() {
+            body += &log_row(
+                l,
+                s.depth + 1,
+                pct(l.time_ns.saturating_sub(t.summary.start_ns)),
+            );
         }
     }
-    for (i, l) in t.log_list.iter().enumerate() {
-        if !placed[i] {
-            body += &log_row(l, 0, pct(l.time_ns.saturating_sub(t.summary.start_ns)));
-        }
+    for l in loose {
+        body += &log_row(l, 0, pct(l.time_ns.saturating_sub(t.summary.start_ns)));
     }
     body += "</div>";
+    if t.span_list.len() > MAX_WATERFALL_SPANS {
+        body += &html::notice(
+            "empty",
+            &format!(
+                "The first {MAX_WATERFALL_SPANS} of {} spans are shown, with their log records; /api/traces/{} has them all.",
+                t.span_list.len(),
+                t.summary.trace_id
+            ),
+        );
+    }
     frame(&c, &t.summary.root, "/traces", &body).into_response()
 }
 
@@ -258,7 +283,9 @@ fn log_row(l: &LogView, depth: usize, at: f64) -> String {
 
 async fn logs(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
     let p = Params(p);
-    let filter = match api::log_filter(&p) {
+    // `live` is the page's own (its script refreshes the list); the rest is the API's filter.
+    let api_params = Params(p.0.iter().filter(|(k, _)| k != "live").cloned().collect());
+    let filter = match api::log_filter(&api_params) {
         Ok(f) => f,
         Err(e) => return bad(&c, "Logs", "/logs", &e),
     };
@@ -327,7 +354,10 @@ async fn logs(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) 
     frame(&c, "Logs", "/logs", &body).into_response()
 }
 
-async fn errors(State(c): State<Console>) -> Response {
+async fn errors(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
+    if let Err(e) = Params(p).only(&[]) {
+        return bad(&c, "Errors", "/errors", &e);
+    }
     let list = query::errors(&c.read());
     let mut body = String::from("<h1>Errors</h1>");
     if list.is_empty() {
@@ -352,7 +382,10 @@ async fn errors(State(c): State<Console>) -> Response {
     frame(&c, "Errors", "/errors", &body).into_response()
 }
 
-async fn operations(State(c): State<Console>) -> Response {
+async fn operations(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
+    if let Err(e) = Params(p).only(&[]) {
+        return bad(&c, "Operations", "/operations", &e);
+    }
     let list = query::operations(&c.read());
     let mut body = String::from("<h1>Operations</h1><p class=\"meta\">Spans by service and name, slowest 99th percentile first.</p>");
     if list.is_empty() {
@@ -379,7 +412,10 @@ async fn operations(State(c): State<Console>) -> Response {
     frame(&c, "Operations", "/operations", &body).into_response()
 }
 
-async fn services(State(c): State<Console>) -> Response {
+async fn services(State(c): State<Console>, Query(p): Query<Vec<(String, String)>>) -> Response {
+    if let Err(e) = Params(p).only(&[]) {
+        return bad(&c, "Services", "/services", &e);
+    }
     let (list, edges) = query::services(&c.read());
     let mut body = String::from("<h1>Services</h1>");
     if list.is_empty() {
@@ -511,4 +547,58 @@ pub fn router() -> Router<Console> {
                 )
             }),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{Arc, RwLock};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    use super::*;
+    use crate::console::store::Store;
+
+    #[tokio::test]
+    async fn a_waterfall_draws_at_most_its_cap_of_spans_and_says_so() {
+        let n = MAX_WATERFALL_SPANS + 100;
+        let mut store = Store::new(256 << 20);
+        store.add_traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (1..=n as u64)
+                        .map(|i| Span {
+                            trace_id: vec![7; 16],
+                            span_id: i.to_be_bytes().to_vec(),
+                            start_time_unix_nano: i,
+                            end_time_unix_nano: i + 10,
+                            ..Span::default()
+                        })
+                        .collect(),
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        });
+        let c = Console {
+            store: Arc::new(RwLock::new(store)),
+            refused: Arc::new(AtomicU64::new(0)),
+            invalid: Arc::new(AtomicU64::new(0)),
+        };
+        let res = trace(State(c), Path("07".repeat(16)), Query(vec![])).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let page = String::from_utf8_lossy(&body);
+        assert_eq!(
+            page.matches("class=\"row span-row").count(),
+            MAX_WATERFALL_SPANS
+        );
+        assert!(
+            page.contains(&format!("The first {MAX_WATERFALL_SPANS} of {n} spans")),
+            "the notice"
+        );
+    }
 }

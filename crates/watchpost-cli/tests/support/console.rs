@@ -95,9 +95,31 @@ impl Console {
 }
 
 impl Drop for Console {
+    /// SIGTERM, then 10 s at most for a clean exit (code 0); a console that does not stop is
+    /// killed and the test fails (unless it is failing already).
     fn drop(&mut self) {
         self.process.sigterm();
-        let _ = self.process.wait();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            match self.process.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = self.process.child.kill();
+                    let _ = self.process.child.wait();
+                    break None;
+                }
+            }
+        };
+        if std::thread::panicking() {
+            return;
+        }
+        match status {
+            None => panic!("watchpost console did not stop within 10 s of SIGTERM (killed)"),
+            Some(s) => assert_eq!(s.code(), Some(0), "watchpost console exited with {s}"),
+        }
     }
 }
 

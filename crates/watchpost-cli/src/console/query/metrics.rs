@@ -236,17 +236,18 @@ fn quantiles(points: &[Point<'_>], q: f64, cumulative: bool) -> Vec<(u64, f64)> 
 
 fn quantile(bounds: &[f64], counts: &[u64], q: f64) -> Option<f64> {
     let total: u64 = counts.iter().sum();
-    if total == 0 || bounds.is_empty() {
+    // Buckets that do not match their bounds are not read (ingest keeps such points' count and
+    // sum only; this guards the arithmetic anyway).
+    if total == 0 || bounds.is_empty() || counts.len() != bounds.len() + 1 {
         return None;
     }
     let rank = q * total as f64;
     let mut seen = 0u64;
     for (i, &c) in counts.iter().enumerate() {
         if c > 0 && (seen + c) as f64 >= rank {
-            let lower = if i == 0 {
-                0.0_f64.min(bounds[0])
-            } else {
-                bounds[i - 1]
+            let lower = match i.checked_sub(1) {
+                None => 0.0_f64.min(bounds[0]),
+                Some(j) => *bounds.get(j)?,
             };
             let Some(&upper) = bounds.get(i) else {
                 return Some(lower);
@@ -270,6 +271,19 @@ mod tests {
         assert_eq!(quantile(&[1.0, 2.0], &[10, 10, 0], 0.75), Some(1.5));
         assert_eq!(quantile(&[1.0, 2.0], &[0, 0, 4], 0.99), Some(2.0));
         assert_eq!(quantile(&[1.0], &[0, 0], 0.5), None);
+    }
+
+    #[test]
+    fn buckets_that_do_not_match_their_bounds_are_not_read() {
+        // One bound, three counts: the third has no lower bound to read.
+        assert_eq!(quantile(&[1.0], &[0, 0, 5], 0.5), None);
+        let v = PointValue::Histogram {
+            bounds: Box::new([1.0]),
+            counts: Box::new([0, 0, 5]),
+            count: 5,
+            sum: 10.0,
+        };
+        assert!(quantiles(&[(0, 1_000_000, &v)], 0.99, false).is_empty());
     }
 
     #[test]

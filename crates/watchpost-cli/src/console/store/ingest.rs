@@ -122,6 +122,7 @@ impl Store {
                 for s in ss.spans {
                     self.received.spans += 1;
                     let Some(trace_id) = id::<16>(&s.trace_id) else {
+                        self.unreadable.spans += 1;
                         continue;
                     };
                     let events: Vec<Event> = s
@@ -166,6 +167,7 @@ impl Store {
                             .iter()
                             .map(|e| alloc(e.name.len()) + attrs_bytes(&e.attributes))
                             .sum::<usize>()
+                        + alloc(16 + span.scope.len())
                         + INDEX_BYTES;
                     self.bytes += span.bytes;
                     let n = self.spans.push(span);
@@ -213,6 +215,7 @@ impl Store {
                         + size_of::<usize>()
                         + alloc(rec.body.len())
                         + attrs_bytes(&rec.attributes)
+                        + alloc(16 + rec.scope.len())
                         + INDEX_BYTES;
                     self.bytes += rec.bytes;
                     let n = self.logs.push(rec);
@@ -234,7 +237,10 @@ impl Store {
             let resource = self.resource(rm.resource.as_ref());
             for sm in rm.scope_metrics {
                 for m in sm.metrics {
-                    let Some(data) = m.data else { continue };
+                    let Some(data) = m.data else {
+                        self.unreadable.metric_points += 1;
+                        continue;
+                    };
                     let (kind, cumulative) = match &data {
                         metric::Data::Gauge(_) => ("gauge", true),
                         metric::Data::Sum(s) if s.is_monotonic => {
@@ -247,7 +253,6 @@ impl Store {
                         }
                         metric::Data::Summary(_) => ("summary", true),
                     };
-                    let name = self.metric_name(&m.name, kind, &m.unit, &m.description, cumulative);
                     let mut points: Vec<Incoming> = Vec::new();
                     let number = |v: &Option<number_data_point::Value>| match v {
                         Some(number_data_point::Value::AsDouble(d)) => *d,
@@ -283,12 +288,12 @@ impl Store {
                                     attrs(&p.attributes),
                                     p.start_time_unix_nano,
                                     p.time_unix_nano,
-                                    PointValue::Histogram {
-                                        bounds: p.explicit_bounds.into(),
-                                        counts: p.bucket_counts.into(),
-                                        count: p.count,
-                                        sum: p.sum.unwrap_or(0.0),
-                                    },
+                                    self.histogram(
+                                        p.explicit_bounds,
+                                        p.bucket_counts,
+                                        p.count,
+                                        p.sum.unwrap_or(0.0),
+                                    ),
                                     exemplars(&p.exemplars),
                                 ));
                             }
@@ -326,8 +331,16 @@ impl Store {
                             }
                         }
                     }
+                    if points.is_empty() {
+                        self.unreadable.metric_points += 1;
+                        continue;
+                    }
                     for (attributes, start, time, value, exemplars) in points {
                         self.received.metric_points += 1;
+                        // The index entry is made (and charged) with the metric's first point
+                        // held, and released with its last.
+                        let name =
+                            self.metric_name(&m.name, kind, &m.unit, &m.description, cumulative);
                         let heap = match &value {
                             PointValue::Number(_) => 0,
                             PointValue::Histogram { bounds, counts, .. } => {
@@ -353,9 +366,6 @@ impl Store {
                         };
                         self.bytes += bytes;
                         self.points.push(point);
-                        if let Some(info) = self.metrics.get_mut(&name) {
-                            info.points += 1;
-                        }
                         self.evict();
                     }
                 }
@@ -365,6 +375,40 @@ impl Store {
         }
     }
 
+    /// A histogram point's value: its buckets only when they can be read (one more count than
+    /// bounds, or none of either; finite bounds in increasing order), else its count and sum
+    /// only (counted in `malformed_histograms`).
+    fn histogram(
+        &mut self,
+        bounds: Vec<f64>,
+        counts: Vec<u64>,
+        count: u64,
+        sum: f64,
+    ) -> PointValue {
+        let readable = (bounds.is_empty() && counts.is_empty())
+            || (counts.len() == bounds.len() + 1
+                && bounds.iter().all(|b| b.is_finite())
+                && bounds.windows(2).all(|w| w[0] < w[1]));
+        if readable {
+            PointValue::Histogram {
+                bounds: bounds.into(),
+                counts: counts.into(),
+                count,
+                sum,
+            }
+        } else {
+            self.malformed_histograms += 1;
+            PointValue::Histogram {
+                bounds: Box::new([]),
+                counts: Box::new([]),
+                count,
+                sum,
+            }
+        }
+    }
+
+    /// The metric's shared name; its index entry is made (and charged) if absent, and counts
+    /// one more point held.
     fn metric_name(
         &mut self,
         name: &str,
@@ -376,6 +420,7 @@ impl Store {
         if let Some(info) = self.metrics.get_mut(name) {
             info.kind = kind;
             info.cumulative = cumulative;
+            info.points += 1;
             return info.name.clone();
         }
         let shared: Arc<str> = name.into();
@@ -387,10 +432,141 @@ impl Store {
                 unit: unit.to_owned(),
                 description: description.to_owned(),
                 cumulative,
-                points: 0,
+                points: 1,
                 name: shared.clone(),
             },
         );
         shared
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Histogram, HistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics,
+    };
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as OtlpSpan};
+
+    use super::*;
+
+    fn metrics(list: Vec<Metric>) -> ExportMetricsServiceRequest {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: list,
+                    ..ScopeMetrics::default()
+                }],
+                ..ResourceMetrics::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn metrics_without_data_points_store_nothing_and_are_counted() {
+        let mut store = Store::new(1 << 20);
+        let empty: Vec<Metric> = (0..10_000)
+            .map(|i| Metric {
+                name: format!("metric_{i}_{}", "x".repeat(200)),
+                description: "d".repeat(200),
+                data: Some(metric::Data::Gauge(Gauge {
+                    data_points: vec![],
+                })),
+                ..Metric::default()
+            })
+            .chain(std::iter::once(Metric {
+                name: "no_data".into(),
+                ..Metric::default()
+            }))
+            .collect();
+        store.add_metrics(metrics(empty));
+        let stats = store.stats();
+        assert_eq!(stats.bytes, 0, "no index entry without a point");
+        assert!(store.metrics.is_empty());
+        assert_eq!(stats.unreadable.metric_points, 10_001);
+        store.add_traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        OtlpSpan {
+                            trace_id: vec![1; 16],
+                            span_id: vec![1; 8],
+                            ..OtlpSpan::default()
+                        },
+                        OtlpSpan {
+                            trace_id: vec![0; 16],
+                            ..OtlpSpan::default()
+                        },
+                    ],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        });
+        let stats = store.stats();
+        assert_eq!(stats.stored.spans, 1, "later spans are still stored");
+        assert_eq!(stats.unreadable.spans, 1, "a span without a trace id");
+        assert_eq!(stats.evicted.spans, 0);
+    }
+
+    #[test]
+    fn a_metric_entry_goes_with_its_last_point() {
+        // A budget smaller than one point: each is evicted as it arrives, with its entry.
+        let mut store = Store::new(100);
+        let gauge = Metric {
+            name: "g".into(),
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: vec![Default::default(), Default::default()],
+            })),
+            ..Metric::default()
+        };
+        store.add_metrics(metrics(vec![gauge]));
+        let stats = store.stats();
+        assert_eq!(
+            (stats.stored.metric_points, stats.evicted.metric_points),
+            (0, 2)
+        );
+        assert_eq!(stats.bytes, 0);
+        assert!(store.metrics.is_empty());
+    }
+
+    #[test]
+    fn histogram_buckets_that_do_not_match_their_bounds_are_dropped_and_counted() {
+        let mut store = Store::new(1 << 20);
+        let point = |bounds: Vec<f64>, counts: Vec<u64>| HistogramDataPoint {
+            count: counts.iter().sum(),
+            sum: Some(12.0),
+            explicit_bounds: bounds,
+            bucket_counts: counts,
+            ..HistogramDataPoint::default()
+        };
+        let h = Metric {
+            name: "h".into(),
+            data: Some(metric::Data::Histogram(Histogram {
+                data_points: vec![
+                    point(vec![1.0], vec![0, 0, 5]),
+                    point(vec![2.0, 1.0], vec![1, 1, 1]),
+                    point(vec![f64::NAN], vec![1, 1]),
+                    point(vec![1.0, 2.0], vec![1, 2, 3]),
+                ],
+                aggregation_temporality: 2,
+            })),
+            ..Metric::default()
+        };
+        store.add_metrics(metrics(vec![h]));
+        assert_eq!(store.stats().malformed_histograms, 3);
+        let kept: Vec<(usize, usize, u64)> = store
+            .points
+            .iter()
+            .map(|p| match &p.value {
+                PointValue::Histogram {
+                    bounds,
+                    counts,
+                    count,
+                    ..
+                } => (bounds.len(), counts.len(), *count),
+                PointValue::Number(_) => panic!("a histogram"),
+            })
+            .collect();
+        assert_eq!(kept, [(0, 0, 5), (0, 0, 3), (0, 0, 2), (2, 3, 6)]);
     }
 }

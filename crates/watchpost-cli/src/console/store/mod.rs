@@ -7,8 +7,8 @@
 //!
 //! The estimate is honest rather than exact: each item counts every allocation it owns as the
 //! allocator sizes it ([`alloc`]: its box, strings, attribute and event lists), the ring's
-//! pointer to it, and [`INDEX_BYTES`] for its place in the indexes; each resource and metric
-//! name counts once while an item refers to it. Fragmentation is not counted.
+//! pointer to it, [`INDEX_BYTES`] for its place in the indexes, and its scope's name; each
+//! resource and metric name counts once while an item refers to it. Fragmentation is not counted.
 //!
 //! ```
 //! use watchpost_cli::console::store::Store;
@@ -265,7 +265,7 @@ pub struct MetricInfo {
     pub description: String,
     /// Whether sums and histograms are cumulative (else delta).
     pub cumulative: bool,
-    /// Points stored.
+    /// Points held (the entry goes with the last).
     pub points: usize,
     #[serde(skip)]
     name: Arc<str>,
@@ -304,6 +304,12 @@ pub struct Stats {
     pub evicted: PerSignal,
     /// Items received, since start.
     pub received: PerSignal,
+    /// Items received but not stored because they cannot be read: spans without a valid
+    /// trace id, and metrics without data points (one per metric; `metric_points`).
+    pub unreadable: PerSignal,
+    /// Histogram points whose buckets could not be read (bounds and counts that do not match):
+    /// kept with their count and sum only.
+    pub malformed_histograms: u64,
     /// Traces with at least one span or log record held.
     pub traces: usize,
 }
@@ -388,6 +394,8 @@ pub struct Store {
     resources: HashMap<Box<str>, Arc<Resource>>,
     evicted: PerSignal,
     received: PerSignal,
+    unreadable: PerSignal,
+    malformed_histograms: u64,
 }
 
 /// Lower-case hexadecimal.
@@ -431,6 +439,8 @@ impl Store {
             resources: HashMap::new(),
             evicted: PerSignal::default(),
             received: PerSignal::default(),
+            unreadable: PerSignal::default(),
+            malformed_histograms: 0,
         }
     }
 
@@ -446,6 +456,8 @@ impl Store {
             },
             evicted: self.evicted,
             received: self.received,
+            unreadable: self.unreadable,
+            malformed_histograms: self.malformed_histograms,
             traces: self.traces.len(),
         }
     }
@@ -550,7 +562,7 @@ impl Store {
                     self.bytes -= point.bytes;
                     self.evicted.metric_points += 1;
                     let gone = self.metrics.get_mut(&point.name).is_some_and(|info| {
-                        info.points -= 1;
+                        info.points = info.points.saturating_sub(1);
                         info.points == 0
                     });
                     if gone {
