@@ -518,7 +518,7 @@ impl Catalogue {
     /// assert_eq!(
     ///     c.markdown_table(),
     ///     "| Metric | Type | Unit | Labels | Description |\n|---|---|---|---|---|\n\
-    ///      | `<svc>_telemetry_dropped_total` | counter |  | signal | Telemetry items dropped: full export queue or failed export |\n"
+    ///      | `<svc>_telemetry_dropped_total` | counter |  | signal | Telemetry items dropped: full export queue, failed export, or refused by the collector |\n"
     /// );
     /// ```
     pub fn markdown_table(&self) -> String {
