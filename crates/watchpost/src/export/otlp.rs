@@ -123,7 +123,13 @@ fn raw(t: &OtlpTarget, grpc_path: &'static str) -> Result<super::send::RawExport
                     (endpoint.tls_config(tonic_tls(ca.as_ref()))).map_err(|e| invalid(&e))?;
             }
             RawExporter::Grpc(super::grpc_raw::GrpcRaw {
-                channel: endpoint.timeout(t.timeout).connect_lazy(),
+                // The connect is bounded too (the call's timeout does not cover it): a collector
+                // behind a firewall that drops packets fails fast and is retried, instead of one
+                // kernel connect attempt spanning many exports.
+                channel: endpoint
+                    .timeout(t.timeout)
+                    .connect_timeout(t.timeout.min(std::time::Duration::from_secs(5)))
+                    .connect_lazy(),
                 path: grpc_path,
                 metadata,
                 compression: gzip.then_some(tonic::codec::CompressionEncoding::Gzip),
