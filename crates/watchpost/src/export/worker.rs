@@ -252,16 +252,35 @@ impl Worker {
                 .and_then(|r| r),
             Err(e) => Err(e),
         };
-        if let Ok(accepted) = &result {
-            if accepted.rejected > 0 {
-                TelemetryDropped {
-                    signal,
-                    count: accepted.rejected.min(n as u64),
-                }
-                .emit(&self.counters);
+        let result = match result {
+            // Everything refused (`partial_success` rejecting the whole batch): a failed export
+            // — counted as dropped once, reported on the log once a minute, and readiness's
+            // exporter check does not take it for a working collector.
+            // (A metric push is one item whose data points the collector counts: a partial
+            // refusal of it counts one drop below.)
+            Ok(accepted) if signal != Signal::Metrics && accepted.rejected >= n as u64 => {
+                Err(format!(
+                    "the collector refused all {n} items: {}",
+                    if accepted.message.is_empty() {
+                        "(no message)"
+                    } else {
+                        accepted.message.as_str()
+                    }
+                ))
             }
-        }
-        self.record(signal, n as u64, result.map(|_| ()))
+            Ok(accepted) => {
+                if accepted.rejected > 0 {
+                    TelemetryDropped {
+                        signal,
+                        count: accepted.rejected.min(n as u64),
+                    }
+                    .emit(&self.counters);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        self.record(signal, n as u64, result)
     }
 
     async fn export_metrics(&self, ex: &Exporters, limit: Option<Duration>) {
