@@ -60,6 +60,17 @@ impl Hasher for Mix {
     }
 }
 
+/// The request a duration is of, for its exemplar.
+pub(super) struct Request<'a> {
+    pub(super) span: &'a tracing::Span,
+    /// The span's ids, taken when the layer made it.
+    pub(super) ids: Option<crate::traces::SpanIds>,
+    /// Whether the tail sampler keeps the trace whatever its sampling (an error, a slow request).
+    pub(super) kept: bool,
+    /// When the request ended.
+    pub(super) end: std::time::Instant,
+}
+
 /// The HTTP duration histogram with its bound series.
 #[derive(Debug)]
 pub(super) struct DurationSeries {
@@ -93,16 +104,14 @@ impl DurationSeries {
     }
 
     /// Records one request's duration: `method` (a known method's name, or `_OTHER`), `route`
-    /// (the route template), `status`. The exemplar comes from `span` when its trace is exported
-    /// (sampled, or `kept` by the tail sampler: an error, a slow request).
+    /// (the route template), `status`; the exemplar is `of`'s request when its trace is exported.
     pub(super) fn record(
         &self,
         seconds: f64,
         method: &'static str,
         route: &str,
         status: u16,
-        span: &tracing::Span,
-        kept: bool,
+        of: &Request<'_>,
     ) {
         let key: Key = (text_hash(route), status, method_index(method));
         let found = {
@@ -116,15 +125,20 @@ impl DurationSeries {
                 None => {
                     // Over the budget of bound series: the unbound path.
                     let labels = labels(method, route, status);
-                    self.histogram.record_in(seconds, &labels, span, kept);
+                    self.histogram.record_in(seconds, &labels, of.span, of.kept);
                     return;
                 }
             },
         };
         bound.histogram.record(seconds);
         if let Some(series) = &bound.exemplars {
-            series.keep(seconds, Some(span), kept);
+            series.keep_ids(seconds, of.ids, of.kept, of.end);
         }
+    }
+
+    /// Whether a request's span ids are wanted (for exemplars: only when traces are exported).
+    pub(super) fn wants_ids(&self) -> bool {
+        self.histogram.keeps_exemplars()
     }
 
     /// Binds the series of `key`, unless [`MAX_BOUND`] series are bound already (or another
@@ -192,6 +206,7 @@ fn method_index(method: &'static str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     /// Requests of one series share one binding, whatever the address of the route text (a
     /// nested router makes a new one per request); a new status, method or route is a new
@@ -207,21 +222,27 @@ mod tests {
             .exemplar_histogram(&crate::catalogue::HTTP_REQUEST_DURATION);
         let series = DurationSeries::new(histogram);
         let span = tracing::Span::none();
+        let of = Request {
+            span: &span,
+            ids: None,
+            kept: false,
+            end: Instant::now(),
+        };
         for _ in 0..3 {
             // A fresh text each time, as `nest_service` makes it.
             let route = String::from("/items/{id}");
-            series.record(0.01, "GET", &route, 200, &span, false);
+            series.record(0.01, "GET", &route, 200, &of);
         }
         assert_eq!(series.len(), 1);
-        series.record(0.01, "GET", "/items/{id}", 404, &span, false);
-        series.record(0.01, "POST", "/items/{id}", 200, &span, false);
+        series.record(0.01, "GET", "/items/{id}", 404, &of);
+        series.record(0.01, "POST", "/items/{id}", 200, &of);
         assert_eq!(series.len(), 3);
         for i in 0..MAX_BOUND + 10 {
-            series.record(0.01, "GET", &format!("/r{i}"), 200, &span, false);
+            series.record(0.01, "GET", &format!("/r{i}"), 200, &of);
         }
         assert_eq!(series.len(), MAX_BOUND);
         assert!(series.full.load(Ordering::Relaxed));
-        series.record(0.01, "GET", "/items/{id}", 200, &span, false);
+        series.record(0.01, "GET", "/items/{id}", 200, &of);
         let text = telemetry.metrics().encode(crate::metrics::Format::Text);
         assert!(
             text.contains(

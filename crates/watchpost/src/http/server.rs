@@ -393,6 +393,12 @@ where
                 crate::context::set_on(&span, field, v.to_str().unwrap_or_default());
             }
         }
+        // The span's ids as the bridge made them (no lookup), for the exemplar.
+        let ids = if shared.duration.wants_ids() {
+            crate::traces::new_span_ids(&span)
+        } else {
+            None
+        };
         shared.in_flight.add(1);
         let fut = inner.call(req);
         let span2 = span.clone();
@@ -451,6 +457,7 @@ where
                 remote,
                 request_id: rid,
                 bytes: 0,
+                ids,
             };
             let (parts, body) = response.into_parts();
             Ok(Response::from_parts(
@@ -552,11 +559,14 @@ struct Completion {
     remote: Option<super::addr::AddrText>,
     request_id: RequestId,
     bytes: u64,
+    /// The span's ids, taken at its creation.
+    ids: Option<crate::traces::SpanIds>,
 }
 
 impl Completion {
     fn finish(self, complete: bool) {
-        let elapsed = self.start.elapsed();
+        let end = Instant::now();
+        let elapsed = end.saturating_duration_since(self.start);
         let status = self.status.as_u16();
         // The exemplar points at this request's trace when it is exported: sampled, or kept by
         // the tail sampler anyway (an error, or a slow local root).
@@ -572,8 +582,12 @@ impl Completion {
             known_method(&self.method),
             self.path.as_str(),
             status,
-            &self.span,
-            kept,
+            &super::series::Request {
+                span: &self.span,
+                ids: self.ids,
+                kept,
+                end,
+            },
         );
         self.shared.in_flight.add(-1);
         let duration_ms = millis(elapsed);

@@ -11,13 +11,16 @@
 //!
 //! Cost: a measurement outside a kept trace pays one span lookup and nothing else; one inside
 //! pays an order-independent hash of its attributes (once per series for a bound histogram:
-//! [`Series`]), a clock read and a short lock. Without trace export, nothing at all.
+//! [`Series`]), a clock read and a short lock. The HTTP layer, which knows its span's ids from
+//! the span's creation and the instant the request ended, pays neither the lookup nor the clock
+//! read ([`Series::keep_ids`]). Without trace export, nothing at all.
 //! Memory: at most [`MAX_SERIES`] series per histogram, one exemplar per bucket.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::metrics::Histogram;
 use opentelemetry::{KeyValue, Value};
@@ -52,8 +55,12 @@ impl Hasher for Identity {
     }
 }
 
-/// Series (by attribute hash) → one exemplar slot per bucket.
-type SeriesMap = HashMap<u64, Box<[Option<Exemplar>]>, BuildHasherDefault<Identity>>;
+/// One series' exemplars: one slot per bucket (`+Inf` last), behind its own short lock, so a
+/// bound series ([`Series`]) stores without the histogram-wide map.
+type SeriesSlots = Mutex<Box<[Option<Exemplar>]>>;
+
+/// Series (by attribute hash) → its slots.
+type SeriesMap = HashMap<u64, Arc<SeriesSlots>, BuildHasherDefault<Identity>>;
 
 /// The exemplars of one histogram: per series (by attribute hash), one slot per bucket.
 #[derive(Debug)]
@@ -73,20 +80,24 @@ impl Slots {
         }
     }
 
-    fn put(&self, attrs_hash: u64, e: Exemplar) {
-        // OpenTelemetry buckets are (previous bound, bound]; the last is (last bound, +Inf).
-        let bucket = self.bounds.partition_point(|b| *b < e.value);
-        let n = self.bounds.len() + 1;
+    /// The slots of the series `attrs_hash`, made if there are fewer than [`MAX_SERIES`].
+    fn series_slots(&self, attrs_hash: u64) -> Option<Arc<SeriesSlots>> {
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let len = series.len();
-        match series.get_mut(&attrs_hash) {
-            Some(slots) => slots[bucket] = Some(e),
+        match series.get(&attrs_hash) {
+            Some(slots) => Some(slots.clone()),
             None if len < MAX_SERIES => {
-                let mut slots = vec![None; n].into_boxed_slice();
-                slots[bucket] = Some(e);
-                series.insert(attrs_hash, slots);
+                let slots = Arc::new(Mutex::new(vec![None; self.bounds.len() + 1].into()));
+                series.insert(attrs_hash, slots.clone());
+                Some(slots)
             }
-            None => {}
+            None => None,
+        }
+    }
+
+    fn put(&self, attrs_hash: u64, e: Exemplar) {
+        if let Some(slots) = self.series_slots(attrs_hash) {
+            store(&self.bounds, &slots, e);
         }
     }
 
@@ -95,9 +106,21 @@ impl Slots {
         &self,
         attrs: impl Iterator<Item = &'a KeyValue>,
     ) -> Option<Box<[Option<Exemplar>]>> {
-        let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        series.get(&attrs_hash(attrs)).cloned()
+        let slots = {
+            let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+            series.get(&attrs_hash(attrs)).cloned()
+        }?;
+        let by_bucket = slots.lock().unwrap_or_else(|p| p.into_inner());
+        Some(by_bucket.clone())
     }
+}
+
+/// Stores `e` in the slot of its bucket: OpenTelemetry buckets are (previous bound, bound]; the
+/// last is (last bound, +Inf). The newest wins.
+fn store(bounds: &[f64], slots: &SeriesSlots, e: Exemplar) {
+    let bucket = bounds.partition_point(|b| *b < e.value);
+    let mut by_bucket = slots.lock().unwrap_or_else(|p| p.into_inner());
+    by_bucket[bucket] = Some(e);
 }
 
 /// Every histogram's exemplars, for the exposition.
@@ -213,6 +236,8 @@ pub struct ExemplarHistogram {
 
 impl ExemplarHistogram {
     pub(crate) fn new(inner: Histogram<f64>, slots: Arc<Slots>, traces_exported: bool) -> Self {
+        // The origin of [`unix_nanos_at`], before any measurement of this histogram starts.
+        MONO_BASE.get_or_init(Instant::now);
         Self {
             inner,
             slots,
@@ -247,9 +272,14 @@ impl ExemplarHistogram {
     /// hashed once); `None` when traces are not exported.
     pub(crate) fn series(&self, attributes: &[KeyValue]) -> Option<Series> {
         self.traces_exported.then(|| Series {
-            slots: self.slots.clone(),
-            hash: attrs_hash(attributes.iter()),
+            bounds: self.slots.bounds.clone(),
+            slots: self.slots.series_slots(attrs_hash(attributes.iter())),
         })
+    }
+
+    /// Whether it keeps exemplars at all: only when traces are exported.
+    pub(crate) fn keeps_exemplars(&self) -> bool {
+        self.traces_exported
     }
 
     /// The SDK histogram underneath (records without exemplars).
@@ -259,11 +289,13 @@ impl ExemplarHistogram {
 }
 
 /// The exemplars of one series of an [`ExemplarHistogram`] (what a bound histogram records into:
-/// see [`ExemplarHistogram::series`]).
+/// see [`ExemplarHistogram::series`]): its slots resolved once, so a measurement stores under the
+/// series' own lock, with no hash and no map.
 #[derive(Debug, Clone)]
 pub(crate) struct Series {
-    slots: Arc<Slots>,
-    hash: u64,
+    bounds: Arc<[f64]>,
+    /// `None` when the histogram had [`MAX_SERIES`] series with exemplars already.
+    slots: Option<Arc<SeriesSlots>>,
 }
 
 impl Series {
@@ -272,8 +304,106 @@ impl Series {
     /// tail sampler keeps it: an error, a slow call).
     #[inline]
     pub(crate) fn keep(&self, value: f64, span: Option<&tracing::Span>, kept: bool) {
-        keep(&self.slots, value, span, kept, || self.hash);
+        let Some(slots) = &self.slots else { return };
+        let ids = match span {
+            Some(span) => crate::traces::span_ids(span),
+            None => crate::traces::current_span_ids(),
+        };
+        if let Some(e) = exemplar(value, ids, kept, None) {
+            store(&self.bounds, slots, e);
+        }
     }
+
+    /// [`keep`](Self::keep) for a caller that knows its span's ids already (the HTTP layer has
+    /// them from the span's creation: no span lookup) and the instant the measurement ended
+    /// (turned into wall time without a clock read: [`unix_nanos_at`]).
+    #[inline]
+    pub(crate) fn keep_ids(
+        &self,
+        value: f64,
+        ids: Option<crate::traces::SpanIds>,
+        kept: bool,
+        at: Instant,
+    ) {
+        let Some(slots) = &self.slots else { return };
+        if let Some(e) = exemplar(value, ids, kept, Some(at)) {
+            store(&self.bounds, slots, e);
+        }
+    }
+}
+
+/// The exemplar of `value` if `ids` are of a trace that is exported (sampled, or `kept`), made at
+/// `at` (now when `None`).
+#[inline]
+fn exemplar(
+    value: f64,
+    ids: Option<crate::traces::SpanIds>,
+    kept: bool,
+    at: Option<Instant>,
+) -> Option<Exemplar> {
+    if !value.is_finite() {
+        return None; // the SDK ignores it too
+    }
+    let ids = ids.filter(|ids| ids.sampled || kept)?;
+    // The time of the measurement (not the span's start: Prometheus refuses an exemplar older
+    // than the last one it stored for the series).
+    let time_unix_nano = match at {
+        Some(at) => unix_nanos_at(at),
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    };
+    Some(Exemplar {
+        value,
+        time_unix_nano,
+        trace_id: ids.trace_id,
+        span_id: ids.span_id,
+    })
+}
+
+/// How often [`unix_nanos_at`] reads the wall clock again, so that a stepped or slewed wall
+/// clock (NTP) moves exemplar times within this long.
+const REANCHOR_NANOS: u64 = 1_000_000_000;
+
+/// The monotonic clock's origin for [`unix_nanos_at`].
+static MONO_BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+/// Wall time at [`MONO_BASE`] (nanoseconds since the epoch), as last read.
+static WALL_AT_BASE: AtomicU64 = AtomicU64::new(0);
+/// When (monotonic nanoseconds since [`MONO_BASE`]) the wall clock was last read; `u64::MAX`
+/// before the first read.
+static ANCHORED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The wall time of `at` (nanoseconds since the Unix epoch) from the monotonic instant a caller
+/// read anyway: the wall clock is read at most once a second ([`REANCHOR_NANOS`]), not once per
+/// measurement.
+#[inline]
+fn unix_nanos_at(at: Instant) -> u64 {
+    let base = *MONO_BASE.get_or_init(Instant::now);
+    let Some(since) = at.checked_duration_since(base) else {
+        // An instant from before the origin was set: rare (the first requests), the slow way.
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        return wall.saturating_sub(at.elapsed().as_nanos() as u64);
+    };
+    let t = since.as_secs() * 1_000_000_000 + u64::from(since.subsec_nanos());
+    let anchored = ANCHORED_AT.load(Ordering::Relaxed);
+    if anchored == u64::MAX || t > anchored.saturating_add(REANCHOR_NANOS) {
+        reanchor(base);
+    }
+    WALL_AT_BASE.load(Ordering::Relaxed).saturating_add(t)
+}
+
+/// Reads both clocks again: the wall time at [`MONO_BASE`].
+#[cold]
+fn reanchor(base: Instant) {
+    let now = Instant::now();
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = now.saturating_duration_since(base).as_nanos() as u64;
+    WALL_AT_BASE.store(wall.saturating_sub(n), Ordering::Relaxed);
+    ANCHORED_AT.store(n, Ordering::Relaxed);
 }
 
 /// Keeps `value` in `slots` (the series `hash` says) if its span's trace is exported; the hash is
@@ -286,32 +416,15 @@ fn keep(
     hash: impl FnOnce() -> u64,
 ) {
     if !value.is_finite() {
-        return; // the SDK ignores it too
+        return;
     }
     let ids = match span {
         Some(span) => crate::traces::span_ids(span),
         None => crate::traces::current_span_ids(),
     };
-    let Some(ids) = ids else {
-        return;
-    };
-    if !(ids.sampled || kept) {
-        return;
+    if let Some(e) = exemplar(value, ids, kept, None) {
+        slots.put(hash(), e);
     }
-    // The time of the measurement (not the span's start: Prometheus refuses an exemplar older
-    // than the last one it stored for the series).
-    let time_unix_nano = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    slots.put(
-        hash(),
-        Exemplar {
-            value,
-            time_unix_nano,
-            trace_id: ids.trace_id,
-            span_id: ids.span_id,
-        },
-    );
 }
 
 #[cfg(test)]
@@ -361,7 +474,7 @@ mod tests {
         s.put(7, e(0.5));
         s.put(7, e(0.7)); // newest of (0.1, 1]
         s.put(7, e(5.0)); // +Inf
-        let by_bucket = s.series.lock().unwrap()[&7].clone();
+        let by_bucket = s.series.lock().unwrap()[&7].lock().unwrap().clone();
         let values: Vec<Option<f64>> = by_bucket.iter().map(|x| x.map(|e| e.value)).collect();
         assert_eq!(values, [Some(0.1), Some(0.7), Some(5.0)]);
     }
@@ -395,7 +508,9 @@ mod tests {
             let _in = span.enter();
             series.keep(0.5, None, false);
             assert!(
-                h.slots.of(attrs.iter()).is_none(),
+                h.slots
+                    .of(attrs.iter())
+                    .is_none_or(|b| b.iter().all(Option::is_none)),
                 "nothing from an unsampled trace"
             );
             series.keep(2.0, None, true); // kept by the tail sampler anyway
@@ -407,6 +522,87 @@ mod tests {
                 (e.value, e.trace_id, e.span_id),
                 (2.0, ids.trace_id, ids.span_id)
             );
+        });
+        telemetry
+            .shutdown_with_timeout(std::time::Duration::from_millis(100))
+            .ok();
+    }
+
+    #[test]
+    fn the_wall_time_of_an_instant_is_read_off_the_monotonic_clock() {
+        let wall = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        };
+        let near = |a: u64, b: u64| a.abs_diff(b) < 100_000_000; // a slow, loaded machine
+        unix_nanos_at(Instant::now()); // the origin is set
+        let now = Instant::now();
+        let got = unix_nanos_at(now);
+        assert!(near(got, wall()), "{got} vs {}", wall());
+        let later = unix_nanos_at(now + std::time::Duration::from_millis(300));
+        assert!(near(later - got, 300_000_000), "{}", later - got);
+        // Past the re-anchoring interval: the wall clock is read again; the same time comes out.
+        let much_later = unix_nanos_at(now + std::time::Duration::from_secs(5));
+        assert!(
+            near(much_later - got, 5_000_000_000),
+            "{}",
+            much_later - got
+        );
+        // An instant from before the origin.
+        let base = *MONO_BASE.get().unwrap();
+        let before = unix_nanos_at(base - std::time::Duration::from_secs(2));
+        let expected = 2_000_000_000 + base.elapsed().as_nanos() as u64;
+        assert!(
+            near(wall() - before, expected),
+            "{} vs {expected}",
+            wall() - before
+        );
+    }
+
+    /// The ids the HTTP layer takes at a span's creation are the ids a lookup finds, also after
+    /// the span continues a caller's trace, and on a second call (a lookup then).
+    #[test]
+    fn a_new_spans_ids_are_the_ones_a_lookup_finds() {
+        use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
+        let config = crate::Config::builder("demo")
+            .otel_enabled(true)
+            .otel_endpoint("127.0.0.1:9")
+            .trace_sampler_ratio(1.0)
+            .build()
+            .unwrap();
+        let (telemetry, dispatch) = crate::Telemetry::builder(config)
+            .writer(std::io::sink)
+            .into_dispatch();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("request");
+            let ids = crate::traces::new_span_ids(&span).expect("ids");
+            let looked_up = crate::traces::span_ids(&span).unwrap();
+            assert_eq!(
+                (ids.trace_id, ids.span_id, ids.sampled),
+                (looked_up.trace_id, looked_up.span_id, true)
+            );
+
+            let other = tracing::info_span!("request");
+            let remote = SpanContext::new(
+                opentelemetry::trace::TraceId::from_bytes([7; 16]),
+                opentelemetry::trace::SpanId::from_bytes([8; 8]),
+                TraceFlags::default(),
+                true,
+                TraceState::default(),
+            );
+            let cx = opentelemetry::Context::new().with_remote_span_context(remote);
+            crate::traces::set_parent(&other, &cx);
+            let ids = crate::traces::new_span_ids(&other).expect("ids");
+            assert_eq!(ids.trace_id, [7; 16], "the caller's trace");
+            assert!(!ids.sampled, "the caller's decision");
+            let again = crate::traces::new_span_ids(&other).expect("looked up");
+            assert_eq!((again.trace_id, again.span_id), (ids.trace_id, ids.span_id));
+            // Another span's note is not this span's ids.
+            let _third = tracing::info_span!("third");
+            let first = crate::traces::new_span_ids(&span).unwrap();
+            assert_eq!(first.span_id, looked_up.span_id);
         });
         telemetry
             .shutdown_with_timeout(std::time::Duration::from_millis(100))

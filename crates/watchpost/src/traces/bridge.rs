@@ -66,6 +66,9 @@ pub(crate) struct OtelSpan {
 }
 
 thread_local! {
+    /// The ids of the span this thread's bridge made last, by its `tracing` id: what
+    /// [`new_span_ids`] hands the code that has just created a span, without a lookup.
+    static NEW_SPAN: Cell<Option<(u64, SpanIds)>> = const { Cell::new(None) };
     static RNG: Cell<u64> = Cell::new({
         let t = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -330,9 +333,18 @@ where
                 }
             }
         }
+        let span_id = new_span_id();
+        NEW_SPAN.set(Some((
+            id.into_u64(),
+            SpanIds {
+                trace_id: trace_id.to_bytes(),
+                span_id: span_id.to_bytes(),
+                sampled: flags.is_sampled(),
+            },
+        )));
         span.extensions_mut().insert(OtelSpan {
             trace_id,
-            span_id: new_span_id(),
+            span_id,
             parent_span_id,
             parent_remote,
             trace_state,
@@ -503,7 +515,14 @@ pub(crate) fn try_set_parent(
             }
         });
     }
+    let id = span.id().map(|id| id.into_u64());
     with_span_data(span, |o, _| {
+        // The ids [`new_span_ids`] hands out change with the trace.
+        if let Some((new, mut ids)) = NEW_SPAN.get().filter(|(new, _)| Some(*new) == id) {
+            ids.trace_id = sc.trace_id().to_bytes();
+            ids.sampled = sc.is_sampled();
+            NEW_SPAN.set(Some((new, ids)));
+        }
         o.baggage = baggage;
         o.trace_id = sc.trace_id();
         o.parent_span_id = sc.span_id();
@@ -617,6 +636,17 @@ pub(crate) fn span_ids(span: &tracing::Span) -> Option<SpanIds> {
         Some(())
     });
     out
+}
+
+/// [`span_ids`] of a span this thread has just created (and perhaps given a parent with
+/// [`set_parent`]), without the span lookup when the bridge's note of its newest span is still
+/// this span's; a lookup otherwise. The note is taken: a second call looks the span up.
+pub(crate) fn new_span_ids(span: &tracing::Span) -> Option<SpanIds> {
+    let id = span.id()?.into_u64();
+    match NEW_SPAN.take() {
+        Some((new, ids)) if new == id => Some(ids),
+        _ => span_ids(span),
+    }
 }
 
 /// [`span_ids`] of the current span, found without a `Span` handle (which takes and drops a

@@ -38,8 +38,8 @@ mod w3c;
 
 pub use bridge::{context, set_parent, trace_id};
 pub(crate) use bridge::{
-    current_span_ids, is_server_span, mark_slow, random_u64, record_context, span_ids, Bridge,
-    OtelSpan,
+    current_span_ids, is_server_span, mark_slow, new_span_ids, random_u64, record_context,
+    span_ids, Bridge, OtelSpan, SpanIds,
 };
 pub(crate) use propagation::new_propagator;
 pub use propagation::{extract, inject};
