@@ -349,7 +349,7 @@ pub(crate) fn write(service: &Service<'_>, objectives: &[Objective]) -> Written 
         }
     }
     for (suffix, by, name, what_lost) in [
-        ("telemetry_dropped_total", Some("signal"), "TelemetryDropped", "telemetry items were dropped (full export queue or failed export)"),
+        ("telemetry_dropped_total", Some("signal"), "TelemetryDropped", "telemetry items were dropped (full export queue, failed export, or refused by the collector)"),
         ("telemetry_export_errors_total", Some("signal"), "TelemetryExportErrors", "OTLP exports failed"),
         ("metric_series_overflow_total", Some("metric"), "MetricSeriesOverflow", "collections found measurements folded into a metric's overflow series (a label outgrew its budget)"),
         ("log_write_errors_total", None, "LogWriteErrors", "log lines were lost (the log output failed or its buffer was full)"),
