@@ -47,6 +47,10 @@ pub enum Mode {
     ResourceExhausted,
     /// Accepts, after this long (a slow collector).
     Slow(std::time::Duration),
+    /// Refuses the next export with RESOURCE_EXHAUSTED (HTTP: 429) and asks the sender to wait
+    /// this long (gRPC: a `google.rpc.RetryInfo` in the status's details; HTTP: `Retry-After`,
+    /// whole seconds), then accepts.
+    ThrottleOnce(std::time::Duration),
 }
 
 /// One signal, as the receiver files what it got.
@@ -131,17 +135,77 @@ struct State {
     mode: Arc<Mutex<Mode>>,
 }
 
+/// An encoded `google.rpc.Status` (code 8, RESOURCE_EXHAUSTED) whose details hold one
+/// `google.rpc.RetryInfo` asking to wait `wait`: what a collector sends in
+/// `grpc-status-details-bin` when it throttles.
+fn retry_info_status(wait: std::time::Duration) -> Vec<u8> {
+    use prost::Message as _;
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Duration {
+        #[prost(int64, tag = "1")]
+        seconds: i64,
+        #[prost(int32, tag = "2")]
+        nanos: i32,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        retry_delay: Option<Duration>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Any {
+        #[prost(string, tag = "1")]
+        type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        value: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<Any>,
+    }
+    let info = RetryInfo {
+        retry_delay: Some(Duration {
+            seconds: wait.as_secs() as i64,
+            nanos: wait.subsec_nanos() as i32,
+        }),
+    };
+    RpcStatus {
+        code: 8,
+        message: "receiver told to throttle".into(),
+        details: vec![Any {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: info.encode_to_vec(),
+        }],
+    }
+    .encode_to_vec()
+}
+
 /// Why the receiver refuses an export (its [`Mode`]).
 enum Refusal {
     Unavailable,
     Exhausted,
+    /// Full, and the sender is told to wait this long.
+    Throttled(std::time::Duration),
 }
 
 impl State {
     /// Waits or refuses as the mode says.
     async fn verdict(&self) -> Result<(), Refusal> {
-        let mode = *self.mode.lock().unwrap();
+        let mode = {
+            let mut m = self.mode.lock().unwrap();
+            let now = *m;
+            if let Mode::ThrottleOnce(_) = now {
+                *m = Mode::Accept;
+            }
+            now
+        };
         match mode {
+            Mode::ThrottleOnce(wait) => Err(Refusal::Throttled(wait)),
             Mode::Accept => Ok(()),
             Mode::Slow(d) => {
                 tokio::time::sleep(d).await;
@@ -156,6 +220,11 @@ impl State {
         self.verdict().await.map_err(|r| match r {
             Refusal::Unavailable => Status::unavailable("receiver told to be unavailable"),
             Refusal::Exhausted => Status::resource_exhausted("receiver told to be full"),
+            Refusal::Throttled(wait) => Status::with_details(
+                tonic::Code::ResourceExhausted,
+                "receiver told to throttle",
+                retry_info_status(wait).into(),
+            ),
         })
     }
 

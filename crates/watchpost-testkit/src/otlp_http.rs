@@ -129,7 +129,7 @@ fn export_request(headers: &HeaderMap, signal: Signal) -> ExportRequest {
 
 /// The accepted request's response (protobuf), or the refusal.
 fn answer<Req, Resp: prost::Message>(
-    request: Result<Req, (StatusCode, String)>,
+    request: Result<Req, Response>,
     accept: impl FnOnce(Req) -> Resp,
 ) -> Response {
     match request {
@@ -137,7 +137,7 @@ fn answer<Req, Resp: prost::Message>(
             let body = accept(req).encode_to_vec();
             ([(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
         }
-        Err(refused) => refused.into_response(),
+        Err(refused) => refused,
     }
 }
 
@@ -147,7 +147,7 @@ async fn decode<Req: prost::Message + Default>(
     state: &State,
     headers: &HeaderMap,
     body: Bytes,
-) -> Result<Req, (StatusCode, String)> {
+) -> Result<Req, Response> {
     let text = |name| {
         headers.get(name).and_then(|v| v.to_str().ok()).map(|v| {
             v.split(';')
@@ -159,14 +159,19 @@ async fn decode<Req: prost::Message + Default>(
     };
     if text(header::CONTENT_TYPE).as_deref() != Some(PROTOBUF) {
         let message = format!("Content-Type must be {PROTOBUF}");
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message));
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response());
     }
     state.verdict().await.map_err(|r| match r {
-        Refusal::Unavailable => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "told to be unavailable".into(),
-        ),
-        Refusal::Exhausted => (StatusCode::TOO_MANY_REQUESTS, "told to be full".into()),
+        Refusal::Unavailable => {
+            (StatusCode::SERVICE_UNAVAILABLE, "told to be unavailable").into_response()
+        }
+        Refusal::Exhausted => (StatusCode::TOO_MANY_REQUESTS, "told to be full").into_response(),
+        Refusal::Throttled(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.as_secs().to_string())],
+            "told to throttle",
+        )
+            .into_response(),
     })?;
     let body = match text(header::CONTENT_ENCODING).as_deref() {
         None | Some("identity") => body.to_vec(),
@@ -174,13 +179,16 @@ async fn decode<Req: prost::Message + Default>(
             let mut inflated = Vec::new();
             flate2::read::GzDecoder::new(&body[..])
                 .read_to_end(&mut inflated)
-                .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")))?;
+                .map_err(|e| {
+                    (StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")).into_response()
+                })?;
             inflated
         }
         Some(other) => {
             let message = format!("Content-Encoding {other} is not supported (gzip is)");
-            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message));
+            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response());
         }
     };
-    Req::decode(&body[..]).map_err(|e| (StatusCode::BAD_REQUEST, format!("bad protobuf: {e}")))
+    Req::decode(&body[..])
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad protobuf: {e}")).into_response())
 }
