@@ -279,9 +279,12 @@ async fn get_one(State(app): State<Arc<App>>, Id(id): Id) -> Response {
 
 async fn delete(State(app): State<Arc<App>>, Id(id): Id) -> Response {
     // In a task of its own: a client that goes away mid-DELETE does not leave the instance
-    // half-deleted.
+    // half-deleted. It stays in the request's span (and so its trace).
+    use tracing::Instrument as _;
     let manager = app.manager.clone();
-    let deleting = tokio::spawn(async move { manager.delete(&id, Duration::from_secs(2)).await });
+    let deleting = tokio::spawn(
+        async move { manager.delete(&id, Duration::from_secs(2)).await }.in_current_span(),
+    );
     match deleting.await {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e)) => op_error(e),

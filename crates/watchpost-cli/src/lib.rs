@@ -21,6 +21,7 @@ pub mod config;
 pub mod console;
 pub mod dashboard;
 pub mod docs;
+pub mod duration;
 mod error;
 pub mod exposition;
 pub mod finding;

@@ -293,6 +293,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Alertmanager(args) => {
             watchpost_cli::alertmanager::run(&args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Console(args) if args.action.is_some() => {
+            let action = args
+                .action
+                .as_ref()
+                .ok_or_else(|| Error::new("no action"))?;
+            runtime()?
+                .block_on(watchpost_cli::console::transfer::run(action))
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Console(args) => {
             // The console logs through the library (JSON lines on stdout) and serves its own
             // /metrics: it dogfoods Watchpost.
@@ -345,23 +354,10 @@ fn finish(report: &Report, common: &Common) -> Result<ExitCode, Error> {
     })
 }
 
-/// `30s`, `2m`, `500ms`, `1h`.
+/// `30s`, `2m`, `500ms`, `1h` (the units of [`watchpost_cli::duration::parse`]).
 fn parse_duration(s: &str, what: &str) -> Result<std::time::Duration, Error> {
-    let err = || {
+    watchpost_cli::duration::parse(s).ok_or_else(|| {
         Error::new(format!("{what}: cannot read '{s}' as a duration"))
             .hint("write a number and a unit: 500ms, 30s, 2m, 1h")
-    };
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .ok_or_else(err)?;
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n.parse().map_err(|_| err())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(err()),
-    };
-    std::time::Duration::try_from_secs_f64(secs).map_err(|_| err())
+    })
 }

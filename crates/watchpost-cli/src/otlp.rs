@@ -113,6 +113,21 @@ impl Shared {
         queued
     }
 
+    /// Whether a batch would be queued now. An export that arrives with the queue full is
+    /// refused before it is decoded (and counted as [`offer`](Self::offer) counts it): decoding
+    /// it only to refuse it cost more than half of the receiver's CPU under load, as every
+    /// exporter sends it again.
+    fn has_room(&self) -> bool {
+        let room = match self.tx.read() {
+            Ok(tx) => tx.as_ref().is_some_and(|tx| tx.capacity() > 0),
+            Err(_) => false,
+        };
+        if !room {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        room
+    }
+
     /// Drops the sender: the channel ends once the batches already queued are read.
     fn close(&self) {
         if let Ok(mut tx) = self.tx.write() {
@@ -330,13 +345,14 @@ impl MetricsService for Shared {
     }
 }
 
+/// The refusal of an export that finds the queue full (gRPC `UNAVAILABLE`).
+const BEHIND_GRPC: &str = "watchpost is behind with checking; retry later";
+
 fn grpc_answer<T: Default>(queued: bool) -> Result<tonic::Response<T>, tonic::Status> {
     if queued {
         Ok(tonic::Response::new(T::default()))
     } else {
-        Err(tonic::Status::unavailable(
-            "watchpost is behind with checking; retry later",
-        ))
+        Err(tonic::Status::unavailable(BEHIND_GRPC))
     }
 }
 
@@ -375,6 +391,9 @@ where
     }
 
     fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        if !self.shared.has_room() {
+            return Box::pin(async { Ok(tonic::Status::unavailable(BEHIND_GRPC).into_http()) });
+        }
         let path = request.uri().path().to_owned();
         let answer = self.inner.call(request);
         let shared = self.shared.clone();
@@ -522,6 +541,19 @@ fn http_body(path: &str, headers: &HeaderMap, body: Bytes) -> Result<Bytes, (Sta
     }
 }
 
+/// The answer to an export that finds the queue full: 503 (`UNAVAILABLE`), retry in a second.
+fn behind(encoding: Encoding) -> Response {
+    let mut r = http_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        14,
+        "watchpost is behind; retry later".to_owned(),
+        encoding,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
 /// Decodes one HTTP export into a batch and answers. Exports that cannot be read are answered
 /// with their error and handed on as [`Batch::Invalid`].
 fn http_export<
@@ -535,6 +567,9 @@ fn http_export<
     batch: impl FnOnce(Req) -> Batch,
 ) -> Response {
     let encoding = encoding_of(headers).unwrap_or(Encoding::Protobuf);
+    if !shared.has_room() {
+        return behind(encoding);
+    }
     let decoded = http_body(path, headers, body).and_then(|body| match encoding {
         Encoding::Protobuf => Req::decode(body).map_err(|e| {
             (
@@ -558,15 +593,7 @@ fn http_export<
                     Encoding::Json => json(StatusCode::OK, b"{}".to_vec()),
                 }
             } else {
-                let mut r = http_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    14,
-                    "watchpost is behind; retry later".to_owned(),
-                    encoding,
-                );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                r
+                behind(encoding)
             }
         }
         Err((status, message)) => {

@@ -122,11 +122,13 @@ async fn console_stays_within_its_budget_under_a_million_spans() {
     let (status, _) = console.get(&format!("/api/traces/{}", hex(&trace_of(0, 0))));
     assert_eq!(status, 404);
     eprintln!(
-        "peak RSS {} MiB (idle {} MiB); store {} MiB of 64; {} spans held, {} evicted",
+        "peak RSS {} MiB (idle {} MiB, growth {} MiB); store {} MiB of 64; {} spans held, {} evicted; live checks: {}",
         peak >> 20,
         idle >> 20,
+        (peak - idle) >> 20,
         stats["bytes"].as_u64().unwrap() >> 20,
         stats["stored"]["spans"],
-        evicted
+        evicted,
+        stats["live"]["findings"]
     );
 }

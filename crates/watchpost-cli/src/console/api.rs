@@ -24,6 +24,12 @@ pub struct Console {
     pub refused: Arc<AtomicU64>,
     /// Exports that could not be read.
     pub invalid: Arc<AtomicU64>,
+    /// `--data` (disabled without it).
+    pub data: Arc<super::persist::Persist>,
+    /// `--scrape`, `--logs` and the live findings.
+    pub live: Arc<super::live::Live>,
+    /// One export or import at a time.
+    pub transfers: Arc<super::export::Transfers>,
 }
 
 impl Console {
@@ -39,6 +45,8 @@ impl Console {
         let mut v = serde_json::to_value(stats).unwrap_or_default();
         v["refused_exports"] = self.refused.load(Ordering::Relaxed).into();
         v["invalid_exports"] = self.invalid.load(Ordering::Relaxed).into();
+        v["data"] = self.data.stats();
+        v["live"] = self.live.stats();
         v
     }
 }
@@ -149,35 +157,22 @@ pub fn trace_id(key: &str, v: &str) -> Result<TraceId, BadParam> {
     })
 }
 
-/// Reads a duration: a number and a unit (`ns`, `us`, `ms`, `s`, `m`), or `0`.
+/// Reads a duration in nanoseconds: a number and a unit (`ns`, `us`, `ms`, `s`, `m`, `h`,
+/// `d`: [`crate::duration::parse`]), or `0`.
 pub fn duration_ns(key: &str, v: &str) -> Result<u64, BadParam> {
-    let err = || {
-        BadParam::new(
-            key,
-            format!("'{v}' is not a duration; write a number and a unit: 500us, 250ms, 1.5s, 2m"),
-        )
-    };
     if v == "0" {
         return Ok(0);
     }
-    let split = v
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .ok_or_else(err)?;
-    let (n, unit) = v.split_at(split);
-    let n: f64 = n.parse().map_err(|_| err())?;
-    let scale = match unit {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" => 60e9,
-        _ => return Err(err()),
-    };
-    let ns = n * scale;
-    if !ns.is_finite() || ns < 0.0 || ns > u64::MAX as f64 {
-        return Err(err());
-    }
-    Ok(ns as u64)
+    crate::duration::parse(v)
+        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+        .ok_or_else(|| {
+            BadParam::new(
+                key,
+                format!(
+                    "'{v}' is not a duration; write a number and a unit: 500us, 250ms, 1.5s, 2m"
+                ),
+            )
+        })
 }
 
 /// Parameters of the trace list.
@@ -361,6 +356,13 @@ pub fn router() -> Router<Console> {
         .route("/api/errors", get(errors))
         .route("/api/services", get(services))
         .route("/api/operations", get(operations))
+        .route("/api/export", get(super::export::export))
+        .route(
+            "/api/import",
+            axum::routing::post(super::export::import).layer(axum::extract::DefaultBodyLimit::max(
+                super::export::MAX_IMPORT_BYTES,
+            )),
+        )
 }
 
 #[cfg(test)]

@@ -92,13 +92,15 @@ pub fn mib(bytes: usize) -> String {
 }
 
 /// The pages, for the navigation bar: (path, title).
-pub const PAGES: [(&str, &str); 6] = [
+pub const PAGES: [(&str, &str); 8] = [
     ("/traces", "Traces"),
     ("/logs", "Logs"),
     ("/errors", "Errors"),
     ("/operations", "Operations"),
     ("/services", "Services"),
     ("/charts", "Metrics"),
+    ("/red", "RED"),
+    ("/findings", "Findings"),
 ];
 
 /// A whole page: the frame (navigation, the store's numbers) around `body`.

@@ -18,10 +18,19 @@
 //! ```
 
 pub mod api;
+pub mod export;
+pub mod findings;
 pub mod html;
+pub mod live;
+pub mod otlp_kv;
 pub mod pages;
+pub mod pages_live;
+pub mod persist;
 pub mod query;
+pub mod scrape;
 pub mod store;
+pub mod tail;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -90,8 +99,9 @@ fn allowed_hosts(ui: &str) -> Vec<String> {
 }
 
 /// Answers 421 to a request whose `Host` is not one of `hosts` (a page of another site that
-/// rebinds its name to 127.0.0.1 gets nothing), and sets `nosniff` and the content security
-/// policy on every answer.
+/// rebinds its name to 127.0.0.1 gets nothing), 403 to a request that changes something (any
+/// method but GET, HEAD, OPTIONS) sent by another site's page ([`cross_site`]), and sets
+/// `nosniff` and the content security policy on every answer.
 async fn guard(
     axum::extract::State(hosts): axum::extract::State<Arc<Vec<String>>>,
     req: axum::extract::Request,
@@ -105,7 +115,17 @@ async fn guard(
         .and_then(|h| h.to_str().ok())
         .map(host_of);
     let mut res = match host {
-        Some(h) if hosts.contains(&h) => next.run(req).await,
+        Some(h) if hosts.contains(&h) => match cross_site(&req) {
+            Some(why) => (
+                StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({
+                    "error": format!("{why}; the console takes changes only from its own pages or from a program (curl, watchpost console import)"),
+                    "parameter": "origin",
+                })),
+            )
+                .into_response(),
+            None => next.run(req).await,
+        },
         other => (
             StatusCode::MISDIRECTED_REQUEST,
             format!(
@@ -130,6 +150,38 @@ async fn guard(
     res
 }
 
+/// Why a request that changes something comes from another site's page, if it does: its
+/// `Origin` is not the console's own (`http://` and the `Host` it was sent to, so another port
+/// of this machine counts as another site), or the browser says `Sec-Fetch-Site: cross-site` or
+/// `same-site`. A program that sends neither header is not refused.
+fn cross_site(req: &axum::extract::Request) -> Option<String> {
+    use axum::http::{header, Method};
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let h = req.headers();
+    let text = |name| {
+        h.get(name)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap_or("?"))
+    };
+    if let Some(site) = text("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return Some(format!(
+                "Sec-Fetch-Site '{site}': sent by another site's page"
+            ));
+        }
+    }
+    if let Some(origin) = text(header::ORIGIN.as_str()) {
+        let host = text(header::HOST.as_str()).unwrap_or_default();
+        if !origin.eq_ignore_ascii_case(&format!("http://{host}")) {
+            return Some(format!(
+                "Origin '{origin}' is not this console's (http://{host})"
+            ));
+        }
+    }
+    None
+}
+
 /// `watchpost console`'s flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConsoleArgs {
@@ -146,6 +198,21 @@ pub struct ConsoleArgs {
     /// E.g. 64MiB, 1GiB.
     #[arg(long, value_name = "SIZE", default_value = "256MiB")]
     pub budget: String,
+    /// `--scrape`, `--scrape-interval`, `--logs`, `--logs-from-start`.
+    #[command(flatten)]
+    pub sources: live::SourceArgs,
+    /// Keep the telemetry in this directory too (created 0700): a restart replays it.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<std::path::PathBuf>,
+    /// The most disk --data may take; the oldest segment is deleted first. E.g. 512MiB, 4GiB.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", requires = "data")]
+    pub data_max_bytes: String,
+    /// Delete what --data holds once older than this, e.g. 12h, 7d.
+    #[arg(long, value_name = "DURATION", default_value = "7d", requires = "data")]
+    pub retention: String,
+    /// export or import a time range as OTLP/JSON (else: run the console).
+    #[command(subcommand)]
+    pub action: Option<transfer::Action>,
 }
 
 /// Where the console listens and how much it keeps.
@@ -159,6 +226,10 @@ pub struct Options {
     pub ui: String,
     /// Bytes.
     pub budget: usize,
+    /// `--data`: where the telemetry is kept on disk too, if anywhere.
+    pub data: Option<persist::DataOptions>,
+    /// `--scrape` and `--logs`.
+    pub sources: live::Sources,
 }
 
 impl Options {
@@ -169,6 +240,8 @@ impl Options {
             http: "127.0.0.1:0".into(),
             ui: "127.0.0.1:0".into(),
             budget: DEFAULT_BUDGET,
+            data: None,
+            sources: live::Sources::default(),
         }
     }
 
@@ -179,6 +252,15 @@ impl Options {
             http: args.http.clone(),
             ui: args.ui.clone(),
             budget: parse_budget(&args.budget)?,
+            sources: live::Sources::from_args(&args.sources)?,
+            data: match &args.data {
+                Some(dir) => Some(persist::DataOptions {
+                    dir: dir.clone(),
+                    max_bytes: parse_size("--data-max-bytes", &args.data_max_bytes)? as u64,
+                    retention: persist::parse_retention(&args.retention)?,
+                }),
+                None => None,
+            },
         })
     }
 }
@@ -191,8 +273,13 @@ impl Options {
 /// assert!(watchpost_cli::console::parse_budget("lots").is_err());
 /// ```
 pub fn parse_budget(s: &str) -> crate::Result<usize> {
+    parse_size("--budget", s)
+}
+
+/// [`parse_budget`] for the flag `flag`.
+pub fn parse_size(flag: &str, s: &str) -> crate::Result<usize> {
     let err = || {
-        Error::new(format!("--budget: cannot read '{s}' as a size"))
+        Error::new(format!("{flag}: cannot read '{s}' as a size"))
             .hint("write a number and a unit of at least 64KiB, e.g. 64MiB, 256MiB, 1GiB")
     };
     let split = s
@@ -254,6 +341,7 @@ pub struct Running {
     ui_stop: oneshot::Sender<()>,
     ui_task: JoinHandle<()>,
     ingest: JoinHandle<()>,
+    sources: live::Tasks,
 }
 
 impl Running {
@@ -277,13 +365,17 @@ impl Running {
         &self.console
     }
 
-    /// Stops receiving (exports in progress finish, what was queued is stored), then stops
-    /// serving the pages.
+    /// Stops serving the pages and the API (an import in progress finishes), then stops
+    /// receiving (exports in progress finish, what was queued is stored), then closes `--data`
+    /// once everything stored was handed to it.
     pub async fn shutdown(self) {
-        self.receiver.shutdown().await;
-        let _ = self.ingest.await;
         let _ = self.ui_stop.send(());
         let _ = self.ui_task.await;
+        self.sources.stop().await;
+        self.receiver.shutdown().await;
+        let _ = self.ingest.await;
+        let data = self.console.data.clone();
+        let _ = tokio::task::spawn_blocking(move || data.close()).await;
     }
 }
 
@@ -304,6 +396,18 @@ pub async fn start(
         .local_addr()
         .map_err(|e| Error::new(format!("the console's listener has no address: {e}")))?;
     loopback_only("--ui", &options.ui, Some(ui_addr))?;
+    // --data: replayed before anything is received, so what arrives now is the newest.
+    let store = Arc::new(RwLock::new(Store::new(options.budget)));
+    let data = match options.data.clone() {
+        Some(o) => {
+            let s = store.clone();
+            tokio::task::spawn_blocking(move || persist::Persist::open(o, &s))
+                .await
+                .map_err(|e| Error::new(format!("--data: the replay stopped: {e}")))??
+        }
+        None => persist::Persist::disabled(),
+    };
+    let data = Arc::new(data);
     let (receiver, mut batches) = otlp::start_with_flags(
         Some(&options.grpc),
         Some(&options.http),
@@ -315,33 +419,38 @@ pub async fn start(
         .and_then(|()| loopback_only("--http", &options.http, receiver.http_addr()));
     if let Err(e) = beyond {
         receiver.shutdown().await;
+        let d = data.clone();
+        let _ = tokio::task::spawn_blocking(move || d.close()).await;
         return Err(e);
     }
     let console = Console {
-        store: Arc::new(RwLock::new(Store::new(options.budget))),
+        store,
         refused: receiver.dropped_counter(),
         invalid: Arc::new(AtomicU64::new(0)),
+        data,
+        live: Arc::default(),
+        transfers: Arc::default(),
     };
     if let Some(t) = telemetry {
         register_metrics(t, &console);
+        live::register_metrics(t, &console);
     }
 
     let c = console.clone();
     let ingest = tokio::spawn(async move {
         let warned_full = AtomicBool::new(false);
         while let Some(batch) = batches.recv().await {
+            c.data.offer(&batch);
+            c.live.check_otlp(&batch);
+            if let Batch::Invalid { transport, message } = &batch {
+                c.invalid.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "watchpost_cli::console", transport, error = %message, "an OTLP export could not be read");
+                continue;
+            }
             let evicted_before = {
                 let mut store = c.store.write().unwrap_or_else(|e| e.into_inner());
                 let before = store.stats().evicted;
-                match batch {
-                    Batch::Traces(r) => store.add_traces(r),
-                    Batch::Logs(r) => store.add_logs(r),
-                    Batch::Metrics(r) => store.add_metrics(r),
-                    Batch::Invalid { transport, message } => {
-                        c.invalid.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(target: "watchpost_cli::console", transport, error = %message, "an OTLP export could not be read");
-                    }
-                }
+                store.add_batch(batch);
                 (before, store.stats())
             };
             let (before, now) = evicted_before;
@@ -360,6 +469,7 @@ pub async fn start(
 
     let mut app = api::router()
         .merge(pages::router())
+        .merge(pages_live::router())
         .with_state(console.clone());
     if let Some(t) = telemetry {
         app = app.merge(watchpost::metrics::router(t.metrics().clone()));
@@ -394,6 +504,8 @@ pub async fn start(
             }
         }
     });
+    // The sources first: a followed file is opened before the console says it listens.
+    let sources = live::start(&options.sources, &console);
     tracing::info!(
         target: "watchpost_cli::console",
         otlp_grpc = %receiver.grpc_addr().map_or_else(String::new, |a| a.to_string()),
@@ -409,11 +521,15 @@ pub async fn start(
         ui_stop,
         ui_task,
         ingest,
+        sources,
     })
 }
 
 fn register_metrics(t: &watchpost::Telemetry, console: &Console) {
     use opentelemetry::KeyValue;
+    if console.data.enabled() {
+        console.data.register_metrics(t);
+    }
     let per_signal = |s: store::PerSignal| {
         [
             (s.spans, "spans"),

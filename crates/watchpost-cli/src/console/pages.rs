@@ -22,11 +22,13 @@ pub const MAX_WATERFALL_SPANS: usize = 2000;
 const CSS: &str = include_str!("console.css");
 const JS: &str = include_str!("console.js");
 
-fn frame(c: &Console, title: &str, active: &str, body: &str) -> Html<String> {
+/// A page: the console's frame (title, navigation, stats) around `body`.
+pub(super) fn frame(c: &Console, title: &str, active: &str, body: &str) -> Html<String> {
     Html(html::page(title, active, &c.stats(), body))
 }
 
-fn bad(c: &Console, title: &str, active: &str, e: &BadParam) -> Response {
+/// A page saying which parameter is wrong (400).
+pub(super) fn bad(c: &Console, title: &str, active: &str, e: &BadParam) -> Response {
     (
         StatusCode::BAD_REQUEST,
         frame(
@@ -39,7 +41,8 @@ fn bad(c: &Console, title: &str, active: &str, e: &BadParam) -> Response {
         .into_response()
 }
 
-fn input(name: &str, label: &str, value: Option<&str>, placeholder: &str) -> String {
+/// A labelled text input of a filter form.
+pub(super) fn input(name: &str, label: &str, value: Option<&str>, placeholder: &str) -> String {
     format!(
         "<label>{label} <input name=\"{name}\" value=\"{}\" placeholder=\"{}\"></label>",
         esc(value.unwrap_or("")),
@@ -585,6 +588,9 @@ mod tests {
             store: Arc::new(RwLock::new(store)),
             refused: Arc::new(AtomicU64::new(0)),
             invalid: Arc::new(AtomicU64::new(0)),
+            data: Arc::new(crate::console::persist::Persist::disabled()),
+            live: Arc::default(),
+            transfers: Arc::default(),
         };
         let res = trace(State(c), Path("07".repeat(16)), Query(vec![])).await;
         assert_eq!(res.status(), StatusCode::OK);

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::store::{attr, hex, Attrs, LogRecord, Span, SpanId, Store, TraceId, LEVELS};
 
 mod metrics;
+pub mod red;
 pub use metrics::{metric_names, metric_series, ExemplarView, MetricSeries, MetricSummary, Series};
 
 /// Attributes as a JSON object (in the order received).

@@ -9,6 +9,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, number_data_point};
 
+use crate::otlp::Batch;
+
 use super::{
     alloc, attrs_bytes, hex, metric_info_bytes, Attrs, Event, Exemplar, LogRecord, MetricInfo,
     MetricPoint, PointValue, Span, Store, Value, INDEX_BYTES,
@@ -113,6 +115,25 @@ fn level(number: i32, text: &str) -> &'static str {
 }
 
 impl Store {
+    /// Stores an export of any signal, as [`Store::add_traces`], [`Store::add_logs`] or
+    /// [`Store::add_metrics`] would; an unreadable export ([`Batch::Invalid`]) stores nothing.
+    ///
+    /// ```
+    /// use watchpost_cli::console::store::Store;
+    /// use watchpost_cli::otlp::Batch;
+    /// let mut store = Store::new(1 << 20);
+    /// store.add_batch(Batch::Logs(Default::default()));
+    /// assert_eq!(store.stats().received.logs, 0);
+    /// ```
+    pub fn add_batch(&mut self, batch: Batch) {
+        match batch {
+            Batch::Traces(r) => self.add_traces(r),
+            Batch::Logs(r) => self.add_logs(r),
+            Batch::Metrics(r) => self.add_metrics(r),
+            Batch::Invalid { .. } => {}
+        }
+    }
+
     /// Stores an export's spans.
     pub fn add_traces(&mut self, req: ExportTraceServiceRequest) {
         for rs in req.resource_spans {
