@@ -11,23 +11,11 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 
 use support::*;
-use watchpost_testkit::process::{command, Process};
 use watchpost_testkit::tools::TempDir;
 
 /// A console whose files may grow to `limit` bytes at most.
 fn start_limited(data: &Path, limit: u64) -> Console {
-    let mut cmd = command(env!("CARGO_BIN_EXE_watchpost"));
-    cmd.args([
-        "console",
-        "--grpc",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--ui",
-        "127.0.0.1:0",
-        "--data",
-    ])
-    .arg(data);
+    let mut cmd = console_command(&["--data", data.to_str().unwrap()]);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -43,21 +31,7 @@ fn start_limited(data: &Path, limit: u64) -> Console {
             Ok(())
         });
     }
-    let process = Process::spawn(&mut cmd, "watchpost console");
-    let [grpc, http, ui] = process.listeners(
-        "watchpost console",
-        [
-            "watchpost console: OTLP gRPC on ",
-            "watchpost console: OTLP HTTP on ",
-            "watchpost console: open http://",
-        ],
-    );
-    Console {
-        process,
-        grpc,
-        http,
-        ui,
-    }
+    start_command(&mut cmd)
 }
 
 fn files(dir: &Path) -> Vec<String> {

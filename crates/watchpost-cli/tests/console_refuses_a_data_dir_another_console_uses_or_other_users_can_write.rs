@@ -10,23 +10,11 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use support::*;
-use watchpost_testkit::process::command;
 use watchpost_testkit::tools::TempDir;
 
 /// Runs a console on `data` that should not start: (exit code, stderr).
 fn refused(data: &Path) -> (Option<i32>, String) {
-    let out = command(env!("CARGO_BIN_EXE_watchpost"))
-        .args([
-            "console",
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--ui",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(data)
+    let out = console_command(&["--data", data.to_str().unwrap()])
         .output()
         .expect("run watchpost console");
     (

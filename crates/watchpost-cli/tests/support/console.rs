@@ -29,22 +29,30 @@ pub struct Console {
     pub ui: SocketAddr,
 }
 
+/// The `watchpost console` command on free ports with `extra` flags, not started.
+pub fn console_command(extra: &[&str]) -> std::process::Command {
+    let mut cmd = command(env!("CARGO_BIN_EXE_watchpost"));
+    cmd.args([
+        "console",
+        "--grpc",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--ui",
+        "127.0.0.1:0",
+    ])
+    .args(extra);
+    cmd
+}
+
 /// Starts `watchpost console` on free ports with `extra` flags.
 pub fn start(extra: &[&str]) -> Console {
-    let process = Process::spawn(
-        command(env!("CARGO_BIN_EXE_watchpost"))
-            .args([
-                "console",
-                "--grpc",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--ui",
-                "127.0.0.1:0",
-            ])
-            .args(extra),
-        "watchpost console",
-    );
+    start_command(&mut console_command(extra))
+}
+
+/// Starts `cmd` (made by [`console_command`]) and waits for its three listeners.
+pub fn start_command(cmd: &mut std::process::Command) -> Console {
+    let process = Process::spawn(cmd, "watchpost console");
     let [grpc, http, ui] = process.listeners(
         "watchpost console",
         [
