@@ -90,8 +90,11 @@ async fn readyz_turns_unready_while_the_collector_is_unreachable_and_ready_again
     let receiver = Receiver::start(collector, Some(received)).await;
     let body = until(addr, 200).await;
     assert_eq!(body["checks"]["exporter"]["ok"], true, "{body}");
+    // The metrics push got through, so metrics no longer fail. Another signal that has not
+    // exported since (logs) may still show its failure, under the threshold.
+    let exporter = &body["checks"]["exporter"];
     assert!(
-        body["checks"]["exporter"].get("failing_for_s").is_none(),
+        exporter.get("failing_for_s").is_none() || exporter["signal"] != "metrics",
         "{body}"
     );
     assert_eq!(telemetry.readiness().status_code(), 200);
