@@ -51,6 +51,10 @@ pub enum Mode {
     /// this long (gRPC: a `google.rpc.RetryInfo` in the status's details; HTTP: `Retry-After`,
     /// whole seconds), then accepts.
     ThrottleOnce(std::time::Duration),
+    /// Holds every export (does not answer) until the mode is changed, then answers it as the
+    /// new mode says: [`Counts::held`] tells how many wait, [`Counts::most_held`] the most
+    /// that ever waited at once (the sender's exports in flight).
+    Hold,
 }
 
 /// One signal, as the receiver files what it got.
@@ -124,6 +128,10 @@ pub struct Counts {
     pub logs: AtomicU64,
     /// Metrics.
     pub metrics: AtomicU64,
+    /// Exports held now ([`Mode::Hold`]).
+    pub held: AtomicU64,
+    /// The most exports held at once.
+    pub most_held: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -133,6 +141,8 @@ struct State {
     /// Keep what arrives in `received` (else only count it).
     collect: bool,
     mode: Arc<Mutex<Mode>>,
+    /// Woken when the mode changes (releases held exports).
+    changed: Arc<tokio::sync::Notify>,
 }
 
 /// An encoded `google.rpc.Status` (code 8, RESOURCE_EXHAUSTED) whose details hold one
@@ -196,6 +206,7 @@ enum Refusal {
 impl State {
     /// Waits or refuses as the mode says.
     async fn verdict(&self) -> Result<(), Refusal> {
+        self.hold().await;
         let mode = {
             let mut m = self.mode.lock().unwrap();
             let now = *m;
@@ -213,7 +224,27 @@ impl State {
             }
             Mode::Unavailable => Err(Refusal::Unavailable),
             Mode::ResourceExhausted => Err(Refusal::Exhausted),
+            Mode::Hold => Ok(()),
         }
+    }
+
+    /// Waits while the mode is [`Mode::Hold`], counted in [`Counts::held`].
+    async fn hold(&self) {
+        if *self.mode.lock().unwrap() != Mode::Hold {
+            return;
+        }
+        let now = self.counts.held.fetch_add(1, Ordering::SeqCst) + 1;
+        self.counts.most_held.fetch_max(now, Ordering::SeqCst);
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if *self.mode.lock().unwrap() != Mode::Hold {
+                break;
+            }
+            changed.await;
+        }
+        self.counts.held.fetch_sub(1, Ordering::SeqCst);
     }
 
     async fn check(&self) -> Result<(), Status> {
@@ -399,6 +430,7 @@ pub struct Receiver {
     /// How much it has accepted.
     pub counts: Arc<Counts>,
     mode: Arc<Mutex<Mode>>,
+    changed: Arc<tokio::sync::Notify>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -451,6 +483,7 @@ impl Receiver {
             counts: Arc::default(),
             collect,
             mode: Arc::new(Mutex::new(Mode::Accept)),
+            changed: Arc::default(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let s = state.clone();
@@ -486,6 +519,7 @@ impl Receiver {
             received: state.received,
             counts: state.counts,
             mode: state.mode,
+            changed: state.changed,
             stop: Some(stop),
             task: Some(task),
         }
@@ -499,6 +533,7 @@ impl Receiver {
     /// Changes how it answers from the next export on.
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
+        self.changed.notify_waiters();
     }
 
     /// Stops serving and returns what it collected.

@@ -231,9 +231,38 @@ fn histogram_record_with_exemplar(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the exemplar adds to the HTTP layer's duration recording when the request's trace is
+/// sampled (issue 15: <= 30 ns): the layer's bound series recorded for a request of an unsampled
+/// trace (no exemplar) and of a sampled one (its exemplar kept), traces exported in both.
+#[cfg(all(feature = "otlp", feature = "http"))]
+fn http_duration_exemplar(c: &mut Criterion) {
+    let config = watchpost::Config::builder("bench")
+        .otel_enabled(true)
+        .otel_endpoint("127.0.0.1:9")
+        .export_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let (t, _d) = watchpost::Telemetry::builder(config)
+        .writer(std::io::sink)
+        .into_dispatch();
+    let recorder = watchpost::__http_bench::DurationRecorder::new(&t);
+    let mut g = c.benchmark_group("http_duration");
+    g.bench_function("unsampled", |b| {
+        b.iter(|| recorder.record(black_box(0.012), black_box(false)))
+    });
+    g.bench_function("sampled", |b| {
+        b.iter(|| recorder.record(black_box(0.012), black_box(true)))
+    });
+    g.finish();
+    let _ = t.shutdown_with_timeout(Duration::from_millis(500));
+}
+
+#[cfg(not(all(feature = "otlp", feature = "http")))]
+fn http_duration_exemplar(_: &mut Criterion) {}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    targets = scrape_10k_series, counter_add_existing_series, histogram_record_with_exemplar
+    targets = scrape_10k_series, counter_add_existing_series, histogram_record_with_exemplar, http_duration_exemplar
 }
 criterion_main!(benches);

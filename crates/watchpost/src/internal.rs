@@ -31,6 +31,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct SelfStats {
     /// Log lines that could not be written to the log writer (closed pipe, full disk, …).
     pub log_write_errors: u64,
+    /// Spans that were kept for export and did not reach the collector (full queue, failed
+    /// export, rejected by the collector, or still in flight when a shutdown's deadline
+    /// passed): `<svc>_telemetry_dropped_total{signal="traces"}`, readable after a shutdown too.
+    pub spans_dropped: u64,
+    /// Log records meant for export that did not reach the collector, as for spans
+    /// (`{signal="logs"}`).
+    pub log_records_dropped: u64,
+    /// Failed exports of spans (`<svc>_telemetry_export_errors_total{signal="traces"}`).
+    pub span_exports_failed: u64,
 }
 
 /// The live counters behind [`SelfStats`].
@@ -51,6 +60,7 @@ impl Counters {
                     .background_failures
                     .get()
                     .map_or(0, |c| c.load(Ordering::Relaxed)),
+            ..SelfStats::default()
         }
     }
 

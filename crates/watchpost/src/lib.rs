@@ -123,5 +123,9 @@ pub use watchpost_macros::measured;
 #[cfg(feature = "otlp")]
 #[doc(hidden)]
 pub use export::bench as __export_bench;
+/// The HTTP layer's duration recording, for the `metrics` benchmark (not part of the API).
+#[cfg(all(feature = "otlp", feature = "http"))]
+#[doc(hidden)]
+pub use http::bench as __http_bench;
 #[doc(hidden)]
 pub use metrics::function::__private as __measured;

@@ -243,9 +243,19 @@ impl Telemetry {
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
     /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
     /// assert_eq!(telemetry.self_stats().log_write_errors, 0);
+    /// assert_eq!(telemetry.self_stats().spans_dropped, 0);
     /// ```
     pub fn self_stats(&self) -> SelfStats {
-        self.inner.logs.self_stats()
+        #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
+        let mut stats = self.inner.logs.self_stats();
+        #[cfg(feature = "otlp")]
+        if let Some(exporter) = &self.inner.exporter {
+            let c = &exporter.counters;
+            stats.spans_dropped = c.dropped(crate::internal::Signal::Traces);
+            stats.log_records_dropped = c.dropped(crate::internal::Signal::Logs);
+            stats.span_exports_failed = c.errors(crate::internal::Signal::Traces);
+        }
+        stats
     }
 
     /// Starts the metrics listener on `METRICS_LISTEN` (default `127.0.0.1:9464`, loopback only)

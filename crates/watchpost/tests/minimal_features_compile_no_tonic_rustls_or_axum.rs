@@ -18,9 +18,9 @@ fn dependencies(features: &[&str]) -> BTreeSet<String> {
             "normal",
             "--prefix",
             "none",
+            // The host's dependencies only: `--target all` needs every platform's crates in
+            // the local registry cache (a fresh machine's build has not downloaded them).
             "--offline",
-            "--target",
-            "all",
         ])
         .args(features)
         .output()

@@ -275,7 +275,7 @@ impl Default for Batching {
     fn default() -> Self {
         Self {
             queue_size: 4096,
-            batch_size: 64,
+            batch_size: 512,
             delay: std::time::Duration::from_millis(500),
         }
     }

@@ -186,8 +186,8 @@ pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE: EnvVar = EnvVar {
 
 pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: EnvVar = EnvVar {
     name: "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-    default: "64",
-    meaning: "Spans per OTLP request (small batches keep export bursts short): 1 to the queue size",
+    default: "512",
+    meaning: "Spans per OTLP request (up to 4 requests per signal in flight): 1 to the queue size",
     sensitive: false,
     apply: |o, k, v| set(&mut o.builder.span_batching.batch_size, parse_count(k, v)),
 };
@@ -202,7 +202,7 @@ pub(crate) const OTEL_BLRP_MAX_QUEUE_SIZE: EnvVar = EnvVar {
 
 pub(crate) const OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: EnvVar = EnvVar {
     name: "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
-    default: "64",
+    default: "512",
     meaning: "Log records per OTLP request: 1 to the queue size",
     sensitive: false,
     apply: |o, k, v| set(&mut o.builder.log_batching.batch_size, parse_count(k, v)),

@@ -10,7 +10,8 @@
 //! it like the spans and log records (`send.rs`).
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric::Data, Exemplar};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric::Data, Exemplar, ScopeMetrics};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 
 use crate::metrics::ExemplarStore;
@@ -36,6 +37,31 @@ pub(super) fn request(
     let Some(out) = request.resource_metrics.first_mut() else {
         return request;
     };
+    // The families the library keeps itself (measured functions'), if this pipeline records
+    // them: after the SDK's, in the library's scope. `exemplars` identifies the pipeline.
+    if let Some((own, start)) = crate::metrics::function::families(exemplars) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let metrics = crate::metrics::own::to_otlp(&own, start, now);
+        let scope = out.scope_metrics.iter().position(|sm| {
+            sm.scope
+                .as_ref()
+                .is_some_and(|s| s.name == "watchpost" && s.version.is_empty())
+        });
+        match scope {
+            Some(i) => out.scope_metrics[i].metrics.extend(metrics),
+            None if !metrics.is_empty() => out.scope_metrics.push(ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "watchpost".into(),
+                    ..Default::default()
+                }),
+                metrics,
+                schema_url: String::new(),
+            }),
+            None => {}
+        }
+    }
     for (scope, out) in rm.scope_metrics().zip(&mut out.scope_metrics) {
         for (metric, out) in scope.metrics().zip(&mut out.metrics) {
             let (AggregatedMetrics::F64(MetricData::Histogram(h)), Some(Data::Histogram(out))) =

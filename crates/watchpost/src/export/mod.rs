@@ -12,9 +12,12 @@
 //! dropped and counted. Ordinary
 //! items fill at most three quarters of a queue: the rest is kept for the spans of error and
 //! slow traces and for WARN/ERROR log records. The worker takes a whole queue at once (a buffer
-//! swap) and sends it in batches, back to back while a batch is waiting; it runs at the
-//! configured [`crate::ExportPriority`]. Every export runs under a timeout, so a black-holed
-//! collector costs one timeout per batch, never a stalled request path. Failures are
+//! swap) and sends it in batches, up to [`MAX_IN_FLIGHT`] exports of a signal in flight at once
+//! (their round trips overlap), at the configured [`crate::ExportPriority`]. Every export runs
+//! under a timeout, and a failed one drops (and counts) what was taken and not yet sent, so a
+//! black-holed collector costs one timeout per export in flight, never a stalled request path.
+//! A collector that asks to wait (`RetryInfo`, `Retry-After`) gets no new export of its signal
+//! before the wait is over. Failures are
 //! counted per signal and logged at most once a minute per signal. When the collector comes back,
 //! the next batch goes through (tonic and hyper reconnect by themselves).
 //!
@@ -22,7 +25,6 @@
 //! queue, failed export, or rejected by the collector in a `partial_success`) and
 //! `<svc>_telemetry_export_errors_total{signal}` (failed exports).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,8 +98,9 @@ impl ExportSettings {
     }
 }
 
-/// Batches one worker turn exports at most before serving the other signals again.
-const TURN_BATCHES: usize = 8;
+/// Exports of one signal in flight at once, at most (each a batch; metric pushes go one at a
+/// time). Measured on procman at saturation (`BENCHMARKS.md`, session 9).
+const MAX_IN_FLIGHT: usize = 4;
 
 enum Control {
     Flush(oneshot::Sender<()>),
@@ -149,12 +152,19 @@ impl Exporter {
     /// Exports what is queued and stops, returning within `timeout` whatever the collector does.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         // The closed queues are the "stopped" state: only the first call sends the shutdown.
-        if self.spans.closed.swap(true, Ordering::AcqRel) {
+        if !self.spans.close() {
             return true;
         }
-        self.logs.closed.store(true, Ordering::Relaxed);
+        self.logs.close();
         let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Shutdown(timeout, tx)).is_err() {
+        // The worker stops a little before the caller's deadline, so that what it drops is
+        // counted (and readable) by the time this returns.
+        let margin = (timeout / 10).min(Duration::from_millis(50));
+        if self
+            .control
+            .send(Control::Shutdown(timeout - margin, tx))
+            .is_err()
+        {
             return true;
         }
         wait(rx, timeout)

@@ -96,7 +96,7 @@ const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Expo
 /// gzip and exactly its headers as metadata (as opentelemetry-otlp's gRPC exporter configured
 /// its channel), or our hyper client posting to the target's URL.
 fn raw(t: &OtlpTarget, grpc_path: &'static str) -> Result<super::send::RawExporter, String> {
-    use super::send::RawExporter;
+    use super::send::Transport;
     let ca = ca(t)?;
     let gzip = t.compression == OtlpCompression::Gzip;
     let invalid = |e: &dyn std::error::Error| {
@@ -122,7 +122,7 @@ fn raw(t: &OtlpTarget, grpc_path: &'static str) -> Result<super::send::RawExport
                 endpoint =
                     (endpoint.tls_config(tonic_tls(ca.as_ref()))).map_err(|e| invalid(&e))?;
             }
-            RawExporter::Grpc(super::grpc_raw::GrpcRaw {
+            Transport::Grpc(super::grpc_raw::GrpcRaw {
                 // The connect is bounded too (the call's timeout does not cover it): a collector
                 // behind a firewall that drops packets fails fast and is retried, instead of one
                 // kernel connect attempt spanning many exports.
@@ -139,9 +139,10 @@ fn raw(t: &OtlpTarget, grpc_path: &'static str) -> Result<super::send::RawExport
             let certs = ca.as_ref().map(|ca| ca.certs.as_slice());
             let client = super::http_client::client(t, certs).map_err(|e| ca_error(t, &e))?;
             let url = t.url.parse::<http::Uri>().map_err(|e| invalid(&e))?;
-            RawExporter::Http { client, url, gzip }
+            Transport::Http { client, url, gzip }
         }
-    })
+    }
+    .into())
 }
 
 /// An error about the CA file of `target`, naming the file and the input it came from.

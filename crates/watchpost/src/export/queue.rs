@@ -12,8 +12,8 @@ pub(crate) struct BatchQueue<T> {
     /// The length at which the worker is woken: a batch, or what ordinary items can reach.
     signal_at: usize,
     pub(super) ready: tokio::sync::Notify,
-    /// Set at shutdown: later items are dropped and counted.
-    pub(super) closed: std::sync::atomic::AtomicBool,
+    /// Set at shutdown ([`BatchQueue::close`]): later items are dropped and counted.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl<T> BatchQueue<T> {
@@ -46,7 +46,9 @@ impl<T> BatchQueue<T> {
         };
         let len = {
             let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
-            if q.len() >= limit {
+            // Checked again under the lock: an item that passed the check above while the
+            // queue was being closed is refused here, not left behind the worker's last take.
+            if q.len() >= limit || self.closed.load(Ordering::Relaxed) {
                 return false;
             }
             q.push_back(item);
@@ -58,8 +60,21 @@ impl<T> BatchQueue<T> {
         true
     }
 
+    /// Refuses every later item; `true` if it was open. Under the queue's lock, so that every
+    /// item accepted before is in the queue when the worker takes it for the last time.
+    pub(super) fn close(&self) -> bool {
+        let _q = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        !self.closed.swap(true, Ordering::Relaxed)
+    }
+
+    /// The length at which the worker is woken (a batch, or what ordinary items can reach).
+    pub(super) fn signal_at(&self) -> usize {
+        self.signal_at
+    }
+
     /// Whether a batch is waiting (the worker is not signalled again while it stays above).
-    pub(super) fn has_batch(&self) -> bool {
+    #[cfg(test)]
+    fn has_batch(&self) -> bool {
         self.len() >= self.signal_at
     }
 
@@ -75,7 +90,8 @@ impl<T> BatchQueue<T> {
         }
     }
 
-    pub(super) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.items.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
@@ -105,7 +121,8 @@ mod tests {
     fn a_closed_queue_refuses_items() {
         let q = BatchQueue::new(10, 2);
         assert!(q.push(1, false));
-        q.closed.store(true, Ordering::Relaxed);
+        assert!(q.close());
+        assert!(!q.close(), "closed once");
         assert!(!q.push(2, true));
         let mut taken = std::collections::VecDeque::new();
         q.take_all(&mut taken);

@@ -19,13 +19,36 @@ use super::grpc_raw::GrpcRaw;
 
 /// How one signal's requests go.
 #[derive(Debug)]
-pub(super) enum RawExporter {
+pub(super) enum Transport {
     Grpc(GrpcRaw),
     Http {
         client: Arc<dyn HttpClient>,
         url: http::Uri,
         gzip: bool,
     },
+}
+
+/// One signal's sender: its transport, and until when its collector asked not to be sent to.
+///
+/// Several exports of a signal may be in flight at once (`worker.rs`); when the collector
+/// throttles one of them (`RetryInfo`, `Retry-After`), that export waits and retries as asked,
+/// and [`RawExporter::held_until`] tells the worker to start no new export of the signal before
+/// the wait is over — the others in flight are not stopped (they were sent already).
+#[derive(Debug)]
+pub(super) struct RawExporter {
+    transport: Transport,
+    /// The end of the longest wait a collector asked for so far (the export thread's only:
+    /// a `Cell`).
+    hold: std::cell::Cell<Option<Instant>>,
+}
+
+impl From<Transport> for RawExporter {
+    fn from(transport: Transport) -> Self {
+        Self {
+            transport,
+            hold: std::cell::Cell::new(None),
+        }
+    }
 }
 
 /// What a collector accepted: how many items it rejected (its `partial_success`), and why.
@@ -61,32 +84,51 @@ impl RawExporter {
     /// The body of a request carrying `encoded` (an encoded `Export…ServiceRequest`): gzipped
     /// for OTLP/HTTP when the target says so (over gRPC, tonic compresses the message).
     pub(super) fn body(&self, encoded: &[u8]) -> Result<Bytes, String> {
-        match self {
-            RawExporter::Http { gzip: true, .. } => Ok(Bytes::from(gzip_bytes(encoded)?)),
+        match &self.transport {
+            Transport::Http { gzip: true, .. } => Ok(Bytes::from(gzip_bytes(encoded)?)),
             _ => Ok(Bytes::copy_from_slice(encoded)),
         }
     }
 
+    /// Until when no new export should start: the collector asked to wait that long (`None`
+    /// once the wait is over).
+    pub(super) fn held_until(&self) -> Option<Instant> {
+        self.held_at(Instant::now())
+    }
+
+    /// [`RawExporter::held_until`] as of `now`.
+    pub(super) fn held_at(&self, now: Instant) -> Option<Instant> {
+        self.hold.get().filter(|&until| until > now)
+    }
+
     /// Sends `body` (from [`RawExporter::body`]), retrying within `budget`.
     pub(super) async fn export(&self, body: Bytes, budget: Duration) -> Result<Accepted, String> {
-        let answer = match self {
-            RawExporter::Grpc(grpc) => {
-                retry(budget, || async {
+        let answer = match &self.transport {
+            Transport::Grpc(grpc) => {
+                retry(budget, &self.hold, || async {
                     grpc.export(body.clone()).await.map_err(grpc_failure)
                 })
                 .await?
             }
-            RawExporter::Http { client, url, gzip } => {
+            Transport::Http { client, url, gzip } => {
                 let encoding = gzip.then_some("gzip");
-                retry(budget, || http_once(&**client, url, body.clone(), encoding)).await?
+                retry(budget, &self.hold, || {
+                    http_once(&**client, url, body.clone(), encoding)
+                })
+                .await?
             }
         };
         Ok(partial_success(&answer))
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, runs out of retries or of `budget`.
-async fn retry<F, Fut>(budget: Duration, mut attempt: F) -> Result<Bytes, String>
+/// Runs `attempt` until it succeeds, fails for good, runs out of retries or of `budget`. A wait
+/// the server asked for is also recorded in `hold` (no new export before it is over).
+async fn retry<F, Fut>(
+    budget: Duration,
+    hold: &std::cell::Cell<Option<Instant>>,
+    mut attempt: F,
+) -> Result<Bytes, String>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Bytes, Failure>>,
@@ -100,6 +142,12 @@ where
             Ok(answer) => return Ok(answer),
             Err(f) => f,
         };
+        if let Retry::After(asked) = failure.retry {
+            // No new export before the wait the collector asked for (capped at
+            // `MAX_THROTTLE`) is over, whether or not this one retries.
+            let until = Instant::now() + asked.min(MAX_THROTTLE);
+            hold.set(Some(hold.get().map_or(until, |h| h.max(until))));
+        }
         if retries >= MAX_RETRIES || start.elapsed() >= budget {
             return Err(failure.message);
         }
@@ -326,7 +374,7 @@ mod tests {
     #[tokio::test]
     async fn retries_stop_at_the_limit_and_at_a_final_failure() {
         let mut tries = 0;
-        let result = retry(Duration::from_secs(60), || {
+        let result = retry(Duration::from_secs(60), &Default::default(), || {
             tries += 1;
             async {
                 Err::<Bytes, _>(Failure {
@@ -339,7 +387,7 @@ mod tests {
         assert_eq!(result, Err("down".to_string()));
         assert_eq!(tries, 1 + MAX_RETRIES);
         let mut tries = 0;
-        let result = retry(Duration::from_secs(60), || {
+        let result = retry(Duration::from_secs(60), &Default::default(), || {
             tries += 1;
             async {
                 Err::<Bytes, _>(Failure {

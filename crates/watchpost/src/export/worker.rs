@@ -1,7 +1,19 @@
 //! The export worker: one thread with its own small Tokio runtime, owning the three OTLP
-//! exporters (gRPC or HTTP, built by `otlp.rs`); it drains the queues in bounded turns, at the
-//! configured priority.
+//! exporters (gRPC or HTTP, built by `otlp.rs`), at the configured priority. It takes a queue
+//! whole (a buffer swap), encodes it batch by batch and keeps up to [`MAX_IN_FLIGHT`] exports
+//! of each signal in flight on the signal's channel (HTTP/2 streams over gRPC, pooled
+//! connections over OTLP/HTTP), so that the round trips to the collector overlap instead of
+//! adding up; the next batch is encoded when one comes back.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+
+use tokio::time::sleep_until as sleep_until_instant;
+
+use super::send::RawExporter;
 use super::*;
 
 /// Exporting is background work: by default (`Idle`) the service's own threads come first, and
@@ -47,6 +59,85 @@ pub(super) struct Worker {
 
 use super::otlp::Exporters;
 
+/// One export in flight (a batch being sent, or a metric push): `true` if it went through.
+type InFlight<'a> = Pin<Box<dyn Future<Output = bool> + 'a>>;
+
+/// One signal's side of the worker: what it took from its queue and has not encoded yet, and
+/// its exports in flight (at most [`MAX_IN_FLIGHT`]). Memory: the queue, at most a queue and a
+/// batch taken from it here, and the encoded requests in flight.
+struct Lane<'a, T> {
+    items: VecDeque<T>,
+    in_flight: FuturesUnordered<InFlight<'a>>,
+    /// The last export that ended failed: one export at a time until one goes through, so a
+    /// collector that is down costs one encoded batch per failure, not [`MAX_IN_FLIGHT`].
+    failing: bool,
+}
+
+impl<T> Lane<'_, T> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            items: VecDeque::with_capacity(capacity),
+            in_flight: FuturesUnordered::new(),
+            failing: false,
+        }
+    }
+
+    /// Exports it may have in flight now.
+    fn limit(&self) -> usize {
+        if self.failing {
+            1
+        } else {
+            MAX_IN_FLIGHT
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.items.is_empty() && self.in_flight.is_empty()
+    }
+}
+
+/// When [`Worker::fill`] starts an export.
+#[derive(Clone, Copy, PartialEq)]
+enum Fill {
+    /// Only of a whole batch (a queue reached a batch, or an export came back).
+    Batches,
+    /// Of whatever is waiting, a partial batch too (the schedule delay passed).
+    All,
+    /// A flush: of what was taken when it began (the queue is not taken again), partial
+    /// batches too, each within `limit`.
+    Flush(Duration),
+}
+
+/// An encoded batch, ready to go.
+struct Encoded<'a> {
+    exporter: &'a RawExporter,
+    body: Result<bytes::Bytes, String>,
+    n: usize,
+}
+
+/// Counts an export that was dropped before it ended (a shutdown's deadline passed while it
+/// was in flight) as a failed export of its batch: every batch is counted exactly once, by
+/// [`Worker::record`] when it ends, or here.
+struct Unfinished<'a> {
+    worker: &'a Worker,
+    signal: Signal,
+    n: usize,
+    ended: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            ExportFailed {
+                signal: self.signal,
+                count: self.n as u64,
+                error: "the export was still in flight when the shutdown's deadline passed",
+            }
+            .emit(&self.worker.counters, &self.worker.dispatch);
+        }
+    }
+}
+
 impl Worker {
     pub(super) async fn run(
         self,
@@ -83,36 +174,46 @@ impl Worker {
             // one. The other signals export.
             self.counters.signal_unavailable(*signal, error);
         }
-        let exporters = &exporters;
-        // Taken from the queues, being exported: at most a queue and a batch's worth each.
-        let mut spans: std::collections::VecDeque<SpanData> =
-            std::collections::VecDeque::with_capacity(self.settings.spans.queue_size);
-        let mut logs: std::collections::VecDeque<PendingLog> =
-            std::collections::VecDeque::with_capacity(self.settings.logs.queue_size);
+        let ex = &exporters;
+        let mut spans = Lane::new(self.settings.spans.queue_size);
+        let mut logs = Lane::new(self.settings.logs.queue_size);
+        // At most one push at a time (a tick while one is in flight is skipped: the next push
+        // carries the same cumulative series).
+        let mut push: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
         let mut span_tick = tokio::time::interval(self.settings.spans.delay);
         let mut log_tick = tokio::time::interval(self.settings.logs.delay);
         let mut metric_tick = tokio::time::interval(self.settings.metric_interval);
         metric_tick.tick().await; // the first tick is immediate; the first push is one interval in
         loop {
-            // Each turn exports a bounded number of batches, then goes back to `select!`, so
-            // that one busy signal never starves the others, the metric push, or a flush or
-            // shutdown. A queue that still holds a batch re-arms its own signal (it is only
-            // signalled when it reaches a batch, not while it stays above).
+            // A signal whose collector asked to wait holds what it took: wake when the wait
+            // is over (no notify comes while the queue stays above a batch).
+            let hold_over = held(ex, &spans, &logs, Instant::now());
+            // Every branch is short: the exports run inside the lanes and are only polled
+            // here, so one busy signal never starves the others, the metric push, or a flush
+            // or shutdown. A queue is signalled once when it reaches a batch; while exports
+            // are in flight, each one that comes back takes the queue again.
             tokio::select! {
-                _ = span_rx.ready.notified() => {
-                    self.turn(exporters, &span_rx, &mut spans).await;
+                _ = span_rx.ready.notified() => self.fill(ex, &span_rx, &mut spans, Fill::Batches),
+                _ = log_rx.ready.notified() => self.fill(ex, &log_rx, &mut logs, Fill::Batches),
+                Some(ok) = spans.in_flight.next() => {
+                    self.ended(&mut spans, ok);
+                    self.fill(ex, &span_rx, &mut spans, Fill::Batches);
                 }
-                _ = log_rx.ready.notified() => {
-                    self.turn(exporters, &log_rx, &mut logs).await;
+                Some(ok) = logs.in_flight.next() => {
+                    self.ended(&mut logs, ok);
+                    self.fill(ex, &log_rx, &mut logs, Fill::Batches);
                 }
-                _ = span_tick.tick() => {
-                    self.turn(exporters, &span_rx, &mut spans).await;
+                _ = sleep_until(hold_over), if hold_over.is_some() => {
+                    self.fill(ex, &span_rx, &mut spans, Fill::All);
+                    self.fill(ex, &log_rx, &mut logs, Fill::All);
                 }
-                _ = log_tick.tick() => {
-                    self.turn(exporters, &log_rx, &mut logs).await;
-                }
+                _ = span_tick.tick() => self.fill(ex, &span_rx, &mut spans, Fill::All),
+                _ = log_tick.tick() => self.fill(ex, &log_rx, &mut logs, Fill::All),
+                Some(_) = push.next() => {}
                 _ = metric_tick.tick() => {
-                    self.export_metrics(exporters, None).await;
+                    if push.is_empty() && self.settings.export_metrics {
+                        push.push(self.push_metrics(ex, None));
+                    }
                 }
                 c = control_rx.recv() => {
                     // Flushing is what the caller waits for: at the service's priority.
@@ -122,19 +223,20 @@ impl Worker {
                         Some(Control::Shutdown(t, done)) => (Instant::now() + t, Some(done), true),
                         None => (Instant::now() + self.settings.timeout, None, true),
                     };
-                    span_rx.take_all(&mut spans);
-                    log_rx.take_all(&mut logs);
-                    // One budget for everything: each export gets what is left of it.
-                    while !spans.is_empty() {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        self.export_spans(exporters, &mut spans, Some(left)).await;
+                    span_rx.take_all(&mut spans.items);
+                    log_rx.take_all(&mut logs.items);
+                    self.flush(ex, (&span_rx, &mut spans), (&log_rx, &mut logs), &mut push, deadline)
+                        .await;
+                    if stop {
+                        // What is still in flight is dropped here, each batch counted as a
+                        // failed export (`Unfinished`), and what was never sent is counted,
+                        // before the caller is told the shutdown is done.
+                        spans.in_flight.clear();
+                        logs.in_flight.clear();
+                        push.clear();
+                        self.drop_items(&mut spans);
+                        self.drop_items(&mut logs);
                     }
-                    while !logs.is_empty() {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        self.export_logs(exporters, &mut logs, Some(left)).await;
-                    }
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    self.export_metrics(exporters, Some(left)).await;
                     if let Some(done) = done { let _ = done.send(()); }
                     if stop {
                         return;
@@ -145,34 +247,150 @@ impl Worker {
         }
     }
 
-    /// One turn for a queue: take it (if less than a batch is left over), export at most
-    /// [`TURN_BATCHES`] batches; after a failed export, drop and count what was taken (one
-    /// timeout per turn, not per batch, with a black-holed collector).
-    async fn turn<T: Queued>(
-        &self,
-        ex: &Exporters,
-        rx: &BatchQueue<T>,
-        items: &mut std::collections::VecDeque<T>,
+    /// Exports everything taken (`lane.items`) and waits for every export in flight, the
+    /// earlier ones too, and for a metric push, until `deadline`. What is not done by then is
+    /// left to the ordinary turns (a flush) or dropped and counted by the caller (a shutdown).
+    async fn flush<'a>(
+        &'a self,
+        ex: &'a Exporters,
+        (span_rx, spans): (&BatchQueue<SpanData>, &mut Lane<'a, SpanData>),
+        (log_rx, logs): (&BatchQueue<PendingLog>, &mut Lane<'a, PendingLog>),
+        push: &mut FuturesUnordered<InFlight<'a>>,
+        deadline: Instant,
     ) {
-        if items.len() < T::batch_size(&self.settings) {
-            rx.take_all(items);
-        }
-        for _ in 0..TURN_BATCHES {
-            if items.is_empty() {
-                break;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        // A push of what was measured until now, after the one in flight if there is one (one
+        // push at a time: cumulative series arrive in order).
+        let mut metrics_due = self.settings.export_metrics;
+        let stop_at = tokio::time::Instant::from_std(deadline);
+        loop {
+            if left().is_zero() {
+                return;
             }
-            if !T::export(self, ex, items, None).await {
-                TelemetryDropped {
-                    signal: T::SIGNAL,
-                    count: items.len() as u64,
+            if metrics_due && push.is_empty() {
+                push.push(self.push_metrics(ex, Some(left())));
+                metrics_due = false;
+            }
+            self.fill(ex, span_rx, spans, Fill::Flush(left()));
+            self.fill(ex, log_rx, logs, Fill::Flush(left()));
+            if spans.idle() && logs.idle() && push.is_empty() && !metrics_due {
+                return;
+            }
+            let now = Instant::now();
+            if waiting_unheld(ex, spans, logs, now) {
+                continue; // a collector's wait ended since `fill` looked: fill again
+            }
+            // A signal whose collector asked to wait, with nothing in flight: wake when the
+            // wait is over.
+            let wake = held(ex, spans, logs, now).map_or(stop_at, |h| h.min(stop_at));
+            tokio::select! {
+                Some(ok) = spans.in_flight.next() => self.ended(spans, ok),
+                Some(ok) = logs.in_flight.next() => self.ended(logs, ok),
+                Some(_) = push.next() => {}
+                _ = sleep_until_instant(wake) => {
+                    if Instant::now() >= deadline {
+                        return;
+                    }
                 }
-                .emit(&self.counters);
-                items.clear();
             }
         }
-        if !items.is_empty() || rx.has_batch() {
-            rx.ready.notify_one();
+    }
+
+    /// Starts exports of `lane`'s signal while it has fewer than [`MAX_IN_FLIGHT`] in flight
+    /// and something to send (see [`Fill`]), taking the queue whenever less than a batch is
+    /// left; none while the collector asked to wait.
+    fn fill<'a, T: Queued>(
+        &'a self,
+        ex: &'a Exporters,
+        rx: &BatchQueue<T>,
+        lane: &mut Lane<'a, T>,
+        fill: Fill,
+    ) {
+        let batch = T::batch_size(&self.settings);
+        let limit = match fill {
+            Fill::Flush(left) => Some(left),
+            _ => None,
+        };
+        loop {
+            if lane.items.len() < batch && !matches!(fill, Fill::Flush(_)) {
+                rx.take_all(&mut lane.items);
+            }
+            if lane.items.is_empty()
+                || lane.in_flight.len() >= lane.limit()
+                || (lane.items.len() < rx.signal_at() && fill == Fill::Batches)
+                || T::exporter(ex).is_some_and(|e| e.held_until().is_some())
+            {
+                return;
+            }
+            // With no exporter (it could not be built) the batch is dropped and counted.
+            if let Some(encoded) = T::encode(self, ex, &mut lane.items) {
+                lane.in_flight.push(self.export(T::SIGNAL, encoded, limit));
+            }
         }
+    }
+
+    /// An export came back: after a failure, what was taken and not sent yet is dropped and
+    /// counted too (one timeout per export in flight, not per batch, with a black-holed
+    /// collector).
+    fn ended<T: Queued>(&self, lane: &mut Lane<'_, T>, ok: bool) {
+        lane.failing = !ok;
+        if !ok {
+            self.drop_items(lane);
+        }
+    }
+
+    fn drop_items<T: Queued>(&self, lane: &mut Lane<'_, T>) {
+        if !lane.items.is_empty() {
+            TelemetryDropped {
+                signal: T::SIGNAL,
+                count: lane.items.len() as u64,
+            }
+            .emit(&self.counters);
+            lane.items.clear();
+        }
+    }
+
+    /// One encoded batch sent (see [`Worker::send`]), counted once however it ends: the guard
+    /// is made here, not inside the future, so a future dropped before its first poll (a
+    /// shutdown whose deadline passed) counts its batch too.
+    fn export<'a>(
+        &'a self,
+        signal: Signal,
+        encoded: Encoded<'a>,
+        limit: Option<Duration>,
+    ) -> InFlight<'a> {
+        let unfinished = Unfinished {
+            worker: self,
+            signal,
+            n: encoded.n,
+            ended: false,
+        };
+        Box::pin(async move {
+            // The whole guard moves in (a field assignment alone would capture only the field).
+            let mut unfinished = unfinished;
+            let ok = self
+                .send(signal, encoded.n, encoded.exporter, encoded.body, limit)
+                .await;
+            unfinished.ended = true;
+            ok
+        })
+    }
+
+    /// One metric push (see [`Worker::export_metrics`]), counted as a failed export if it is
+    /// dropped before it ends, like a batch.
+    fn push_metrics<'a>(&'a self, ex: &'a Exporters, limit: Option<Duration>) -> InFlight<'a> {
+        let unfinished = Unfinished {
+            worker: self,
+            signal: Signal::Metrics,
+            n: 1,
+            ended: false,
+        };
+        Box::pin(async move {
+            let mut unfinished = unfinished;
+            let ok = self.export_metrics(ex, limit).await;
+            unfinished.ended = true;
+            ok
+        })
     }
 
     /// The time one export of `signal` may take: its timeout, or less when a flush's or a
@@ -182,15 +400,13 @@ impl Worker {
         limit.map_or(timeout, |l| l.min(timeout))
     }
 
-    async fn export_spans(
+    /// The next batch of spans, encoded straight to protobuf (`encode_traces.rs`, into the
+    /// encoder's reused buffer) and taken off `spans`.
+    fn encode_spans<'a>(
         &self,
-        ex: &Exporters,
-        spans: &mut std::collections::VecDeque<SpanData>,
-        limit: Option<Duration>,
-    ) -> bool {
-        if spans.is_empty() {
-            return true;
-        }
+        ex: &'a Exporters,
+        spans: &mut VecDeque<SpanData>,
+    ) -> Option<Encoded<'a>> {
         let n = spans.len().min(self.settings.spans.batch_size);
         let Some(exporter) = &ex.spans else {
             spans.drain(..n);
@@ -199,23 +415,20 @@ impl Worker {
                 count: n as u64,
             }
             .emit(&self.counters);
-            return false;
+            return None;
         };
-        // Encoded straight to protobuf (`encode_traces.rs`), into the encoder's reused buffer.
         let body = exporter.body(ex.span_encoder.borrow_mut().encode(spans.range(..n)));
         spans.drain(..n);
-        self.send(Signal::Traces, n, exporter, body, limit).await
+        Some(Encoded { exporter, body, n })
     }
 
-    async fn export_logs(
+    /// The next batch of log records: encoded here, on the export thread, not on the thread
+    /// that logged, straight from the queued lines to protobuf (`encode_logs.rs`).
+    fn encode_logs<'a>(
         &self,
-        ex: &Exporters,
-        logs: &mut std::collections::VecDeque<PendingLog>,
-        limit: Option<Duration>,
-    ) -> bool {
-        if logs.is_empty() {
-            return true;
-        }
+        ex: &'a Exporters,
+        logs: &mut VecDeque<PendingLog>,
+    ) -> Option<Encoded<'a>> {
         let n = logs.len().min(self.settings.logs.batch_size);
         let (Some(exporter), Some(maker)) = (&ex.logs, self.log_maker.get()) else {
             logs.drain(..n);
@@ -224,13 +437,11 @@ impl Worker {
                 count: n as u64,
             }
             .emit(&self.counters);
-            return false;
+            return None;
         };
-        // The records are encoded here, on the export thread, not on the thread that logged,
-        // straight from the queued lines to protobuf (`encode_logs.rs`).
         let body = exporter.body(ex.log_encoder.borrow_mut().encode(maker, logs.range(..n)));
         logs.drain(..n);
-        self.send(Signal::Logs, n, exporter, body, limit).await
+        Some(Encoded { exporter, body, n })
     }
 
     /// Sends one encoded batch of `n` spans or log records (or one metric collection, `n` = 1)
@@ -240,7 +451,7 @@ impl Worker {
         &self,
         signal: Signal,
         n: usize,
-        exporter: &super::send::RawExporter,
+        exporter: &RawExporter,
         body: Result<bytes::Bytes, String>,
         limit: Option<Duration>,
     ) -> bool {
@@ -283,9 +494,10 @@ impl Worker {
         self.record(signal, n as u64, result)
     }
 
-    async fn export_metrics(&self, ex: &Exporters, limit: Option<Duration>) {
+    /// One metric push; `true` if it went through.
+    async fn export_metrics(&self, ex: &Exporters, limit: Option<Duration>) -> bool {
         if !self.settings.export_metrics {
-            return;
+            return true;
         }
         let Some(exporter) = &ex.metrics else {
             TelemetryDropped {
@@ -293,7 +505,7 @@ impl Worker {
                 count: 1,
             }
             .emit(&self.counters);
-            return;
+            return false;
         };
         // Collect from the same reader the /metrics endpoint reads (one aggregation).
         let metrics = self.metrics.clone();
@@ -305,12 +517,12 @@ impl Worker {
                 count: 1,
             }
             .emit(&self.counters);
-            return;
+            return false;
         };
         // The request opentelemetry-otlp would send, with the exemplars the SDK does not keep.
         let encoded = super::encode_metrics::encode(&rm, metrics.exemplars());
         let body = exporter.body(&encoded);
-        self.send(Signal::Metrics, 1, exporter, body, limit).await;
+        self.send(Signal::Metrics, 1, exporter, body, limit).await
     }
 
     /// Counts a failed export; `true` if it succeeded.
@@ -334,37 +546,88 @@ impl Worker {
     }
 }
 
-/// What an export queue holds (spans or log records): its signal, batch size and export.
+/// What an export queue holds (spans or log records): its signal, batch size, exporter and
+/// encoding.
 trait Queued: Sized {
     const SIGNAL: Signal;
     fn batch_size(settings: &ExportSettings) -> usize;
-    fn export(
+    fn exporter(ex: &Exporters) -> Option<&RawExporter>;
+    fn encode<'a>(
         worker: &Worker,
-        ex: &Exporters,
-        items: &mut std::collections::VecDeque<Self>,
-        limit: Option<Duration>,
-    ) -> impl std::future::Future<Output = bool>;
+        ex: &'a Exporters,
+        items: &mut VecDeque<Self>,
+    ) -> Option<Encoded<'a>>;
 }
 
-/// `Queued` for an item type: its signal, the settings field of its batching, its export.
+/// `Queued` for an item type: its signal, the settings field of its batching, its exporter,
+/// its encoding.
 macro_rules! queued {
-    ($item:ty, $signal:expr, $batching:ident, $export:ident) => {
+    ($item:ty, $signal:expr, $batching:ident, $exporter:ident, $encode:ident) => {
         impl Queued for $item {
             const SIGNAL: Signal = $signal;
             fn batch_size(settings: &ExportSettings) -> usize {
                 settings.$batching.batch_size
             }
-            fn export(
+            fn exporter(ex: &Exporters) -> Option<&RawExporter> {
+                ex.$exporter.as_ref()
+            }
+            fn encode<'a>(
                 worker: &Worker,
-                ex: &Exporters,
-                items: &mut std::collections::VecDeque<Self>,
-                limit: Option<Duration>,
-            ) -> impl std::future::Future<Output = bool> {
-                worker.$export(ex, items, limit)
+                ex: &'a Exporters,
+                items: &mut VecDeque<Self>,
+            ) -> Option<Encoded<'a>> {
+                worker.$encode(ex, items)
             }
         }
     };
 }
 
-queued!(SpanData, Signal::Traces, spans, export_spans);
-queued!(PendingLog, Signal::Logs, logs, export_logs);
+queued!(SpanData, Signal::Traces, spans, spans, encode_spans);
+queued!(PendingLog, Signal::Logs, logs, logs, encode_logs);
+
+/// A lane with items taken and nothing in flight: it waits for nothing but a start.
+fn waiting<T>(lane: &Lane<'_, T>) -> bool {
+    lane.in_flight.is_empty() && !lane.items.is_empty()
+}
+
+/// When the earliest collector's wait ends among the signals that hold items because of it
+/// (`None`: no signal is held), as of `now`.
+fn held(
+    ex: &Exporters,
+    spans: &Lane<'_, SpanData>,
+    logs: &Lane<'_, PendingLog>,
+    now: Instant,
+) -> Option<tokio::time::Instant> {
+    let until = |lane: bool, e: &Option<RawExporter>| {
+        lane.then(|| e.as_ref().and_then(|e| e.held_at(now)))
+            .flatten()
+    };
+    [
+        until(waiting(spans), &ex.spans),
+        until(waiting(logs), &ex.logs),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .map(tokio::time::Instant::from_std)
+}
+
+/// Whether a signal holds items with nothing in flight and no wait asked any more (as of
+/// `now`): it can start at once.
+fn waiting_unheld(
+    ex: &Exporters,
+    spans: &Lane<'_, SpanData>,
+    logs: &Lane<'_, PendingLog>,
+    now: Instant,
+) -> bool {
+    let free = |e: &Option<RawExporter>| e.as_ref().is_some_and(|e| e.held_at(now).is_none());
+    (waiting(spans) && free(&ex.spans)) || (waiting(logs) && free(&ex.logs))
+}
+
+/// Sleeps until `at`, or forever (`None`; the branch is disabled then anyway).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => sleep_until_instant(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -7,6 +7,9 @@
 //! (`RUST_LOG`-style target levels are not needed: a subsystem mapped to that target works).
 
 mod addr;
+#[cfg(feature = "otlp")]
+#[doc(hidden)]
+pub mod bench;
 mod client;
 #[cfg(feature = "reqwest")]
 mod reqwest;

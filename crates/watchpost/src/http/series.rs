@@ -3,14 +3,14 @@
 //! Recording with attributes makes the SDK sort, hash (SipHash) and look up the attribute set of
 //! every request, and the exemplar store hash it again: ~1 500 instructions per request on
 //! procman's path (callgrind). A bound series is resolved on a series' first request and kept;
-//! later requests find it by a cheap hash of the route text, the status and the method under a
-//! short read lock. Beyond [`MAX_BOUND`] series, requests take the unbound path without ever
-//! taking the write lock again.
+//! later requests find it by a cheap hash of the route text, the status and the method in a
+//! fixed open-addressing table read without a lock (a series is never unbound, so a slot, once
+//! set, stays: no lock, no reference count per request). Beyond [`MAX_BOUND`] series, requests
+//! take the unbound path.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use opentelemetry::metrics::BoundHistogram;
 use opentelemetry::KeyValue;
@@ -24,8 +24,15 @@ pub(super) const MAX_BOUND: usize = 1024;
 /// (hash of the route text, status, method index); the route text itself is compared on a hit.
 type Key = (u64, u16, u8);
 
+/// Slots of the table (a power of two, twice [`MAX_BOUND`]: at most half full).
+const TABLE: usize = 2 * MAX_BOUND;
+
+/// Slots a lookup probes after its own before it gives up (the unbound path then).
+const PROBES: usize = 16;
+
 /// One bound series.
 struct Bound {
+    key: Key,
     /// The route, to tell two routes whose texts hash alike apart.
     route: Box<str>,
     histogram: BoundHistogram<f64>,
@@ -75,8 +82,12 @@ pub(super) struct Request<'a> {
 #[derive(Debug)]
 pub(super) struct DurationSeries {
     histogram: ExemplarHistogram,
-    bound: RwLock<HashMap<Key, Arc<Bound>, BuildHasherDefault<Mix>>>,
-    /// [`MAX_BOUND`] series are bound: new series go the unbound way, no write lock.
+    /// Open addressing by the key's hash, linear probing; a slot is set once, never cleared
+    /// (boxed: an empty table is 32 KiB).
+    table: Box<[OnceLock<Box<Bound>>]>,
+    /// Series bound (at most [`MAX_BOUND`]).
+    bound: AtomicUsize,
+    /// [`MAX_BOUND`] series are bound: new series go the unbound way.
     full: AtomicBool,
 }
 
@@ -98,7 +109,8 @@ impl DurationSeries {
     pub(super) fn new(histogram: ExemplarHistogram) -> Self {
         DurationSeries {
             histogram,
-            bound: RwLock::new(HashMap::default()),
+            table: (0..TABLE).map(|_| OnceLock::new()).collect(),
+            bound: AtomicUsize::new(0),
             full: AtomicBool::new(false),
         }
     }
@@ -114,21 +126,11 @@ impl DurationSeries {
         of: &Request<'_>,
     ) {
         let key: Key = (text_hash(route), status, method_index(method));
-        let found = {
-            let map = self.bound.read().unwrap_or_else(|p| p.into_inner());
-            map.get(&key).filter(|b| &*b.route == route).cloned()
-        };
-        let bound = match found {
-            Some(b) => b,
-            None => match self.bind(key, method, route, status) {
-                Some(b) => b,
-                None => {
-                    // Over the budget of bound series: the unbound path.
-                    let labels = labels(method, route, status);
-                    self.histogram.record_in(seconds, &labels, of.span, of.kept);
-                    return;
-                }
-            },
+        let Some(bound) = self.find(key, method, route, status) else {
+            // Over the budget of bound series: the unbound path.
+            let labels = labels(method, route, status);
+            self.histogram.record_in(seconds, &labels, of.span, of.kept);
+            return;
         };
         bound.histogram.record(seconds);
         if let Some(series) = &bound.exemplars {
@@ -136,40 +138,58 @@ impl DurationSeries {
         }
     }
 
+    /// The bound series of `key` (`route`'s), bound now if it is new and fewer than
+    /// [`MAX_BOUND`] are; `None` otherwise, or when another series holds every slot probed.
+    #[inline]
+    fn find(&self, key: Key, method: &'static str, route: &str, status: u16) -> Option<&Bound> {
+        let mut h = Mix::default();
+        h.write_u64(key.0);
+        h.write_u64(u64::from(key.1) << 8 | u64::from(key.2));
+        let start = h.finish() as usize;
+        for i in 0..PROBES {
+            let slot = &self.table[(start + i) & (TABLE - 1)];
+            let b = match slot.get() {
+                Some(b) => b,
+                None => {
+                    if self.full.load(Ordering::Relaxed) {
+                        return None;
+                    }
+                    slot.get_or_init(|| self.bind(key, method, route, status))
+                }
+            };
+            if b.key == key && &*b.route == route {
+                return Some(b);
+            }
+            // Another series here (or a route whose text hashes alike): the next slot.
+        }
+        None
+    }
+
     /// Whether a request's span ids are wanted (for exemplars: only when traces are exported).
     pub(super) fn wants_ids(&self) -> bool {
         self.histogram.keeps_exemplars()
     }
 
-    /// Binds the series of `key`, unless [`MAX_BOUND`] series are bound already (or another
-    /// route with the same key hash holds the slot: that rare route takes the unbound path).
-    fn bind(&self, key: Key, method: &'static str, route: &str, status: u16) -> Option<Arc<Bound>> {
-        if self.full.load(Ordering::Relaxed) {
-            return None;
-        }
-        let mut map = self.bound.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(b) = map.get(&key) {
-            // Bound by another request meanwhile, or a hash collision.
-            return (&*b.route == route).then(|| b.clone());
-        }
-        if map.len() >= MAX_BOUND {
+    /// The bound series of `key`, for an empty slot (counts it; past [`MAX_BOUND`] later
+    /// requests of new series no longer bind).
+    #[cold]
+    fn bind(&self, key: Key, method: &'static str, route: &str, status: u16) -> Box<Bound> {
+        if self.bound.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_BOUND {
             self.full.store(true, Ordering::Relaxed);
-            return None;
         }
         let labels = labels(method, route, status);
-        let b = Arc::new(Bound {
+        Box::new(Bound {
+            key,
             route: route.into(),
             histogram: self.histogram.histogram().bind(&labels),
             exemplars: self.histogram.series(&labels),
-        });
-        map.insert(key, b.clone());
-        Some(b)
+        })
     }
 
     /// Bound series now (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.bound.read().unwrap().len()
+        self.table.iter().filter(|s| s.get().is_some()).count()
     }
 }
 
@@ -252,5 +272,43 @@ mod tests {
         );
         let last = format!("path=\"/r{}\"", MAX_BOUND + 9);
         assert!(text.contains(&last), "an unbound series is recorded too");
+    }
+
+    /// Threads that record the same series at once bind it once and lose no request.
+    #[test]
+    fn concurrent_requests_bind_each_series_once_and_are_all_counted() {
+        let config = crate::Config::builder("series").build().unwrap();
+        let (telemetry, _d) = crate::Telemetry::builder(config)
+            .writer(std::io::sink)
+            .into_dispatch();
+        let series = DurationSeries::new(
+            telemetry
+                .metrics()
+                .exemplar_histogram(&crate::catalogue::HTTP_REQUEST_DURATION),
+        );
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    let span = tracing::Span::none();
+                    let of = Request {
+                        span: &span,
+                        ids: None,
+                        kept: false,
+                        end: Instant::now(),
+                    };
+                    for i in 0..2000 {
+                        series.record(0.01, "GET", &format!("/r{}", i % 8), 200, &of);
+                    }
+                });
+            }
+        });
+        assert_eq!(series.len(), 8);
+        let text = telemetry.metrics().encode(crate::metrics::Format::Text);
+        for r in 0..8 {
+            let line = format!(
+                "http_request_duration_seconds_count{{method=\"GET\",path=\"/r{r}\",status=\"200\"}} 1000"
+            );
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }

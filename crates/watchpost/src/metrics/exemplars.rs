@@ -11,14 +11,15 @@
 //!
 //! Cost: a measurement outside a kept trace pays one span lookup and nothing else; one inside
 //! pays an order-independent hash of its attributes (once per series for a bound histogram:
-//! [`Series`]), a clock read and a short lock. The HTTP layer, which knows its span's ids from
+//! [`Series`]), a clock read and a lock-free write (a sequence lock per bucket slot: a writer that
+//! finds the slot busy skips it, a reader retries). The HTTP layer, which knows its span's ids from
 //! the span's creation and the instant the request ended, pays neither the lookup nor the clock
 //! read ([`Series::keep_ids`]). Without trace export, nothing at all.
 //! Memory: at most [`MAX_SERIES`] series per histogram, one exemplar per bucket.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -55,9 +56,89 @@ impl Hasher for Identity {
     }
 }
 
-/// One series' exemplars: one slot per bucket (`+Inf` last), behind its own short lock, so a
-/// bound series ([`Series`]) stores without the histogram-wide map.
-type SeriesSlots = Mutex<Box<[Option<Exemplar>]>>;
+/// One bucket's exemplar, written without a lock (a sequence lock: `seq` is odd while a write
+/// is in progress and 0 before the first). A writer that finds another one mid-write leaves the
+/// slot to it — both exemplars are equally new, and a measurement never waits.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    seq: AtomicU32,
+    value: AtomicU64,
+    time_unix_nano: AtomicU64,
+    trace_id: [AtomicU64; 2],
+    span_id: AtomicU64,
+}
+
+impl Slot {
+    /// Writes `e`, unless another writer holds the slot.
+    #[inline]
+    fn put(&self, e: &Exemplar) {
+        let s = self.seq.load(Ordering::Relaxed);
+        if s & 1 == 1
+            || self
+                .seq
+                .compare_exchange(s, s.wrapping_add(1), Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // Orders the odd `seq` before the data stores (as crossbeam's `SeqLock::write` and the
+        // kernel's seqcount do): without it a reader could see some new fields, yet the old,
+        // even `seq` on both sides of its reads, and return a mix of two exemplars.
+        std::sync::atomic::fence(Ordering::Release);
+        self.value.store(e.value.to_bits(), Ordering::Relaxed);
+        self.time_unix_nano
+            .store(e.time_unix_nano, Ordering::Relaxed);
+        let (hi, lo) = e.trace_id.split_at(8);
+        self.trace_id[0].store(
+            u64::from_ne_bytes(hi.try_into().unwrap_or_default()),
+            Ordering::Relaxed,
+        );
+        self.trace_id[1].store(
+            u64::from_ne_bytes(lo.try_into().unwrap_or_default()),
+            Ordering::Relaxed,
+        );
+        self.span_id
+            .store(u64::from_ne_bytes(e.span_id), Ordering::Relaxed);
+        // Skips 0 (never written) when the counter wraps.
+        self.seq.store(s.wrapping_add(2).max(2), Ordering::Release);
+    }
+
+    /// The exemplar (`None` before the first write, or if writers kept it busy for a while).
+    fn get(&self) -> Option<Exemplar> {
+        for _ in 0..64 {
+            let s1 = self.seq.load(Ordering::Acquire);
+            if s1 == 0 {
+                return None;
+            }
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let value = f64::from_bits(self.value.load(Ordering::Relaxed));
+            let time_unix_nano = self.time_unix_nano.load(Ordering::Relaxed);
+            let hi = self.trace_id[0].load(Ordering::Relaxed).to_ne_bytes();
+            let lo = self.trace_id[1].load(Ordering::Relaxed).to_ne_bytes();
+            let span_id = self.span_id.load(Ordering::Relaxed).to_ne_bytes();
+            std::sync::atomic::fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == s1 {
+                let mut trace_id = [0; 16];
+                trace_id[..8].copy_from_slice(&hi);
+                trace_id[8..].copy_from_slice(&lo);
+                return Some(Exemplar {
+                    value,
+                    time_unix_nano,
+                    trace_id,
+                    span_id,
+                });
+            }
+        }
+        None
+    }
+}
+
+/// One series' exemplars: one slot per bucket (`+Inf` last), each written without a lock, so a
+/// bound series ([`Series`]) stores without the histogram-wide map and without waiting.
+type SeriesSlots = Box<[Slot]>;
 
 /// Series (by attribute hash) → its slots.
 type SeriesMap = HashMap<u64, Arc<SeriesSlots>, BuildHasherDefault<Identity>>;
@@ -87,7 +168,8 @@ impl Slots {
         match series.get(&attrs_hash) {
             Some(slots) => Some(slots.clone()),
             None if len < MAX_SERIES => {
-                let slots = Arc::new(Mutex::new(vec![None; self.bounds.len() + 1].into()));
+                let slots: Arc<SeriesSlots> =
+                    Arc::new((0..=self.bounds.len()).map(|_| Slot::default()).collect());
                 series.insert(attrs_hash, slots.clone());
                 Some(slots)
             }
@@ -110,17 +192,18 @@ impl Slots {
             let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
             series.get(&attrs_hash(attrs)).cloned()
         }?;
-        let by_bucket = slots.lock().unwrap_or_else(|p| p.into_inner());
-        Some(by_bucket.clone())
+        Some(slots.iter().map(Slot::get).collect())
     }
 }
 
 /// Stores `e` in the slot of its bucket: OpenTelemetry buckets are (previous bound, bound]; the
 /// last is (last bound, +Inf). The newest wins.
+#[inline]
 fn store(bounds: &[f64], slots: &SeriesSlots, e: Exemplar) {
     let bucket = bounds.partition_point(|b| *b < e.value);
-    let mut by_bucket = slots.lock().unwrap_or_else(|p| p.into_inner());
-    by_bucket[bucket] = Some(e);
+    if let Some(slot) = slots.get(bucket) {
+        slot.put(&e);
+    }
 }
 
 /// Every histogram's exemplars, for the exposition.
@@ -289,8 +372,8 @@ impl ExemplarHistogram {
 }
 
 /// The exemplars of one series of an [`ExemplarHistogram`] (what a bound histogram records into:
-/// see [`ExemplarHistogram::series`]): its slots resolved once, so a measurement stores under the
-/// series' own lock, with no hash and no map.
+/// see [`ExemplarHistogram::series`]): its slots resolved once, so a measurement stores into its
+/// bucket's slot (lock-free), with no hash and no map.
 #[derive(Debug, Clone)]
 pub(crate) struct Series {
     bounds: Arc<[f64]>,
@@ -474,9 +557,44 @@ mod tests {
         s.put(7, e(0.5));
         s.put(7, e(0.7)); // newest of (0.1, 1]
         s.put(7, e(5.0)); // +Inf
-        let by_bucket = s.series.lock().unwrap()[&7].lock().unwrap().clone();
-        let values: Vec<Option<f64>> = by_bucket.iter().map(|x| x.map(|e| e.value)).collect();
+        let by_bucket = s.series.lock().unwrap()[&7].clone();
+        let values: Vec<Option<f64>> = by_bucket.iter().map(|x| x.get().map(|e| e.value)).collect();
         assert_eq!(values, [Some(0.1), Some(0.7), Some(5.0)]);
+    }
+
+    #[test]
+    fn a_slot_read_while_writers_race_is_always_one_whole_exemplar() {
+        // Each writer writes exemplars whose every field derives from one number; a torn read
+        // would mix two numbers.
+        let slot = std::sync::Arc::new(Slot::default());
+        let whole = |n: u64| Exemplar {
+            value: n as f64,
+            time_unix_nano: n,
+            trace_id: [(n % 251) as u8; 16],
+            span_id: n.to_ne_bytes(),
+        };
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let slot = slot.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200_000u64 {
+                        slot.put(&whole(i * 2 + w));
+                    }
+                })
+            })
+            .collect();
+        let mut seen = 0;
+        while writers.iter().any(|w| !w.is_finished()) {
+            if let Some(e) = slot.get() {
+                let n = e.time_unix_nano;
+                assert_eq!(e, whole(n), "a torn exemplar");
+                seen += 1;
+            }
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert!(seen > 0 && slot.get().is_some());
     }
 
     #[test]

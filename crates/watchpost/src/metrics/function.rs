@@ -1,12 +1,27 @@
 //! Measured functions: the runtime behind [`#[watchpost::measured]`](crate::measured).
 //!
 //! Per function, the attribute writes one `static` and registers it at link time; its first
-//! call after a pipeline exists resolves the instruments and *binds* them to the function's
-//! attribute set (the SDK's bound instruments: the attribute lookup is done once), so a call
-//! costs two clock reads (the CPU's time-stamp counter where the kernel keeps time with it), a
-//! thread-local swap, a bound counter add and a bound histogram record. The counter's attribute set varies with the caller: each
-//! (function, caller, result) binding is made on first use and kept in a small per-function
-//! table (16 callers; more go through the ordinary, slower path, still correctly labelled).
+//! call after a pipeline exists resolves the function's storage. `function_calls_total` and
+//! `function_calls_duration_seconds` are kept by watchpost itself, lock-free, not by the SDK
+//! (`store`: the SDK's bound histogram takes a mutex per point, and its bound instruments are a
+//! dynamic call each), so a call costs two clock reads (the CPU's time-stamp counter where the
+//! kernel keeps time with it), a thread-local swap and three relaxed atomic adds: its bucket,
+//! the sum, and its (caller, result) count. The caller's count is kept in a small per-function
+//! table (16 callers; more go through a slower path under a mutex, still correctly labelled).
+//!
+//! **Where they go.** The recording pipeline's exposition (`/metrics`, both formats) and its
+//! OTLP metric push carry the two families, with the SDK's families, as if the SDK kept them
+//! (the same names, labels, help and units; cumulative, started when the pipeline was built).
+//! The SDK's collection ([`Metrics::collect`]) does not: its data types cannot be given points
+//! from outside. `function_calls_concurrent` is an SDK up-down counter.
+//!
+//! **One series per label set.** Each function keeps its own storage, but functions whose labels
+//! are the same — two functions of one module given the same `name`, `impl Foo<u8>` and
+//! `impl Foo<u16>` both measuring `Foo::get` (the label has the type's last path segment only),
+//! an inherent and a trait method of one name — are one series, as the SDK's instruments would
+//! make them: at each scrape and push their counts, buckets and sums are added, and the smaller
+//! minimum, the larger maximum and per bucket the newer exemplar kept (they share the
+//! exemplars' slots anyway). So are two callers of the same labels in a function's counts.
 //!
 //! **Which pipeline.** The first pipeline built in the process ([`init`](crate::init), or
 //! [`TelemetryBuilder::into_dispatch`](crate::TelemetryBuilder::into_dispatch)) records the
@@ -30,21 +45,23 @@
 //! `Option::None`, or your type's own implementation), or when the function panics; any other
 //! type is `ok`. An async call whose future is dropped before it completes is not counted.
 
+mod clock;
+mod store;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry::metrics::{
-    BoundCounter, BoundHistogram, BoundUpDownCounter, Counter, UpDownCounter,
-};
+use opentelemetry::metrics::{MeterProvider as _, UpDownCounter};
 use opentelemetry::KeyValue;
 
-use super::Metrics;
-use crate::catalogue;
+use super::{own, Metrics};
+use crate::catalogue::{self, Instrument as Kind};
+use store::Resolved;
 
 /// Whether a returned value is an error, for the `result` label of `function_calls_total`.
 ///
@@ -127,12 +144,21 @@ pub fn declared() -> impl Iterator<Item = &'static Descriptor> {
         .map(|r| &r.0.desc)
 }
 
-/// The instruments of the pipeline that records measured calls.
+/// The pipeline that records measured calls.
 struct Pipeline {
-    calls: Counter<u64>,
+    /// Which pipeline (its exposition and push carry the families).
+    owner: Weak<super::MetricPipeline>,
+    /// Only its exemplars are used (its SDK histogram is a no-op one).
     duration: super::ExemplarHistogram,
+    /// The duration histogram's exemplars, for the encoders.
+    exemplars: Arc<super::exemplars::Slots>,
     concurrent: Option<UpDownCounter<i64>>,
     service: KeyValue,
+    /// The families' full names.
+    calls_name: String,
+    duration_name: String,
+    /// When the pipeline was built (the start of the cumulative points), since the Unix epoch.
+    started_unix_nano: u64,
 }
 
 static PIPELINE: OnceLock<Pipeline> = OnceLock::new();
@@ -149,16 +175,92 @@ pub(crate) fn attach(metrics: &Metrics, service_name: &str) {
     if !any {
         return;
     }
+    // The counter and the histogram are kept here (`store`), not by the SDK: declared in the
+    // catalogue (so budgets, `/metrics/catalogue` and `watchpost lint` know them), not registered.
+    let calls_name = metrics.declare(&catalogue::FUNCTION_CALLS, &[Kind::Counter]);
+    let def = &catalogue::FUNCTION_CALLS_DURATION;
+    let duration_name = metrics.declare(def, &[Kind::Histogram]);
+    let exemplars = metrics
+        .pipeline
+        .exemplars
+        .slots(&duration_name, def.buckets());
+    let noop = opentelemetry::metrics::noop::NoopMeterProvider::new()
+        .meter("watchpost")
+        .f64_histogram(duration_name.clone())
+        .build();
+    let duration =
+        super::ExemplarHistogram::new(noop, exemplars.clone(), metrics.pipeline.traces_exported);
     let pipeline = Pipeline {
-        calls: metrics.counter(&catalogue::FUNCTION_CALLS),
-        duration: metrics.exemplar_histogram(&catalogue::FUNCTION_CALLS_DURATION),
+        owner: Arc::downgrade(&metrics.pipeline),
+        duration,
+        exemplars,
         concurrent: concurrency
             .then(|| metrics.up_down_counter(&catalogue::FUNCTION_CALLS_CONCURRENT)),
         service: KeyValue::new("service_name", service_name.to_string()),
+        calls_name,
+        duration_name,
+        started_unix_nano: unix_nanos(),
     };
     if PIPELINE.set(pipeline).is_ok() {
         clock::get(); // calibrated now rather than in the first call
     }
+}
+
+fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `function_calls_total` and `function_calls_duration_seconds` as plain data, if the pipeline
+/// whose exemplar store is `store` is the one that records measured calls (else `None`: another
+/// pipeline's exposition and push have no function families), with the time that pipeline was
+/// built (the start of its cumulative points). One point per label set: functions and callers
+/// whose labels are the same are added up.
+///
+/// The SDK's collection (`Metrics::collect`) does not have them: its data types cannot be given
+/// points from outside. The exposition and the OTLP push add them.
+pub(crate) fn families(store: &super::exemplars::ExemplarStore) -> Option<(Vec<own::Family>, u64)> {
+    let p = PIPELINE.get()?;
+    let owner = p.owner.upgrade()?;
+    if !std::ptr::eq(&owner.exemplars, store) {
+        return None;
+    }
+    let mut counts = Vec::new();
+    let mut durations = Vec::new();
+    for f in inventory::iter::<__private::Registered> {
+        if let Some(r) = f.0.resolved_now() {
+            r.counter_points(&mut counts);
+            durations.extend(r.histogram_point(Some(&p.exemplars)));
+        }
+    }
+    let mut out = Vec::with_capacity(2);
+    // Functions (and callers) whose labels are the same are one series, as in the SDK.
+    if !counts.is_empty() {
+        let mut data = own::Data::Counter(counts);
+        data.merge_equal_labels();
+        out.push(own::Family {
+            name: p.calls_name.clone(),
+            description: catalogue::FUNCTION_CALLS.help(),
+            unit: catalogue::FUNCTION_CALLS.unit_of().ucum(),
+            data,
+        });
+    }
+    if !durations.is_empty() {
+        let def = &catalogue::FUNCTION_CALLS_DURATION;
+        let mut data = own::Data::Histogram {
+            bounds: def.buckets(),
+            points: durations,
+        };
+        data.merge_equal_labels();
+        out.push(own::Family {
+            name: p.duration_name.clone(),
+            description: def.help(),
+            unit: def.unit_of().ucum(),
+            data,
+        });
+    }
+    Some((out, p.started_unix_nano))
 }
 
 thread_local! {
@@ -166,207 +268,10 @@ thread_local! {
     static CURRENT: Cell<Option<&'static __private::Function>> = const { Cell::new(None) };
 }
 
-/// Callers whose bindings a function keeps; calls from more go through the unbound path.
-const CALLER_SLOTS: usize = 16;
-
-struct CallerSlot {
-    caller: AtomicPtr<__private::Function>,
-    counters: [OnceLock<BoundCounter<u64>>; 2],
-}
-
-/// A function's instruments, bound to its attribute sets.
-struct Resolved {
-    duration: BoundHistogram<f64>,
-    /// The duration series' exemplars (when traces are exported).
-    exemplars: Option<super::exemplars::Series>,
-    concurrent: Option<BoundUpDownCounter<i64>>,
-    /// Calls without a measured caller: `[ok, error]`.
-    root: [OnceLock<BoundCounter<u64>>; 2],
-    callers: [CallerSlot; CALLER_SLOTS],
-    calls: Counter<u64>,
-    /// `function`, `module`, `service_name` and the success objective's labels.
-    counter_base: Vec<KeyValue>,
-}
-
-impl Resolved {
-    fn new(desc: &Descriptor, p: &Pipeline) -> Resolved {
-        let base = [
-            KeyValue::new("function", desc.function),
-            KeyValue::new("module", desc.module),
-            p.service.clone(),
-        ];
-        let mut histogram = base.to_vec();
-        if let (Some(name), Some((threshold, percentile))) = (desc.objective, desc.latency) {
-            histogram.extend([
-                KeyValue::new("objective_name", name),
-                KeyValue::new("objective_percentile", percentile),
-                KeyValue::new("objective_latency_threshold", threshold),
-            ]);
-        }
-        let mut counter_base = base.to_vec();
-        if let (Some(name), Some(percentile)) = (desc.objective, desc.success_percentile) {
-            counter_base.extend([
-                KeyValue::new("objective_name", name),
-                KeyValue::new("objective_percentile", percentile),
-            ]);
-        }
-        Resolved {
-            duration: p.duration.histogram().bind(&histogram),
-            exemplars: p.duration.series(&histogram),
-            concurrent: desc
-                .concurrency
-                .then(|| p.concurrent.as_ref().map(|c| c.bind(&base)))
-                .flatten(),
-            root: Default::default(),
-            callers: std::array::from_fn(|_| CallerSlot {
-                caller: AtomicPtr::new(std::ptr::null_mut()),
-                counters: Default::default(),
-            }),
-            calls: p.calls.clone(),
-            counter_base,
-        }
-    }
-
-    fn attributes(&self, caller: Option<&Descriptor>, error: bool) -> Vec<KeyValue> {
-        let mut attrs = self.counter_base.clone();
-        attrs.push(KeyValue::new("result", if error { "error" } else { "ok" }));
-        if let Some(c) = caller {
-            attrs.push(KeyValue::new("caller_function", c.function));
-            attrs.push(KeyValue::new("caller_module", c.module));
-        }
-        attrs
-    }
-
-    #[inline]
-    fn count(&self, caller: Option<&'static __private::Function>, error: bool) {
-        let i = usize::from(error);
-        let Some(c) = caller else {
-            self.root[i]
-                .get_or_init(|| self.calls.bind(&self.attributes(None, error)))
-                .add(1);
-            return;
-        };
-        let ptr = c as *const __private::Function as *mut __private::Function;
-        for slot in &self.callers {
-            let mut held = slot.caller.load(Ordering::Acquire);
-            if held.is_null() {
-                held = match slot.caller.compare_exchange(
-                    std::ptr::null_mut(),
-                    ptr,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => ptr,
-                    Err(other) => other,
-                };
-            }
-            if held == ptr {
-                slot.counters[i]
-                    .get_or_init(|| self.calls.bind(&self.attributes(Some(&c.desc), error)))
-                    .add(1);
-                return;
-            }
-        }
-        self.calls.add(1, &self.attributes(Some(&c.desc), error));
-    }
-}
-
 /// Milliseconds since the first slow call of the process (the WARN rate limit's clock).
 fn now_ms() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
-/// The clock of measured calls: the CPU's time-stamp counter when the kernel keeps time with it
-/// (`clocksource` `tsc`: invariant and synchronized across CPUs), read in a few nanoseconds;
-/// otherwise `Instant`. Calibrated once against `Instant` (5 ms, when the first pipeline is
-/// built, or at the first call before that).
-mod clock {
-    use std::sync::OnceLock;
-    use std::time::{Duration, Instant};
-
-    pub(super) struct Clock {
-        /// Whether ticks are the time-stamp counter's; else `Instant` nanoseconds since `epoch`.
-        #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-        tsc: bool,
-        /// Seconds per tick.
-        secs_per_tick: f64,
-        epoch: Instant,
-    }
-
-    static CLOCK: OnceLock<Clock> = OnceLock::new();
-
-    /// The clock (calibrated on first use).
-    #[inline]
-    pub(super) fn get() -> &'static Clock {
-        match CLOCK.get() {
-            Some(c) => c,
-            None => init(),
-        }
-    }
-
-    #[cold]
-    fn init() -> &'static Clock {
-        CLOCK.get_or_init(calibrate)
-    }
-
-    impl Clock {
-        /// The current tick.
-        #[inline]
-        pub(super) fn now(&self) -> u64 {
-            #[cfg(target_arch = "x86_64")]
-            if self.tsc {
-                // SAFETY: `rdtsc` is available on every x86_64 CPU and has no preconditions.
-                #[allow(unused_unsafe)]
-                return unsafe { core::arch::x86_64::_rdtsc() };
-            }
-            self.epoch.elapsed().as_nanos() as u64
-        }
-
-        /// Seconds from tick `start` to tick `end` (zero if the counter went back: a task that
-        /// moved to a CPU a few ticks behind).
-        #[inline]
-        pub(super) fn seconds(&self, start: u64, end: u64) -> f64 {
-            // Below 2^63 ticks (a century): the signed conversion is one instruction.
-            end.saturating_sub(start) as i64 as f64 * self.secs_per_tick
-        }
-    }
-
-    fn calibrate() -> Clock {
-        let epoch = Instant::now();
-        let ns_per_tick = tsc_scale();
-        Clock {
-            tsc: ns_per_tick.is_some(),
-            secs_per_tick: ns_per_tick.unwrap_or(1.0) * 1e-9,
-            epoch,
-        }
-    }
-
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    fn tsc_scale() -> Option<f64> {
-        let source = std::fs::read_to_string(
-            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
-        )
-        .ok()?;
-        if source.trim() != "tsc" {
-            return None;
-        }
-        // SAFETY: as above.
-        #[allow(unused_unsafe)]
-        let read = || unsafe { core::arch::x86_64::_rdtsc() };
-        let (t0, i0) = (read(), Instant::now());
-        std::thread::sleep(Duration::from_millis(5));
-        let (t1, i1) = (read(), Instant::now());
-        let ticks = t1.checked_sub(t0)? as f64;
-        let scale = i1.duration_since(i0).as_nanos() as f64 / ticks;
-        // A counter between 100 MHz and 20 GHz; anything else is not a clock to trust.
-        (0.05..=10.0).contains(&scale).then_some(scale)
-    }
-
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-    fn tsc_scale() -> Option<f64> {
-        None
-    }
 }
 
 /// The span a call is attributed to (its trace marked slow, its exemplar): the function's own,
@@ -395,8 +300,8 @@ pub mod __private {
 
     pub use super::Descriptor;
 
-    /// One measured function: its descriptor, its bound instruments (once a pipeline exists)
-    /// and its slow-call WARN rate limit.
+    /// One measured function: its descriptor, its storage (once a pipeline exists) and its
+    /// slow-call WARN rate limit.
     pub struct Function {
         pub(super) desc: Descriptor,
         resolved: OnceLock<Resolved>,
@@ -423,10 +328,17 @@ pub mod __private {
             }
         }
 
+        /// The storage, if a pipeline resolved it (for the encoders).
+        pub(super) fn resolved_now(&self) -> Option<&Resolved> {
+            self.resolved.get()
+        }
+
         #[cold]
         fn resolve(&'static self) -> Option<&'static Resolved> {
             let p = PIPELINE.get()?;
-            Some(self.resolved.get_or_init(|| Resolved::new(&self.desc, p)))
+            Some(self.resolved.get_or_init(|| {
+                Resolved::new(&self.desc, &p.service, &p.duration, p.concurrent.as_ref())
+            }))
         }
 
         /// A call over its threshold: marks the trace, and says whether to WARN.
@@ -479,13 +391,14 @@ pub mod __private {
     /// One call in progress: its caller, its start and (sync calls) the thread's slot to restore.
     pub struct Call {
         function: &'static Function,
+        /// The function's storage, when a pipeline had resolved it at the start.
+        resolved: Option<&'static Resolved>,
         caller: Option<&'static Function>,
         clock: &'static clock::Clock,
         start: u64,
         restore: bool,
         /// Whether the concurrency gauge was raised for this call.
         in_flight: bool,
-        done: bool,
     }
 
     impl Call {
@@ -503,9 +416,10 @@ pub mod __private {
             caller: Option<&'static Function>,
             restore: bool,
         ) -> Call {
+            let resolved = function.resolved();
             let mut in_flight = false;
             if function.desc.concurrency {
-                if let Some(g) = function.resolved().and_then(|r| r.concurrent.as_ref()) {
+                if let Some(g) = resolved.and_then(|r| r.concurrent.as_ref()) {
                     g.add(1);
                     in_flight = true;
                 }
@@ -513,25 +427,30 @@ pub mod __private {
             let clock = clock::get();
             Call {
                 function,
+                resolved,
                 caller,
                 clock,
                 start: clock.now(),
                 restore,
                 in_flight,
-                done: false,
             }
         }
 
         /// The call returned: records it (`error` from the returned value) and, if it was slow,
         /// marks its trace (`span`, or the current span) and says whether to log the WARN.
         #[inline]
-        pub fn finish(mut self, error: bool, span: Option<&tracing::Span>) -> Option<SlowCall> {
-            let seconds = self.clock.seconds(self.start, self.clock.now());
-            self.done = true;
-            self.record(seconds, error, span);
-            match self.function.desc.slow {
-                Some(threshold) if seconds >= threshold.as_secs_f64() => {
-                    self.function.slow(seconds, threshold, span)
+        pub fn finish(self, error: bool, span: Option<&tracing::Span>) -> Option<SlowCall> {
+            let end = self.clock.now();
+            // Finished: nothing left for `Drop` but the thread's slot, restored here.
+            let mut call = std::mem::ManuallyDrop::new(self);
+            if call.restore {
+                CURRENT.with(|c| c.set(call.caller));
+            }
+            let ns = call.clock.nanos(call.start, end);
+            call.record(ns, error, span);
+            match call.function.desc.slow {
+                Some(threshold) if u128::from(ns) >= threshold.as_nanos() => {
+                    call.function.slow(clock::seconds(ns), threshold, span)
                 }
                 _ => None,
             }
@@ -540,13 +459,16 @@ pub mod __private {
         /// Records the call; its exemplar comes from `span` (else the current span) if that
         /// trace is sampled.
         #[inline]
-        fn record(&mut self, seconds: f64, error: bool, span: Option<&tracing::Span>) {
-            if let Some(r) = self.function.resolved() {
-                r.duration.record(seconds);
+        fn record(&mut self, ns: u64, error: bool, span: Option<&tracing::Span>) {
+            let resolved = match self.resolved {
+                Some(r) => Some(r),
+                None => self.function.resolved(), // a pipeline built during the call
+            };
+            if let Some(r) = resolved {
+                r.record(ns, self.caller, error);
                 if let Some(exemplars) = &r.exemplars {
-                    exemplars.keep(seconds, exemplar_span(span), false);
+                    exemplars.keep(clock::seconds(ns), exemplar_span(span), false);
                 }
-                r.count(self.caller, error);
                 if self.in_flight {
                     self.leave();
                 }
@@ -555,7 +477,7 @@ pub mod __private {
 
         fn leave(&mut self) {
             if std::mem::take(&mut self.in_flight) {
-                if let Some(g) = self.function.resolved().and_then(|r| r.concurrent.as_ref()) {
+                if let Some(g) = self.resolved.and_then(|r| r.concurrent.as_ref()) {
                     g.add(-1);
                 }
             }
@@ -566,7 +488,8 @@ pub mod __private {
         #[cold]
         fn unfinished(&mut self) {
             if std::thread::panicking() {
-                self.record(self.clock.seconds(self.start, self.clock.now()), true, None);
+                let ns = self.clock.nanos(self.start, self.clock.now());
+                self.record(ns, true, None);
             }
             self.leave();
         }
@@ -578,9 +501,7 @@ pub mod __private {
             if self.restore {
                 CURRENT.with(|c| c.set(self.caller));
             }
-            if !self.done {
-                self.unfinished();
-            }
+            self.unfinished();
         }
     }
 
@@ -687,29 +608,5 @@ pub mod __private {
         fn __watchpost_is_error(&self) -> bool {
             false
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    #[test]
-    fn the_call_clock_measures_what_instant_measures() {
-        let clock = super::clock::get();
-        let (start, instant) = (clock.now(), std::time::Instant::now());
-        std::thread::sleep(Duration::from_millis(20));
-        let ours = clock.seconds(start, clock.now());
-        let theirs = instant.elapsed().as_secs_f64();
-        assert!(ours >= 0.019, "{ours} s for a 20 ms sleep");
-        assert!(
-            (ours - theirs).abs() < 0.01 + theirs * 0.01,
-            "{ours} vs {theirs}"
-        );
-        assert_eq!(
-            clock.seconds(10, 5),
-            0.0,
-            "a counter that went back reads zero"
-        );
     }
 }

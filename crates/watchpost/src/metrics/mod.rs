@@ -24,6 +24,7 @@ mod endpoint;
 mod exemplars;
 pub mod exposition;
 pub mod function;
+pub(crate) mod own;
 mod process;
 #[cfg(feature = "http")]
 mod router;
@@ -453,6 +454,11 @@ impl Metrics {
     /// Collects every instrument once and passes the result to `f` (the same aggregation the
     /// endpoint and OTLP push read). Collections are serialized; measurements are not blocked.
     ///
+    /// Only the SDK's instruments: the families the library keeps itself — the measured
+    /// functions' `function_calls_total` and `function_calls_duration_seconds`
+    /// ([`function`]) — are not in it (the SDK's data types cannot be given points from
+    /// outside); the exposition ([`encode`](Self::encode)) and the OTLP push carry them.
+    ///
     /// ```
     /// # let config = watchpost::Config::builder("demo").build().unwrap();
     /// # let (telemetry, _d) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
@@ -515,9 +521,15 @@ impl Metrics {
     /// assert!(buf.contains("target_info"));
     /// ```
     pub fn encode_into(&self, out: &mut String, format: Format) {
-        self.collect(|rm| {
-            let _ = exposition::encode_with(out, rm, format, Some(&self.pipeline.exemplars));
-        });
+        let mut rm = self.scratch();
+        // The families the library keeps itself (measured functions'), unless collecting failed
+        // (a pipeline shut down: nothing but what the SDK left).
+        let own = match self.collect_into(&mut rm) {
+            true => function::families(&self.pipeline.exemplars).map(|(f, _)| f),
+            false => None,
+        };
+        let own = own.as_deref().unwrap_or_default();
+        let _ = exposition::encode_with(out, &rm, format, Some(&self.pipeline.exemplars), own);
     }
 
     /// Flushes and stops the provider; later collections are empty.
