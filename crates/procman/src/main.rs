@@ -186,6 +186,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Listened for before the service says it is up: a SIGTERM right after the start is a clean
+    // shutdown, not the signal's default action.
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("procman: cannot listen for SIGTERM: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut int = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("procman: cannot listen for SIGINT: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if let Some(up) = &api_up {
         up.up();
     }
@@ -215,12 +231,10 @@ async fn main() -> ExitCode {
         })
     };
 
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+    let shutdown = async move {
         tokio::select! {
             _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
         }
     };
     let deadline = shutdown_timeout();

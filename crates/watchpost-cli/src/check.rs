@@ -70,6 +70,9 @@ pub struct Running {
     logs_done: Option<tokio::sync::oneshot::Receiver<Result<()>>>,
     scrapes: Arc<tokio::sync::Mutex<Scrapes>>,
     scraper: Option<(Arc<tokio::sync::Notify>, tokio::task::JoinHandle<()>)>,
+    /// SIGTERM and SIGINT, listened for from the start, so one right after the ready line ends
+    /// the window rather than the process.
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 /// Runs a check over its whole window and returns its report.
@@ -175,7 +178,10 @@ pub async fn start(options: CheckOptions, config: Config) -> Result<Running> {
         }
         None => None,
     };
+    let terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     Ok(Running {
+        signals: Some((terminate, interrupt)),
         options,
         catalogue,
         report,
@@ -220,9 +226,14 @@ impl Running {
         let mut tick =
             tokio::time::interval(self.options.scrape_interval.max(Duration::from_millis(50)));
         tick.tick().await;
-        let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
         let stop = self.stop.clone();
+        let (mut terminate, mut interrupt) = match self.signals.take() {
+            Some(s) => s,
+            None => (
+                signal(tokio::signal::unix::SignalKind::terminate())?,
+                signal(tokio::signal::unix::SignalKind::interrupt())?,
+            ),
+        };
         loop {
             let sleep = async {
                 match deadline {

@@ -102,6 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    stop on SIGTERM or Ctrl-C, letting requests in flight finish — for 5 seconds at most:
     //    a log follower's stream (`follow=true`) never finishes on its own.
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    let shutdown = shutdown_signal();
     eprintln!("listening on http://{}", listener.local_addr()?);
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
@@ -110,7 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         signalled.notify_one();
     });
     tokio::select! {
@@ -183,13 +184,18 @@ fn private_temp_dir(name: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Resolves on SIGTERM (what a supervisor sends) or Ctrl-C.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// Resolves on SIGTERM (what a supervisor sends) or Ctrl-C. Both are listened for from the call
+/// on, not from the first poll: a SIGTERM that comes right after the start stops the service
+/// cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

@@ -57,10 +57,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let durations = telemetry.metrics().histogram(&JOB_DURATION);
     let items = telemetry.metrics().counter(&ITEMS);
     let metrics_server = telemetry.serve_metrics().await?;
-    eprintln!("metrics on http://{}/metrics", metrics_server.local_addr());
-
     // 3. Work until SIGTERM or Ctrl-C; a job in progress is finished first.
     let mut stop = std::pin::pin!(shutdown_signal());
+    eprintln!("metrics on http://{}/metrics", metrics_server.local_addr());
+
     for job_id in 1u64.. {
         tokio::select! {
             _ = &mut stop => break,
@@ -103,12 +103,17 @@ async fn run_job(job_id: u64) -> Result<u64, ()> {
     Ok(items)
 }
 
-/// Resolves on SIGTERM (what a supervisor sends) or Ctrl-C.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// Resolves on SIGTERM (what a supervisor sends) or Ctrl-C. Both are listened for from the call
+/// on, not from the first poll: a SIGTERM that comes right after the start stops the service
+/// cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Small helpers shared by the modules above: UTF-8 truncation, a per-thread cache and an
-//! interner of names.
+//! Small helpers shared by the modules above: UTF-8 truncation, a per-thread cache, an
+//! interner of names and a sequence lock.
 
 use std::cell::RefCell;
 
@@ -132,5 +132,101 @@ impl Interner {
         let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
         names.push(leaked);
         Some(leaked)
+    }
+}
+
+/// `N` words written and read without a lock (a sequence lock, as crossbeam's `SeqLock` and the
+/// kernel's seqcount: `seq` is odd while a write is in progress, 0 before the first). A writer
+/// that finds another one mid-write gives up (the other's words are as new: nothing waits); a
+/// reader retries a few times, then gives up too. For data written often and read rarely (an
+/// exemplar per bucket) or read where a miss has a slower way (the current span's ids).
+#[derive(Debug)]
+pub(crate) struct SeqLock<const N: usize> {
+    seq: std::sync::atomic::AtomicU32,
+    words: [std::sync::atomic::AtomicU64; N],
+}
+
+impl<const N: usize> Default for SeqLock<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> SeqLock<N> {
+    pub(crate) const fn new() -> Self {
+        SeqLock {
+            seq: std::sync::atomic::AtomicU32::new(0),
+            words: [const { std::sync::atomic::AtomicU64::new(0) }; N],
+        }
+    }
+
+    /// Writes `words`; `false` if another writer held the lock (nothing written).
+    #[inline]
+    pub(crate) fn write(&self, words: &[u64; N]) -> bool {
+        use std::sync::atomic::Ordering;
+        let s = self.seq.load(Ordering::Relaxed);
+        s & 1 == 0 && self.write_from(s, words)
+    }
+
+    /// Writes `words` if the words there now satisfy `replace` (read without tearing: a write
+    /// in between makes this one give up); `false` if nothing was written.
+    #[inline]
+    pub(crate) fn write_if(
+        &self,
+        replace: impl FnOnce(&[u64; N]) -> bool,
+        words: &[u64; N],
+    ) -> bool {
+        use std::sync::atomic::Ordering;
+        let s = self.seq.load(Ordering::Acquire);
+        if s & 1 == 1 {
+            return false;
+        }
+        let now: [u64; N] = std::array::from_fn(|i| self.words[i].load(Ordering::Relaxed));
+        // The claim below fails if a write started since `s`: `now` was whole.
+        replace(&now) && self.write_from(s, words)
+    }
+
+    #[inline]
+    fn write_from(&self, s: u32, words: &[u64; N]) -> bool {
+        use std::sync::atomic::{fence, Ordering};
+        if self
+            .seq
+            .compare_exchange(s, s.wrapping_add(1), Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        // Orders the odd `seq` before the data stores: without it a reader could see some new
+        // words, yet the old, even `seq` on both sides of its reads, and return a mix.
+        fence(Ordering::Release);
+        for (w, v) in self.words.iter().zip(words) {
+            w.store(*v, Ordering::Relaxed);
+        }
+        // Skips 0 (never written) when the counter wraps.
+        self.seq.store(s.wrapping_add(2).max(2), Ordering::Release);
+        true
+    }
+
+    /// The words (`None` before the first write, or if writers kept the lock busy through
+    /// `tries` attempts).
+    #[inline]
+    pub(crate) fn read(&self, tries: usize) -> Option<[u64; N]> {
+        use std::sync::atomic::{fence, Ordering};
+        for _ in 0..tries {
+            let s1 = self.seq.load(Ordering::Acquire);
+            if s1 == 0 {
+                return None;
+            }
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let words: [u64; N] = std::array::from_fn(|i| self.words[i].load(Ordering::Relaxed));
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == s1 {
+                return Some(words);
+            }
+        }
+        None
     }
 }

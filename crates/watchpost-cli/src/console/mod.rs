@@ -584,6 +584,12 @@ pub async fn run(
 ) -> crate::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let options = Options::from_args(args)?;
+    // Before the listeners are announced: a supervisor (or a test) that stops the console as
+    // soon as it is up must get a clean shutdown, not the default action of SIGTERM.
+    let listen =
+        |kind| signal(kind).map_err(|e| Error::new(format!("cannot listen for signals: {e}")));
+    let mut terminate = listen(SignalKind::terminate())?;
+    let mut interrupt = listen(SignalKind::interrupt())?;
     let running = start(options, telemetry).await?;
     let addr = |a: Option<SocketAddr>| a.map_or_else(|| "-".to_owned(), |a| a.to_string());
     eprintln!(
@@ -595,10 +601,6 @@ pub async fn run(
         addr(running.http_addr())
     );
     eprintln!("watchpost console: open http://{}/", running.ui_addr());
-    let listen =
-        |kind| signal(kind).map_err(|e| Error::new(format!("cannot listen for signals: {e}")));
-    let mut terminate = listen(SignalKind::terminate())?;
-    let mut interrupt = listen(SignalKind::interrupt())?;
     tokio::select! {
         _ = terminate.recv() => {}
         _ = interrupt.recv() => {}

@@ -9,7 +9,9 @@
 //!
 //! The OTLP metric push carries them too, on the same histogram points (`export`).
 //!
-//! Cost: a measurement outside a kept trace pays one span lookup and nothing else; one inside
+//! Cost: a measurement outside a kept trace pays one read of the bridge's note of the span it
+//! runs in (`traces::current`: the top of a per-thread stack and one table entry, no lock) and
+//! nothing else; one inside
 //! pays an order-independent hash of its attributes (once per series for a bound histogram:
 //! [`Series`]), a clock read and a lock-free write (a sequence lock per bucket slot: a writer that
 //! finds the slot busy skips it, a reader retries). The HTTP layer, which knows its span's ids from
@@ -19,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -56,83 +58,38 @@ impl Hasher for Identity {
     }
 }
 
-/// One bucket's exemplar, written without a lock (a sequence lock: `seq` is odd while a write
-/// is in progress and 0 before the first). A writer that finds another one mid-write leaves the
-/// slot to it — both exemplars are equally new, and a measurement never waits.
+/// One bucket's exemplar, written without a lock ([`SeqLock`](crate::util::SeqLock)). A writer
+/// that finds another one mid-write leaves the slot to it — both exemplars are equally new, and
+/// a measurement never waits.
 #[derive(Debug, Default)]
-pub(crate) struct Slot {
-    seq: AtomicU32,
-    value: AtomicU64,
-    time_unix_nano: AtomicU64,
-    trace_id: [AtomicU64; 2],
-    span_id: AtomicU64,
-}
+pub(crate) struct Slot(crate::util::SeqLock<5>);
 
 impl Slot {
     /// Writes `e`, unless another writer holds the slot.
     #[inline]
     fn put(&self, e: &Exemplar) {
-        let s = self.seq.load(Ordering::Relaxed);
-        if s & 1 == 1
-            || self
-                .seq
-                .compare_exchange(s, s.wrapping_add(1), Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        // Orders the odd `seq` before the data stores (as crossbeam's `SeqLock::write` and the
-        // kernel's seqcount do): without it a reader could see some new fields, yet the old,
-        // even `seq` on both sides of its reads, and return a mix of two exemplars.
-        std::sync::atomic::fence(Ordering::Release);
-        self.value.store(e.value.to_bits(), Ordering::Relaxed);
-        self.time_unix_nano
-            .store(e.time_unix_nano, Ordering::Relaxed);
         let (hi, lo) = e.trace_id.split_at(8);
-        self.trace_id[0].store(
+        self.0.write(&[
+            e.value.to_bits(),
+            e.time_unix_nano,
             u64::from_ne_bytes(hi.try_into().unwrap_or_default()),
-            Ordering::Relaxed,
-        );
-        self.trace_id[1].store(
             u64::from_ne_bytes(lo.try_into().unwrap_or_default()),
-            Ordering::Relaxed,
-        );
-        self.span_id
-            .store(u64::from_ne_bytes(e.span_id), Ordering::Relaxed);
-        // Skips 0 (never written) when the counter wraps.
-        self.seq.store(s.wrapping_add(2).max(2), Ordering::Release);
+            u64::from_ne_bytes(e.span_id),
+        ]);
     }
 
     /// The exemplar (`None` before the first write, or if writers kept it busy for a while).
     fn get(&self) -> Option<Exemplar> {
-        for _ in 0..64 {
-            let s1 = self.seq.load(Ordering::Acquire);
-            if s1 == 0 {
-                return None;
-            }
-            if s1 & 1 == 1 {
-                std::hint::spin_loop();
-                continue;
-            }
-            let value = f64::from_bits(self.value.load(Ordering::Relaxed));
-            let time_unix_nano = self.time_unix_nano.load(Ordering::Relaxed);
-            let hi = self.trace_id[0].load(Ordering::Relaxed).to_ne_bytes();
-            let lo = self.trace_id[1].load(Ordering::Relaxed).to_ne_bytes();
-            let span_id = self.span_id.load(Ordering::Relaxed).to_ne_bytes();
-            std::sync::atomic::fence(Ordering::Acquire);
-            if self.seq.load(Ordering::Relaxed) == s1 {
-                let mut trace_id = [0; 16];
-                trace_id[..8].copy_from_slice(&hi);
-                trace_id[8..].copy_from_slice(&lo);
-                return Some(Exemplar {
-                    value,
-                    time_unix_nano,
-                    trace_id,
-                    span_id,
-                });
-            }
-        }
-        None
+        let [value, time_unix_nano, hi, lo, span_id] = self.0.read(64)?;
+        let mut trace_id = [0; 16];
+        trace_id[..8].copy_from_slice(&hi.to_ne_bytes());
+        trace_id[8..].copy_from_slice(&lo.to_ne_bytes());
+        Some(Exemplar {
+            value: f64::from_bits(value),
+            time_unix_nano,
+            trace_id,
+            span_id: span_id.to_ne_bytes(),
+        })
     }
 }
 
@@ -573,28 +530,36 @@ mod tests {
             trace_id: [(n % 251) as u8; 16],
             span_id: n.to_ne_bytes(),
         };
+        // The writers go on until the reader has checked enough reads (not for a fixed count:
+        // on a busy machine they could be done before the reader ever ran).
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writers: Vec<_> = (0..2u64)
             .map(|w| {
-                let slot = slot.clone();
+                let (slot, stop) = (slot.clone(), stop.clone());
                 std::thread::spawn(move || {
-                    for i in 0..200_000u64 {
+                    for i in 0..50_000_000u64 {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
                         slot.put(&whole(i * 2 + w));
                     }
                 })
             })
             .collect();
         let mut seen = 0;
-        while writers.iter().any(|w| !w.is_finished()) {
+        while seen < 20_000 && writers.iter().any(|w| !w.is_finished()) {
             if let Some(e) = slot.get() {
                 let n = e.time_unix_nano;
                 assert_eq!(e, whole(n), "a torn exemplar");
                 seen += 1;
             }
         }
+        stop.store(true, Ordering::Relaxed);
         for w in writers {
             w.join().unwrap();
         }
-        assert!(seen > 0 && slot.get().is_some());
+        assert!(seen > 0, "no read while the writers ran");
+        assert!(slot.get().is_some());
     }
 
     #[test]

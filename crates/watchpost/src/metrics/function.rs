@@ -39,7 +39,8 @@
 //! [`ExemplarHistogram`](super::ExemplarHistogram)): a call made in a sampled span — the
 //! function's own (`span`), else the current one — or over its `slow` threshold (its trace is
 //! then kept) leaves that span's ids on its bucket, for the OpenMetrics exposition and the OTLP
-//! push. Without trace export a call pays one test for it; with it, a span lookup.
+//! push. Without trace export a call pays one test for it; with it, a read of the bridge's note of
+//! the span the call runs in (`traces::current`: no lock, no registry lookup).
 //!
 //! **Outcome.** `result="error"` when the returned value says so ([`Outcome`]: `Result::Err`,
 //! `Option::None`, or your type's own implementation), or when the function panics; any other

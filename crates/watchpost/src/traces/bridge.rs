@@ -119,6 +119,8 @@ pub(crate) struct Bridge {
     /// Targets whose events are not recorded as span events (their data is on the span
     /// already, such as the HTTP access line's).
     no_span_events: &'static [&'static str],
+    /// This bridge's tag in [`super::current`]'s table (0: traces are not exported, no table).
+    tag: u32,
 }
 
 impl Bridge {
@@ -128,6 +130,11 @@ impl Bridge {
         no_span_events: &'static [&'static str],
     ) -> Self {
         Self {
+            tag: if tail.is_some() {
+                super::current::new_tag()
+            } else {
+                0
+            },
             tail,
             root_ratio,
             no_span_events,
@@ -334,14 +341,15 @@ where
             }
         }
         let span_id = new_span_id();
-        NEW_SPAN.set(Some((
-            id.into_u64(),
-            SpanIds {
-                trace_id: trace_id.to_bytes(),
-                span_id: span_id.to_bytes(),
-                sampled: flags.is_sampled(),
-            },
-        )));
+        let ids = SpanIds {
+            trace_id: trace_id.to_bytes(),
+            span_id: span_id.to_bytes(),
+            sampled: flags.is_sampled(),
+        };
+        if self.tag != 0 {
+            super::current::made(self.tag, id.into_u64(), &ids);
+        }
+        NEW_SPAN.set(Some((id.into_u64(), ids)));
         span.extensions_mut().insert(OtelSpan {
             trace_id,
             span_id,
@@ -445,8 +453,22 @@ where
         }
     }
 
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        if self.tag != 0 {
+            super::current::entered(self.tag, id.into_u64());
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        if self.tag != 0 {
+            super::current::exited(self.tag, id.into_u64());
+        }
+    }
+
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(tail) = &self.tail else { return };
+        // Before the registry frees the id for another span.
+        super::current::closed(self.tag, id.into_u64());
         let Some(span) = ctx.span(&id) else { return };
         let Some(o) = span.extensions_mut().remove::<OtelSpan>() else {
             return;
@@ -650,8 +672,21 @@ pub(crate) fn new_span_ids(span: &tracing::Span) -> Option<SpanIds> {
 }
 
 /// [`span_ids`] of the current span, found without a `Span` handle (which takes and drops a
-/// reference to the span): for measurements that look for their exemplar on every call.
+/// reference to the span): for measurements that look for their exemplar on every call. Read
+/// from the bridge's per-thread note of the spans entered ([`super::current`]) when it knows
+/// them, looked up otherwise.
+#[inline]
 pub(crate) fn current_span_ids() -> Option<SpanIds> {
+    match super::current::current() {
+        super::current::Current::None => None,
+        super::current::Current::Ids(ids) => Some(ids),
+        super::current::Current::Unknown => look_up_current_span_ids(),
+    }
+}
+
+/// [`current_span_ids`] through the dispatcher and the registry.
+#[cold]
+fn look_up_current_span_ids() -> Option<SpanIds> {
     tracing::dispatcher::get_default(|dispatch| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let current = registry.current_span();
@@ -759,7 +794,18 @@ pub(crate) fn with_span_data<R>(
             .get_mut::<OtelSpan>()
             .ok_or(SetParentError::LayerNotFound)?;
         let f = f.take().ok_or(SetParentError::LayerNotFound)?;
-        Ok(f(o, bridge.tail.as_deref()))
+        let before = (o.trace_id, o.span_id, o.flags);
+        let out = f(o, bridge.tail.as_deref());
+        if bridge.tag != 0 && before != (o.trace_id, o.span_id, o.flags) {
+            // The trace changed (`set_parent`): measurements in this span read the new one.
+            let ids = SpanIds {
+                trace_id: o.trace_id.to_bytes(),
+                span_id: o.span_id.to_bytes(),
+                sampled: o.flags.is_sampled(),
+            };
+            super::current::made(bridge.tag, id.into_u64(), &ids);
+        }
+        Ok(out)
     })
     .unwrap_or(Err(SetParentError::SpanDisabled))
 }

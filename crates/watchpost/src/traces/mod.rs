@@ -31,6 +31,7 @@
 //! field above `i64::MAX` is exported as its decimal string (OpenTelemetry has no `u64`).
 
 mod bridge;
+mod current;
 mod propagation;
 mod sampling;
 mod span_ext;
