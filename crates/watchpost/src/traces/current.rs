@@ -22,7 +22,7 @@
 //! clear per span closed, a push and a pop per enter and exit — only in pipelines that export
 //! traces.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::util::SeqLock;
@@ -30,7 +30,7 @@ use crate::util::SeqLock;
 use super::SpanIds;
 
 /// Spans entered on one thread that the stack holds; deeper ones are counted only.
-pub(crate) const DEPTH: usize = 64;
+pub(crate) const DEPTH: usize = 32;
 /// Table entries (a power of two): spans alive at once that are answered without a lookup, at
 /// best (40 bytes each: 160 KiB of zeroed static memory, touched as entries are written).
 const ENTRIES: usize = 4096;
@@ -87,14 +87,13 @@ fn is(words: &[u64; 5], tag: u32, id: u64) -> bool {
 #[inline]
 pub(crate) fn entered(tag: u32, id: u64) {
     let _ = STACK.try_with(|st| {
-        let mut st = st.borrow_mut();
-        if st.spans.len() < DEPTH {
-            if st.spans.capacity() == 0 {
-                st.spans.reserve_exact(DEPTH); // once per thread
+        let len = st.len.get();
+        match st.spans.get(len as usize) {
+            Some(slot) if st.deeper.get() == 0 => {
+                slot.set((tag, id));
+                st.len.set(len + 1);
             }
-            st.spans.push((tag, id));
-        } else {
-            st.deeper += 1;
+            _ => st.deeper.set(st.deeper.get() + 1),
         }
     });
 }
@@ -104,12 +103,18 @@ pub(crate) fn entered(tag: u32, id: u64) {
 #[inline]
 pub(crate) fn exited(tag: u32, id: u64) {
     let _ = STACK.try_with(|st| {
-        let mut st = st.borrow_mut();
-        if st.deeper > 0 {
+        if st.deeper.get() > 0 {
             // The innermost spans are the counted ones (exits are in order this deep).
-            st.deeper -= 1;
-        } else if let Some(i) = st.spans.iter().rposition(|e| *e == (tag, id)) {
-            st.spans.remove(i);
+            st.deeper.set(st.deeper.get() - 1);
+            return;
+        }
+        let len = st.len.get() as usize;
+        let spans = &st.spans[..len.min(DEPTH)];
+        if let Some(i) = spans.iter().rposition(|e| e.get() == (tag, id)) {
+            for k in i..len - 1 {
+                spans[k].set(spans[k + 1].get());
+            }
+            st.len.set(len as u32 - 1);
         }
     });
 }
@@ -119,11 +124,14 @@ pub(crate) fn exited(tag: u32, id: u64) {
 pub(crate) fn current() -> Current {
     let top = STACK
         .try_with(|st| {
-            let st = st.borrow();
-            if st.deeper > 0 {
+            if st.deeper.get() > 0 {
                 return Err(());
             }
-            Ok(st.spans.last().copied())
+            let len = st.len.get() as usize;
+            Ok(len
+                .checked_sub(1)
+                .and_then(|top| st.spans.get(top))
+                .map(Cell::get))
         })
         .unwrap_or(Err(()));
     match top {
@@ -151,19 +159,23 @@ fn read(tag: u32, id: u64) -> Option<SpanIds> {
     })
 }
 
+/// The spans entered on one thread: a fixed array of cells (no allocation, no destructor to
+/// register, no borrow flag: a push or a pop is a few loads and stores).
 struct Stack {
-    /// (bridge tag, span id), innermost last.
-    spans: Vec<(u32, u64)>,
+    /// (bridge tag, span id), innermost at `len - 1`.
+    spans: [Cell<(u32, u64)>; DEPTH],
+    len: Cell<u32>,
     /// Spans entered while `spans` was full, not exited yet.
-    deeper: u32,
+    deeper: Cell<u32>,
 }
 
 thread_local! {
-    static STACK: RefCell<Stack> = const {
-        RefCell::new(Stack {
-            spans: Vec::new(),
-            deeper: 0,
-        })
+    static STACK: Stack = const {
+        Stack {
+            spans: [const { Cell::new((0, 0)) }; DEPTH],
+            len: Cell::new(0),
+            deeper: Cell::new(0),
+        }
     };
 }
 
@@ -281,7 +293,7 @@ mod tests {
                 exited(tag, 1000 + id);
             }
             assert!(matches!(current(), Current::None));
-            STACK.with(|st| assert_eq!(st.borrow().spans.capacity(), DEPTH, "one allocation"));
+            STACK.with(|st| assert_eq!((st.len.get(), st.deeper.get()), (0, 0)));
         });
     }
 }
