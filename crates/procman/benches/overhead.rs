@@ -90,6 +90,8 @@ struct Run {
     lines_written: f64,
     /// Items procman counted as dropped (all signals).
     dropped: f64,
+    /// Of which, per signal: traces, logs, metrics.
+    dropped_by_signal: [f64; 3],
 }
 
 /// utime + stime of a process, in seconds.
@@ -372,6 +374,13 @@ fn run(mode: &Mode, receiver: &mut ReceiverProcess, seconds: u64) -> Run {
         logs_received: logs_after - logs_at_start,
         lines_written,
         dropped: metric(&text, "procman_telemetry_dropped_total", ""),
+        dropped_by_signal: ["traces", "logs", "metrics"].map(|s| {
+            metric(
+                &text,
+                "procman_telemetry_dropped_total",
+                &format!("signal=\"{s}\""),
+            )
+        }),
     }
 }
 
@@ -413,9 +422,10 @@ fn main() {
         for (i, mode) in selected.iter().enumerate() {
             let r = run(mode, &mut receiver, seconds);
             eprintln!(
-                "round {round} {:<13} {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms  server {:.2} µs/req ({:.2} cores)  wrk {:.2} cores  spans kept {} received {}  lines {} log records received {}  dropped {}",
+                "round {round} {:<13} {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms  server {:.2} µs/req ({:.2} cores)  wrk {:.2} cores  spans kept {} received {}  lines {} log records received {}  dropped {} (traces/logs/metrics {:?})",
                 mode.0, r.rps, r.p50_ms, r.p99_ms, r.cpu_us, r.server_share, r.wrk_share,
-                r.spans_kept, r.spans_received, r.lines_written, r.logs_received, r.dropped
+                r.spans_kept, r.spans_received, r.lines_written, r.logs_received, r.dropped,
+                r.dropped_by_signal
             );
             runs[i].push(r);
         }

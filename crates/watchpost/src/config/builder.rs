@@ -124,7 +124,7 @@ impl ConfigBuilder {
             export_traces: true,
             export_logs: true,
             export_metrics: true,
-            export_priority: ExportPriority::Idle,
+            export_priority: ExportPriority::Low,
             span_batching: Batching::default(),
             log_batching: Batching::default(),
             readiness: super::ReadinessThresholds::default(),
@@ -439,7 +439,7 @@ impl ConfigBuilder {
     }
 
     /// The CPU priority of the export thread (encoding and sending OTLP). Default:
-    /// [`ExportPriority::Idle`]. Env: `EXPORT_PRIORITY=idle|low|normal`.
+    /// [`ExportPriority::Low`]. Env: `EXPORT_PRIORITY=idle|low|normal`.
     ///
     /// ```
     /// use watchpost::config::ExportPriority;
@@ -455,9 +455,11 @@ impl ConfigBuilder {
     /// counted in `<svc>_telemetry_dropped_total{signal="traces"}`; spans of ordinary traces
     /// fill at most three quarters of it, the rest is kept for error and slow traces), a
     /// request carries at most `batch_size` spans and export starts as soon as that many are
-    /// queued, and at the latest every `delay` (1 ms to 1 hour). Default: 4096, 512 (the specification's), 500 ms; up to four
-    /// requests of a signal are in flight at once. With batches of 64, a saturated service lost
-    /// a third of its log records (the export thread at idle priority could not keep up). Env: `OTEL_BSP_MAX_QUEUE_SIZE`,
+    /// queued, and at the latest every `delay` (1 ms to 1 hour). Default: 8192 (the
+    /// specification's: 2048), 512 (the specification's), 500 ms; up to four requests of a signal
+    /// are in flight at once. On a saturated 2-core machine, batches of 64 lost a third of the log
+    /// records and queues of 4096 up to 1% of them (`BENCHMARKS.md`); 8192 spans of ~1 KiB are
+    /// ~8 MiB at most. Env: `OTEL_BSP_MAX_QUEUE_SIZE`,
     /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` (ms). `build` refuses a batch
     /// larger than the queue.
     ///
@@ -483,7 +485,7 @@ impl ConfigBuilder {
     }
 
     /// Bounds of the log record export queue, as [`Self::span_export_batching`] for spans.
-    /// Default: 4096, 512, 500 ms. Env: `OTEL_BLRP_MAX_QUEUE_SIZE`,
+    /// Default: 8192, 512, 500 ms. Env: `OTEL_BLRP_MAX_QUEUE_SIZE`,
     /// `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY` (ms).
     ///
     /// ```

@@ -158,8 +158,8 @@ pub(crate) const TABLE: &[EnvVar] = &[
     OTEL_BLRP_SCHEDULE_DELAY,
     EnvVar {
         name: "EXPORT_PRIORITY",
-        default: "idle",
-        meaning: "CPU priority of the export thread: `idle` (never slows the service; at saturation spans are dropped and counted), `low` (nice 10) or `normal`",
+        default: "low",
+        meaning: "CPU priority of the export thread: `low` (nice 10: a small steady share when the cores are busy), `idle` (only CPU the service leaves idle; at saturation spans and records are dropped and counted) or `normal`",
         sensitive: false,
         apply: |o, k, v| {
             let priority = match v.trim().to_ascii_lowercase().as_str() {

@@ -239,25 +239,26 @@ pub struct Config {
 
 /// How the export thread shares the CPU with the service (Linux; elsewhere all are `Normal`).
 ///
-/// Measured on procman at saturation on 2 cores (`BENCHMARKS.md`): `Idle` keeps the service's
-/// throughput and most of its tail latency and sheds most spans; `Normal` exports nearly all
-/// of them and costs 10–15% of throughput and 2.4–3.4× the p99. Below saturation there is idle CPU
-/// and every level exports everything.
+/// Measured on procman at saturation on 2 cores, wrk and the collector on the same cores
+/// (`BENCHMARKS.md`, session 11): the three levels cost the service the same throughput (0.50–0.53×
+/// `off` with OTLP on); with `Idle` the export thread gets no CPU while the machine is saturated
+/// and 2.5–12% of the log records were dropped (counted), with `Low` and 8 192-item queues none.
+/// Below saturation there is idle CPU and every level exports everything.
 ///
 /// ```
 /// use watchpost::config::ExportPriority;
-/// assert_eq!(ExportPriority::default(), ExportPriority::Idle);
+/// assert_eq!(ExportPriority::default(), ExportPriority::Low);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExportPriority {
-    /// `SCHED_IDLE`: the thread runs when the service's threads leave a core idle and gives
-    /// way at once when one wakes. Telemetry never slows the service; on a saturated machine
-    /// the queue fills and spans are dropped, counted in `<svc>_telemetry_dropped_total`.
-    #[default]
+    /// `SCHED_IDLE`: the thread runs only when the service's threads leave a core idle and gives
+    /// way at once when one wakes. On a saturated machine it starves: the queues fill and
+    /// spans and records are dropped, counted in `<svc>_telemetry_dropped_total`.
     Idle,
-    /// `nice` 10: a small, steady share of the CPU at saturation (some spans still dropped),
-    /// at some cost in tail latency.
+    /// `nice` 10 (the default): a small, steady share of the CPU (about a tenth of a nice-0
+    /// thread's weight) when the cores are busy, so the queues drain at saturation.
+    #[default]
     Low,
     /// The service's own priority: the export competes equally with requests.
     Normal,
@@ -274,7 +275,7 @@ pub(crate) struct Batching {
 impl Default for Batching {
     fn default() -> Self {
         Self {
-            queue_size: 4096,
+            queue_size: 8192,
             batch_size: 512,
             delay: std::time::Duration::from_millis(500),
         }

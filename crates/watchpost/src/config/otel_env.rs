@@ -178,7 +178,7 @@ pub(crate) const OTEL_METRIC_EXPORT_INTERVAL: EnvVar = EnvVar {
 /// check.
 pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE: EnvVar = EnvVar {
     name: "OTEL_BSP_MAX_QUEUE_SIZE",
-    default: "4096",
+    default: "8192",
     meaning: "Spans waiting for export at most (ordinary ones fill 3/4, the rest is kept for error and slow traces); more are dropped and counted",
     sensitive: false,
     apply: |o, k, v| set(&mut o.builder.span_batching.queue_size, parse_count(k, v)),
@@ -194,7 +194,7 @@ pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: EnvVar = EnvVar {
 
 pub(crate) const OTEL_BLRP_MAX_QUEUE_SIZE: EnvVar = EnvVar {
     name: "OTEL_BLRP_MAX_QUEUE_SIZE",
-    default: "4096",
+    default: "8192",
     meaning: "Log records waiting for export at most (INFO and DEBUG fill 3/4, the rest is kept for WARN and ERROR); more are dropped and counted",
     sensitive: false,
     apply: |o, k, v| set(&mut o.builder.log_batching.queue_size, parse_count(k, v)),

@@ -16,9 +16,10 @@ use tokio::time::sleep_until as sleep_until_instant;
 use super::send::RawExporter;
 use super::*;
 
-/// Exporting is background work: by default (`Idle`) the service's own threads come first, and
-/// at saturation the export queue fills and drops are counted, rather than requests waiting
-/// behind protobuf encoding. A flush or shutdown, which a caller waits for, runs at `Normal`.
+/// Exporting is background work: by default (`Low`, nice 10) the service's own threads come
+/// first but the export still gets a small steady share at saturation (with `Idle` it gets none,
+/// and the queues fill and drops are counted). A flush or shutdown, which a caller waits for,
+/// runs at `Normal`.
 /// Best effort; ignored where not supported.
 pub(super) fn set_priority(priority: crate::config::ExportPriority) {
     use crate::config::ExportPriority;
