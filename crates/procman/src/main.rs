@@ -143,6 +143,22 @@ async fn main() -> ExitCode {
         tracing::warn!(target: "procman::api", bind = %bind, "listening beyond loopback; every request needs the bearer token");
     }
 
+    // Listened for before the service says anything is up: a SIGTERM right after the start is a clean
+    // shutdown, not the signal's default action.
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("procman: cannot listen for SIGTERM: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut int = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("procman: cannot listen for SIGINT: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // `/readyz` waits for both listeners, and turns unready when shutdown begins.
     let metrics_up = telemetry.as_ref().map(|t| t.health().listener("metrics"));
     let api_up = telemetry.as_ref().map(|t| t.health().listener("api"));
@@ -183,22 +199,6 @@ async fn main() -> ExitCode {
         Ok(l) => l,
         Err(e) => {
             eprintln!("procman: cannot listen on {}: {e}", args.listen);
-            return ExitCode::from(2);
-        }
-    };
-    // Listened for before the service says it is up: a SIGTERM right after the start is a clean
-    // shutdown, not the signal's default action.
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("procman: cannot listen for SIGTERM: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut int = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("procman: cannot listen for SIGINT: {e}");
             return ExitCode::from(2);
         }
     };

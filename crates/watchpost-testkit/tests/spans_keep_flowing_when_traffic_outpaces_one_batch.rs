@@ -19,8 +19,8 @@ async fn spans_keep_flowing_when_traffic_outpaces_one_batch() {
         &[
             ("OTEL_LOGS_EXPORTER", "none"),
             ("OTEL_METRICS_EXPORTER", "none"),
-            // Default batches and queue, and a timer that never fires in this test: only the
-            // "batch is full" path can deliver.
+            // Small batches (64) in a queue of 4096, and a timer that never fires in this
+            // test: only the "batch is full" path can deliver.
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
             ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),

@@ -75,6 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. The metrics on their own listener (`METRICS_LISTEN`, default 127.0.0.1:9464), off
     //    the application's port.
     let metrics_server = telemetry.serve_metrics().await?;
+    let shutdown = shutdown_signal(); // listened for from now on, before anything says it is up
     eprintln!("metrics on http://{}/metrics", metrics_server.local_addr());
 
     let app = App {
@@ -102,7 +103,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    stop on SIGTERM or Ctrl-C, letting requests in flight finish — for 5 seconds at most:
     //    a log follower's stream (`follow=true`) never finishes on its own.
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    let shutdown = shutdown_signal();
     eprintln!("listening on http://{}", listener.local_addr()?);
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();

@@ -582,10 +582,12 @@ where
     let tracer_provider = provider.build();
     let tracer = tracer_provider.tracer("watchpost");
     // The server span carries the access line's data (but the body size): not a span event.
+    // The bridge marks its spans with the tag the pipeline's exemplars look for.
     let otel_layer = crate::traces::Bridge::new(
         tail,
         config.trace_ratio,
         &[crate::catalogue::targets::HTTP_ACCESS],
+        metrics.trace_tag(),
     );
     let panics = Arc::new(AtomicU64::new(0));
     let counted = panics.clone();

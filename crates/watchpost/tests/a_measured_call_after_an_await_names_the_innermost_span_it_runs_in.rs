@@ -32,7 +32,7 @@ fn span_id(span: &tracing::Span) -> String {
         .to_string()
 }
 
-/// The `span_id` of the exemplar on `function`'s bucket lines (one expected).
+/// The `span_id`s of the exemplars on `function`'s bucket lines.
 fn exemplar_span_ids(om: &str, function: &str) -> Vec<String> {
     let prefix = format!("function_calls_duration_seconds_bucket{{function=\"{function}\"");
     om.lines()
@@ -107,12 +107,15 @@ async fn a_measured_call_after_an_await_names_the_innermost_span_it_runs_in() {
     drop((request, child));
 
     let om = telemetry.metrics().encode(Format::OpenMetrics);
-    assert_eq!(exemplar_span_ids(&om, "in_the_child"), [child_id], "{om}");
-    assert_eq!(
-        exemplar_span_ids(&om, "in_the_request"),
-        [request_id],
-        "{om}"
-    );
+    // Every bucket a call landed in (one, unless a call was preempted on a busy machine) names
+    // the span it ran in.
+    for (function, span) in [("in_the_child", &child_id), ("in_the_request", &request_id)] {
+        let ids = exemplar_span_ids(&om, function);
+        assert!(
+            !ids.is_empty() && ids.iter().all(|id| id == span),
+            "{function}: {ids:?}, expected {span}: {om}"
+        );
+    }
     assert!(
         exemplar_span_ids(&om, "outside").is_empty(),
         "no span, no exemplar: {om}"

@@ -19,7 +19,7 @@ use super::*;
 /// Exporting is background work: by default (`Low`, nice 10) the service's own threads come
 /// first but the export still gets a small steady share at saturation (with `Idle` it gets none,
 /// and the queues fill and drops are counted). A flush or shutdown, which a caller waits for,
-/// runs at `Normal`.
+/// asks for `Normal` (without the privilege to lower a nice value again, it stays at `Low`).
 /// Best effort; ignored where not supported.
 pub(super) fn set_priority(priority: crate::config::ExportPriority) {
     use crate::config::ExportPriority;

@@ -270,18 +270,19 @@ fn pair_hash(kv: &KeyValue) -> u64 {
 pub struct ExemplarHistogram {
     inner: Histogram<f64>,
     slots: Arc<Slots>,
-    /// Whether traces leave the process at all (no exemplar can point at a trace otherwise).
-    traces_exported: bool,
+    /// The pipeline's trace bridge tag: its spans are the ones exemplars come from; 0 when
+    /// traces do not leave the process (no exemplar can point at a trace then).
+    trace_tag: u32,
 }
 
 impl ExemplarHistogram {
-    pub(crate) fn new(inner: Histogram<f64>, slots: Arc<Slots>, traces_exported: bool) -> Self {
+    pub(crate) fn new(inner: Histogram<f64>, slots: Arc<Slots>, trace_tag: u32) -> Self {
         // The origin of [`unix_nanos_at`], before any measurement of this histogram starts.
         MONO_BASE.get_or_init(Instant::now);
         Self {
             inner,
             slots,
-            traces_exported,
+            trace_tag,
         }
     }
 
@@ -289,8 +290,8 @@ impl ExemplarHistogram {
     /// its trace is sampled.
     pub fn record(&self, value: f64, attributes: &[KeyValue]) {
         self.inner.record(value, attributes);
-        if self.traces_exported {
-            keep(&self.slots, value, None, false, || {
+        if self.trace_tag != 0 {
+            keep(&self.slots, self.trace_tag, value, None, false, || {
                 attrs_hash(attributes.iter())
             });
         }
@@ -301,8 +302,8 @@ impl ExemplarHistogram {
     /// anyway (an error or a slow request: the HTTP layer knows).
     pub fn record_in(&self, value: f64, attributes: &[KeyValue], span: &tracing::Span, kept: bool) {
         self.inner.record(value, attributes);
-        if self.traces_exported {
-            keep(&self.slots, value, Some(span), kept, || {
+        if self.trace_tag != 0 {
+            keep(&self.slots, self.trace_tag, value, Some(span), kept, || {
                 attrs_hash(attributes.iter())
             });
         }
@@ -311,7 +312,8 @@ impl ExemplarHistogram {
     /// The exemplars of the series with `attributes`, for a bound histogram (the attributes
     /// hashed once); `None` when traces are not exported.
     pub(crate) fn series(&self, attributes: &[KeyValue]) -> Option<Series> {
-        self.traces_exported.then(|| Series {
+        (self.trace_tag != 0).then(|| Series {
+            tag: self.trace_tag,
             bounds: self.slots.bounds.clone(),
             slots: self.slots.series_slots(attrs_hash(attributes.iter())),
         })
@@ -319,7 +321,7 @@ impl ExemplarHistogram {
 
     /// Whether it keeps exemplars at all: only when traces are exported.
     pub(crate) fn keeps_exemplars(&self) -> bool {
-        self.traces_exported
+        self.trace_tag != 0
     }
 
     /// The SDK histogram underneath (records without exemplars).
@@ -333,6 +335,8 @@ impl ExemplarHistogram {
 /// bucket's slot (lock-free), with no hash and no map.
 #[derive(Debug, Clone)]
 pub(crate) struct Series {
+    /// The pipeline's trace bridge tag (`traces::current`).
+    tag: u32,
     bounds: Arc<[f64]>,
     /// `None` when the histogram had [`MAX_SERIES`] series with exemplars already.
     slots: Option<Arc<SeriesSlots>>,
@@ -347,7 +351,7 @@ impl Series {
         let Some(slots) = &self.slots else { return };
         let ids = match span {
             Some(span) => crate::traces::span_ids(span),
-            None => crate::traces::current_span_ids(),
+            None => crate::traces::current_span_ids(self.tag),
         };
         if let Some(e) = exemplar(value, ids, kept, None) {
             store(&self.bounds, slots, e);
@@ -450,6 +454,7 @@ fn reanchor(base: Instant) {
 /// computed only then.
 fn keep(
     slots: &Slots,
+    tag: u32,
     value: f64,
     span: Option<&tracing::Span>,
     kept: bool,
@@ -460,7 +465,7 @@ fn keep(
     }
     let ids = match span {
         Some(span) => crate::traces::span_ids(span),
-        None => crate::traces::current_span_ids(),
+        None => crate::traces::current_span_ids(tag),
     };
     if let Some(e) = exemplar(value, ids, kept, None) {
         slots.put(hash(), e);

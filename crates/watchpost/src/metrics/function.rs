@@ -190,7 +190,7 @@ pub(crate) fn attach(metrics: &Metrics, service_name: &str) {
         .f64_histogram(duration_name.clone())
         .build();
     let duration =
-        super::ExemplarHistogram::new(noop, exemplars.clone(), metrics.pipeline.traces_exported);
+        super::ExemplarHistogram::new(noop, exemplars.clone(), metrics.pipeline.trace_tag);
     let pipeline = Pipeline {
         owner: Arc::downgrade(&metrics.pipeline),
         duration,

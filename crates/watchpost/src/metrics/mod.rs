@@ -141,7 +141,8 @@ struct MetricPipeline {
     /// The exemplars of the histograms that keep them.
     exemplars: exemplars::ExemplarStore,
     /// Whether traces are exported (exemplars point at exported traces only).
-    traces_exported: bool,
+    /// The pipeline's trace bridge tag (`traces::current`); 0 when traces are not exported.
+    trace_tag: u32,
     /// The tail sampler's slow threshold: a local root at least this long is kept.
     trace_slow: Duration,
 }
@@ -165,6 +166,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The tag the pipeline's trace bridge marks its spans with (`traces::current`); 0 when
+    /// traces are not exported.
+    pub(crate) fn trace_tag(&self) -> u32 {
+        self.pipeline.trace_tag
+    }
+
     pub(crate) fn new(config: &Config, sources: SelfCounters) -> Metrics {
         let reader = SharedReader(Arc::new(
             ManualReader::builder()
@@ -206,7 +213,11 @@ impl Metrics {
                 overflow: overflow.clone(),
                 registered,
                 exemplars: exemplars::ExemplarStore::default(),
-                traces_exported: config.otel_enabled && config.export_traces,
+                trace_tag: if config.otel_enabled && config.export_traces {
+                    crate::traces::new_trace_tag()
+                } else {
+                    0
+                },
                 trace_slow: config.trace_slow,
             }),
         };
@@ -277,7 +288,7 @@ impl Metrics {
         let inner = self.histogram(def);
         let name = def.name_for(&self.pipeline.prefix);
         let slots = self.pipeline.exemplars.slots(&name, def.buckets());
-        ExemplarHistogram::new(inner, slots, self.pipeline.traces_exported)
+        ExemplarHistogram::new(inner, slots, self.pipeline.trace_tag)
     }
 
     /// The exemplars of the histograms that keep them (the OTLP push adds them to its points).

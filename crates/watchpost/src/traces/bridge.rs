@@ -128,13 +128,11 @@ impl Bridge {
         tail: Option<Arc<TailSampler>>,
         root_ratio: f64,
         no_span_events: &'static [&'static str],
+        tag: u32,
     ) -> Self {
         Self {
-            tag: if tail.is_some() {
-                super::current::new_tag()
-            } else {
-                0
-            },
+            // Without export there is no trace for an exemplar to point at.
+            tag: if tail.is_some() { tag } else { 0 },
             tail,
             root_ratio,
             no_span_events,
@@ -671,13 +669,13 @@ pub(crate) fn new_span_ids(span: &tracing::Span) -> Option<SpanIds> {
     }
 }
 
-/// [`span_ids`] of the current span, found without a `Span` handle (which takes and drops a
-/// reference to the span): for measurements that look for their exemplar on every call. Read
-/// from the bridge's per-thread note of the spans entered ([`super::current`]) when it knows
-/// them, looked up otherwise.
+/// [`span_ids`] of the current span of the pipeline whose bridge has `tag`, found without a
+/// `Span` handle (which takes and drops a reference to the span): for measurements that look for
+/// their exemplar on every call. Read from the bridge's per-thread note of the spans entered
+/// ([`super::current`]) when it knows them, looked up otherwise.
 #[inline]
-pub(crate) fn current_span_ids() -> Option<SpanIds> {
-    match super::current::current() {
+pub(crate) fn current_span_ids(tag: u32) -> Option<SpanIds> {
+    match super::current::current(tag) {
         super::current::Current::None => None,
         super::current::Current::Ids(ids) => Some(ids),
         super::current::Current::Unknown => look_up_current_span_ids(),

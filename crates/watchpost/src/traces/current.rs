@@ -32,10 +32,12 @@ use super::SpanIds;
 /// Spans entered on one thread that the stack holds; deeper ones are counted only.
 pub(crate) const DEPTH: usize = 32;
 /// Table entries (a power of two): spans alive at once that are answered without a lookup, at
-/// best (40 bytes each: 160 KiB of zeroed static memory, touched as entries are written).
+/// best (48 bytes each: 192 KiB of zeroed static memory, touched as entries are written).
 const ENTRIES: usize = 4096;
-/// The sampled flag in an entry's tag word.
+/// The sampled flag in a table entry's tag word.
 const SAMPLED: u32 = 1 << 31;
+/// The duplicate flag in a stack entry's tag (a span entered again while on the stack).
+const DUPLICATE: u32 = 1 << 31;
 
 /// What [`current`] knows of the innermost span entered on this thread.
 #[derive(Debug, Clone, Copy)]
@@ -83,15 +85,20 @@ fn is(words: &[u64; 5], tag: u32, id: u64) -> bool {
     words[1] == id && words[0] as u32 & !SAMPLED == tag
 }
 
-/// Span `id` (bridge `tag`) is entered on this thread.
+/// Span `id` (bridge `tag`) is entered on this thread. Entered again while it is on the stack
+/// already, it is marked a duplicate, which is not current (as `tracing-subscriber`'s registry
+/// has it: re-entering a span does not make it current again).
 #[inline]
 pub(crate) fn entered(tag: u32, id: u64) {
     let _ = STACK.try_with(|st| {
-        let len = st.len.get();
-        match st.spans.get(len as usize) {
+        let len = st.len.get() as usize;
+        match st.spans.get(len) {
             Some(slot) if st.deeper.get() == 0 => {
-                slot.set((tag, id));
-                st.len.set(len + 1);
+                let again = st.spans[..len]
+                    .iter()
+                    .any(|e| e.get() == (tag, id) || e.get() == (tag | DUPLICATE, id));
+                slot.set((if again { tag | DUPLICATE } else { tag }, id));
+                st.len.set(len as u32 + 1);
             }
             _ => st.deeper.set(st.deeper.get() + 1),
         }
@@ -99,39 +106,43 @@ pub(crate) fn entered(tag: u32, id: u64) {
 }
 
 /// Span `id` (bridge `tag`) is exited on this thread: its innermost entry is removed (spans may
-/// be exited out of order, except beyond [`DEPTH`]).
+/// be exited out of order). Beyond [`DEPTH`], a span not on the stack is one of the counted
+/// ones; while any are, [`current`] answers `Unknown`.
 #[inline]
 pub(crate) fn exited(tag: u32, id: u64) {
     let _ = STACK.try_with(|st| {
-        if st.deeper.get() > 0 {
-            // The innermost spans are the counted ones (exits are in order this deep).
-            st.deeper.set(st.deeper.get() - 1);
-            return;
-        }
-        let len = st.len.get() as usize;
-        let spans = &st.spans[..len.min(DEPTH)];
-        if let Some(i) = spans.iter().rposition(|e| e.get() == (tag, id)) {
-            for k in i..len - 1 {
-                spans[k].set(spans[k + 1].get());
+        let len = (st.len.get() as usize).min(DEPTH);
+        let spans = &st.spans[..len];
+        let found = spans
+            .iter()
+            .rposition(|e| e.get() == (tag, id) || e.get() == (tag | DUPLICATE, id));
+        match found {
+            Some(i) => {
+                for k in i..len - 1 {
+                    spans[k].set(spans[k + 1].get());
+                }
+                st.len.set(len as u32 - 1);
             }
-            st.len.set(len as u32 - 1);
+            None => st.deeper.set(st.deeper.get().saturating_sub(1)),
         }
     });
 }
 
-/// The innermost span entered on this thread, as far as this module knows it.
+/// The innermost span of bridge `tag` entered on this thread (not a duplicate), as far as this
+/// module knows it: spans of other pipelines are skipped (their traces are not this pipeline's).
 #[inline]
-pub(crate) fn current() -> Current {
+pub(crate) fn current(tag: u32) -> Current {
     let top = STACK
         .try_with(|st| {
             if st.deeper.get() > 0 {
                 return Err(());
             }
-            let len = st.len.get() as usize;
-            Ok(len
-                .checked_sub(1)
-                .and_then(|top| st.spans.get(top))
-                .map(Cell::get))
+            let len = (st.len.get() as usize).min(DEPTH);
+            Ok(st.spans[..len]
+                .iter()
+                .rev()
+                .map(Cell::get)
+                .find(|e| e.0 == tag))
         })
         .unwrap_or(Err(()));
     match top {
@@ -213,15 +224,15 @@ mod tests {
             let tag = new_tag();
             made(tag, 11, &ids(1, true));
             made(tag, 12, &ids(2, false));
-            assert!(matches!(current(), Current::None));
+            assert!(matches!(current(tag), Current::None));
             entered(tag, 11);
-            assert!(matches!(current(), Current::Ids(i) if i.trace_id == [1; 16] && i.sampled));
+            assert!(matches!(current(tag), Current::Ids(i) if i.trace_id == [1; 16] && i.sampled));
             entered(tag, 12);
-            assert!(matches!(current(), Current::Ids(i) if i.span_id == [2; 8] && !i.sampled));
+            assert!(matches!(current(tag), Current::Ids(i) if i.span_id == [2; 8] && !i.sampled));
             exited(tag, 12);
-            assert!(matches!(current(), Current::Ids(i) if i.span_id == [1; 8]));
+            assert!(matches!(current(tag), Current::Ids(i) if i.span_id == [1; 8]));
             exited(tag, 11);
-            assert!(matches!(current(), Current::None));
+            assert!(matches!(current(tag), Current::None));
         });
     }
 
@@ -233,7 +244,7 @@ mod tests {
             closed(tag, 21);
             // The id comes back for another span, made elsewhere (no entry written: evicted).
             entered(tag, 21);
-            assert!(matches!(current(), Current::Unknown));
+            assert!(matches!(current(tag), Current::Unknown));
             exited(tag, 21);
         });
     }
@@ -245,7 +256,7 @@ mod tests {
             made(tag, 31, &ids(4, false));
             made(tag, 31, &ids(5, true));
             entered(tag, 31);
-            assert!(matches!(current(), Current::Ids(i) if i.trace_id == [5; 16] && i.sampled));
+            assert!(matches!(current(tag), Current::Ids(i) if i.trace_id == [5; 16] && i.sampled));
             exited(tag, 31);
         });
     }
@@ -257,12 +268,67 @@ mod tests {
             made(a, 41, &ids(6, true));
             closed(b, 41); // not a's: a's entry stays
             entered(b, 41);
-            assert!(matches!(current(), Current::Unknown));
+            assert!(matches!(current(b), Current::Unknown));
             exited(b, 41);
             entered(a, 41);
-            assert!(matches!(current(), Current::Ids(i) if i.trace_id == [6; 16]));
+            assert!(matches!(current(a), Current::Ids(i) if i.trace_id == [6; 16]));
             exited(a, 41);
             closed(a, 41);
+        });
+    }
+
+    #[test]
+    fn a_span_entered_again_does_not_become_current_again() {
+        on_a_new_thread(|| {
+            let tag = new_tag();
+            made(tag, 61, &ids(9, true));
+            made(tag, 62, &ids(10, true));
+            entered(tag, 61);
+            entered(tag, 62);
+            entered(tag, 61); // as the registry has it: 62 stays current
+            assert!(matches!(current(tag), Current::Ids(i) if i.span_id == [10; 8]));
+            exited(tag, 61);
+            exited(tag, 62);
+            assert!(matches!(current(tag), Current::Ids(i) if i.span_id == [9; 8]));
+            exited(tag, 61);
+            assert!(matches!(current(tag), Current::None));
+        });
+    }
+
+    #[test]
+    fn another_pipelines_spans_are_skipped() {
+        on_a_new_thread(|| {
+            let (p, q) = (new_tag(), new_tag());
+            made(p, 71, &ids(11, true));
+            made(q, 72, &ids(12, true));
+            entered(p, 71);
+            entered(q, 72);
+            assert!(matches!(current(p), Current::Ids(i) if i.span_id == [11; 8]));
+            assert!(matches!(current(q), Current::Ids(i) if i.span_id == [12; 8]));
+            exited(q, 72);
+            exited(p, 71);
+            assert!(matches!(current(q), Current::None));
+        });
+    }
+
+    #[test]
+    fn a_span_exited_out_of_order_beyond_the_bound_leaves_nothing_stale() {
+        on_a_new_thread(|| {
+            let tag = new_tag();
+            made(tag, 80, &ids(13, true));
+            entered(tag, 80);
+            for id in 0..DEPTH as u64 + 2 {
+                entered(tag, 2000 + id);
+            }
+            exited(tag, 80); // out of order, while deeper spans are counted
+            for id in (0..DEPTH as u64 + 2).rev() {
+                exited(tag, 2000 + id);
+            }
+            assert!(
+                matches!(current(tag), Current::None),
+                "80 is not current any more"
+            );
+            STACK.with(|st| assert_eq!((st.len.get(), st.deeper.get()), (0, 0)));
         });
     }
 
@@ -275,9 +341,9 @@ mod tests {
             entered(tag, 51);
             entered(tag, 52);
             exited(tag, 51);
-            assert!(matches!(current(), Current::Ids(i) if i.span_id == [8; 8]));
+            assert!(matches!(current(tag), Current::Ids(i) if i.span_id == [8; 8]));
             exited(tag, 52);
-            assert!(matches!(current(), Current::None));
+            assert!(matches!(current(tag), Current::None));
         });
     }
 
@@ -288,11 +354,11 @@ mod tests {
             for id in 0..DEPTH as u64 + 3 {
                 entered(tag, 1000 + id);
             }
-            assert!(matches!(current(), Current::Unknown));
+            assert!(matches!(current(tag), Current::Unknown));
             for id in (0..DEPTH as u64 + 3).rev() {
                 exited(tag, 1000 + id);
             }
-            assert!(matches!(current(), Current::None));
+            assert!(matches!(current(tag), Current::None));
             STACK.with(|st| assert_eq!((st.len.get(), st.deeper.get()), (0, 0)));
         });
     }
