@@ -24,7 +24,9 @@
 //! (ratio 1: every span exported), and the common stack (`tower-http` + `tracing-subscriber` JSON +
 //! `tracing-opentelemetry`, without and with OTLP). `OVERHEAD_MODES=off,otlp` runs a subset;
 //! `OVERHEAD_ENV="K=V ..."` adds variables to every procman; `OVERHEAD_WRK="-t1 -c8"` sets wrk's
-//! threads and connections.
+//! threads and connections. `OVERHEAD_WRK_BIN=/path/to/wrk2` runs wrk2 instead (open loop: give
+//! the rate in `OVERHEAD_WRK`, e.g. `-t1 -c32 -R75000`; latencies then count from when each
+//! request was due, not from when it was sent).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -165,9 +167,10 @@ fn parse_wrk(out: &str) -> (f64, f64, f64, f64) {
     let (mut p50, mut p99) = (f64::NAN, f64::NAN);
     for line in out.lines() {
         let t = line.trim();
-        if let Some(rest) = t.strip_prefix("50%") {
+        // wrk prints "50%", wrk2 "50.000%".
+        if let Some(rest) = t.strip_prefix("50%").or_else(|| t.strip_prefix("50.000%")) {
             p50 = ms(rest);
-        } else if let Some(rest) = t.strip_prefix("99%") {
+        } else if let Some(rest) = t.strip_prefix("99%").or_else(|| t.strip_prefix("99.000%")) {
             p99 = ms(rest);
         } else if t.contains(" requests in ") {
             // "812345 requests in 10.00s, 120.00MB read"
@@ -261,10 +264,15 @@ fn receiver_main() {
     });
 }
 
+/// The load generator: `wrk`, or `OVERHEAD_WRK_BIN` (wrk2 for an open loop).
+fn wrk_bin() -> String {
+    std::env::var("OVERHEAD_WRK_BIN").unwrap_or_else(|_| "wrk".into())
+}
+
 fn run_wrk(url: &str, seconds: u64) -> (String, f64) {
     let before = children_cpu_seconds();
     let conf = std::env::var("OVERHEAD_WRK").unwrap_or_else(|_| "-t1 -c8".into());
-    let out = Command::new("wrk")
+    let out = Command::new(wrk_bin())
         .args(conf.split_whitespace())
         .args(["--latency", "-d", &format!("{seconds}s"), url])
         .output()
@@ -397,8 +405,11 @@ fn main() {
     if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
         return; // `cargo test --benches` probing: this benchmark only runs under `cargo bench`
     }
-    if Command::new("wrk").arg("--version").output().is_err() {
-        eprintln!("overhead: `wrk` is not installed (apt install wrk); nothing measured");
+    if Command::new(wrk_bin()).arg("--version").output().is_err() {
+        eprintln!(
+            "overhead: `{}` is not installed (apt install wrk); nothing measured",
+            wrk_bin()
+        );
         return;
     }
     let seconds: u64 = std::env::var("OVERHEAD_SECONDS")
