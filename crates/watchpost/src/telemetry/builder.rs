@@ -171,7 +171,10 @@ where
     /// it the process's OpenTelemetry and `log` defaults too, as `install` does.
     ///
     /// The registry must be a [`tracing_subscriber::Registry`] (any layers around it): the span
-    /// data lives in its extensions. The pipeline's levels filter for the whole subscriber, and
+    /// data lives in its extensions. Do not wrap the layer in a per-layer filter
+    /// (`.with_filter(…)`): it must see every span enter, exit and close (a filtered layer misses
+    /// the exit of a span closed while entered, and exemplars could then name a stale span); its
+    /// own levels filter already. The pipeline's levels filter for the whole subscriber, and
     /// never enable `TRACE` (see [`with_layer`](Self::with_layer)). Installing it with
     /// tracing-subscriber's `init()` is fine: the `LogTracer` that `init()` installs hands `log`
     /// records to the pipeline, and `install_globals` keeps `log`'s maximum level in step with
