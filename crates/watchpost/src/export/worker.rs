@@ -181,10 +181,13 @@ impl Worker {
         // At most one push at a time (a tick while one is in flight is skipped: the next push
         // carries the same cumulative series).
         let mut push: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
-        let mut span_tick = tokio::time::interval(self.settings.spans.delay);
-        let mut log_tick = tokio::time::interval(self.settings.logs.delay);
-        let mut metric_tick = tokio::time::interval(self.settings.metric_interval);
-        metric_tick.tick().await; // the first tick is immediate; the first push is one interval in
+        // Each timer first fires one interval in (`interval`'s first tick is immediate: it sent
+        // whatever was queued when the thread started as a partial batch, out of step with the
+        // full batches after it).
+        let every = |d: Duration| tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+        let mut span_tick = every(self.settings.spans.delay);
+        let mut log_tick = every(self.settings.logs.delay);
+        let mut metric_tick = every(self.settings.metric_interval);
         loop {
             // A signal whose collector asked to wait holds what it took: wake when the wait
             // is over (no notify comes while the queue stays above a batch).
