@@ -72,7 +72,7 @@ pub struct Running {
     scraper: Option<(Arc<tokio::sync::Notify>, tokio::task::JoinHandle<()>)>,
     /// SIGTERM and SIGINT, listened for from the start, so one right after the ready line ends
     /// the window rather than the process.
-    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    signals: (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
 }
 
 /// Runs a check over its whole window and returns its report.
@@ -181,7 +181,7 @@ pub async fn start(options: CheckOptions, config: Config) -> Result<Running> {
     let terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     Ok(Running {
-        signals: Some((terminate, interrupt)),
+        signals: (terminate, interrupt),
         options,
         catalogue,
         report,
@@ -227,13 +227,7 @@ impl Running {
             tokio::time::interval(self.options.scrape_interval.max(Duration::from_millis(50)));
         tick.tick().await;
         let stop = self.stop.clone();
-        let (mut terminate, mut interrupt) = match self.signals.take() {
-            Some(s) => s,
-            None => (
-                signal(tokio::signal::unix::SignalKind::terminate())?,
-                signal(tokio::signal::unix::SignalKind::interrupt())?,
-            ),
-        };
+        let (mut terminate, mut interrupt) = self.signals;
         loop {
             let sleep = async {
                 match deadline {

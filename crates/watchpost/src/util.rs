@@ -230,3 +230,16 @@ impl<const N: usize> SeqLock<N> {
         None
     }
 }
+
+/// A 16-byte id (a trace id) as two words, for a [`SeqLock`]; [`id_bytes`] turns them back.
+#[inline]
+pub(crate) fn id_words(id: [u8; 16]) -> [u64; 2] {
+    let v = u128::from_ne_bytes(id);
+    [v as u64, (v >> 64) as u64]
+}
+
+/// The 16-byte id that [`id_words`] made `words` of.
+#[inline]
+pub(crate) fn id_bytes(words: [u64; 2]) -> [u8; 16] {
+    (u128::from(words[0]) | u128::from(words[1]) << 64).to_ne_bytes()
+}

@@ -11,7 +11,7 @@
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric::Data, Exemplar, ScopeMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{metric::Data, ScopeMetrics};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 
 use crate::metrics::ExemplarStore;
@@ -77,13 +77,7 @@ pub(super) fn request(
                     continue;
                 };
                 out.exemplars
-                    .extend(by_bucket.iter().flatten().map(|e| Exemplar {
-                        filtered_attributes: Vec::new(),
-                        time_unix_nano: e.time_unix_nano,
-                        span_id: e.span_id.to_vec(),
-                        trace_id: e.trace_id.to_vec(),
-                        value: Some(exemplar::Value::AsDouble(e.value)),
-                    }));
+                    .extend(by_bucket.iter().flatten().map(|e| e.to_otlp()));
             }
         }
     }

@@ -363,35 +363,38 @@ impl Worker {
         encoded: Encoded<'a>,
         limit: Option<Duration>,
     ) -> InFlight<'a> {
-        let unfinished = Unfinished {
-            worker: self,
+        let n = encoded.n;
+        self.guarded(
             signal,
-            n: encoded.n,
-            ended: false,
-        };
-        Box::pin(async move {
-            // The whole guard moves in (a field assignment alone would capture only the field).
-            let mut unfinished = unfinished;
-            let ok = self
-                .send(signal, encoded.n, encoded.exporter, encoded.body, limit)
-                .await;
-            unfinished.ended = true;
-            ok
-        })
+            n,
+            self.send(signal, n, encoded.exporter, encoded.body, limit),
+        )
     }
 
     /// One metric push (see [`Worker::export_metrics`]), counted as a failed export if it is
     /// dropped before it ends, like a batch.
     fn push_metrics<'a>(&'a self, ex: &'a Exporters, limit: Option<Duration>) -> InFlight<'a> {
+        self.guarded(Signal::Metrics, 1, self.export_metrics(ex, limit))
+    }
+
+    /// `export` (of `n` items of `signal`) with its [`Unfinished`] guard, made now, before the
+    /// first poll: dropped before it ends, the export is counted as failed.
+    fn guarded<'a>(
+        &'a self,
+        signal: Signal,
+        n: usize,
+        export: impl Future<Output = bool> + 'a,
+    ) -> InFlight<'a> {
         let unfinished = Unfinished {
             worker: self,
-            signal: Signal::Metrics,
-            n: 1,
+            signal,
+            n,
             ended: false,
         };
         Box::pin(async move {
+            // The whole guard moves in (a field assignment alone would capture only the field).
             let mut unfinished = unfinished;
-            let ok = self.export_metrics(ex, limit).await;
+            let ok = export.await;
             unfinished.ended = true;
             ok
         })

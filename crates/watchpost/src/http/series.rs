@@ -9,7 +9,7 @@
 //! take the unbound path.
 
 use std::hash::Hasher;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use opentelemetry::metrics::BoundHistogram;
@@ -85,10 +85,8 @@ pub(super) struct DurationSeries {
     /// Open addressing by the key's hash, linear probing; a slot is set once, never cleared
     /// (boxed: an empty table is 32 KiB).
     table: Box<[OnceLock<Box<Bound>>]>,
-    /// Series bound (at most [`MAX_BOUND`]).
+    /// Series bound (at most [`MAX_BOUND`]; then new series go the unbound way).
     bound: AtomicUsize,
-    /// [`MAX_BOUND`] series are bound: new series go the unbound way.
-    full: AtomicBool,
 }
 
 impl std::fmt::Debug for Bound {
@@ -111,7 +109,6 @@ impl DurationSeries {
             histogram,
             table: (0..TABLE).map(|_| OnceLock::new()).collect(),
             bound: AtomicUsize::new(0),
-            full: AtomicBool::new(false),
         }
     }
 
@@ -151,7 +148,7 @@ impl DurationSeries {
             let b = match slot.get() {
                 Some(b) => b,
                 None => {
-                    if self.full.load(Ordering::Relaxed) {
+                    if self.full() {
                         return None;
                     }
                     slot.get_or_init(|| self.bind(key, method, route, status))
@@ -174,9 +171,7 @@ impl DurationSeries {
     /// requests of new series no longer bind).
     #[cold]
     fn bind(&self, key: Key, method: &'static str, route: &str, status: u16) -> Box<Bound> {
-        if self.bound.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_BOUND {
-            self.full.store(true, Ordering::Relaxed);
-        }
+        self.bound.fetch_add(1, Ordering::Relaxed);
         let labels = labels(method, route, status);
         Box::new(Bound {
             key,
@@ -184,6 +179,11 @@ impl DurationSeries {
             histogram: self.histogram.histogram().bind(&labels),
             exemplars: self.histogram.series(&labels),
         })
+    }
+
+    /// [`MAX_BOUND`] series are bound: new series go the unbound way.
+    fn full(&self) -> bool {
+        self.bound.load(Ordering::Relaxed) >= MAX_BOUND
     }
 
     /// Bound series now (for tests).
@@ -261,7 +261,7 @@ mod tests {
             series.record(0.01, "GET", &format!("/r{i}"), 200, &of);
         }
         assert_eq!(series.len(), MAX_BOUND);
-        assert!(series.full.load(Ordering::Relaxed));
+        assert!(series.full());
         series.record(0.01, "GET", "/items/{id}", 200, &of);
         let text = telemetry.metrics().encode(crate::metrics::Format::Text);
         assert!(

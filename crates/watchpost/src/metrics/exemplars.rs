@@ -41,6 +41,21 @@ pub(crate) struct Exemplar {
     pub(crate) span_id: [u8; 8],
 }
 
+#[cfg(feature = "otlp")]
+impl Exemplar {
+    /// As an OTLP exemplar (for the metric push: the SDK's points and the library's own).
+    pub(crate) fn to_otlp(self) -> opentelemetry_proto::tonic::metrics::v1::Exemplar {
+        use opentelemetry_proto::tonic::metrics::v1::{exemplar, Exemplar};
+        Exemplar {
+            filtered_attributes: Vec::new(),
+            time_unix_nano: self.time_unix_nano,
+            span_id: self.span_id.to_vec(),
+            trace_id: self.trace_id.to_vec(),
+            value: Some(exemplar::Value::AsDouble(self.value)),
+        }
+    }
+}
+
 /// A hasher for keys that are hashes already.
 #[derive(Default)]
 struct Identity(u64);
@@ -68,12 +83,12 @@ impl Slot {
     /// Writes `e`, unless another writer holds the slot.
     #[inline]
     fn put(&self, e: &Exemplar) {
-        let (hi, lo) = e.trace_id.split_at(8);
+        let [hi, lo] = crate::util::id_words(e.trace_id);
         self.0.write(&[
             e.value.to_bits(),
             e.time_unix_nano,
-            u64::from_ne_bytes(hi.try_into().unwrap_or_default()),
-            u64::from_ne_bytes(lo.try_into().unwrap_or_default()),
+            hi,
+            lo,
             u64::from_ne_bytes(e.span_id),
         ]);
     }
@@ -81,9 +96,7 @@ impl Slot {
     /// The exemplar (`None` before the first write, or if writers kept it busy for a while).
     fn get(&self) -> Option<Exemplar> {
         let [value, time_unix_nano, hi, lo, span_id] = self.0.read(64)?;
-        let mut trace_id = [0; 16];
-        trace_id[..8].copy_from_slice(&hi.to_ne_bytes());
-        trace_id[8..].copy_from_slice(&lo.to_ne_bytes());
+        let trace_id = crate::util::id_bytes([hi, lo]);
         Some(Exemplar {
             value: f64::from_bits(value),
             time_unix_nano,
@@ -356,6 +369,12 @@ impl Series {
         if let Some(e) = exemplar(value, ids, kept, None) {
             store(&self.bounds, slots, e);
         }
+    }
+
+    /// This series' exemplars by bucket (`+Inf` last), read from its own slots (no hash, no
+    /// map); `None` without slots.
+    pub(crate) fn exemplars(&self) -> Option<Vec<Option<Exemplar>>> {
+        (self.slots.as_ref()).map(|slots| slots.iter().map(Slot::get).collect())
     }
 
     /// [`keep`](Self::keep) for a caller that knows its span's ids already (the HTTP layer has

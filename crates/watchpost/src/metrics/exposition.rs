@@ -513,30 +513,57 @@ fn write_histogram<T: Num>(
         write_labels(labels, || p.attributes());
         let by_bucket = exemplars.and_then(|s| s.of(p.attributes()));
         let exemplar = |i: usize| by_bucket.as_ref().and_then(|b| b.get(i).copied().flatten());
-        let mut cumulative = 0u64;
-        let mut n = 0;
-        for (bound, count) in p.bounds().zip(p.bucket_counts()) {
-            cumulative += count;
-            le.clear();
-            write_float(&mut le, bound)?;
-            write_sample(out, family, "_bucket", labels, Some(("le", &le)))?;
-            cumulative.write(out)?;
-            write_exemplar(out, exemplar(n))?;
-            out.write_char('\n')?;
-            n += 1;
-        }
-        write_sample(out, family, "_bucket", labels, Some(("le", "+Inf")))?;
-        p.count().write(out)?;
-        write_exemplar(out, exemplar(n))?;
-        out.write_char('\n')?;
-        write_sample(out, family, "_sum", labels, None)?;
-        p.sum().write(out)?;
-        out.write_char('\n')?;
-        write_sample(out, family, "_count", labels, None)?;
-        p.count().write(out)?;
-        out.write_char('\n')?;
+        let buckets = p.bounds().zip(p.bucket_counts());
+        write_histogram_point(
+            out,
+            family,
+            labels,
+            &mut le,
+            buckets,
+            p.count(),
+            p.sum(),
+            exemplar,
+        )?;
     }
     Ok(())
+}
+
+/// One histogram point (its `labels` written already): the cumulative `_bucket` rows of
+/// `buckets` (bound, count), `+Inf`, each with its bucket's exemplar, then `_sum` and `_count`.
+/// For the SDK's points and the library's own (`own.rs`) alike.
+#[allow(clippy::too_many_arguments)]
+fn write_histogram_point(
+    out: &mut impl Write,
+    family: &str,
+    labels: &str,
+    le: &mut String,
+    buckets: impl Iterator<Item = (f64, u64)>,
+    count: u64,
+    sum: impl Num,
+    exemplar: impl Fn(usize) -> Option<super::exemplars::Exemplar>,
+) -> fmt::Result {
+    let mut cumulative = 0u64;
+    let mut n = 0;
+    for (bound, c) in buckets {
+        cumulative += c;
+        le.clear();
+        write_float(le, bound)?;
+        write_sample(out, family, "_bucket", labels, Some(("le", le)))?;
+        cumulative.write(out)?;
+        write_exemplar(out, exemplar(n))?;
+        out.write_char('\n')?;
+        n += 1;
+    }
+    write_sample(out, family, "_bucket", labels, Some(("le", "+Inf")))?;
+    count.write(out)?;
+    write_exemplar(out, exemplar(n))?;
+    out.write_char('\n')?;
+    write_sample(out, family, "_sum", labels, None)?;
+    sum.write(out)?;
+    out.write_char('\n')?;
+    write_sample(out, family, "_count", labels, None)?;
+    count.write(out)?;
+    out.write_char('\n')
 }
 
 /// ` # {trace_id="…",span_id="…"} value timestamp` (OpenMetrics' exemplar: 63 characters of

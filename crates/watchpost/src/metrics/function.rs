@@ -151,8 +151,6 @@ struct Pipeline {
     owner: Weak<super::MetricPipeline>,
     /// Only its exemplars are used (its SDK histogram is a no-op one).
     duration: super::ExemplarHistogram,
-    /// The duration histogram's exemplars, for the encoders.
-    exemplars: Arc<super::exemplars::Slots>,
     concurrent: Option<UpDownCounter<i64>>,
     service: KeyValue,
     /// The families' full names.
@@ -189,12 +187,10 @@ pub(crate) fn attach(metrics: &Metrics, service_name: &str) {
         .meter("watchpost")
         .f64_histogram(duration_name.clone())
         .build();
-    let duration =
-        super::ExemplarHistogram::new(noop, exemplars.clone(), metrics.pipeline.trace_tag);
+    let duration = super::ExemplarHistogram::new(noop, exemplars, metrics.pipeline.trace_tag);
     let pipeline = Pipeline {
         owner: Arc::downgrade(&metrics.pipeline),
         duration,
-        exemplars,
         concurrent: concurrency
             .then(|| metrics.up_down_counter(&catalogue::FUNCTION_CALLS_CONCURRENT)),
         service: KeyValue::new("service_name", service_name.to_string()),
@@ -232,7 +228,7 @@ pub(crate) fn families(store: &super::exemplars::ExemplarStore) -> Option<(Vec<o
     for f in inventory::iter::<__private::Registered> {
         if let Some(r) = f.0.resolved_now() {
             r.counter_points(&mut counts);
-            durations.extend(r.histogram_point(Some(&p.exemplars)));
+            durations.extend(r.histogram_point());
         }
     }
     let mut out = Vec::with_capacity(2);

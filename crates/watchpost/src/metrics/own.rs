@@ -183,13 +183,7 @@ pub(crate) fn to_otlp(
                                 bucket_counts: p.bucket_counts.clone(),
                                 explicit_bounds: bounds.to_vec(),
                                 exemplars: (p.exemplars.iter().flatten())
-                                    .map(|e| proto::Exemplar {
-                                        filtered_attributes: Vec::new(),
-                                        time_unix_nano: e.time_unix_nano,
-                                        span_id: e.span_id.to_vec(),
-                                        trace_id: e.trace_id.to_vec(),
-                                        value: Some(proto::exemplar::Value::AsDouble(e.value)),
-                                    })
+                                    .map(|e| e.to_otlp())
                                     .collect(),
                                 flags: 0,
                                 min: p.min,

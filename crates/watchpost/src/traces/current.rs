@@ -61,13 +61,13 @@ pub(crate) fn new_tag() -> u32 {
 /// out if another span's write holds the entry (the span is then answered by the lookup).
 #[inline]
 pub(crate) fn made(tag: u32, id: u64, ids: &SpanIds) {
-    let (hi, lo) = ids.trace_id.split_at(8);
+    let [hi, lo] = crate::util::id_words(ids.trace_id);
     let sampled = if ids.sampled { SAMPLED } else { 0 };
     entry(tag, id).write(&[
         u64::from(tag | sampled),
         id,
-        u64::from_ne_bytes(hi.try_into().unwrap_or_default()),
-        u64::from_ne_bytes(lo.try_into().unwrap_or_default()),
+        hi,
+        lo,
         u64::from_ne_bytes(ids.span_id),
     ]);
 }
@@ -160,11 +160,8 @@ fn read(tag: u32, id: u64) -> Option<SpanIds> {
         return None;
     }
     let [flags, _, hi, lo, span_id] = words;
-    let mut trace_id = [0; 16];
-    trace_id[..8].copy_from_slice(&hi.to_ne_bytes());
-    trace_id[8..].copy_from_slice(&lo.to_ne_bytes());
     Some(SpanIds {
-        trace_id,
+        trace_id: crate::util::id_bytes([hi, lo]),
         span_id: span_id.to_ne_bytes(),
         sampled: flags as u32 & SAMPLED != 0,
     })

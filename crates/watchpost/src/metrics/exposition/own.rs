@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write};
 
-use super::{write_exemplar, write_float, write_labels, write_sample, Format, Kind, Num};
+use super::{write_histogram_point, write_labels, write_sample, Format, Kind, Num};
 use crate::metrics::own::{Data, Family};
 
 /// The exposition kind of `f`.
@@ -41,26 +41,12 @@ pub(super) fn write(
                     Format::OpenMetrics => p.exemplars.get(i).copied().flatten(),
                     Format::Text => None,
                 };
-                let mut cumulative = 0u64;
-                for (i, bound) in bounds.iter().enumerate() {
-                    cumulative += p.bucket_counts.get(i).copied().unwrap_or(0);
-                    le.clear();
-                    write_float(&mut le, *bound)?;
-                    write_sample(out, family, "_bucket", labels, Some(("le", &le)))?;
-                    cumulative.write(out)?;
-                    write_exemplar(out, exemplar(i))?;
-                    out.write_char('\n')?;
-                }
-                write_sample(out, family, "_bucket", labels, Some(("le", "+Inf")))?;
-                p.count.write(out)?;
-                write_exemplar(out, exemplar(bounds.len()))?;
-                out.write_char('\n')?;
-                write_sample(out, family, "_sum", labels, None)?;
-                p.sum.write(out)?;
-                out.write_char('\n')?;
-                write_sample(out, family, "_count", labels, None)?;
-                p.count.write(out)?;
-                out.write_char('\n')?;
+                let counts =
+                    (0..bounds.len()).map(|i| p.bucket_counts.get(i).copied().unwrap_or(0));
+                let buckets = bounds.iter().copied().zip(counts);
+                write_histogram_point(
+                    out, family, labels, &mut le, buckets, p.count, p.sum, exemplar,
+                )?;
             }
         }
     }

@@ -236,11 +236,8 @@ impl Resolved {
         }
     }
 
-    /// The histogram's series, once it has a call; its exemplars by bucket from `exemplars`.
-    pub(super) fn histogram_point(
-        &self,
-        exemplars: Option<&crate::metrics::exemplars::Slots>,
-    ) -> Option<HistogramPoint> {
+    /// The histogram's series, once it has a call, with its exemplars by bucket.
+    pub(super) fn histogram_point(&self) -> Option<HistogramPoint> {
         let h = &self.histogram;
         let bucket_counts: Vec<u64> = h.buckets.iter().map(|b| b.load(Relaxed)).collect();
         let count: u64 = bucket_counts.iter().sum();
@@ -248,9 +245,8 @@ impl Resolved {
             return None;
         }
         let mut labels = self.histogram_labels.clone();
-        let exemplars: Vec<Option<Exemplar>> = exemplars
-            .and_then(|s| s.of(labels.iter()))
-            .map(Vec::from)
+        let exemplars: Vec<Option<Exemplar>> = (self.exemplars.as_ref())
+            .and_then(Series::exemplars)
             .unwrap_or_default();
         labels.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
         let (min, max) = (h.min_ns.load(Relaxed), h.max_ns.load(Relaxed));
