@@ -71,6 +71,8 @@ mod internal;
 pub mod logs;
 pub mod metrics;
 pub mod redact;
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+mod staged;
 mod telemetry;
 pub mod traces;
 mod util;

@@ -15,6 +15,7 @@ const LAYERS: &[&str] = &[
     "metrics",
     "logs",
     "traces",
+    "staged",
     "internal",
     "redact",
     "config",

@@ -15,6 +15,8 @@ mod client;
 mod reqwest;
 mod series;
 mod server;
+#[cfg(test)]
+mod staged_tests;
 
 pub use client::{HttpClientLayer, HttpClientService, MAX_HOSTS};
 #[cfg(feature = "reqwest")]

@@ -18,6 +18,7 @@ use opentelemetry::metrics::Counter;
 use tracing::Instrument as _;
 
 use crate::catalogue::{self, targets};
+use crate::staged::{self, AccessValues};
 
 /// The `path` label of requests that matched no route (never the raw URL: it is unbounded).
 pub const UNMATCHED: &str = "__unmatched__";
@@ -344,26 +345,14 @@ where
             .get::<ConnectInfo<std::net::SocketAddr>>()
             .map(|c| super::addr::AddrText::new(c.0));
         let rid = RequestId::of(&req);
-        let known = known_method(&method);
         // Every value known now is given at creation (an `Option` records nothing when `None`):
         // each later `record` is one more round through every layer.
-        let span = tracing::info_span!(
-            target: crate::catalogue::targets::HTTP,
-            "request",
-            otel.name = %format_args!("{known} {path}"),
-            otel.kind = "server",
-            otel.status_code = tracing::field::Empty,
-            subsystem = shared.subsystem.as_str(),
-            http.request.method = known,
-            http.request.method_original = (known == "_OTHER").then_some(method.as_str()),
-            http.route = path.as_str(),
-            http.response.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            url.scheme = "http",
-            // The HTTP conventions: the address without the port, and the port apart.
-            client.address = remote.as_ref().map(super::addr::AddrText::ip),
-            client.port = remote.as_ref().map(super::addr::AddrText::port),
-            request_id = rid.as_str(),
+        let span = request_span(
+            &shared.subsystem,
+            &method,
+            &path,
+            remote.as_ref(),
+            rid.as_str(),
         );
         let cx = crate::traces::extract(req.headers());
         {
@@ -401,9 +390,11 @@ where
         };
         shared.in_flight.add(1);
         let fut = inner.call(req);
-        let span2 = span.clone();
+        // The future holds the other handle (a clone is a round through every layer, and so is
+        // each handle's drop).
+        let fut = fut.instrument(span.clone());
         Box::pin(async move {
-            let mut fut = std::pin::pin!(fut.instrument(span2.clone()));
+            let mut fut = std::pin::pin!(fut);
             // Cleared before each poll: after a panic, the mark says whether the panic hook
             // wrote the line of this poll's panic (one ERROR line per panic).
             let polled = std::future::poll_fn(|cx| {
@@ -411,6 +402,7 @@ where
                 std::future::Future::poll(fut.as_mut(), cx)
             });
             let result = AssertUnwindSafe(polled).catch_unwind().await;
+            let span2 = fut.as_ref().get_ref().span();
             let mut response = match result {
                 Ok(Ok(r)) => r,
                 Ok(Err(never)) => match never {},
@@ -469,6 +461,62 @@ where
             ))
         })
     }
+}
+
+/// The request span (its values known at the request's start), its values staged for the log
+/// layer and the trace bridge to take typed (see [`staged`]).
+fn request_span(
+    subsystem: &str,
+    method: &Method,
+    path: &Route,
+    remote: Option<&super::addr::AddrText>,
+    rid: &str,
+) -> tracing::Span {
+    let span = request_span_visited(subsystem, method, path, remote, rid, true);
+    staged::clear();
+    span
+}
+
+/// The request span; `stage`: its values staged first (tests make it both ways).
+pub(super) fn request_span_visited(
+    subsystem: &str,
+    method: &Method,
+    path: &Route,
+    remote: Option<&super::addr::AddrText>,
+    rid: &str,
+    stage: bool,
+) -> tracing::Span {
+    let known = known_method(method);
+    let method_original = (known == "_OTHER").then_some(method.as_str());
+    if stage {
+        staged::stage_span(&staged::SpanValues {
+            subsystem,
+            method: known,
+            method_original,
+            route: path.as_str(),
+            client_ip: remote.map(super::addr::AddrText::ip),
+            client_port: remote.map(super::addr::AddrText::port),
+            request_id: rid,
+        });
+    }
+    tracing::info_span!(
+        target: crate::catalogue::targets::HTTP,
+        "request",
+        otel.name = %format_args!("{known} {path}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        subsystem,
+        http.request.method = known,
+        http.request.method_original = method_original,
+        http.route = path.as_str(),
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        url.scheme = "http",
+        // The HTTP conventions: the address without the port, and the port apart.
+        client.address = remote.map(super::addr::AddrText::ip),
+        client.port = remote.map(super::addr::AddrText::port),
+        request_id = rid,
+    )
 }
 
 impl ServerInstruments {
@@ -534,7 +582,7 @@ pub(super) fn status_label(status: u16) -> opentelemetry::Value {
 }
 
 /// The route template of a request (axum's shared text), or [`UNMATCHED`].
-struct Route(Option<MatchedPath>);
+pub(super) struct Route(pub(super) Option<MatchedPath>);
 
 impl Route {
     fn as_str(&self) -> &str {
@@ -602,27 +650,57 @@ impl Completion {
         };
         let (path, request_id) = (self.path.as_str(), self.request_id.as_str());
         let remote = self.remote.as_ref().map(super::addr::AddrText::as_str);
-        // The access line. The server span carries most of its data (method, route, status,
-        // client address and request id as attributes; the duration is its own; not the body
-        // size), so the trace bridge does not copy the line into the span as an event (see
-        // ACCESS_LOG_TARGET).
-        self.span.in_scope(|| {
-            if self.status.is_server_error() {
-                tracing::warn!(
-                    target: ACCESS_LOG_TARGET,
-                    method, path, status, bytes = self.bytes,
-                    duration_ms, remote_addr = remote, request_id,
-                    complete, "request failed"
-                );
+        let failed = self.status.is_server_error();
+        let access = AccessValues {
+            method,
+            path,
+            status,
+            bytes: self.bytes,
+            duration_ms,
+            remote_addr: remote,
+            request_id,
+            complete,
+            msg: if failed {
+                "request failed"
             } else {
-                tracing::info!(
-                    target: ACCESS_LOG_TARGET,
-                    method, path, status, bytes = self.bytes,
-                    duration_ms, remote_addr = remote, request_id,
-                    complete, "request handled"
-                );
-            }
-        });
+                "request handled"
+            },
+        };
+        // The same values staged for the log layer, which then writes them without visiting
+        // the event's fields (see `staged`); what no layer took is dropped after.
+        staged::stage_line(&access);
+        self.span.in_scope(|| access_event(&access, failed));
+        staged::clear();
+    }
+}
+
+/// The access line's event. The server span carries most of its data (method, route, status,
+/// client address and request id as attributes; the duration is its own; not the body size), so
+/// the trace bridge does not copy the line into the span as an event (see ACCESS_LOG_TARGET).
+pub(super) fn access_event(v: &AccessValues<'_>, failed: bool) {
+    let AccessValues {
+        method,
+        path,
+        status,
+        bytes,
+        duration_ms,
+        remote_addr,
+        request_id,
+        complete,
+        ..
+    } = *v;
+    if failed {
+        tracing::warn!(
+            target: ACCESS_LOG_TARGET,
+            method, path, status, bytes, duration_ms, remote_addr, request_id, complete,
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            target: ACCESS_LOG_TARGET,
+            method, path, status, bytes, duration_ms, remote_addr, request_id, complete,
+            "request handled"
+        );
     }
 }
 

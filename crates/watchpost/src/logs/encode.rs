@@ -30,6 +30,12 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// quotes and backslashes are escaped, so the output never contains a raw newline.
 pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Most values need no escaping at all: tested a word at a time (the tail padded with
+    // spaces), then copied in one go.
+    if !needs_any_escape(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     out.reserve(bytes.len());
     let mut start = 0;
     let mut i = 0;
@@ -66,6 +72,21 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
         }
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Whether a byte of `bytes` is escaped by [`escape_into`].
+#[inline]
+fn needs_any_escape(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        if needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+            return true;
+        }
+    }
+    let tail = words.remainder();
+    let mut padded = [b' '; 8];
+    padded[..tail.len()].copy_from_slice(tail);
+    needs_escape(u64::from_le_bytes(padded))
 }
 
 /// Whether one of the eight bytes in `w` is escaped by [`escape_into`]: below 0x20, `"`, `\`

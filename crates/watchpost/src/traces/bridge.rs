@@ -223,6 +223,55 @@ impl FieldVisitor<'_> {
     }
 }
 
+/// The HTTP server layer's request span from its staged values: the name, kind and attributes
+/// (in the span's field order, cleaned by the same functions) that [`FieldVisitor`] makes of
+/// its fields, without a `String` per value where the value is static and without the
+/// visitor's dynamic calls.
+fn staged_request_span(
+    tail: &TailSampler,
+    v: &crate::staged::SpanValues<'_>,
+    attributes: &mut Vec<KeyValue>,
+    name: &mut Option<String>,
+    kind: &mut Option<SpanKind>,
+) {
+    let mut span_name = String::with_capacity(v.method.len() + 1 + v.route.len());
+    span_name.push_str(v.method);
+    span_name.push(' ');
+    span_name.push_str(v.route);
+    *name = Some(span_name);
+    *kind = Some(SpanKind::Server);
+    let mut push = |key: &'static str, value: Value, trusted: bool| {
+        if attributes.len() >= MAX_ATTRIBUTES {
+            return;
+        }
+        let value = if trusted {
+            tail.clean_trusted(key, value)
+        } else {
+            tail.clean_value(key, value)
+        };
+        attributes.push(KeyValue::new(key, value));
+    };
+    push("subsystem", Value::from(v.subsystem.to_string()), true);
+    push("http.request.method", Value::from(v.method), true);
+    if let Some(original) = v.method_original {
+        push(
+            "http.request.method_original",
+            Value::from(original.to_string()),
+            false,
+        );
+    }
+    push("http.route", Value::from(v.route.to_string()), true);
+    push("url.scheme", Value::from("http"), true);
+    if let Some(ip) = v.client_ip {
+        push("client.address", Value::from(ip.to_string()), true);
+    }
+    if let Some(port) = v.client_port {
+        push("client.port", Value::I64(port.into()), true);
+    }
+    push("request_id", Value::from(v.request_id.to_string()), true);
+    crate::staged::count_taken(2);
+}
+
 impl Visit for FieldVisitor<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.push(field, Value::F64(value));
@@ -315,16 +364,25 @@ where
         let mut kind = None;
         let mut status = None;
         if let Some(tail) = &self.tail {
+            let trusted = trusted_span(meta);
             attributes.reserve(meta.fields().len());
-            attrs.record(&mut FieldVisitor {
-                tail,
-                attributes: &mut attributes,
-                status: &mut status,
-                name: &mut name,
-                kind: &mut kind,
-                message: None,
-                trusted: trusted_span(meta),
-            });
+            // The HTTP layer's request span: its values staged typed (see `crate::staged`).
+            let staged = trusted
+                && crate::staged::take_span_for_trace(|v| {
+                    staged_request_span(tail, v, &mut attributes, &mut name, &mut kind)
+                })
+                .is_some();
+            if !staged {
+                attrs.record(&mut FieldVisitor {
+                    tail,
+                    attributes: &mut attributes,
+                    status: &mut status,
+                    name: &mut name,
+                    kind: &mut kind,
+                    message: None,
+                    trusted,
+                });
+            }
             if let Some(sampled) = remote_sampled {
                 attributes.push(KeyValue::new(super::sampling::PARENT_SAMPLED, sampled));
             }

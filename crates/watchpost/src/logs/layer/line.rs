@@ -11,6 +11,7 @@ use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use super::access;
 use super::visit::{self, Sink, Visitor};
 use super::LayerState;
 use crate::logs::bridge::PendingLog;
@@ -123,19 +124,25 @@ pub(super) fn encode_event<S>(
     } else {
         (shared.route(event.metadata()), 0)
     };
-    let mut visitor = Visitor::new(
-        shared,
-        &route,
-        skip_mask,
-        text,
-        Sink::Event {
-            out: fields,
-            msg,
-            seen,
-            hits,
-        },
-    );
-    event.record(&mut visitor);
+    // The HTTP layer's access line: its values staged typed (see `access`), else visited.
+    let staged = route.trusted_mask != 0
+        && normalized.is_none()
+        && access::write_staged(shared, &route, meta, fields, msg, seen);
+    if !staged {
+        let mut visitor = Visitor::new(
+            shared,
+            &route,
+            skip_mask,
+            text,
+            Sink::Event {
+                out: fields,
+                msg,
+                seen,
+                hits,
+            },
+        );
+        event.record(&mut visitor);
+    }
     let mut take_id = |kind: u16, raw: &[u8], ids: &mut Vec<(u16, String)>| {
         if ids.iter().any(|(k, _)| *k == kind) {
             return; // the event's own (or an inner span's) id wins

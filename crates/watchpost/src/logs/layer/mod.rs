@@ -3,6 +3,7 @@
 //! per-thread route cache). `line` builds a line from an event and its spans, `visit` encodes
 //! field values.
 
+mod access;
 mod line;
 mod visit;
 
@@ -549,9 +550,13 @@ where
             fields: Vec::with_capacity(attrs.metadata().fields().len()),
             resources: Vec::new(),
         };
-        let subsystem = self
-            .shared
-            .record_span_fields(attrs.metadata(), &mut data, true, |v| attrs.record(v));
+        // The HTTP layer's request span: its values staged typed (see `access`), else visited.
+        let subsystem = match access::take_span(&self.shared, attrs.metadata(), &mut data) {
+            Some(subsystem) => subsystem,
+            None => self
+                .shared
+                .record_span_fields(attrs.metadata(), &mut data, true, |v| attrs.record(v)),
+        };
         data.subsystem = match subsystem {
             Some(index) => Some(index),
             None => span

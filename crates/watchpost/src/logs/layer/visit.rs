@@ -241,7 +241,7 @@ pub(super) fn write_text(shared: &LayerState, out: &mut Vec<u8>, s: &str) {
 }
 
 /// Truncates and escapes `s` as a JSON string into `out` (not masked: see [`write_text`]).
-fn cut_into(shared: &LayerState, out: &mut Vec<u8>, s: &str) {
+pub(super) fn cut_into(shared: &LayerState, out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     match truncate_utf8(s, shared.max_field_bytes) {
         Some(head) => {

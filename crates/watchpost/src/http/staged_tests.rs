@@ -1,0 +1,256 @@
+//! The HTTP server layer's request span and access line, made with their values staged (see
+//! [`crate::staged`]) and visited: the log layer writes the same lines and the trace bridge
+//! exports the same spans either way.
+
+use std::time::Duration;
+
+use tracing_subscriber::layer::SubscriberExt as _;
+use watchpost_testkit::capture::Capture;
+
+use super::server::{access_event, request_span_visited, Route};
+use crate::staged;
+use crate::staged::AccessValues;
+
+/// The access line's lines through the typed path and through the field visitor, `time`
+/// cut off (the only key that differs between two lines).
+fn both_paths(
+    config: crate::Config,
+    v: &AccessValues<'_>,
+    failed: bool,
+    typed: bool,
+) -> (String, String) {
+    let capture = Capture::default();
+    let (layer, _handle) = crate::logs::JsonLayer::new(&config, capture.clone());
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        access_event(v, failed); // nothing staged: visited
+        staged::stage_line(v);
+        let before = staged::taken()[0];
+        access_event(v, failed);
+        assert!(!staged::pending(), "the log layer took the staged values");
+        assert_eq!(
+            staged::taken()[0] - before,
+            u32::from(typed),
+            "written typed"
+        );
+    });
+    let lines = capture.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let untimed = |l: &str| l[l.find(",\"level\"").expect("a level key")..].to_string();
+    (untimed(&lines[0]), untimed(&lines[1]))
+}
+
+#[test]
+fn the_staged_access_line_is_byte_for_byte_the_visited_one() {
+    let plain = AccessValues {
+        method: "GET",
+        path: "/instances/{id}",
+        status: 200,
+        bytes: 109,
+        duration_ms: 0.003,
+        remote_addr: Some("127.0.0.1:54660"),
+        request_id: "655a606eaebf4c7638d1de0dd86abba3",
+        complete: true,
+        msg: "request handled",
+    };
+    let odd = AccessValues {
+        method: "PROPFIND",
+        path: "/a\"b\\c/\u{e9}t\u{e9}/{id}/with/a/route/longer/than/the/limit/of/sixty/four/bytes/on/a/line",
+        status: 503,
+        bytes: u64::MAX,
+        duration_ms: 12345.678,
+        remote_addr: None,
+        request_id: "caller's \"id\" \u{1}",
+        complete: false,
+        msg: "request failed",
+    };
+    let config = || crate::Config::builder("svc").build().unwrap();
+    let short = || {
+        crate::Config::builder("svc")
+            .max_field_bytes(64)
+            .build()
+            .unwrap()
+    };
+    for (config, v, failed) in [
+        (config(), &plain, false),
+        (short(), &plain, false),
+        (config(), &odd, true),
+        (short(), &odd, true),
+    ] {
+        let (visited, staged) = both_paths(config, v, failed, true);
+        assert_eq!(staged, visited);
+        assert!(visited.contains("\"status\":"), "{visited}");
+    }
+    let (visited, _) = both_paths(short(), &odd, true, true);
+    assert!(visited.contains(crate::logs::TRUNCATED_MARKER), "{visited}");
+    assert!(!visited.contains("remote_addr"), "{visited}");
+}
+
+/// A line logged inside the request span, made with its values visited and staged.
+fn span_both_paths(config: crate::Config, remote: Option<&str>, typed: bool) -> (String, String) {
+    let capture = Capture::default();
+    let (layer, _handle) = crate::logs::JsonLayer::new(&config, capture.clone());
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let remote = remote.map(|r| super::addr::AddrText::new(r.parse().unwrap()));
+    let (method, path) = (axum::http::Method::GET, Route(None));
+    let rid = "0af7651916cd43dd8448eb211c80319c";
+    tracing::subscriber::with_default(subscriber, || {
+        for stage in [false, true] {
+            let before = staged::taken()[1];
+            let span = request_span_visited("api", &method, &path, remote.as_ref(), rid, stage);
+            staged::clear(); // (no trace bridge here to take its part)
+            let expected = u32::from(stage && typed);
+            assert_eq!(staged::taken()[1] - before, expected, "made typed");
+            span.in_scope(|| tracing::info!(target: "app", answer = 42, "inside"));
+        }
+    });
+    let lines = capture.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let untimed = |l: &str| l[l.find(",\"level\"").expect("a level key")..].to_string();
+    (untimed(&lines[0]), untimed(&lines[1]))
+}
+
+#[test]
+fn a_line_in_a_staged_request_span_is_byte_for_byte_one_in_a_visited_one() {
+    let api = || crate::Config::builder("svc").subsystem(crate::Subsystem::new("API"));
+    for remote in [None, Some("192.0.2.7:4242")] {
+        let (visited, staged) = span_both_paths(api().build().unwrap(), remote, true);
+        assert_eq!(staged, visited);
+        assert!(visited.contains("\"subsystem\":\"API\""), "{visited}");
+        assert!(visited.contains("\"request_id\":\"0af7651916cd43dd8448eb211c80319c\""));
+        // Undeclared: the default subsystem, on both paths.
+        let (visited, staged) =
+            span_both_paths(crate::Config::builder("svc").build().unwrap(), remote, true);
+        assert_eq!(staged, visited);
+        assert!(visited.contains("\"subsystem\":\"APP\""), "{visited}");
+    }
+    let mut redaction = crate::Redaction::default();
+    redaction.field_names.push("request_id".into());
+    let (visited, staged) =
+        span_both_paths(api().redaction(redaction).build().unwrap(), None, false);
+    assert_eq!(staged, visited);
+    assert!(
+        visited.contains("\"request_id\":\"[REDACTED]\""),
+        "{visited}"
+    );
+}
+
+/// Keeps every span the tail sampler hands on.
+#[derive(Debug, Default)]
+struct Kept(std::sync::Mutex<Vec<opentelemetry_sdk::trace::SpanData>>);
+impl crate::traces::SpanSink for Kept {
+    fn send(&self, span: opentelemetry_sdk::trace::SpanData, _important: bool) {
+        self.0.lock().unwrap().push(span);
+    }
+}
+
+/// The request span as the trace bridge exports it, made with its values visited and
+/// staged: (name, kind, attributes) of each.
+fn bridged_both_paths(
+    redaction: &crate::Redaction,
+    method: &axum::http::Method,
+    remote: Option<&str>,
+) -> Vec<(String, String, Vec<opentelemetry::KeyValue>)> {
+    use std::sync::Arc;
+    let kept = Arc::new(Kept::default());
+    let settings = crate::traces::TailSettings {
+        ratio: 1.0,
+        slow: Duration::from_secs(60),
+        max_traces: 16,
+        max_spans: 16,
+        max_attribute_bytes: 1024,
+    };
+    let tail = crate::traces::TailSampler::new(
+        settings,
+        kept.clone(),
+        crate::redact::Redactor::new(redaction),
+        Default::default(),
+    );
+    let bridge = crate::traces::Bridge::new(Some(Arc::new(tail)), 1.0, &[], 0);
+    let subscriber = tracing_subscriber::registry().with(bridge);
+    let remote = remote.map(|r| super::addr::AddrText::new(r.parse().unwrap()));
+    let path = Route(None);
+    let rid = "0af7651916cd43dd8448eb211c80319c";
+    tracing::subscriber::with_default(subscriber, || {
+        for stage in [false, true] {
+            let before = staged::taken()[2];
+            let span = request_span_visited("API", method, &path, remote.as_ref(), rid, stage);
+            staged::clear(); // (no log layer here to take its part)
+            assert_eq!(staged::taken()[2] - before, u32::from(stage), "made typed");
+            drop(span);
+        }
+    });
+    let spans = kept.0.lock().unwrap();
+    assert_eq!(spans.len(), 2, "both kept (ratio 1)");
+    spans
+        .iter()
+        .map(|s| {
+            let kind = format!("{:?}", s.span_kind);
+            (s.name.to_string(), kind, s.attributes.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn a_staged_request_span_is_bridged_with_the_visited_ones_name_kind_and_attributes() {
+    use axum::http::Method;
+    let mut secret_id = crate::Redaction::default();
+    secret_id.field_names.push("request_id".into());
+    let extension = Method::from_bytes(b"PROPFIND").unwrap();
+    for (redaction, method, remote) in [
+        (
+            crate::Redaction::default(),
+            Method::GET,
+            Some("192.0.2.7:4242"),
+        ),
+        (crate::Redaction::default(), Method::DELETE, None),
+        (
+            crate::Redaction::default(),
+            extension.clone(),
+            Some("[2001:db8::1]:80"),
+        ),
+        (secret_id, extension, Some("192.0.2.7:4242")),
+    ] {
+        let spans = bridged_both_paths(&redaction, &method, remote);
+        assert_eq!(spans[1], spans[0], "staged (right) against visited (left)");
+        let (name, kind, attributes) = &spans[0];
+        assert!(
+            name.ends_with(" /*unmatched*/") || name.contains(' '),
+            "{name}"
+        );
+        assert_eq!(kind, "Server");
+        assert!(attributes.iter().any(|kv| kv.key.as_str() == "http.route"));
+        assert_eq!(
+            attributes.iter().any(|kv| kv.key.as_str() == "client.port"),
+            remote.is_some()
+        );
+    }
+}
+
+#[test]
+fn an_access_field_named_as_a_secret_is_redacted_on_the_staged_path_too() {
+    let mut redaction = crate::Redaction::default();
+    redaction.field_names.push("request_id".into());
+    let config = crate::Config::builder("svc")
+        .redaction(redaction)
+        .build()
+        .unwrap();
+    let v = AccessValues {
+        method: "GET",
+        path: "/",
+        status: 200,
+        bytes: 0,
+        duration_ms: 1.5,
+        remote_addr: None,
+        request_id: "not-to-be-seen",
+        complete: true,
+        msg: "request handled",
+    };
+    // Written by the visitor (which redacts), not typed.
+    let (visited, staged) = both_paths(config, &v, false, false);
+    assert_eq!(staged, visited);
+    assert!(
+        visited.contains("\"request_id\":\"[REDACTED]\""),
+        "{visited}"
+    );
+}
