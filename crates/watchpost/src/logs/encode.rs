@@ -113,9 +113,15 @@ pub(crate) fn string_into(out: &mut Vec<u8>, s: &str) {
 
 /// Appends `bytes` as lowercase hex.
 pub(crate) fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(HEX[(b >> 4) as usize]);
-        out.push(HEX[(b & 0xf) as usize]);
+    // Through a stack buffer, 32 bytes at a time: one copy into `out` (trace and span ids are 16
+    // and 8 bytes), not a capacity check per digit.
+    for chunk in bytes.chunks(32) {
+        let mut digits = [0u8; 64];
+        for (pair, &b) in digits.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = HEX[(b >> 4) as usize];
+            pair[1] = HEX[(b & 0xf) as usize];
+        }
+        out.extend_from_slice(&digits[..2 * chunk.len()]);
     }
 }
 
@@ -412,6 +418,12 @@ mod tests {
         let mut v = Vec::new();
         hex_into(&mut v, &[0xAB, 0x01, 0xff]);
         assert_eq!(v, b"ab01ff");
+        // Longer than one chunk of the stack buffer: every byte, in order.
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut long = b"x".to_vec();
+        hex_into(&mut long, &bytes);
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(long, format!("x{expected}").as_bytes());
     }
 }
 

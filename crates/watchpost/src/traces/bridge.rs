@@ -121,6 +121,8 @@ pub(crate) struct Bridge {
     no_span_events: &'static [&'static str],
     /// This bridge's tag in [`super::current`]'s table (0: traces are not exported, no table).
     tag: u32,
+    /// Which of [`STAGED_KEYS`] are secret names (decided once: see [`staged_request_span`]).
+    staged_secret: u64,
 }
 
 impl Bridge {
@@ -133,6 +135,7 @@ impl Bridge {
         Self {
             // Without export there is no trace for an exemplar to point at.
             tag: if tail.is_some() { tag } else { 0 },
+            staged_secret: tail.as_ref().map_or(0, |t| t.secret_mask(STAGED_KEYS)),
             tail,
             root_ratio,
             no_span_events,
@@ -223,12 +226,26 @@ impl FieldVisitor<'_> {
     }
 }
 
+/// The attribute keys of the HTTP server layer's request span, in its field order (the
+/// attributes [`staged_request_span`] makes).
+const STAGED_KEYS: &[&str] = &[
+    "subsystem",
+    "http.request.method",
+    "http.request.method_original",
+    "http.route",
+    "url.scheme",
+    "client.address",
+    "client.port",
+    "request_id",
+];
+
 /// The HTTP server layer's request span from its staged values: the name, kind and attributes
-/// (in the span's field order, cleaned by the same functions) that [`FieldVisitor`] makes of
-/// its fields, without a `String` per value where the value is static and without the
-/// visitor's dynamic calls.
+/// (in the span's field order, cleaned as the visitor cleans them; `secret`: which of
+/// [`STAGED_KEYS`] are secret names) that [`FieldVisitor`] makes of its fields, without a
+/// `String` per value where the value is static and without the visitor's dynamic calls.
 fn staged_request_span(
     tail: &TailSampler,
+    secret: u64,
     v: &crate::staged::SpanValues<'_>,
     attributes: &mut Vec<KeyValue>,
     name: &mut Option<String>,
@@ -240,35 +257,33 @@ fn staged_request_span(
     span_name.push_str(v.route);
     *name = Some(span_name);
     *kind = Some(SpanKind::Server);
-    let mut push = |key: &'static str, value: Value, trusted: bool| {
+    let mut push = |i: usize, value: Value| {
         if attributes.len() >= MAX_ATTRIBUTES {
             return;
         }
-        let value = if trusted {
-            tail.clean_trusted(key, value)
-        } else {
+        let key = STAGED_KEYS[i];
+        let value = if key == "http.request.method_original" {
+            // The caller's own extension method: scanned like any value of theirs.
             tail.clean_value(key, value)
+        } else {
+            tail.clean_trusted_known(secret & 1 << i != 0, value)
         };
         attributes.push(KeyValue::new(key, value));
     };
-    push("subsystem", Value::from(v.subsystem.to_string()), true);
-    push("http.request.method", Value::from(v.method), true);
+    push(0, Value::from(v.subsystem.to_string()));
+    push(1, Value::from(v.method));
     if let Some(original) = v.method_original {
-        push(
-            "http.request.method_original",
-            Value::from(original.to_string()),
-            false,
-        );
+        push(2, Value::from(original.to_string()));
     }
-    push("http.route", Value::from(v.route.to_string()), true);
-    push("url.scheme", Value::from("http"), true);
+    push(3, Value::from(v.route.to_string()));
+    push(4, Value::from("http"));
     if let Some(ip) = v.client_ip {
-        push("client.address", Value::from(ip.to_string()), true);
+        push(5, Value::from(ip.to_string()));
     }
     if let Some(port) = v.client_port {
-        push("client.port", Value::I64(port.into()), true);
+        push(6, Value::I64(port.into()));
     }
-    push("request_id", Value::from(v.request_id.to_string()), true);
+    push(7, Value::from(v.request_id.to_string()));
     crate::staged::count_taken(2);
 }
 
@@ -369,7 +384,8 @@ where
             // The HTTP layer's request span: its values staged typed (see `crate::staged`).
             let staged = trusted
                 && crate::staged::take_span_for_trace(|v| {
-                    staged_request_span(tail, v, &mut attributes, &mut name, &mut kind)
+                    let secret = self.staged_secret;
+                    staged_request_span(tail, secret, v, &mut attributes, &mut name, &mut kind)
                 })
                 .is_some();
             if !staged {

@@ -219,7 +219,13 @@ impl TailSampler {
     /// span's method, route, client address, request id: nothing a caller can put personal data
     /// in): redacted by name and cut, not scanned for e-mail addresses and card numbers.
     pub(crate) fn clean_trusted(&self, key: &'static str, value: Value) -> Value {
-        if self.redactor.is_secret_static(key) {
+        self.clean_trusted_known(self.redactor.is_secret_static(key), value)
+    }
+
+    /// [`clean_trusted`](Self::clean_trusted) with the key's verdict known (`secret`: from
+    /// [`secret_mask`](Self::secret_mask), decided once for a fixed list of keys).
+    pub(crate) fn clean_trusted_known(&self, secret: bool, value: Value) -> Value {
+        if secret {
             return Value::from(crate::redact::REDACTED);
         }
         match value {
@@ -231,6 +237,15 @@ impl TailSampler {
             }
             other => other,
         }
+    }
+
+    /// Bit `i` set when `keys[i]` is a secret name (its values are redacted); at most 64 keys.
+    pub(crate) fn secret_mask(&self, keys: &[&str]) -> u64 {
+        keys.iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, k)| self.redactor.is_secret_name(k))
+            .fold(0, |mask, (i, _)| mask | 1 << i)
     }
 
     /// [`clean_value`](Self::clean_value) for a name that is not `'static` (an attribute set

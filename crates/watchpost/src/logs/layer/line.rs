@@ -153,7 +153,10 @@ pub(super) fn encode_event<S>(
             .unwrap_or(raw);
         let mut s = spare.pop().unwrap_or_default();
         s.clear();
-        s.push_str(&String::from_utf8_lossy(raw));
+        match std::str::from_utf8(raw) {
+            Ok(text) => s.push_str(text),
+            Err(_) => s.push_str(&String::from_utf8_lossy(raw)),
+        }
         ids.push((kind, s));
     };
     if shared.resources.is_some() {
@@ -209,9 +212,14 @@ pub(super) fn encode_event<S>(
     line.extend_from_slice(b"\",\"level\":\"");
     line.extend_from_slice(level_str(meta.level()));
     line.extend_from_slice(b"\",\"msg\":");
-    visit::write_text(shared, line, msg);
+    if staged {
+        // The HTTP layer's own message: a literal, nothing to mask.
+        visit::cut_into(shared, line, msg);
+    } else {
+        visit::write_text(shared, line, msg);
+    }
     line.extend_from_slice(b",\"subsystem\":");
-    encode::string_into(line, &shared.filter.names[subsystem as usize]);
+    line.extend_from_slice(&shared.subsystem_names[subsystem as usize]);
     // `service`, `version`, `environment`: encoded once, copied (nothing when switched off).
     line.extend_from_slice(&shared.standard_fields);
     let span_ids = span_ids.or_else(current_ids);
@@ -231,7 +239,11 @@ pub(super) fn encode_event<S>(
             Cow::Borrowed(event.metadata().target())
         };
         // Exactly the line's fields (already redacted, masked and cut) and its message.
-        let body = visit::body_text(shared, msg);
+        let body = if staged {
+            msg.clone()
+        } else {
+            visit::body_text(shared, msg)
+        };
         let verbosity = verbosity(meta.level());
         let pending = PendingLog::new(verbosity, target, body, subsystem, span_ids, fields);
         bridge.send(pending, verbosity <= 2);

@@ -56,13 +56,26 @@ pub(crate) struct LayerState {
     max_field_bytes: usize,
     /// `,"service":…,"version":…,"environment":…`, encoded once (empty when switched off).
     standard_fields: Box<[u8]>,
+    /// Each subsystem's name as a JSON string, by index, encoded once.
+    subsystem_names: Box<[Box<[u8]>]>,
     id: u32,
 }
 
 impl LayerState {
     pub(crate) fn new(config: &Config) -> Self {
+        let filter = Filter::new(config);
+        let subsystem_names = filter
+            .names
+            .iter()
+            .map(|name| {
+                let mut json = Vec::new();
+                encode::string_into(&mut json, name);
+                json.into_boxed_slice()
+            })
+            .collect();
         Self {
-            filter: Filter::new(config),
+            filter,
+            subsystem_names,
             counters: Counters::default(),
             log_sink: std::sync::OnceLock::new(),
             log_crate: std::sync::atomic::AtomicBool::new(false),
