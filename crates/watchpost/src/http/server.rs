@@ -488,14 +488,16 @@ pub(super) fn request_span_visited(
 ) -> tracing::Span {
     let known = known_method(method);
     let method_original = (known == "_OTHER").then_some(method.as_str());
+    let client_ip = remote.map(super::addr::AddrText::ip);
+    let client_port = remote.map(super::addr::AddrText::port);
     if stage {
         staged::stage_span(&staged::SpanValues {
             subsystem,
             method: known,
             method_original,
             route: path.as_str(),
-            client_ip: remote.map(super::addr::AddrText::ip),
-            client_port: remote.map(super::addr::AddrText::port),
+            client_ip,
+            client_port,
             request_id: rid,
         });
     }
@@ -513,8 +515,8 @@ pub(super) fn request_span_visited(
         error.type = tracing::field::Empty,
         url.scheme = "http",
         // The HTTP conventions: the address without the port, and the port apart.
-        client.address = remote.map(super::addr::AddrText::ip),
-        client.port = remote.map(super::addr::AddrText::port),
+        client.address = client_ip,
+        client.port = client_port,
         request_id = rid,
     )
 }
