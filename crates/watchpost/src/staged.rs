@@ -3,17 +3,19 @@
 //!
 //! Through `tracing` alone, each value of a span or an event reaches every layer one by one
 //! through a visitor: a dynamic call, a mask test and a name match per field, and for the trace
-//! bridge a `String` per text value. The request span (fourteen fields) and the access line
+//! bridge a `String` per text value. The request span (thirteen fields) and the access line
 //! (nine) are made once per request, so the HTTP layer also *stages* their values in a
 //! per-thread slot just before it makes them ([`stage_span`], [`stage_line`]). A layer that
 //! sees that callsite takes the values from the slot ([`take_span_for_logs`],
 //! [`take_span_for_trace`], [`take_line`]) and writes exactly what its visitor would. The span
 //! and the event are made as before, so any other layer sees every field.
 //!
-//! Each staged value is taken once per consumer; [`clear`] (right after the span or event)
-//! drops what no layer took (a level that filters it out, another subscriber). The visitors stay
-//! the reference: a consumer falls back to its visitor when the configuration treats a field
-//! specially, and tests compare both paths' output.
+//! Each staged value is taken once per consumer; [`clear`] (right after the span or event, also
+//! on a panic) drops what no layer took (a level that filters it out, another subscriber). The
+//! visitors stay the reference, and tests compare both paths' output: the log layer falls back
+//! to its visitor when the configuration names one of the fields as a secret or a resource id
+//! (or, for the line, uses a reserved name); the bridge redacts the secret ones itself, with a
+//! mask decided once.
 
 use std::cell::RefCell;
 
@@ -55,7 +57,8 @@ struct Slot {
     status: u16,
     bytes: u64,
     duration_ms: f64,
-    remote_addr: Option<String>,
+    remote_addr: String,
+    has_remote_addr: bool,
     request_id: String,
     complete: bool,
     msg: &'static str,
@@ -64,9 +67,11 @@ struct Slot {
     span_for_trace: bool,
     subsystem: String,
     span_method: &'static str,
-    method_original: Option<String>,
+    method_original: String,
+    has_method_original: bool,
     route: String,
-    client_ip: Option<String>,
+    client_ip: String,
+    has_client_ip: bool,
     client_port: Option<u16>,
     span_request_id: String,
 }
@@ -81,13 +86,10 @@ fn copy(to: &mut String, from: &str) {
     to.push_str(from);
 }
 
-/// `to` holds `from` (or nothing), keeping a buffer for later.
-fn copy_opt(to: &mut Option<String>, from: Option<&str>) {
-    match (to.as_mut(), from) {
-        (Some(t), Some(f)) => copy(t, f),
-        (None, Some(f)) => *to = Some(f.to_string()),
-        (_, None) => *to = None,
-    }
+/// `to` holds `from` (the buffer kept when there is none); whether there is one.
+fn copy_opt(to: &mut String, from: Option<&str>) -> bool {
+    copy(to, from.unwrap_or_default());
+    from.is_some()
 }
 
 /// Stages the values of the access line the caller emits next, on this thread.
@@ -100,7 +102,7 @@ pub(crate) fn stage_line(v: &AccessValues<'_>) {
         copy(&mut s.method, v.method);
         copy(&mut s.path, v.path);
         copy(&mut s.request_id, v.request_id);
-        copy_opt(&mut s.remote_addr, v.remote_addr);
+        s.has_remote_addr = copy_opt(&mut s.remote_addr, v.remote_addr);
         s.status = v.status;
         s.bytes = v.bytes;
         s.duration_ms = v.duration_ms;
@@ -119,14 +121,25 @@ pub(crate) fn stage_span(v: &SpanValues<'_>) {
         let s = &mut *s;
         copy(&mut s.subsystem, v.subsystem);
         s.span_method = v.method;
-        copy_opt(&mut s.method_original, v.method_original);
+        s.has_method_original = copy_opt(&mut s.method_original, v.method_original);
         copy(&mut s.route, v.route);
-        copy_opt(&mut s.client_ip, v.client_ip);
+        s.has_client_ip = copy_opt(&mut s.client_ip, v.client_ip);
         s.client_port = v.client_port;
         copy(&mut s.span_request_id, v.request_id);
         s.span_for_logs = true;
         s.span_for_trace = true;
     });
+}
+
+/// Clears the slot when dropped: what the caller staged is gone after its span or event, even
+/// if a layer panicked.
+#[must_use = "the slot is cleared when the guard is dropped"]
+pub(crate) struct ClearOnDrop;
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        clear();
+    }
 }
 
 /// Drops staged values no layer took.
@@ -153,7 +166,7 @@ pub(crate) fn take_line<R>(f: impl FnOnce(&AccessValues<'_>) -> R) -> Option<R> 
             status: s.status,
             bytes: s.bytes,
             duration_ms: s.duration_ms,
-            remote_addr: s.remote_addr.as_deref(),
+            remote_addr: s.has_remote_addr.then_some(s.remote_addr.as_str()),
             request_id: &s.request_id,
             complete: s.complete,
             msg: s.msg,
@@ -185,9 +198,9 @@ fn take_span<R>(
         Some(f(&SpanValues {
             subsystem: &s.subsystem,
             method: s.span_method,
-            method_original: s.method_original.as_deref(),
+            method_original: s.has_method_original.then_some(s.method_original.as_str()),
             route: &s.route,
-            client_ip: s.client_ip.as_deref(),
+            client_ip: s.has_client_ip.then_some(s.client_ip.as_str()),
             client_port: s.client_port,
             request_id: &s.span_request_id,
         }))

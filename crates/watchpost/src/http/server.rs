@@ -472,9 +472,8 @@ fn request_span(
     remote: Option<&super::addr::AddrText>,
     rid: &str,
 ) -> tracing::Span {
-    let span = request_span_visited(subsystem, method, path, remote, rid, true);
-    staged::clear();
-    span
+    let _clear = staged::ClearOnDrop;
+    request_span_visited(subsystem, method, path, remote, rid, true)
 }
 
 /// The request span; `stage`: its values staged first (tests make it both ways).
@@ -670,9 +669,9 @@ impl Completion {
         };
         // The same values staged for the log layer, which then writes them without visiting
         // the event's fields (see `staged`); what no layer took is dropped after.
+        let _clear = staged::ClearOnDrop;
         staged::stage_line(&access);
         self.span.in_scope(|| access_event(&access, failed));
-        staged::clear();
     }
 }
 

@@ -1,7 +1,8 @@
 //! The JSON line layer ([`JsonLayer`]) and its handle ([`LogHandle`]): filtering by subsystem
 //! level, and the state they share ([`LayerState`]: filter, redaction, resource id fields, the
 //! per-thread route cache). `line` builds a line from an event and its spans, `visit` encodes
-//! field values.
+//! field values, `access` writes the HTTP layer's request span and access line from their staged
+//! values ([`crate::staged`]).
 
 mod access;
 mod line;
