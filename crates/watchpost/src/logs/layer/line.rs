@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::time::SystemTime;
 
 use opentelemetry::trace::TraceContextExt;
+use smallvec::SmallVec;
 use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::layer::Context;
@@ -25,10 +26,11 @@ pub(super) struct SpanFields {
     pub(super) subsystem: Option<u16>,
     /// Encoded JSON values, back to back.
     pub(super) buf: Vec<u8>,
-    /// (name, start, end) of each value in `buf`, in recording order.
-    pub(super) fields: Vec<(&'static str, u32, u32)>,
+    /// (name, start, end) of each value in `buf`, in recording order (a few inline: most spans
+    /// have a few fields the lines keep, the dotted ones are not kept).
+    pub(super) fields: SmallVec<[(&'static str, u32, u32); 4]>,
     /// (resource kind, start, end) of resource id values in `buf`.
-    pub(super) resources: Vec<(u16, u32, u32)>,
+    pub(super) resources: SmallVec<[(u16, u32, u32); 1]>,
 }
 
 impl SpanFields {
@@ -38,8 +40,8 @@ impl SpanFields {
         let mut merged = SpanFields {
             subsystem: self.subsystem,
             buf: Vec::with_capacity(self.buf.len() + new.buf.len()),
-            fields: Vec::with_capacity(self.fields.len() + new.fields.len()),
-            resources: Vec::new(),
+            fields: SmallVec::with_capacity(self.fields.len() + new.fields.len()),
+            resources: SmallVec::new(),
         };
         let kept = self
             .fields

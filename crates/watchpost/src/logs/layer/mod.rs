@@ -561,8 +561,8 @@ where
         let mut data = SpanFields {
             subsystem: None,
             buf: Vec::new(),
-            fields: Vec::with_capacity(attrs.metadata().fields().len()),
-            resources: Vec::new(),
+            fields: smallvec::SmallVec::new(),
+            resources: smallvec::SmallVec::new(),
         };
         // The HTTP layer's request span: its values staged typed (see `access`), else visited.
         let subsystem = match access::take_span(&self.shared, attrs.metadata(), &mut data) {
