@@ -188,6 +188,12 @@ fn fields(buf: &mut Vec<u8>, field: u32, json: &[u8]) {
                     end(buf, kv);
                     continue;
                 }
+                if let Some(f) = small_decimal(raw) {
+                    // A duration in milliseconds, typically: no string check, no parser.
+                    any_double(buf, 2, f);
+                    end(buf, kv);
+                    continue;
+                }
                 let text = std::str::from_utf8(raw).unwrap_or("");
                 match text.parse::<i64>() {
                     Ok(n) => any_int(buf, 2, n),
@@ -225,7 +231,42 @@ fn quote_or_backslash(s: &[u8]) -> Option<usize> {
         }
         i += 8;
     }
-    (s[i..].iter().position(|&b| b == b'"' || b == b'\\')).map(|p| i + p)
+    // The last few bytes as one word too, padded with zeros (neither a quote nor a backslash).
+    let tail = &s[i..];
+    let mut padded = [0u8; 8];
+    padded[..tail.len()].copy_from_slice(tail);
+    let w = u64::from_le_bytes(padded);
+    let found = equal(w, b'"') | equal(w, b'\\');
+    (found != 0).then(|| i + (found.trailing_zeros() / 8) as usize)
+}
+
+/// A decimal with one to three digits after its point and at most 15 digits in all, with an
+/// optional `-` (`0.003`, `-12.5`): the digits as an integer divided by a power of ten. Exactly
+/// what `str::parse::<f64>` reads: the integer (below 2^53) and the power (at most 1000) are
+/// exact doubles, and IEEE division rounds their exact quotient, the decimal's value, correctly,
+/// as the parser does.
+fn small_decimal(raw: &[u8]) -> Option<f64> {
+    let (negative, digits) = match raw.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, raw),
+    };
+    let dot = digits.iter().position(|&b| b == b'.')?;
+    let decimals = digits.len() - dot - 1;
+    if dot == 0 || !(1..=3).contains(&decimals) || digits.len() - 1 > 15 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for (i, &d) in digits.iter().enumerate() {
+        if i == dot {
+            continue;
+        }
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
+    }
+    let v = n as f64 / [10.0, 100.0, 1000.0][decimals - 1];
+    Some(if negative { -v } else { v })
 }
 
 /// An integer of at most 18 digits, with an optional `-` (what `str::parse::<i64>` reads, but
