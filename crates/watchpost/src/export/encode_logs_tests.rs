@@ -288,7 +288,10 @@ fn the_quote_search_finds_the_first_quote_or_backslash_at_every_offset() {
 #[test]
 fn short_decimals_are_read_as_the_standard_parser_reads_them() {
     let mut texts: Vec<String> = Vec::new();
-    for n in (0..200_000u64).step_by(7).chain([999_999_999_999_999, 123_456_789_012_345]) {
+    for n in (0..200_000u64)
+        .step_by(7)
+        .chain([999_999_999_999_999, 123_456_789_012_345])
+    {
         for decimals in 1..=3usize {
             let digits = format!("{n:0width$}", width = decimals + 1);
             let (int, frac) = digits.split_at(digits.len() - decimals);
@@ -305,7 +308,9 @@ fn short_decimals_are_read_as_the_standard_parser_reads_them() {
             None => assert!(text.trim_start_matches('-').len() > 16, "{text}"),
         }
     }
-    for other in ["1", ".5", "1.", "1.2345", "1e3", "1.2.3", "-", "", "0x1.0", "1.5 ", "١.٥"] {
+    for other in [
+        "1", ".5", "1.", "1.2345", "1e3", "1.2.3", "-", "", "0x1.0", "1.5 ", "١.٥",
+    ] {
         assert_eq!(super::small_decimal(other.as_bytes()), None, "{other:?}");
     }
 }
