@@ -151,10 +151,21 @@ fn bridged_both_paths(
     method: &axum::http::Method,
     remote: Option<&str>,
 ) -> Vec<(String, String, Vec<opentelemetry::KeyValue>)> {
+    bridged_both_paths_touched(redaction, method, remote, 1.0, |_| {})
+}
+
+/// [`bridged_both_paths`] at sampling `ratio`, `touch` applied to each span before it ends.
+fn bridged_both_paths_touched(
+    redaction: &crate::Redaction,
+    method: &axum::http::Method,
+    remote: Option<&str>,
+    ratio: f64,
+    touch: impl Fn(&tracing::Span),
+) -> Vec<(String, String, Vec<opentelemetry::KeyValue>)> {
     use std::sync::Arc;
     let kept = Arc::new(Kept::default());
     let settings = crate::traces::TailSettings {
-        ratio: 1.0,
+        ratio,
         slow: Duration::from_secs(60),
         max_traces: 16,
         max_spans: 16,
@@ -166,7 +177,7 @@ fn bridged_both_paths(
         crate::redact::Redactor::new(redaction),
         Default::default(),
     );
-    let bridge = crate::traces::Bridge::new(Some(Arc::new(tail)), 1.0, &[], 0);
+    let bridge = crate::traces::Bridge::new(Some(Arc::new(tail)), ratio, &[], 0);
     let subscriber = tracing_subscriber::registry().with(bridge);
     let remote = remote.map(|r| super::addr::AddrText::new(r.parse().unwrap()));
     let path = Route(None);
@@ -177,11 +188,11 @@ fn bridged_both_paths(
             let span = request_span_visited("API", method, &path, remote.as_ref(), rid, stage);
             staged::clear(); // (no log layer here to take its part)
             assert_eq!(staged::taken()[2] - before, u32::from(stage), "made typed");
+            touch(&span);
             drop(span);
         }
     });
     let spans = kept.0.lock().unwrap();
-    assert_eq!(spans.len(), 2, "both kept (ratio 1)");
     spans
         .iter()
         .map(|s| {
@@ -197,6 +208,8 @@ fn a_staged_request_span_is_bridged_with_the_visited_ones_name_kind_and_attribut
     let mut secret_id = crate::Redaction::default();
     secret_id.field_names.push("request_id".into());
     let extension = Method::from_bytes(b"PROPFIND").unwrap();
+    let spans = bridged_both_paths(&crate::Redaction::default(), &Method::GET, None);
+    assert_eq!(spans.len(), 2, "both kept (ratio 1)");
     for (redaction, method, remote) in [
         (
             crate::Redaction::default(),
@@ -322,4 +335,66 @@ fn the_log_layer_and_the_bridge_in_one_subscriber_each_take_their_own_staged_val
         .attributes
         .iter()
         .any(|kv| kv.key.as_str() == "request_id" && kv.value.as_str() == "abc"));
+}
+
+#[test]
+fn attributes_set_later_on_a_staged_request_span_land_as_on_a_visited_one() {
+    use crate::traces::SpanExt as _;
+    // A recorded status, a context field (which replaces an attribute of its name), an attribute
+    // set through the OpenTelemetry-style API (which replaces one by key). At ratio 1 the staged
+    // span's attributes are made at once; at ratio 0 they wait (deferred) until the first lookup
+    // by key, and the error status keeps the span.
+    for ratio in [1.0, 0.0] {
+        let spans = bridged_both_paths_touched(
+            &crate::Redaction::default(),
+            &axum::http::Method::POST,
+            Some("192.0.2.7:4242"),
+            ratio,
+            |span| {
+                span.record("http.response.status_code", 500);
+                span.record("otel.status_code", "ERROR");
+                assert!(crate::context::set_on(span, "tenant", "acme"));
+                assert!(crate::context::set_on(span, "subsystem", "to the end"));
+                span.set_attribute("http.route", "/replaced/{id}");
+                span.set_attribute("extra", 7);
+            },
+        );
+        assert_eq!(spans.len(), 2, "ratio {ratio}");
+        assert_eq!(
+            spans[1], spans[0],
+            "staged (right) against visited (left), {ratio}"
+        );
+        let keys: Vec<&str> = spans[0].2.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(
+            keys.iter().filter(|k| **k == "subsystem").count(),
+            1,
+            "{keys:?}"
+        );
+        assert_eq!(keys[keys.len() - 2..], ["subsystem", "extra"], "{keys:?}");
+    }
+}
+
+#[test]
+fn a_dropped_staged_request_span_is_dropped_like_a_visited_one() {
+    // Ratio 0: neither is kept, and the staged one's attributes are never made.
+    let spans = bridged_both_paths_touched(
+        &crate::Redaction::default(),
+        &axum::http::Method::GET,
+        None,
+        0.0,
+        |_| {},
+    );
+    assert!(spans.is_empty(), "{spans:?}");
+    // An error status keeps both, whatever the ratio.
+    let spans = bridged_both_paths_touched(
+        &crate::Redaction::default(),
+        &axum::http::Method::GET,
+        None,
+        0.0,
+        |span| {
+            span.record("otel.status_code", "ERROR");
+        },
+    );
+    assert_eq!(spans.len(), 2, "kept as errors");
+    assert_eq!(spans[1], spans[0]);
 }

@@ -58,7 +58,11 @@ pub(crate) struct OtelSpan {
     start: SystemTime,
     name: Cow<'static, str>,
     kind: SpanKind,
+    /// Its attributes, but for `deferred`'s (which come first when made).
     pub(super) attributes: Vec<KeyValue>,
+    /// The HTTP layer's request span's own attributes, as staged: made into attributes only
+    /// when the span is kept or an attribute is looked up by key ([`OtelSpan::materialize`]).
+    pub(super) deferred: Option<super::deferred::Deferred>,
     pub(super) events: Vec<OtelEvent>,
     /// Links added with [`SpanExt::add_link`](super::SpanExt::add_link).
     pub(super) links: Vec<opentelemetry::trace::Link>,
@@ -121,7 +125,8 @@ pub(crate) struct Bridge {
     no_span_events: &'static [&'static str],
     /// This bridge's tag in [`super::current`]'s table (0: traces are not exported, no table).
     tag: u32,
-    /// Which of [`STAGED_KEYS`] are secret names (decided once: see [`staged_request_span`]).
+    /// Which of the request span's staged keys are secret names (decided once: see
+    /// [`super::deferred`]).
     staged_secret: u64,
 }
 
@@ -135,7 +140,9 @@ impl Bridge {
         Self {
             // Without export there is no trace for an exemplar to point at.
             tag: if tail.is_some() { tag } else { 0 },
-            staged_secret: tail.as_ref().map_or(0, |t| t.secret_mask(STAGED_KEYS)),
+            staged_secret: tail
+                .as_ref()
+                .map_or(0, |t| t.secret_mask(super::deferred::STAGED_KEYS)),
             tail,
             root_ratio,
             no_span_events,
@@ -224,67 +231,6 @@ impl FieldVisitor<'_> {
         }
         true
     }
-}
-
-/// The attribute keys of the HTTP server layer's request span, in its field order (the
-/// attributes [`staged_request_span`] makes).
-const STAGED_KEYS: &[&str] = &[
-    "subsystem",
-    "http.request.method",
-    "http.request.method_original",
-    "http.route",
-    "url.scheme",
-    "client.address",
-    "client.port",
-    "request_id",
-];
-
-/// The HTTP server layer's request span from its staged values: the name, kind and attributes
-/// (in the span's field order, cleaned as the visitor cleans them; `secret`: which of
-/// [`STAGED_KEYS`] are secret names) that [`FieldVisitor`] makes of its fields, without a
-/// `String` per value where the value is static and without the visitor's dynamic calls.
-fn staged_request_span(
-    tail: &TailSampler,
-    secret: u64,
-    v: &crate::staged::SpanValues<'_>,
-    attributes: &mut Vec<KeyValue>,
-    name: &mut Option<String>,
-    kind: &mut Option<SpanKind>,
-) {
-    let mut span_name = String::with_capacity(v.method.len() + 1 + v.route.len());
-    span_name.push_str(v.method);
-    span_name.push(' ');
-    span_name.push_str(v.route);
-    *name = Some(span_name);
-    *kind = Some(SpanKind::Server);
-    let mut push = |i: usize, value: Value| {
-        if attributes.len() >= MAX_ATTRIBUTES {
-            return;
-        }
-        let key = STAGED_KEYS[i];
-        let value = if key == "http.request.method_original" {
-            // The caller's own extension method: scanned like any value of theirs.
-            tail.clean_value(key, value)
-        } else {
-            tail.clean_trusted_known(secret & 1 << i != 0, value)
-        };
-        attributes.push(KeyValue::new(key, value));
-    };
-    push(0, Value::from(v.subsystem.to_string()));
-    push(1, Value::from(v.method));
-    if let Some(original) = v.method_original {
-        push(2, Value::from(original.to_string()));
-    }
-    push(3, Value::from(v.route.to_string()));
-    push(4, Value::from("http"));
-    if let Some(ip) = v.client_ip {
-        push(5, Value::from(ip.to_string()));
-    }
-    if let Some(port) = v.client_port {
-        push(6, Value::I64(port.into()));
-    }
-    push(7, Value::from(v.request_id.to_string()));
-    crate::staged::count_taken(2);
 }
 
 impl Visit for FieldVisitor<'_> {
@@ -378,17 +324,27 @@ where
         let mut name = None;
         let mut kind = None;
         let mut status = None;
+        let mut deferred = None;
         if let Some(tail) = &self.tail {
             let trusted = trusted_span(meta);
-            attributes.reserve(meta.fields().len());
-            // The HTTP layer's request span: its values staged typed (see `crate::staged`).
+            // The HTTP layer's request span: its values staged typed (see `crate::staged`), kept
+            // as they are until the span is kept (see `super::deferred`).
             let staged = trusted
                 && crate::staged::take_span_for_trace(|v| {
-                    let secret = self.staged_secret;
-                    staged_request_span(tail, secret, v, &mut attributes, &mut name, &mut kind)
+                    crate::staged::count_taken(2);
+                    name = Some(super::deferred::span_name(v));
+                    kind = Some(SpanKind::Server);
+                    if flags.is_sampled() {
+                        // Kept (most likely): made now, no copy first.
+                        let secret = self.staged_secret;
+                        super::deferred::make_attributes(tail, secret, v, &mut attributes);
+                    } else {
+                        deferred = Some(super::deferred::Deferred::new(v, self.staged_secret));
+                    }
                 })
                 .is_some();
             if !staged {
+                attributes.reserve(meta.fields().len());
                 attrs.record(&mut FieldVisitor {
                     tail,
                     attributes: &mut attributes,
@@ -403,6 +359,10 @@ where
                 attributes.push(KeyValue::new(super::sampling::PARENT_SAMPLED, sampled));
             }
             if let Some(c) = &context {
+                // Checked against every attribute, the deferred ones too.
+                if let Some(d) = deferred.take() {
+                    d.prepend_to(tail, &mut attributes);
+                }
                 for kv in c.iter() {
                     if attributes.len() < MAX_ATTRIBUTES
                         && !attributes.iter().any(|a| a.key == kv.key)
@@ -435,6 +395,7 @@ where
             name: name.map_or(Cow::Borrowed(meta.name()), Cow::Owned),
             kind: kind.unwrap_or(SpanKind::Internal),
             attributes,
+            deferred,
             events: Vec::new(),
             links: Vec::new(),
             status: status.unwrap_or(Status::Unset),
@@ -466,7 +427,7 @@ where
         let Some(o) = ext.get_mut::<OtelSpan>() else {
             return;
         };
-        let room = MAX_ATTRIBUTES.saturating_sub(o.attributes.len());
+        let room = MAX_ATTRIBUTES.saturating_sub(o.attribute_count());
         o.attributes.extend(attributes.into_iter().take(room));
         if let Some(n) = name {
             o.name = Cow::Owned(n);
@@ -542,35 +503,51 @@ where
         // Before the registry frees the id for another span.
         super::current::closed(self.tag, id.into_u64());
         let Some(span) = ctx.span(&id) else { return };
-        let Some(o) = span.extensions_mut().remove::<OtelSpan>() else {
+        let Some(mut o) = span.extensions_mut().remove::<OtelSpan>() else {
             return;
         };
-        let mut events = SpanEvents::default();
-        events.events = o.events;
-        let mut links = SpanLinks::default();
-        links.links = o.links;
-        let data = SpanData {
-            span_context: SpanContext::new(
-                o.trace_id,
-                o.span_id,
-                TraceFlags::SAMPLED,
-                false,
-                super::sdk_trace_state(o.trace_state.as_ref()),
-            ),
-            parent_span_id: o.parent_span_id,
-            parent_span_is_remote: o.parent_remote,
-            span_kind: o.kind,
-            name: o.name,
-            start_time: o.start,
-            end_time: SystemTime::now(),
-            attributes: o.attributes,
-            dropped_attributes_count: 0,
-            events,
-            links,
-            status: o.status,
-            instrumentation_scope: self.scope.clone(),
-        };
-        tail.on_end_clean(data);
+        let end = SystemTime::now();
+        // (What the sampler judges by is never deferred: status, events, the parent-sampled
+        // and slow marks.)
+        let ended = tail.ended(
+            o.trace_id,
+            o.parent_span_id,
+            o.parent_remote,
+            &o.status,
+            &o.events,
+            &o.attributes,
+            end.duration_since(o.start).ok(),
+        );
+        // Built only if the sampler keeps it or holds it for its trace: the deferred attributes
+        // of a span that is dropped are never made.
+        tail.on_end_with(ended, || {
+            o.materialize(tail);
+            let mut events = SpanEvents::default();
+            events.events = o.events;
+            let mut links = SpanLinks::default();
+            links.links = o.links;
+            SpanData {
+                span_context: SpanContext::new(
+                    o.trace_id,
+                    o.span_id,
+                    TraceFlags::SAMPLED,
+                    false,
+                    super::sdk_trace_state(o.trace_state.as_ref()),
+                ),
+                parent_span_id: o.parent_span_id,
+                parent_span_is_remote: o.parent_remote,
+                span_kind: o.kind,
+                name: o.name,
+                start_time: o.start,
+                end_time: end,
+                attributes: o.attributes,
+                dropped_attributes_count: 0,
+                events,
+                links,
+                status: o.status,
+                instrumentation_scope: self.scope.clone(),
+            }
+        });
     }
 }
 
@@ -810,6 +787,7 @@ pub(crate) fn record_context(
     context.retain(|c| c.key.as_str() != name);
     context.push(kv.clone());
     o.context = Some(Arc::new(context));
+    o.materialize(tail);
     o.attributes.retain(|a| a.key.as_str() != name);
     if o.attributes.len() < MAX_ATTRIBUTES {
         o.attributes.push(kv);

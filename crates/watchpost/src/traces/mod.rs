@@ -32,6 +32,7 @@
 
 mod bridge;
 mod current;
+mod deferred;
 pub(crate) use current::new_tag as new_trace_tag;
 mod propagation;
 mod sampling;

@@ -196,15 +196,6 @@ impl TailSampler {
         ratio_keeps(self.settings.ratio, trace_id)
     }
 
-    fn is_error(span: &SpanData) -> bool {
-        matches!(span.status, Status::Error { .. })
-            || span.events.iter().any(|e| {
-                e.attributes
-                    .iter()
-                    .any(|kv| kv.key.as_str() == "level" && kv.value.as_str() == "ERROR")
-            })
-    }
-
     /// Redaction, masking and truncation of one attribute as it is created (the bridge's path):
     /// a secret name's value becomes `[REDACTED]` (the verdict cached per name), e-mail
     /// addresses and card numbers inside strings are masked, long strings are cut.
@@ -399,30 +390,90 @@ impl SpanProcessor for TailSampler {
     }
 }
 
+/// What the tail sampler judges a span that ended by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ended {
+    pub(crate) trace_id: TraceId,
+    /// No parent, or a remote one.
+    pub(crate) is_local_root: bool,
+    /// The remote caller's sampled flag, for a local root that continues a trace.
+    pub(crate) parent_sampled: Option<bool>,
+    /// An error status, an ERROR event, or marked slow (by a measured function).
+    pub(crate) error: bool,
+    /// Lasted at least the slow threshold.
+    pub(crate) slow: bool,
+}
+
 impl TailSampler {
-    /// `on_end` for a span whose attributes are already clean (made by the bridge).
-    pub(crate) fn on_end_clean(&self, mut span: SpanData) {
-        let trace_id = span.span_context.trace_id();
-        let parent_sampled = span.attributes.iter().find_map(|kv| {
+    /// What the sampler judges a span by, from its parts (the bridge's span data or an SDK
+    /// `SpanData`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn ended(
+        &self,
+        trace_id: TraceId,
+        parent_span_id: opentelemetry::trace::SpanId,
+        parent_remote: bool,
+        status: &Status,
+        events: &[opentelemetry::trace::Event],
+        attributes: &[KeyValue],
+        duration: Option<Duration>,
+    ) -> Ended {
+        let parent_sampled = attributes.iter().find_map(|kv| {
             (kv.key.as_str() == PARENT_SAMPLED).then_some(matches!(kv.value, Value::Bool(true)))
         });
-        let is_local_root = span.parent_span_id == opentelemetry::trace::SpanId::INVALID
-            || span.parent_span_is_remote;
-        // A span marked slow (by a measured function) makes its trace important like an error.
-        let error =
-            Self::is_error(&span) || span.attributes.iter().any(|kv| kv.key.as_str() == SLOW);
-        let slow = span
-            .end_time
-            .duration_since(span.start_time)
-            .is_ok_and(|d| d >= self.settings.slow);
-        if parent_sampled.is_some() {
-            span.attributes
-                .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
+        let error = matches!(status, Status::Error { .. })
+            || events.iter().any(|e| {
+                e.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == "level" && kv.value.as_str() == "ERROR")
+            })
+            || attributes.iter().any(|kv| kv.key.as_str() == SLOW);
+        Ended {
+            trace_id,
+            is_local_root: parent_span_id == opentelemetry::trace::SpanId::INVALID || parent_remote,
+            parent_sampled,
+            error,
+            slow: duration.is_some_and(|d| d >= self.settings.slow),
         }
+    }
 
+    /// `on_end` for a span whose attributes are already clean (made by the bridge).
+    pub(crate) fn on_end_clean(&self, span: SpanData) {
+        let ended = self.ended(
+            span.span_context.trace_id(),
+            span.parent_span_id,
+            span.parent_span_is_remote,
+            &span.status,
+            &span.events.events,
+            &span.attributes,
+            span.end_time.duration_since(span.start_time).ok(),
+        );
+        self.on_end_with(ended, || span);
+    }
+
+    /// Judges a span that ended by `ended`; `make` builds it (its attributes clean) only when it
+    /// is kept or has to wait for its trace's decision: a dropped span is never built.
+    pub(crate) fn on_end_with(&self, ended: Ended, make: impl FnOnce() -> SpanData) {
+        let Ended {
+            trace_id,
+            is_local_root,
+            parent_sampled,
+            error,
+            slow,
+        } = ended;
+        // Built at most once: each path below builds it in one place or not at all.
+        let mut make = Some(make);
+        let mut made = || {
+            let mut span = make.take()?();
+            if parent_sampled.is_some() {
+                span.attributes
+                    .retain(|kv| kv.key.as_str() != PARENT_SAMPLED);
+            }
+            Some(span)
+        };
         // The common cases (a root without buffered children, a late span) emit one span and
         // allocate nothing here.
-        let mut single: Option<(SpanData, Verdict)> = None;
+        let mut single: Option<Verdict> = None;
         let mut to_emit: Vec<(Vec<SpanData>, Verdict)> = Vec::new();
         {
             let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
@@ -439,7 +490,7 @@ impl TailSampler {
                 } else {
                     verdict
                 };
-                single = Some((span, verdict));
+                single = Some(verdict);
             } else if is_local_root {
                 let pending = if buf.traces.is_empty() {
                     Pending::default()
@@ -457,13 +508,14 @@ impl TailSampler {
                 );
                 Self::remember(&mut buf, trace_id, verdict);
                 if pending.spans.is_empty() {
-                    single = Some((span, verdict));
+                    single = Some(verdict);
                 } else {
                     let mut spans = pending.spans;
-                    spans.push(span);
+                    spans.extend(made());
                     to_emit.push((spans, verdict));
                 }
-            } else {
+            } else if let Some(span) = made() {
+                // A child of an undecided trace: it waits for the local root.
                 let is_new = !buf.traces.contains_key(&trace_id);
                 let p = buf.traces.entry(trace_id).or_default();
                 p.error |= error;
@@ -489,8 +541,17 @@ impl TailSampler {
                 }
             }
         }
-        if let Some((span, verdict)) = single {
-            self.emit_one(span, verdict);
+        match single {
+            // Dropped: counted, never built.
+            Some(Verdict::Drop) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(verdict) => {
+                if let Some(span) = made() {
+                    self.emit_one(span, verdict);
+                }
+            }
+            None => {}
         }
         for (spans, verdict) in to_emit {
             self.emit(spans, verdict);

@@ -242,6 +242,7 @@ impl OtelSpan {
         value: Value,
     ) {
         let value = tail.clean_named(key.as_str(), value);
+        self.materialize(tail);
         if let Some(kv) = self.attributes.iter_mut().find(|kv| kv.key == key) {
             kv.value = value;
         } else if self.attributes.len() < super::bridge::MAX_ATTRIBUTES {
