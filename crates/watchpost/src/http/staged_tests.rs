@@ -162,8 +162,20 @@ fn bridged_both_paths_touched(
     ratio: f64,
     touch: impl Fn(&tracing::Span),
 ) -> Vec<(String, String, Vec<opentelemetry::KeyValue>)> {
+    bridged_and_dropped(redaction, method, remote, ratio, touch).0
+}
+
+/// [`bridged_both_paths_touched`], and how many spans the tail sampler dropped.
+fn bridged_and_dropped(
+    redaction: &crate::Redaction,
+    method: &axum::http::Method,
+    remote: Option<&str>,
+    ratio: f64,
+    touch: impl Fn(&tracing::Span),
+) -> (Vec<(String, String, Vec<opentelemetry::KeyValue>)>, u64) {
     use std::sync::Arc;
     let kept = Arc::new(Kept::default());
+    let counters = Arc::new(crate::internal::TailCounters::default());
     let settings = crate::traces::TailSettings {
         ratio,
         slow: Duration::from_secs(60),
@@ -175,7 +187,7 @@ fn bridged_both_paths_touched(
         settings,
         kept.clone(),
         crate::redact::Redactor::new(redaction),
-        Default::default(),
+        counters.clone(),
     );
     let bridge = crate::traces::Bridge::new(Some(Arc::new(tail)), ratio, &[], 0);
     let subscriber = tracing_subscriber::registry().with(bridge);
@@ -193,13 +205,14 @@ fn bridged_both_paths_touched(
         }
     });
     let spans = kept.0.lock().unwrap();
-    spans
+    let spans = spans
         .iter()
         .map(|s| {
             let kind = format!("{:?}", s.span_kind);
             (s.name.to_string(), kind, s.attributes.clone())
         })
-        .collect()
+        .collect();
+    (spans, counters.dropped())
 }
 
 #[test]
@@ -224,8 +237,14 @@ fn a_staged_request_span_is_bridged_with_the_visited_ones_name_kind_and_attribut
         ),
         (secret_id, extension, Some("192.0.2.7:4242")),
     ] {
+        // Ratio 1: made at once; ratio 0: deferred, then kept as an error.
+        let error = |span: &tracing::Span| {
+            span.record("otel.status_code", "ERROR");
+        };
+        let deferred = bridged_both_paths_touched(&redaction, &method, remote, 0.0, error);
         let spans = bridged_both_paths(&redaction, &method, remote);
         assert_eq!(spans[1], spans[0], "staged (right) against visited (left)");
+        assert_eq!(deferred, spans, "deferred against made at once");
         let (name, kind, attributes) = &spans[0];
         assert!(name.ends_with(" __unmatched__"), "{name}");
         assert_eq!(kind, "Server");
@@ -376,25 +395,41 @@ fn attributes_set_later_on_a_staged_request_span_land_as_on_a_visited_one() {
 
 #[test]
 fn a_dropped_staged_request_span_is_dropped_like_a_visited_one() {
-    // Ratio 0: neither is kept, and the staged one's attributes are never made.
-    let spans = bridged_both_paths_touched(
-        &crate::Redaction::default(),
-        &axum::http::Method::GET,
-        None,
-        0.0,
-        |_| {},
-    );
+    use axum::http::Method;
+    let default = crate::Redaction::default;
+    // Ratio 0: neither is kept (both counted), and the staged one's attributes are never made.
+    let (spans, dropped) = bridged_and_dropped(&default(), &Method::GET, None, 0.0, |_| {});
     assert!(spans.is_empty(), "{spans:?}");
-    // An error status keeps both, whatever the ratio.
-    let spans = bridged_both_paths_touched(
-        &crate::Redaction::default(),
-        &axum::http::Method::GET,
-        None,
-        0.0,
-        |span| {
+    assert_eq!(dropped, 2);
+    // An error status, a slow mark, an ERROR event in a child (which waits for its root): each
+    // keeps the trace whatever the ratio, the same on both paths. A recorded status code first,
+    // so that the deferred attributes must come before it.
+    let touches: [&dyn Fn(&tracing::Span); 3] = [
+        &|span| {
+            span.record("http.response.status_code", 503);
             span.record("otel.status_code", "ERROR");
         },
-    );
-    assert_eq!(spans.len(), 2, "kept as errors");
-    assert_eq!(spans[1], spans[0]);
+        &|span| {
+            span.record("http.response.status_code", 200);
+            crate::traces::mark_slow(span);
+        },
+        &|span| {
+            span.record("http.response.status_code", 200);
+            let child = tracing::info_span!(parent: span, "child", step = 1);
+            child.in_scope(|| tracing::error!("boom"));
+        },
+    ];
+    for (i, touch) in touches.into_iter().enumerate() {
+        let (spans, dropped) =
+            bridged_and_dropped(&default(), &Method::GET, Some("192.0.2.7:1"), 0.0, touch);
+        let roots: Vec<_> = spans.iter().filter(|s| s.1 == "Server").collect();
+        assert_eq!(roots.len(), 2, "case {i}: both kept: {spans:?}");
+        assert_eq!(
+            roots[1], roots[0],
+            "case {i}: staged (right) against visited (left)"
+        );
+        assert_eq!(dropped, 0, "case {i}");
+        let keys: Vec<&str> = roots[0].2.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys[0], "subsystem", "case {i}: {keys:?}");
+    }
 }

@@ -109,12 +109,13 @@ impl Deferred {
         }
     }
 
-    /// Puts its attributes before `attributes` (within the span's attribute limit).
+    /// Puts its attributes before `attributes`.
     pub(super) fn prepend_to(self, tail: &TailSampler, attributes: &mut Vec<KeyValue>) {
         let mut made = Vec::with_capacity(self.count() + attributes.len());
         make_attributes(tail, self.secret, &self.values(), &mut made);
-        let room = MAX_ATTRIBUTES.saturating_sub(made.len());
-        made.extend(attributes.drain(..).take(room));
+        // Nothing cut: what was added meanwhile counted these in (`OtelSpan::attribute_count`),
+        // or, like the slow and parent-sampled marks, is never cut.
+        made.append(attributes);
         *attributes = made;
     }
 }

@@ -471,9 +471,14 @@ impl TailSampler {
             }
             Some(span)
         };
+        // A span that is not a local root is built before the lock (it is kept, or waits for
+        // its trace, far more often than not); a local root after it, and only if it is kept:
+        // nothing is built while the buffer is locked.
+        let mut early = if is_local_root { None } else { made() };
         // The common cases (a root without buffered children, a late span) emit one span and
         // allocate nothing here.
         let mut single: Option<Verdict> = None;
+        let mut root_of: Option<(Vec<SpanData>, Verdict)> = None;
         let mut to_emit: Vec<(Vec<SpanData>, Verdict)> = Vec::new();
         {
             let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
@@ -510,11 +515,10 @@ impl TailSampler {
                 if pending.spans.is_empty() {
                     single = Some(verdict);
                 } else {
-                    let mut spans = pending.spans;
-                    spans.extend(made());
-                    to_emit.push((spans, verdict));
+                    // Its children, and the root built after the lock.
+                    root_of = Some((pending.spans, verdict));
                 }
-            } else if let Some(span) = made() {
+            } else if let Some(span) = early.take() {
                 // A child of an undecided trace: it waits for the local root.
                 let is_new = !buf.traces.contains_key(&trace_id);
                 let p = buf.traces.entry(trace_id).or_default();
@@ -542,16 +546,20 @@ impl TailSampler {
             }
         }
         match single {
-            // Dropped: counted, never built.
+            // Dropped: counted (and a local root never built).
             Some(Verdict::Drop) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
             Some(verdict) => {
-                if let Some(span) = made() {
+                if let Some(span) = early.take().or_else(&mut made) {
                     self.emit_one(span, verdict);
                 }
             }
             None => {}
+        }
+        if let Some((mut spans, verdict)) = root_of {
+            spans.extend(made());
+            self.emit(spans, verdict);
         }
         for (spans, verdict) in to_emit {
             self.emit(spans, verdict);
