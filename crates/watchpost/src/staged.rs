@@ -30,8 +30,22 @@ pub(crate) struct AccessValues<'a> {
     pub(crate) remote_addr: Option<&'a str>,
     pub(crate) request_id: &'a str,
     pub(crate) complete: bool,
-    /// The event's message.
-    pub(crate) msg: &'static str,
+}
+
+impl AccessValues<'_> {
+    /// Whether the request failed (a 5xx): the line is a WARN, "request failed".
+    pub(crate) fn failed(&self) -> bool {
+        (500..600).contains(&self.status)
+    }
+
+    /// The line's message.
+    pub(crate) fn msg(&self) -> &'static str {
+        if self.failed() {
+            "request failed"
+        } else {
+            "request handled"
+        }
+    }
 }
 
 /// The request span's values, as the HTTP layer passes them to its span.
@@ -61,7 +75,6 @@ struct Slot {
     has_remote_addr: bool,
     request_id: String,
     complete: bool,
-    msg: &'static str,
 
     span_for_logs: bool,
     span_for_trace: bool,
@@ -107,7 +120,6 @@ pub(crate) fn stage_line(v: &AccessValues<'_>) {
         s.bytes = v.bytes;
         s.duration_ms = v.duration_ms;
         s.complete = v.complete;
-        s.msg = v.msg;
         s.line_pending = true;
     });
 }
@@ -169,7 +181,6 @@ pub(crate) fn take_line<R>(f: impl FnOnce(&AccessValues<'_>) -> R) -> Option<R> 
             remote_addr: s.has_remote_addr.then_some(s.remote_addr.as_str()),
             request_id: &s.request_id,
             complete: s.complete,
-            msg: s.msg,
         }))
     })
 }

@@ -651,7 +651,6 @@ impl Completion {
         };
         let (path, request_id) = (self.path.as_str(), self.request_id.as_str());
         let remote = self.remote.as_ref().map(super::addr::AddrText::as_str);
-        let failed = self.status.is_server_error();
         let access = AccessValues {
             method,
             path,
@@ -661,24 +660,19 @@ impl Completion {
             remote_addr: remote,
             request_id,
             complete,
-            msg: if failed {
-                "request failed"
-            } else {
-                "request handled"
-            },
         };
         // The same values staged for the log layer, which then writes them without visiting
         // the event's fields (see `staged`); what no layer took is dropped after.
         let _clear = staged::ClearOnDrop;
         staged::stage_line(&access);
-        self.span.in_scope(|| access_event(&access, failed));
+        self.span.in_scope(|| access_event(&access));
     }
 }
 
 /// The access line's event. The server span carries most of its data (method, route, status,
 /// client address and request id as attributes; the duration is its own; not the body size), so
 /// the trace bridge does not copy the line into the span as an event (see ACCESS_LOG_TARGET).
-pub(super) fn access_event(v: &AccessValues<'_>, failed: bool) {
+pub(super) fn access_event(v: &AccessValues<'_>) {
     let AccessValues {
         method,
         path,
@@ -688,9 +682,9 @@ pub(super) fn access_event(v: &AccessValues<'_>, failed: bool) {
         remote_addr,
         request_id,
         complete,
-        ..
     } = *v;
-    if failed {
+    // (The messages are `AccessValues::msg`'s, which the staged line is written with.)
+    if v.failed() {
         tracing::warn!(
             target: ACCESS_LOG_TARGET,
             method, path, status, bytes, duration_ms, remote_addr, request_id, complete,

@@ -13,20 +13,15 @@ use crate::staged::AccessValues;
 
 /// The access line's lines through the typed path and through the field visitor, `time`
 /// cut off (the only key that differs between two lines).
-fn both_paths(
-    config: crate::Config,
-    v: &AccessValues<'_>,
-    failed: bool,
-    typed: bool,
-) -> (String, String) {
+fn both_paths(config: crate::Config, v: &AccessValues<'_>, typed: bool) -> (String, String) {
     let capture = Capture::default();
     let (layer, _handle) = crate::logs::JsonLayer::new(&config, capture.clone());
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
-        access_event(v, failed); // nothing staged: visited
+        access_event(v); // nothing staged: visited
         staged::stage_line(v);
         let before = staged::taken()[0];
-        access_event(v, failed);
+        access_event(v);
         assert!(!staged::pending(), "the log layer took the staged values");
         assert_eq!(
             staged::taken()[0] - before,
@@ -51,7 +46,6 @@ fn the_staged_access_line_is_byte_for_byte_the_visited_one() {
         remote_addr: Some("127.0.0.1:54660"),
         request_id: "655a606eaebf4c7638d1de0dd86abba3",
         complete: true,
-        msg: "request handled",
     };
     let odd = AccessValues {
         method: "PROPFIND",
@@ -62,7 +56,6 @@ fn the_staged_access_line_is_byte_for_byte_the_visited_one() {
         remote_addr: None,
         request_id: "caller's \"id\" \u{1}",
         complete: false,
-        msg: "request failed",
     };
     let config = || crate::Config::builder("svc").build().unwrap();
     let short = || {
@@ -71,17 +64,21 @@ fn the_staged_access_line_is_byte_for_byte_the_visited_one() {
             .build()
             .unwrap()
     };
-    for (config, v, failed) in [
-        (config(), &plain, false),
-        (short(), &plain, false),
-        (config(), &odd, true),
-        (short(), &odd, true),
+    for (config, v, level) in [
+        (config(), &plain, "INFO"),
+        (short(), &plain, "INFO"),
+        (config(), &odd, "WARN"),
+        (short(), &odd, "WARN"),
     ] {
-        let (visited, staged) = both_paths(config, v, failed, true);
+        let (visited, staged) = both_paths(config, v, true);
         assert_eq!(staged, visited);
         assert!(visited.contains("\"status\":"), "{visited}");
+        assert!(
+            visited.contains(&format!("\"level\":\"{level}\"")),
+            "{visited}"
+        );
     }
-    let (visited, _) = both_paths(short(), &odd, true, true);
+    let (visited, _) = both_paths(short(), &odd, true);
     assert!(visited.contains(crate::logs::TRUNCATED_MARKER), "{visited}");
     assert!(!visited.contains("remote_addr"), "{visited}");
 }
@@ -273,10 +270,9 @@ fn an_access_field_named_as_a_secret_is_redacted_on_the_staged_path_too() {
         remote_addr: None,
         request_id: "not-to-be-seen",
         complete: true,
-        msg: "request handled",
     };
     // Written by the visitor (which redacts), not typed.
-    let (visited, staged) = both_paths(config, &v, false, false);
+    let (visited, staged) = both_paths(config, &v, false);
     assert_eq!(staged, visited);
     assert!(
         visited.contains("\"request_id\":\"[REDACTED]\""),
@@ -306,10 +302,9 @@ fn a_field_named_as_a_resource_id_is_left_to_the_visitor_with_the_same_lines() {
         remote_addr: None,
         request_id: "0af7651916cd43dd8448eb211c80319c",
         complete: true,
-        msg: "request handled",
     };
     for field in ["request_id", "path"] {
-        let (visited, staged) = both_paths(config(field), &v, false, false);
+        let (visited, staged) = both_paths(config(field), &v, false);
         assert_eq!(staged, visited, "{field}");
     }
     let _ = std::fs::remove_dir_all(&dir);

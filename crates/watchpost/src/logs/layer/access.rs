@@ -53,7 +53,7 @@ pub(super) fn write_staged(
         name_into(out, seen, b",\"complete\":", "complete");
         out.extend_from_slice(if v.complete { b"true" } else { b"false" });
         msg.clear();
-        msg.push_str(v.msg);
+        msg.push_str(v.msg());
         staged::count_taken(0);
         true
     })
