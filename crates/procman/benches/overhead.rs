@@ -17,7 +17,8 @@
 //!   CPU are divided by `off`'s **of the same round**, and the table reports the median of those
 //!   ratios — a drift of the shared machine between rounds cancels out.
 //!
-//! Modes: `off` (`--telemetry off`), `defaults` (no OTLP: access line to a file, metrics, spans
+//! Modes: `off` (`--telemetry off`), `floor` (`--telemetry floor`: the access line, ids and a
+//! histogram written by hand for procman alone, no span — the lower bound), `defaults` (no OTLP: access line to a file, metrics, spans
 //! and tail sampling decisions), then the breakdown — `defaults` with one piece removed:
 //! `-access` (API subsystem at WARN: no access line), `-otel-logs`/`-otel-traces` (OTLP on with
 //! that signal's exporter `none`) — `otlp` (export on at the default sampling, 0.1), `otlp-all`
@@ -43,6 +44,7 @@ type Mode = (
 
 const MODES: &[Mode] = &[
     ("off", "off", false, &[]),
+    ("floor", "floor", false, &[]),
     ("defaults", "on", false, &[]),
     ("-access", "on", false, &[("LOG_LEVEL_API", "warn")]),
     ("otlp", "on", true, &[]),

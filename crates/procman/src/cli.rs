@@ -14,6 +14,9 @@ pub enum Mode {
     Off,
     /// The hand-assembled stack services use today: the benchmark's peer.
     Common,
+    /// An access line, ids and a histogram written by hand for procman alone: the benchmark's
+    /// lower bound (see `floor.rs`).
+    Floor,
 }
 
 /// What the command line and the environment asked for.
@@ -190,9 +193,10 @@ pub fn parse_args() -> Result<Args, String> {
         "on" => Mode::Watchpost,
         "off" => Mode::Off,
         "common" => Mode::Common,
+        "floor" => Mode::Floor,
         other => {
             return Err(format!(
-                "invalid --telemetry {other:?}: expected on, off or common"
+                "invalid --telemetry {other:?}: expected on, off, common or floor"
             ))
         }
     };
@@ -215,7 +219,7 @@ pub fn help() -> String {
         "procman: Watchpost's reference service, a small process supervisor with an HTTP API.
 
 Usage:
-  procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common] [--token-file PATH]
+  procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common|floor] [--token-file PATH]
   procman --catalogue json|yaml   print the catalogue of every metric procman registers
   procman --help                  print this text
 
@@ -225,7 +229,8 @@ Options:
                       else a private procman-<uid> in the temp dir, refused if not private)
   --telemetry MODE    on (the default); off: no logs, metrics or traces (the overhead
                       baseline); common: the hand-assembled tracing-subscriber stack (the
-                      overhead benchmark's peer)
+                      overhead benchmark's peer); floor: an access line, ids and a histogram
+                      written by hand for procman alone (the benchmark's lower bound)
   --token-file PATH   the bearer token, the first line of PATH (instead of PROCMAN_TOKEN)
 
 The metrics, admin and level routes are on METRICS_LISTEN; the API on LISTEN_ADDR.

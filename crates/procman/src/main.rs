@@ -1,7 +1,7 @@
 //! `procman`: Watchpost's reference service, a small process supervisor.
 //!
 //! ```text
-//! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common] [--token-file PATH]
+//! procman [--listen ADDR] [--data-dir DIR] [--telemetry on|off|common|floor] [--token-file PATH]
 //! procman --catalogue json|yaml
 //! procman --help
 //! ```
@@ -28,6 +28,7 @@ mod child;
 mod cli;
 mod common;
 mod exec;
+mod floor;
 mod instances;
 mod metrics;
 mod probes;
@@ -103,6 +104,17 @@ async fn main() -> ExitCode {
     let common = if args.mode == Mode::Common {
         match common::init() {
             Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("procman: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    let floor = if args.mode == Mode::Floor {
+        match floor::init() {
+            Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("procman: {e}");
                 return ExitCode::from(2);
@@ -195,6 +207,9 @@ async fn main() -> ExitCode {
     if common.is_some() {
         app = app.layer(common::layer());
     }
+    if let Some(f) = &floor {
+        app = app.layer(f.layer());
+    }
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -269,6 +284,9 @@ async fn main() -> ExitCode {
     drop(metrics_up);
     if let Some(c) = common {
         let _ = tokio::task::spawn_blocking(move || c.shutdown()).await;
+    }
+    if let Some(f) = floor {
+        let _ = tokio::task::spawn_blocking(move || f.shutdown()).await;
     }
     if let Some(t) = telemetry {
         tracing::debug!(target: "procman::api", "shutting down");

@@ -1,0 +1,62 @@
+//! `--telemetry floor`, the overhead benchmark's lower bound, does what the benchmark says it
+//! does: one access line per request on stdout, with the fields of Watchpost's line, and the
+//! request id it writes is the one in the response's `x-request-id` — so its cost is the cost of
+//! that work, not of less. Lines written before SIGTERM are all on stdout after it.
+use std::process::Stdio;
+use std::time::Duration;
+
+use watchpost_testkit::process::{self, Process};
+use watchpost_testkit::tools::TempDir;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_mode_writes_one_line_per_request() {
+    let data_dir = TempDir::new("procman-floor");
+    let mut cmd = process::command(env!("CARGO_BIN_EXE_procman"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--telemetry",
+        "floor",
+        "--data-dir",
+    ])
+    .arg(&data_dir.0)
+    .stdin(Stdio::null());
+    let mut pm = Process::spawn(&mut cmd, "procman");
+    let [api] = pm.listeners("procman", ["procman: listening on http://"]);
+    let c = reqwest::Client::new();
+
+    let mut ids = Vec::new();
+    for path in ["/instances", "/instances/nope", "/no/such/route"] {
+        let r = c.get(format!("http://{api}{path}")).send().await.unwrap();
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        ids.push((r.status().as_u16(), id, r.bytes().await.unwrap().len()));
+    }
+    pm.sigterm();
+    assert_eq!(pm.wait(), 0, "procman exits cleanly");
+    let lines = pm.drain_json(Duration::from_millis(200));
+
+    assert_eq!(lines.len(), 3, "one line per request: {lines:?}");
+    let templates = ["/instances", "/instances/{id}", watchpost::http::UNMATCHED];
+    for ((line, (status, id, bytes)), template) in lines.iter().zip(&ids).zip(templates) {
+        assert_eq!(line["request_id"], id.as_str(), "{line:?}");
+        assert_eq!(id.len(), 32, "{id}");
+        assert_eq!(line["status"], *status);
+        assert_eq!(line["bytes"], *bytes, "{line:?}");
+        assert_eq!(line["path"], template);
+        assert_eq!(line["method"], "GET");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["msg"], "request handled");
+        assert_eq!(line["complete"], true);
+        assert!(line["remote_addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"));
+        for (key, len) in [("trace_id", 32), ("span_id", 16)] {
+            let v = line[key].as_str().unwrap();
+            assert_eq!(v.len(), len, "{key} {v}");
+            assert!(v.bytes().all(|b| b.is_ascii_hexdigit()), "{key} {v}");
+        }
+        assert!(line["duration_ms"].as_f64().unwrap() >= 0.0);
+    }
+    assert_ne!(lines[0]["trace_id"], lines[1]["trace_id"]);
+}
