@@ -33,6 +33,11 @@ use axum::response::Response;
 /// Lines waiting beyond this many bytes are dropped (and counted): the buffer is bounded.
 const MAX_PENDING: usize = 8 << 20;
 
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The route whose second path segment procman's line carries as `instance_id`.
+const INSTANCE_ROUTE: &str = "/instances/{id}";
+
 /// Histogram bounds in microseconds (the usual 5 ms … 10 s).
 const BOUNDS_US: [u64; 11] = [
     5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
@@ -141,6 +146,11 @@ where
         let start = Instant::now();
         let method = req.method().clone();
         let route = req.extensions().get::<MatchedPath>().cloned();
+        // procman's line names the instance of `/instances/{id}…` (its `record_resource`).
+        let instance = route
+            .as_ref()
+            .filter(|r| r.as_str().starts_with(INSTANCE_ROUTE))
+            .and_then(|_| Instance::from_path(req.uri().path()));
         let remote = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -151,6 +161,7 @@ where
             method,
             route,
             remote,
+            instance,
             shared: self.shared.clone(),
         }
     }
@@ -164,7 +175,24 @@ pin_project_lite::pin_project! {
         method: Method,
         route: Option<MatchedPath>,
         remote: Option<SocketAddr>,
+        instance: Option<Instance>,
         shared: Arc<Shared>,
+    }
+}
+
+/// An instance id taken from the path: procman's ids are 12 hex digits; up to 32 are kept.
+#[derive(Clone, Copy)]
+struct Instance([u8; 32], u8);
+
+impl Instance {
+    fn from_path(path: &str) -> Option<Instance> {
+        let id = path.strip_prefix("/instances/")?.split('/').next()?;
+        if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let mut buf = [0u8; 32];
+        buf[..id.len()].copy_from_slice(id.as_bytes());
+        Some(Instance(buf, id.len() as u8))
     }
 }
 
@@ -178,12 +206,11 @@ where
         let this = self.project();
         let mut out = std::task::ready!(this.inner.poll(cx));
         if let Ok(resp) = &mut out {
-            let (trace, span, request) = (random(), random() as u64, random());
+            let (trace, span, request) = (random(), random64(), random());
             let mut hex = [0u8; 32];
             hex_into(&mut hex, &request.to_be_bytes());
             if let Ok(v) = HeaderValue::from_bytes(&hex) {
-                resp.headers_mut()
-                    .insert(HeaderName::from_static("x-request-id"), v);
+                resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
             }
             let micros = this.start.elapsed().as_micros() as u64;
             let s = &**this.shared;
@@ -203,6 +230,7 @@ where
                 trace,
                 span,
                 request_hex: &hex,
+                instance: this.instance.as_ref().map(|i| &i.0[..usize::from(i.1)]),
             };
             LINE.with_borrow_mut(|buf| {
                 buf.clear();
@@ -228,19 +256,20 @@ thread_local! {
     });
 }
 
-/// 128 random bits (xorshift64*, seeded per thread): ids, not secrets.
-fn random() -> u128 {
+/// 64 random bits (xorshift64*, seeded per thread): ids, not secrets.
+fn random64() -> u64 {
     RNG.with(|r| {
-        let next = || {
-            let mut x = r.get();
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            r.set(x);
-            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        };
-        (u128::from(next()) << 64) | u128::from(next())
+        let mut x = r.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     })
+}
+
+fn random() -> u128 {
+    (u128::from(random64()) << 64) | u128::from(random64())
 }
 
 struct Line<'a> {
@@ -253,6 +282,7 @@ struct Line<'a> {
     trace: u128,
     span: u64,
     request_hex: &'a [u8; 32],
+    instance: Option<&'a [u8]>,
 }
 
 impl Line<'_> {
@@ -261,7 +291,7 @@ impl Line<'_> {
         out.extend_from_slice(b"{\"time\":\"");
         rfc3339_micros(out, SystemTime::now());
         out.extend_from_slice(if failed {
-            b"\",\"level\":\"ERROR\",\"msg\":\"request failed\""
+            b"\",\"level\":\"WARN\",\"msg\":\"request failed\""
         } else {
             b"\",\"level\":\"INFO\",\"msg\":\"request handled\""
         });
@@ -308,7 +338,13 @@ impl Line<'_> {
         }
         out.extend_from_slice(b",\"request_id\":\"");
         out.extend_from_slice(self.request_hex);
-        out.extend_from_slice(b"\",\"complete\":true}\n");
+        out.extend_from_slice(b"\",\"complete\":true");
+        if let Some(id) = self.instance {
+            out.extend_from_slice(b",\"instance_id\":\"");
+            out.extend_from_slice(id);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"}\n");
     }
 }
 
@@ -410,12 +446,13 @@ mod tests {
             trace: 0x0102,
             span: 0xff,
             request_hex: b"0123456789abcdef0123456789abcdef",
+            instance: Some(b"d3f9ed7d0f85"),
         };
         let mut out = Vec::new();
         line.encode(&mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["level"], "WARN");
         assert_eq!(v["msg"], "request failed");
         assert_eq!(v["trace_id"], "00000000000000000000000000000102");
         assert_eq!(v["span_id"], "00000000000000ff");
@@ -424,6 +461,12 @@ mod tests {
         assert_eq!(v["duration_ms"], 1234.005);
         assert_eq!(v["remote_addr"], "127.0.0.1:56442");
         assert_eq!(v["request_id"], "0123456789abcdef0123456789abcdef");
+        assert_eq!(v["instance_id"], "d3f9ed7d0f85");
+        assert_eq!(
+            v.as_object().unwrap().len(),
+            18,
+            "the fields of Watchpost's line"
+        );
     }
 
     #[test]

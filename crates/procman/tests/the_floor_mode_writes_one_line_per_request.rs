@@ -1,7 +1,10 @@
 //! `--telemetry floor`, the overhead benchmark's lower bound, does what the benchmark says it
-//! does: one access line per request on stdout, with the fields of Watchpost's line, and the
-//! request id it writes is the one in the response's `x-request-id` — so its cost is the cost of
-//! that work, not of less. Lines written before SIGTERM are all on stdout after it.
+//! does: one access line per request on stdout, with exactly the keys of Watchpost's access line
+//! for the same request (procman's `instance_id` included), and the request id it writes is the
+//! one in the response's `x-request-id` — so its cost is the cost of that work, not of less.
+mod support;
+
+use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -25,8 +28,20 @@ async fn the_floor_mode_writes_one_line_per_request() {
     let [api] = pm.listeners("procman", ["procman: listening on http://"]);
     let c = reqwest::Client::new();
 
+    let created = c
+        .post(format!("http://{api}/instances"))
+        .body(r#"{"command":"sleep","args":["60"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let instance = support::json_of(created).await;
+    let instance = instance["id"].as_str().unwrap().to_string();
+    pm.drain_json(Duration::from_millis(100));
+
     let mut ids = Vec::new();
-    for path in ["/instances", "/instances/nope", "/no/such/route"] {
+    let one = format!("/instances/{instance}");
+    for path in ["/instances", "/instances/nope", "/no/such/route", &one] {
         let r = c.get(format!("http://{api}{path}")).send().await.unwrap();
         let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
         ids.push((r.status().as_u16(), id, r.bytes().await.unwrap().len()));
@@ -35,8 +50,13 @@ async fn the_floor_mode_writes_one_line_per_request() {
     assert_eq!(pm.wait(), 0, "procman exits cleanly");
     let lines = pm.drain_json(Duration::from_millis(200));
 
-    assert_eq!(lines.len(), 3, "one line per request: {lines:?}");
-    let templates = ["/instances", "/instances/{id}", watchpost::http::UNMATCHED];
+    assert_eq!(lines.len(), 4, "one line per request: {lines:?}");
+    let templates = [
+        "/instances",
+        "/instances/{id}",
+        watchpost::http::UNMATCHED,
+        "/instances/{id}",
+    ];
     for ((line, (status, id, bytes)), template) in lines.iter().zip(&ids).zip(templates) {
         assert_eq!(line["request_id"], id.as_str(), "{line:?}");
         assert_eq!(id.len(), 32, "{id}");
@@ -59,4 +79,25 @@ async fn the_floor_mode_writes_one_line_per_request() {
         assert!(line["duration_ms"].as_f64().unwrap() >= 0.0);
     }
     assert_ne!(lines[0]["trace_id"], lines[1]["trace_id"]);
+    assert_eq!(lines[3]["instance_id"], instance.as_str());
+    assert_eq!(lines[1]["instance_id"], "nope");
+
+    // The same request to procman with Watchpost: its access line has the same keys.
+    let wp = support::Procman::spawn(&[]);
+    let id = wp.create(&c, "sleep", &["60"]).await;
+    wp.drain(Duration::from_millis(100));
+    let r = c
+        .get(wp.url(&format!("/instances/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let theirs = wp.drain(Duration::from_millis(300));
+    let theirs = theirs
+        .iter()
+        .find(|l| l["msg"] == "request handled" && l["path"] == "/instances/{id}")
+        .unwrap_or_else(|| panic!("Watchpost's access line: {theirs:?}"));
+    let keys = |l: &watchpost_testkit::capture::Line| l.keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(keys(&lines[3]), keys(theirs));
+    assert_eq!(wp.terminate(), 0);
 }
