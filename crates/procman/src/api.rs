@@ -295,7 +295,7 @@ async fn delete(State(app): State<Arc<App>>, Id(id): Id) -> Response {
 /// The request is about instance `id`: its span (and so its access line) goes to the
 /// instance's service log.
 fn about_instance(id: &str) {
-    watchpost::logs::record_resource(&tracing::Span::current(), "instance", id);
+    watchpost::logs::record_current_resource("instance", id);
 }
 
 /// 503 while shutting down: no new instance or exec may start.

@@ -138,7 +138,7 @@ async fn create_item(
     logs.register("item", &id)
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("{e}\n")))?;
     // From here on, every line of this request (the access line too) is also in the item's log.
-    watchpost::logs::record_resource(&tracing::Span::current(), "item", &id);
+    watchpost::logs::record_current_resource("item", &id);
     let created = app.items.lock().unwrap().insert(id);
     let outcome = if created { "created" } else { "exists" };
     app.created.add(1, &[KeyValue::new("outcome", outcome)]);
@@ -155,7 +155,7 @@ async fn get_item(State(app): State<App>, Path(id): Path<String>) -> (StatusCode
     if !app.items.lock().unwrap().contains(&id) {
         return (StatusCode::NOT_FOUND, format!("no item {id}\n"));
     }
-    watchpost::logs::record_resource(&tracing::Span::current(), "item", &id);
+    watchpost::logs::record_current_resource("item", &id);
     (StatusCode::OK, format!("item {id}\n"))
 }
 

@@ -71,7 +71,7 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 }
 
 pub use crate::redact::{CARD_MASK, EMAIL_MASK, REDACTED};
-pub use layer::{record_resource, JsonLayer, LogHandle, TRUNCATED_MARKER};
+pub use layer::{record_current_resource, record_resource, JsonLayer, LogHandle, TRUNCATED_MARKER};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use resource::{sse_handler, LogQuery, SseState, DEFAULT_TAIL, MAX_TAIL};

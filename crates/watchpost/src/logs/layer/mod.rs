@@ -328,23 +328,67 @@ fn intern(name: &str) -> &'static str {
 /// # std::fs::remove_dir_all(&dir).ok();
 /// ```
 pub fn record_resource(span: &tracing::Span, kind: &str, id: &str) -> bool {
-    span.with_subscriber(|(span_id, dispatch)| {
-        let (Some(state), Some(registry)) = (
-            dispatch.downcast_ref::<LayerState>(),
-            dispatch.downcast_ref::<tracing_subscriber::Registry>(),
-        ) else {
-            return false;
-        };
-        let Some(span) = registry.span(span_id) else {
-            return false;
-        };
-        let mut ext = span.extensions_mut();
-        match ext.get_mut::<SpanFields>() {
-            Some(data) => state.record_resource(data, kind, id),
-            None => false,
-        }
+    span.with_subscriber(|(span_id, dispatch)| record_resource_in(dispatch, span_id, kind, id))
+        .unwrap_or(false)
+}
+
+/// [`record_resource`] for the current span: what a handler inside its request's span
+/// usually means, without the clone (and drop) of a span handle that `Span::current()` costs —
+/// a round through every layer each.
+///
+/// Returns `false` and records nothing if no span is current, and as [`record_resource`] does.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("wp-doc-current-{}", std::process::id()));
+/// let config = watchpost::Config::builder("svc")
+///     .resource_logs(watchpost::logs::ResourceLogConfig::new(&dir).kind("instance", "instance_id"))
+///     .build()
+///     .unwrap();
+/// let (telemetry, dispatch) = watchpost::Telemetry::builder(config).writer(std::io::sink).into_dispatch();
+/// let logs = telemetry.resource_logs().unwrap();
+/// logs.register("instance", "web-1").unwrap();
+/// assert!(!watchpost::logs::record_current_resource("instance", "web-1"), "no subscriber");
+/// tracing::dispatcher::with_default(&dispatch, || {
+///     assert!(!watchpost::logs::record_current_resource("instance", "web-1"), "no span");
+///     tracing::info_span!("request").in_scope(|| {
+///         assert!(watchpost::logs::record_current_resource("instance", "web-1"));
+///         tracing::info!("request handled");
+///     });
+/// });
+/// logs.flush();
+/// let lines = logs.read("instance", "web-1", 10).unwrap();
+/// assert!(lines[0].contains(r#""instance_id":"web-1""#), "{lines:?}");
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub fn record_current_resource(kind: &str, id: &str) -> bool {
+    tracing::dispatcher::get_default(|dispatch| {
+        let current = dispatch.current_span();
+        current
+            .id()
+            .is_some_and(|span_id| record_resource_in(dispatch, span_id, kind, id))
     })
-    .unwrap_or(false)
+}
+
+fn record_resource_in(
+    dispatch: &tracing::Dispatch,
+    span_id: &tracing::span::Id,
+    kind: &str,
+    id: &str,
+) -> bool {
+    let (Some(state), Some(registry)) = (
+        dispatch.downcast_ref::<LayerState>(),
+        dispatch.downcast_ref::<tracing_subscriber::Registry>(),
+    ) else {
+        return false;
+    };
+    let Some(span) = registry.span(span_id) else {
+        return false;
+    };
+    let mut ext = span.extensions_mut();
+    match ext.get_mut::<SpanFields>() {
+        Some(data) => state.record_resource(data, kind, id),
+        None => false,
+    }
 }
 
 /// A `tracing_subscriber` [`Layer`](tracing_subscriber::Layer) that writes one JSON object per
