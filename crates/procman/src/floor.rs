@@ -48,6 +48,8 @@ struct Shared {
     pending: Mutex<Vec<u8>>,
     dropped: AtomicU64,
     stop: AtomicBool,
+    /// The histogram: recorded, never read. The floor measures what recording costs a request;
+    /// exposition is per scrape, not per request.
     buckets: [AtomicU64; BOUNDS_US.len() + 1],
     sum_us: AtomicU64,
 }
@@ -180,14 +182,15 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// An instance id taken from the path: procman's ids are 12 hex digits; up to 32 are kept.
+/// An instance id taken from the path, valid as Watchpost's resource logs judge ids
+/// ([`watchpost::config::valid_id`]); procman's are 12 hex digits, up to 32 bytes are kept.
 #[derive(Clone, Copy)]
 struct Instance([u8; 32], u8);
 
 impl Instance {
     fn from_path(path: &str) -> Option<Instance> {
         let id = path.strip_prefix("/instances/")?.split('/').next()?;
-        if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if id.len() > 32 || !watchpost::config::valid_id(id) {
             return None;
         }
         let mut buf = [0u8; 32];
@@ -230,7 +233,12 @@ where
                 trace,
                 span,
                 request_hex: &hex,
-                instance: this.instance.as_ref().map(|i| &i.0[..usize::from(i.1)]),
+                // procman records the instance once its handler found it: a success.
+                instance: this
+                    .instance
+                    .as_ref()
+                    .filter(|_| resp.status().is_success())
+                    .map(|i| &i.0[..usize::from(i.1)]),
             };
             LINE.with_borrow_mut(|buf| {
                 buf.clear();
